@@ -1,0 +1,51 @@
+// Commands about definitions files: validate, defs.
+
+import type { Command } from 'commander';
+import { Context } from './context.js';
+import { definitionsPath } from './definitions-file.js';
+import { table } from './format.js';
+import { loadDefinitions, type ParamSpec } from '../definitions/load.js';
+
+function describeParam(name: string, p: ParamSpec): string {
+  const bits: string[] = [p.type];
+  if (p.required) bits.push('required');
+  if (p.defaultText !== undefined) bits.push(`default ${p.defaultText}`);
+  if (p.enum) bits.push(`one of ${p.enum.map(String).join('|')}`);
+  if (p.min !== undefined) bits.push(`min ${p.min}`);
+  if (p.max !== undefined) bits.push(`max ${p.max}`);
+  if (p.pattern !== undefined) bits.push(`pattern ${p.pattern}`);
+  return `${name} (${bits.join(', ')})`;
+}
+
+export function registerDefinitions(program: Command): void {
+  program
+    .command('validate')
+    .description('check a definitions file')
+    .argument('[file]', 'definitions file')
+    .action((file: string | undefined, _flags: unknown, cmd: Command) => {
+      const ctx = Context.of(cmd);
+      const path = definitionsPath(ctx, file);
+      const defs = loadDefinitions(path);
+      const names = Object.keys(defs.jobs);
+      ctx.info(`${path}: ok, ${names.length} definition${names.length === 1 ? '' : 's'} (${names.join(', ')})`);
+    });
+
+  program
+    .command('defs')
+    .description('list definitions and their parameters')
+    .option('-f, --file <file>', 'definitions file')
+    .action((flags: { file?: string }, cmd: Command) => {
+      const ctx = Context.of(cmd);
+      const defs = loadDefinitions(definitionsPath(ctx, flags.file));
+      const list = Object.values(defs.jobs);
+      if (ctx.json) {
+        ctx.outJson(list);
+        return;
+      }
+      ctx.out(table(['NAME', 'DESCRIPTION', 'PARAMETERS'], list.map((d) => [
+        d.name,
+        d.description ?? '',
+        Object.entries(d.parameters).map(([n, p]) => describeParam(n, p)).join('; ') || '-',
+      ])));
+    });
+}

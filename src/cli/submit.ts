@@ -1,0 +1,97 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { Context } from './context.js';
+import { definitionsPath } from './definitions-file.js';
+import { getDefinition, loadDefinitions } from '../definitions/load.js';
+import { parseParamAssignment, resolveParameterObject, resolveParameters } from '../definitions/params.js';
+import { parseDestruction, parseSeconds } from '../core/duration.js';
+import { type ResolvedParameters, submitJobs } from '../core/submit.js';
+import { toPublic } from '../core/job.js';
+import { usageError } from '../errors.js';
+import { waitForJobs } from './wait.js';
+
+interface SubmitFlags {
+  file?: string;
+  param: string[];
+  paramsFrom?: string;
+  run?: boolean;
+  runId?: string;
+  executionDuration?: string;
+  destruction?: string;
+  wait?: boolean;
+  timeout?: string;
+}
+
+const collect = (value: string, prev: string[]): string[] => [...prev, value];
+
+function readParamLines(def: Parameters<typeof resolveParameters>[0], source: string): ResolvedParameters[] {
+  let text: string;
+  try {
+    text = readFileSync(source === '-' ? 0 : source, 'utf8');
+  } catch (err) {
+    throw usageError(`cannot read --params-from ${source}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  const sets: ResolvedParameters[] = [];
+  const lines = text.split('\n');
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    const where = `${source === '-' ? 'stdin' : source} line ${i + 1}`;
+    let obj: unknown;
+    try {
+      obj = JSON.parse(line);
+    } catch (err) {
+      throw usageError(`${where}: not JSON (${(err as Error).message})`);
+    }
+    if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw usageError(`${where}: expected a JSON object of parameters`);
+    try {
+      sets.push(resolveParameterObject(def, obj as Record<string, unknown>));
+    } catch (err) {
+      throw usageError(`${where}: ${(err as Error).message}`);
+    }
+  });
+  return sets;
+}
+
+export function registerSubmit(program: Command): void {
+  program
+    .command('submit')
+    .description('create a job (PENDING; QUEUED with --run)')
+    .argument('<definition>', 'definition name')
+    .option('-f, --file <file>', 'definitions file')
+    .option('-p, --param <NAME=VALUE>', 'a parameter (repeatable)', collect, [])
+    .option('--params-from <file>', 'JSON Lines of parameter objects, one job each (- for stdin)')
+    .option('--run', 'queue the job at once')
+    .option('--run-id <id>', 'a free label, echoed back')
+    .option('--execution-duration <seconds>', 'time limit in seconds (0 = unlimited)')
+    .option('--destruction <when>', 'ISO 8601 instant, duration (90s 30m 12h 7d) or 0 = never')
+    .option('--wait', 'run, then wait until the job is final')
+    .option('--timeout <seconds>', 'with --wait: give up after this many seconds (exit 124)')
+    .action(async (name: string, flags: SubmitFlags, cmd: Command) => {
+      const ctx = Context.of(cmd);
+      if (flags.timeout !== undefined && !flags.wait) throw usageError('--timeout needs --wait');
+      if (flags.paramsFrom !== undefined && flags.param.length > 0) throw usageError('-p and --params-from cannot be used together');
+      const executionDuration = flags.executionDuration === undefined ? undefined : parseSeconds(flags.executionDuration, '--execution-duration');
+      const destruction = flags.destruction === undefined ? undefined : parseDestruction(flags.destruction, new Date());
+      const timeout = flags.timeout === undefined ? undefined : parseSeconds(flags.timeout, '--timeout');
+      const defs = loadDefinitions(definitionsPath(ctx, flags.file));
+      const def = getDefinition(defs, name);
+      const paramSets = flags.paramsFrom !== undefined
+        ? readParamLines(def, flags.paramsFrom)
+        : [resolveParameters(def, flags.param.map(parseParamAssignment))];
+      const run = Boolean(flags.run || flags.wait);
+      const jobs = submitJobs(ctx.store, def, paramSets, {
+        runId: flags.runId ?? null,
+        executionDuration,
+        destruction,
+        run,
+      });
+      if (ctx.json && !flags.wait) {
+        ctx.outJson(flags.paramsFrom !== undefined ? jobs.map(toPublic) : toPublic(jobs[0]!));
+      } else if (!ctx.json) {
+        ctx.out(jobs.map((j) => j.jobId).join('\n'));
+      }
+      if (flags.wait) {
+        process.exitCode = await waitForJobs(ctx, jobs.map((j) => j.jobId), timeout);
+      }
+    });
+}

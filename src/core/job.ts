@@ -1,0 +1,138 @@
+// The job record: what `show --json` prints (SPEC §4) plus the internal fields uwsrun needs
+// to start, supervise and re-resolve a job. A job lives in two places while it is active:
+//   jobs/ID/job.json  the full record, written at submit (and by `set`), rewritten once final;
+//   state.json        a small "hot" entry with the fields that change while it runs.
+// The merged view is hot fields over the file; once final, the file alone is the truth.
+
+import { randomBytes } from 'node:crypto';
+import type { Phase } from './phases.js';
+import { usageError } from '../errors.js';
+
+export interface ErrorSummary {
+  type: 'fatal' | 'transient';
+  message: string;
+}
+
+export interface ResultFile {
+  id: string;
+  path: string;
+  size: number;
+  mimeType: string;
+}
+
+export type ParamValue = string | number | boolean;
+
+/** Fields of SPEC §4, in its order. */
+export interface PublicJob {
+  jobId: string;
+  runId: string | null;
+  ownerId: string;
+  definition: string;
+  phase: Phase;
+  creationTime: string;
+  startTime: string | null;
+  endTime: string | null;
+  quote: string | null;
+  executionDuration: number;
+  destruction: string | null;
+  parameters: Record<string, ParamValue>;
+  command: string[];
+  pid: number | null;
+  exitCode: number | null;
+  signal: string | null;
+  errorSummary: ErrorSummary | null;
+  results: ResultFile[];
+}
+
+export interface JobRecord extends PublicJob {
+  /** Creation order within the HOME; breaks ties between equal creationTimes. */
+  seq: number;
+  /** The definition's argv template and each parameter's text as written, for `set -p`. */
+  commandTemplate: string[];
+  paramText: Record<string, string>;
+  env: Record<string, string>;
+  cwd: string;
+  killGrace: number;
+  maxRunning: number | null;
+  archive: boolean;
+  /** Field 22 of /proc/PID/stat for `pid`: guards against pid reuse. */
+  pidStart: string | null;
+  /** When an abort (or a time limit) was asked for while the child was in control. */
+  abortRequested: string | null;
+}
+
+/** The fields of a job that change while it is active; kept in state.json. */
+export interface HotEntry {
+  seq: number;
+  phase: Phase;
+  definition: string;
+  maxRunning: number | null;
+  /** Order in which jobs were queued (FIFO); null while PENDING. */
+  queuedAt: number | null;
+  pid: number | null;
+  pidStart: string | null;
+  startTime: string | null;
+  abortRequested: string | null;
+  /** The transient errorSummary to record when an abort was caused by a time limit. */
+  abortReason: string | null;
+}
+
+export const HOT_FIELDS = [
+  'phase', 'pid', 'pidStart', 'startTime', 'abortRequested',
+] as const satisfies readonly (keyof HotEntry & keyof JobRecord)[];
+
+export function mergeHot(record: JobRecord, hot: HotEntry | undefined): JobRecord {
+  if (!hot) return record;
+  return { ...record, seq: hot.seq, phase: hot.phase, pid: hot.pid, pidStart: hot.pidStart, startTime: hot.startTime, abortRequested: hot.abortRequested };
+}
+
+export function toPublic(job: JobRecord): PublicJob {
+  return {
+    jobId: job.jobId,
+    runId: job.runId,
+    ownerId: job.ownerId,
+    definition: job.definition,
+    phase: job.phase,
+    creationTime: job.creationTime,
+    startTime: job.startTime,
+    endTime: job.endTime,
+    quote: job.quote,
+    executionDuration: job.executionDuration,
+    destruction: job.destruction,
+    parameters: job.parameters,
+    command: job.command,
+    pid: job.pid,
+    exitCode: job.exitCode,
+    signal: job.signal,
+    errorSummary: job.errorSummary,
+    results: job.results,
+  };
+}
+
+const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const ID_LENGTH = 16;
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{5,31}$/;
+
+/** 16 characters from 62: about 95 bits from the system's CSPRNG, so ids cannot be guessed. */
+export function newJobId(): string {
+  const bytes = randomBytes(ID_LENGTH * 2);
+  let id = '';
+  for (const byte of bytes) {
+    if (byte >= 248) continue; // 248 = 4 * 62: keeps the draw uniform
+    id += ID_ALPHABET[byte % 62];
+    if (id.length === ID_LENGTH) return id;
+  }
+  return id + newJobId().slice(id.length);
+}
+
+export const isJobId = (text: string): boolean => ID_PATTERN.test(text);
+
+/** Checks an id from the command line before it is used in any path (no `../`). */
+export function checkJobId(text: string): string {
+  if (!ID_PATTERN.test(text)) {
+    throw usageError(`invalid job id ${JSON.stringify(text)}: expected 6-32 characters [A-Za-z0-9_-], starting with a letter or digit`);
+  }
+  return text;
+}
+
+export const isoNow = (): string => new Date().toISOString();

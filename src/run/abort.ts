@@ -1,0 +1,75 @@
+// Aborting a job, the DaCHS way (SPEC §2, §5):
+//   PENDING, QUEUED            -> ABORTED at once; no process involved.
+//   EXECUTING, startTime null  -> the child is still starting and the parent is in charge:
+//                                 SIGTERM to its group, and the aborting side marks ABORTED.
+//   EXECUTING, startTime set   -> the child is in control: SIGINT to its group and the time
+//                                 is recorded (abortRequested); SIGKILL after killGrace; the
+//                                 phase stays EXECUTING until the group is gone, then ABORTED.
+// abortJob returns only when every process of the job is gone. Whoever sees the group gone
+// first (this command or the runner) records the end; the other finds the job final.
+
+import { type JobRecord, isoNow } from '../core/job.js';
+import { applyTransition } from '../core/phases.js';
+import { EXIT, UserError, noSuchJob } from '../errors.js';
+import type { Store, Transaction } from '../store/state.js';
+import { recordEnd } from './lifecycle.js';
+import { jobProcesses, signalJob } from './signal.js';
+
+const POLL_MS = 10;
+/** How long SIGKILL may take to remove a process before abort gives up on it (SPEC §5). */
+const KILL_TIMEOUT_MS = 10_000;
+
+/** Marks a started job as being aborted and sends SIGINT to its group. */
+export function requestAbort(tx: Transaction, job: JobRecord, reason: string | null): void {
+  applyTransition(job, 'abort');
+  tx.putHot({ ...job, abortRequested: isoNow() }, { abortReason: reason });
+  signalJob(job, 'SIGINT');
+}
+
+type AbortStep = { done: JobRecord } | { waitFor: JobRecord };
+
+function abortStep(tx: Transaction, jobId: string): AbortStep {
+  const job = tx.getJob(jobId);
+  if (!job) throw noSuchJob(jobId);
+  const row = applyTransition(job, 'abort');
+  if (job.phase !== 'EXECUTING') {
+    const aborted = { ...job, phase: row.to, endTime: isoNow() };
+    tx.finish(aborted);
+    return { done: aborted };
+  }
+  if (job.startTime === null) {
+    signalJob(job, 'SIGTERM', true);
+    const aborted = { ...job, phase: row.to, endTime: isoNow() };
+    tx.finish(aborted);
+    return { waitFor: aborted };
+  }
+  if (!job.abortRequested) requestAbort(tx, job, null);
+  return { waitFor: tx.getJob(jobId) ?? job };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Aborts one job and waits until its processes are gone. Returns the job as it ended. */
+export async function abortJob(store: Store, jobId: string): Promise<JobRecord> {
+  const step = store.update((tx) => abortStep(tx, jobId));
+  if ('done' in step) return step.done;
+  const job = step.waitFor;
+  const since = Date.parse(job.abortRequested ?? isoNow());
+  const graceMs = job.killGrace * 1000;
+  for (;;) {
+    const procs = jobProcesses(job);
+    if (procs.length === 0) break;
+    const waited = Date.now() - since;
+    if (waited >= graceMs) signalJob(job, 'SIGKILL', true);
+    if (waited >= graceMs + KILL_TIMEOUT_MS) {
+      const names = procs.map((p) => `${p.pid} (${p.comm})`).join(', ');
+      throw new UserError(`job ${jobId}: processes survived SIGKILL: ${names}`, EXIT.failed);
+    }
+    await sleep(POLL_MS);
+  }
+  return store.update((tx) => {
+    const now = tx.getJob(jobId);
+    if (now?.phase === 'EXECUTING') recordEnd(tx, jobId, undefined);
+    return tx.getJob(jobId) ?? job;
+  });
+}

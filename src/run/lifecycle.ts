@@ -1,0 +1,102 @@
+// How a job's life is recorded, for whoever supervises it (the runner, `abort`, `tick`):
+// start, "up", and the end, each a row of the transition table applied inside a state
+// transaction. The end is decided from the wrapper's `exit` file when it exists (it is the
+// job's own account and survives the runner), else from what waitpid told the runner, else
+// the job was lost.
+
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { type JobRecord, isoNow } from '../core/job.js';
+import { applyTransition } from '../core/phases.js';
+import type { Transaction } from '../store/state.js';
+import type { HomeLayout } from '../store/home.js';
+import { listResults } from './results.js';
+import { decodeExitStatus } from './wrapper.js';
+import { groupMembers } from './proc.js';
+
+export interface ExitStatus {
+  exitCode: number | null;
+  signal: string | null;
+}
+
+export function readExitFile(layout: HomeLayout, jobId: string): ExitStatus | undefined {
+  let text: string;
+  try {
+    text = readFileSync(layout.exitFile(jobId), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+  if (!/^\d+$/.test(text)) return undefined;
+  return decodeExitStatus(Number(text));
+}
+
+/** The last non-empty line of a log, read from its last 4 KiB only. */
+export function lastLine(file: string): string {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return '';
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const length = Math.min(size, 4096);
+    const buf = Buffer.alloc(length);
+    readSync(fd, buf, 0, length, size - length);
+    const lines = buf.toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+    const line = lines.at(-1) ?? '';
+    return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const describeStatus = (s: ExitStatus): string =>
+  s.signal ? `killed by signal ${s.signal}` : `exited with status ${s.exitCode}`;
+
+export function recordStart(tx: Transaction, job: JobRecord, pid: number, pidStart: string): void {
+  const row = applyTransition(job, 'start');
+  tx.putHot({ ...job, phase: row.to, pid, pidStart, startTime: null });
+}
+
+export function recordUp(tx: Transaction, jobId: string, at: string): void {
+  const job = tx.getJob(jobId);
+  if (!job || job.phase !== 'EXECUTING' || job.startTime !== null) return;
+  applyTransition(job, 'up');
+  tx.putHot({ ...job, startTime: at });
+}
+
+/**
+ * The job's group leader is gone. Returns false when the job must stay EXECUTING for now:
+ * it was aborted and other members of its process group are still alive.
+ */
+export function recordEnd(tx: Transaction, jobId: string, observed: ExitStatus | undefined): boolean {
+  const job = tx.getJob(jobId);
+  if (!job || job.phase !== 'EXECUTING') return true;
+  const status = readExitFile(tx.layout, jobId) ?? observed;
+  const base = { ...job, endTime: isoNow(), exitCode: status?.exitCode ?? null, signal: status?.signal ?? null };
+  if (job.abortRequested) {
+    if (job.pid !== null && groupMembers(job.pid).length > 0) return false;
+    const reason = tx.state.jobs[jobId]?.abortReason ?? null;
+    finishAs(tx, base, 'aborted', reason ? { type: 'transient', message: reason } : null);
+    return true;
+  }
+  if (!status) {
+    finishAs(tx, base, 'lost', {
+      type: 'transient',
+      message: 'the job was lost: it ended while nothing supervised it and left no exit status',
+    });
+  } else if (status.exitCode === 0) {
+    finishAs(tx, base, 'exit-ok', null);
+  } else {
+    const line = lastLine(tx.layout.stderrLog(jobId));
+    finishAs(tx, base, 'exit-failed', { type: 'fatal', message: line ? `${describeStatus(status)}: ${line}` : describeStatus(status) });
+  }
+  return true;
+}
+
+type EndEvent = 'aborted' | 'lost' | 'exit-ok' | 'exit-failed';
+
+function finishAs(tx: Transaction, job: JobRecord, event: EndEvent, errorSummary: JobRecord['errorSummary']): void {
+  const row = applyTransition(job, event);
+  tx.finish({ ...job, phase: row.to, errorSummary, results: listResults(tx.layout.resultsDir(job.jobId)) });
+}

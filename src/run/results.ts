@@ -1,0 +1,52 @@
+// A job's result files: every regular file under its results directory, found by a
+// depth-first walk that lstat()s each entry and descends only into real directories. A
+// symlink is never followed, whatever it points to (a file, a directory, inside or outside),
+// and a results directory that is itself a symlink lists nothing, so no file outside the
+// directory is ever reported. Sockets, FIFOs and devices are skipped. Entries that vanish or
+// cannot be read mid-walk are skipped. The walk stops at MAX_RESULTS files. (A process that
+// swaps a directory for a symlink between our lstat and readdir could win a race; results
+// are listed once the job's processes are gone, which is what makes that acceptable.)
+
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { ResultFile } from '../core/job.js';
+import { mimeTypeOf } from './mime.js';
+
+export const MAX_RESULTS = 10_000;
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined; // vanished (ENOENT) or unreadable: not a result we can report
+  }
+}
+
+function namesIn(dir: string): string[] {
+  try {
+    return readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Regular files under `resultsDir`, ids relative with '/', sorted by id; [] if it is missing. */
+export function listResults(resultsDir: string, limit: number = MAX_RESULTS): ResultFile[] {
+  const root = resolve(resultsDir);
+  if (!lstatOrUndefined(root)?.isDirectory()) return [];
+  const found: ResultFile[] = [];
+  const walk = (dir: string, prefix: string): void => {
+    for (const name of namesIn(dir)) {
+      if (found.length >= limit) return;
+      const path = join(dir, name);
+      const stat = lstatOrUndefined(path);
+      if (stat?.isDirectory()) {
+        walk(path, `${prefix}${name}/`);
+      } else if (stat?.isFile()) {
+        found.push({ id: prefix + name, path, size: stat.size, mimeType: mimeTypeOf(name) });
+      }
+    }
+  };
+  walk(root, '');
+  return found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}

@@ -1,0 +1,196 @@
+// The runner: one auto-started Node process per HOME that starts queued jobs and watches
+// them. No daemon to set up: any command that queues a job calls ensureRunner(), which
+// wakes the recorded runner with SIGUSR2 or, when none is alive (pid + start time checked
+// in /proc), starts one detached. Two runners may start at once; the one that records itself
+// in state.json first wins and the other exits.
+//
+// Everything the runner learns (a job is up, a job ended) is queued in memory and applied in
+// one state transaction per event-loop turn, so a burst of endings costs one write. Each
+// cycle also supervises what no event reports: jobs adopted from a runner that died (polled
+// in /proc), time limits, and the SIGKILL that follows an abort's grace period.
+// It exits after a few idle seconds, but only in a transaction that sees no queued or
+// executing job, so a job queued concurrently always finds a runner.
+
+import { type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { type JobRecord, isoNow } from '../core/job.js';
+import { Store, type Transaction } from '../store/state.js';
+import { selectJobsToStart } from './queue.js';
+import { type ExitStatus, recordEnd, recordStart, recordUp } from './lifecycle.js';
+import { isProcessAlive, processStartTime } from './proc.js';
+import { signalJob } from './signal.js';
+import { spawnJobWrapper } from './wrapper.js';
+import { requestAbort } from './abort.js';
+
+const IDLE_EXIT_MS = Number(process.env.UWSRUN_RUNNER_IDLE_MS) || 3_000;
+const SUPERVISE_MS = 250;
+
+interface Limits {
+  executionDuration: number;
+  killGrace: number;
+}
+
+export class Runner {
+  private readonly store: Store;
+  private readonly children = new Map<string, ChildProcess>();
+  private readonly ups = new Map<string, string>();
+  private readonly exits = new Map<string, ExitStatus>();
+  private readonly limits = new Map<string, Limits>();
+  private cycleQueued = false;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private superviseTimer: NodeJS.Timeout | undefined;
+  private failures = 0;
+
+  constructor(home: string) {
+    this.store = new Store(home);
+  }
+
+  log(message: string): void {
+    try {
+      appendFileSync(this.store.layout.runnerLog, `${isoNow()} [${process.pid}] ${message}\n`, { mode: 0o600 });
+    } catch { /* nowhere left to say it */ }
+  }
+
+  start(): void {
+    process.on('SIGUSR2', () => this.schedule());
+    // Jobs run in their own sessions: a runner that is told to go leaves them running, and
+    // the next runner adopts them.
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => this.leave(sig));
+    const me = { pid: process.pid, startTime: processStartTime(process.pid) ?? '' };
+    const claimed = this.store.update((tx) => {
+      const other = tx.state.runner;
+      if (other && other.pid !== me.pid && isProcessAlive(other.pid, other.startTime)) return false;
+      tx.state.runner = me;
+      return true;
+    });
+    if (!claimed) process.exit(0);
+    this.log('runner started');
+    this.schedule();
+  }
+
+  schedule(): void {
+    if (this.cycleQueued) return;
+    this.cycleQueued = true;
+    setImmediate(() => {
+      this.cycleQueued = false;
+      this.cycle();
+    });
+  }
+
+  private cycle(): void {
+    let active: boolean;
+    try {
+      active = this.store.update((tx) => this.apply(tx));
+      this.failures = 0;
+    } catch (err) {
+      this.failures++;
+      this.log(`cycle failed (${this.failures}): ${(err as Error).message}`);
+      if (this.failures >= 30) this.leave('too many failures');
+      setTimeout(() => this.schedule(), 1000).unref();
+      return;
+    }
+    clearTimeout(this.superviseTimer);
+    clearTimeout(this.idleTimer);
+    if (active) {
+      this.superviseTimer = setTimeout(() => this.schedule(), SUPERVISE_MS);
+    } else {
+      this.idleTimer = setTimeout(() => this.exitIfIdle(), IDLE_EXIT_MS);
+    }
+  }
+
+  /** One transaction: apply events, supervise, start what may start. True while busy. */
+  private apply(tx: Transaction): boolean {
+    for (const [id, at] of this.ups) recordUp(tx, id, at);
+    this.ups.clear();
+    for (const [id, status] of this.exits) {
+      if (recordEnd(tx, id, status)) this.exits.delete(id);
+    }
+    const now = Date.now();
+    for (const id of tx.activeJobIds()) {
+      const hot = tx.state.jobs[id];
+      if (!hot || hot.phase !== 'EXECUTING') continue;
+      if (!this.children.has(id) && !this.exits.has(id) && hot.pid !== null && !isProcessAlive(hot.pid, hot.pidStart)) {
+        // Not ours (its runner died) and its leader is gone: the exit file tells how it ended.
+        if (recordEnd(tx, id, undefined)) continue;
+      }
+      const job = tx.getJob(id);
+      if (!job || job.phase !== 'EXECUTING') continue;
+      const limits = this.limitsOf(job);
+      if (!job.abortRequested && job.startTime && limits.executionDuration > 0
+        && now - Date.parse(job.startTime) > limits.executionDuration * 1000) {
+        requestAbort(tx, job, `executionDuration of ${limits.executionDuration} s exceeded`);
+      } else if (job.abortRequested && now - Date.parse(job.abortRequested) > limits.killGrace * 1000) {
+        signalJob(job, 'SIGKILL', true);
+      }
+    }
+    for (const id of selectJobsToStart(tx.state.jobs, tx.state.limit)) {
+      if (!this.startJob(tx, id)) break;
+    }
+    return Object.values(tx.state.jobs).some((h) => h.phase === 'QUEUED' || h.phase === 'EXECUTING')
+      || this.children.size > 0 || this.exits.size > 0;
+  }
+
+  private limitsOf(job: JobRecord): Limits {
+    let limits = this.limits.get(job.jobId);
+    if (!limits) {
+      limits = { executionDuration: job.executionDuration, killGrace: job.killGrace };
+      this.limits.set(job.jobId, limits);
+    }
+    return limits;
+  }
+
+  private startJob(tx: Transaction, id: string): boolean {
+    const job = tx.getJob(id);
+    if (!job) {
+      delete tx.state.jobs[id];
+      return true;
+    }
+    const child = spawnJobWrapper({ jobDir: tx.layout.jobDir(id), cwd: job.cwd, command: job.command, env: job.env });
+    child.on('error', (err) => this.log(`job ${id}: ${err.message}`));
+    if (child.pid === undefined) {
+      this.log(`job ${id}: could not spawn its wrapper; it stays QUEUED`);
+      return false;
+    }
+    this.children.set(id, child);
+    child.stdio[3]?.on('data', () => {
+      this.ups.set(id, isoNow());
+      this.schedule();
+    });
+    child.stdio[3]?.on('error', () => { /* the wrapper died before saying "up" */ });
+    child.on('exit', (code, signal) => {
+      this.children.delete(id);
+      this.exits.set(id, { exitCode: code, signal });
+      this.schedule();
+    });
+    recordStart(tx, job, child.pid, processStartTime(child.pid) ?? '');
+    return true;
+  }
+
+  private exitIfIdle(): void {
+    try {
+      const idle = this.store.update((tx) => {
+        const busy = Object.values(tx.state.jobs).some((h) => h.phase === 'QUEUED' || h.phase === 'EXECUTING');
+        if (busy || this.children.size > 0) return false;
+        if (tx.state.runner?.pid === process.pid) tx.state.runner = null;
+        return true;
+      });
+      if (idle) {
+        this.log('idle: runner exits');
+        process.exit(0);
+      }
+    } catch (err) {
+      this.log(`idle check failed: ${(err as Error).message}`);
+    }
+    this.schedule();
+  }
+
+  private leave(why: string): void {
+    this.log(`runner leaves (${why}); running jobs stay for the next runner`);
+    try {
+      this.store.update((tx) => {
+        if (tx.state.runner?.pid === process.pid) tx.state.runner = null;
+      });
+    } catch { /* the next runner checks liveness anyway */ }
+    process.exit(0);
+  }
+}

@@ -1,0 +1,78 @@
+// Where a HOME is and what lives in it (SPEC §8):
+//   HOME/state.json        lowdb: limit, runner, and the hot entries of active jobs only
+//   HOME/state.lock/       proper-lockfile's lock directory for every read-modify-write
+//   HOME/state.good.json   the last good copy of state.json (for `doctor --repair`)
+//   HOME/runner.log        what the auto-started runner says
+//   HOME/trash/            directories of deleted jobs, on their way out
+//   HOME/jobs/ID/          job.json, stdout.log, stderr.log, results/, and the wrapper's
+//                          `exit` file (the job's exit status, written by its group leader)
+
+import { mkdirSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { storeError } from '../errors.js';
+
+export interface HomeOptions {
+  home?: string;
+}
+
+export function resolveHome(opts: HomeOptions, env: NodeJS.ProcessEnv = process.env): string {
+  if (opts.home) return resolve(opts.home);
+  if (env.UWSRUN_HOME) return resolve(env.UWSRUN_HOME);
+  if (env.XDG_STATE_HOME) return resolve(env.XDG_STATE_HOME, 'uwsrun');
+  return join(homedir(), '.local', 'state', 'uwsrun');
+}
+
+export class HomeLayout {
+  constructor(readonly dir: string) {}
+  get stateFile(): string { return join(this.dir, 'state.json'); }
+  get goodCopy(): string { return join(this.dir, 'state.good.json'); }
+  get lockDir(): string { return join(this.dir, 'state.lock'); }
+  get runnerLog(): string { return join(this.dir, 'runner.log'); }
+  get jobsDir(): string { return join(this.dir, 'jobs'); }
+  /** Deleted job directories, moved here under the lock and removed after it. */
+  get trashDir(): string { return join(this.dir, 'trash'); }
+  jobDir(jobId: string): string { return join(this.dir, 'jobs', jobId); }
+  jobFile(jobId: string): string { return join(this.dir, 'jobs', jobId, 'job.json'); }
+  resultsDir(jobId: string): string { return join(this.dir, 'jobs', jobId, 'results'); }
+  stdoutLog(jobId: string): string { return join(this.dir, 'jobs', jobId, 'stdout.log'); }
+  stderrLog(jobId: string): string { return join(this.dir, 'jobs', jobId, 'stderr.log'); }
+  exitFile(jobId: string): string { return join(this.dir, 'jobs', jobId, 'exit'); }
+
+  exists(): boolean {
+    try {
+      return statSync(this.dir).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * For commands that write: creates HOME (0700) and jobs/, and refuses a HOME that another
+   * user owns or that others may write, since job records and logs may hold secrets.
+   */
+  ensure(): void {
+    try {
+      mkdirSync(this.jobsDir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw storeError(`cannot create HOME ${this.dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    this.checkOwnership();
+  }
+
+  checkOwnership(): void {
+    let st;
+    try {
+      st = statSync(this.dir);
+    } catch {
+      return;
+    }
+    const uid = process.getuid?.();
+    if (uid !== undefined && st.uid !== uid) {
+      throw storeError(`HOME ${this.dir} belongs to uid ${st.uid}, not to you (uid ${uid}); refusing to use it`);
+    }
+    if ((st.mode & 0o022) !== 0) {
+      throw storeError(`HOME ${this.dir} is writable by others (mode ${(st.mode & 0o777).toString(8)}); run: chmod 700 ${this.dir}`);
+    }
+  }
+}

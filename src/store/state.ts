@@ -1,0 +1,223 @@
+// The state store. state.json (lowdb, through DurableJsonAdapter) holds only what changes
+// often: the HOME-wide limit, the runner's identity, and one small "hot" entry per *active*
+// job. Each job's full record is jobs/ID/job.json; when a job becomes final its record is
+// rewritten there and its hot entry removed, so state.json never grows with finished jobs.
+//
+// Reading needs no lock (every file is replaced by rename, so a reader sees a whole file);
+// every read-modify-write runs in update() under the inter-process lock.
+// A job exists when state.json has a hot entry for it, or when its job.json is final.
+// Writers keep that true by ordering: job.json is durable before a hot entry is added, and a
+// final job.json is durable before the hot entry is dropped. A job.json that is not final
+// and has no hot entry is a submit that died half-way: invisible, and removed by `tick`.
+
+import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
+import { LowSync, type SyncAdapter } from 'lowdb';
+import { UserError, storeError } from '../errors.js';
+import { type HotEntry, type JobRecord, isJobId, mergeHot } from '../core/job.js';
+import { isFinal } from '../core/phases.js';
+import { writeFileDurable } from './durable.js';
+import { HomeLayout } from './home.js';
+import { withLock } from './lock.js';
+
+export const DEFAULT_LIMIT = 2;
+
+export interface RunnerIdentity {
+  pid: number;
+  startTime: string;
+}
+
+export interface StateData {
+  version: 1;
+  limit: number;
+  /** Last creation sequence number given out. */
+  seq: number;
+  /** Last queue sequence number given out (FIFO order of `run`). */
+  queueSeq: number;
+  runner: RunnerIdentity | null;
+  jobs: Record<string, HotEntry>;
+}
+
+const emptyState = (): StateData => ({ version: 1, limit: DEFAULT_LIMIT, seq: 0, queueSeq: 0, runner: null, jobs: {} });
+
+const errnoOf = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);
+
+/** lowdb adapter: refuses to hand out a state it cannot parse, and writes durably. */
+class DurableJsonAdapter implements SyncAdapter<StateData> {
+  constructor(private readonly layout: HomeLayout) {}
+
+  read(): StateData | null {
+    let text: string;
+    try {
+      text = readFileSync(this.layout.stateFile, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw storeError(`cannot read state file ${this.layout.stateFile}: ${errnoOf(err)}`);
+    }
+    return parseState(text, this.layout.stateFile);
+  }
+
+  write(data: StateData): void {
+    writeFileDurable(this.layout.stateFile, JSON.stringify(data));
+    // The last good copy for `doctor --repair`; a real copy, since an in-place edit of
+    // state.json would also damage a hard link.
+    copyFileSync(this.layout.stateFile, this.layout.goodCopy);
+  }
+}
+
+export function parseState(text: string, file: string): StateData {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw storeError(`state file ${file} is not valid JSON (${(err as Error).message}); left untouched: run \`uwsrun doctor\``);
+  }
+  const d = data as Partial<StateData> | null;
+  if (!d || typeof d !== 'object' || d.version !== 1 || typeof d.jobs !== 'object' || d.jobs === null
+    || typeof d.limit !== 'number' || typeof d.seq !== 'number') {
+    throw storeError(`state file ${file} does not hold a uwsrun state; left untouched: run \`uwsrun doctor\``);
+  }
+  return { ...emptyState(), ...d } as StateData;
+}
+
+export class Store {
+  readonly layout: HomeLayout;
+  private readonly db: LowSync<StateData>;
+
+  constructor(home: string) {
+    this.layout = new HomeLayout(home);
+    this.db = new LowSync<StateData>(new DurableJsonAdapter(this.layout), emptyState());
+  }
+
+  get home(): string {
+    return this.layout.dir;
+  }
+
+  /** A snapshot of state.json, without the lock; a missing HOME reads as empty. */
+  readState(): StateData {
+    this.db.data = emptyState();
+    this.db.read();
+    return this.db.data;
+  }
+
+  /** Runs body on a fresh state under the lock; writes state.json if body changed it. */
+  update<T>(body: (tx: Transaction) => T): T {
+    this.layout.ensure();
+    try {
+      return withLock(this.layout.stateFile, this.layout.lockDir, () => {
+        const state = this.readState();
+        const before = JSON.stringify(state);
+        const tx = new Transaction(this, state);
+        const result = body(tx);
+        if (JSON.stringify(state) !== before) {
+          this.db.data = state;
+          this.db.write();
+        }
+        return result;
+      });
+    } catch (err) {
+      if (err instanceof UserError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code) throw storeError(`cannot write to HOME ${this.home}: ${code}`);
+      throw err;
+    }
+  }
+
+  readJobFile(jobId: string): JobRecord | undefined {
+    let text: string;
+    try {
+      text = readFileSync(this.layout.jobFile(jobId), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+      throw storeError(`cannot read job record ${this.layout.jobFile(jobId)}: ${errnoOf(err)}`);
+    }
+    try {
+      return JSON.parse(text) as JobRecord;
+    } catch {
+      throw storeError(`job record ${this.layout.jobFile(jobId)} is damaged (not JSON); run \`uwsrun doctor\``);
+    }
+  }
+
+  writeJobFile(job: JobRecord): void {
+    writeFileDurable(this.layout.jobFile(job.jobId), JSON.stringify(job, null, 1));
+  }
+
+  /** The merged view of one job, or undefined when it does not exist (see the top comment). */
+  jobFrom(state: StateData, jobId: string): JobRecord | undefined {
+    const hot = state.jobs[jobId];
+    const file = this.readJobFile(jobId);
+    if (!file) return undefined;
+    if (isFinal(file.phase)) return file;
+    return hot ? mergeHot(file, hot) : undefined;
+  }
+
+  getJob(jobId: string): JobRecord | undefined {
+    return this.jobFrom(this.readState(), jobId);
+  }
+
+  /** Every existing job, oldest first. O(number of job directories). */
+  listJobs(state: StateData = this.readState()): JobRecord[] {
+    let ids: string[];
+    try {
+      ids = readdirSync(this.layout.jobsDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw storeError(`cannot read ${this.layout.jobsDir}: ${errnoOf(err)}`);
+    }
+    const jobs: JobRecord[] = [];
+    for (const id of ids) {
+      if (!isJobId(id)) continue;
+      const job = this.jobFrom(state, id);
+      if (job) jobs.push(job);
+    }
+    return jobs.sort((a, b) => a.seq - b.seq);
+  }
+}
+
+/** One read-modify-write: the state as read under the lock, and the job files it touches. */
+export class Transaction {
+  constructor(
+    readonly store: Store,
+    readonly state: StateData,
+  ) {}
+
+  get layout(): HomeLayout {
+    return this.store.layout;
+  }
+
+  getJob(jobId: string): JobRecord | undefined {
+    const job = this.store.jobFrom(this.state, jobId);
+    if (job && isFinal(job.phase) && this.state.jobs[jobId]) {
+      // A final job.json beside a hot entry: a writer died between the two steps.
+      delete this.state.jobs[jobId];
+    }
+    return job;
+  }
+
+  activeJobIds(): string[] {
+    return Object.keys(this.state.jobs);
+  }
+
+  /** Records a final job: its record first (durably), then the hot entry goes. */
+  finish(job: JobRecord): void {
+    this.store.writeJobFile({ ...job, pid: null, pidStart: null, abortRequested: null });
+    delete this.state.jobs[job.jobId];
+  }
+
+  /** Copies the hot fields of an active job's merged record into state.json. */
+  putHot(job: JobRecord, extra: Partial<HotEntry> = {}): void {
+    const prev = this.state.jobs[job.jobId];
+    this.state.jobs[job.jobId] = {
+      seq: job.seq,
+      phase: job.phase,
+      definition: job.definition,
+      maxRunning: job.maxRunning,
+      queuedAt: prev?.queuedAt ?? null,
+      pid: job.pid,
+      pidStart: job.pidStart,
+      startTime: job.startTime,
+      abortRequested: job.abortRequested,
+      abortReason: prev?.abortReason ?? null,
+      ...extra,
+    };
+  }
+}

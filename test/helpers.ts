@@ -1,0 +1,103 @@
+// Black-box test helpers: run bin/uwsrun exactly as a user would, each test in its own
+// temporary HOME, and wait for conditions with deadlines (never fixed sleeps).
+
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// build/test/helpers.js -> project root
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BIN = join(ROOT, 'bin', 'uwsrun');
+export const EXAMPLE_JOBS = join(ROOT, 'jobs.example.yaml');
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class Sandbox {
+  readonly dir: string;
+  readonly home: string;
+  readonly jobsFile: string;
+  env: NodeJS.ProcessEnv;
+
+  constructor(jobsYaml?: string) {
+    this.dir = mkdtempSync(join(tmpdir(), 'uwsrun-test-'));
+    this.home = join(this.dir, 'state');
+    this.jobsFile = join(this.dir, 'jobs.yaml');
+    writeFileSync(this.jobsFile, jobsYaml ?? readFileSync(EXAMPLE_JOBS, 'utf8'));
+    this.env = {
+      PATH: process.env.PATH,
+      HOME: this.dir,
+      USER: process.env.USER ?? 'root',
+      LANG: 'C.UTF-8',
+      UWSRUN_HOME: this.home,
+      UWSRUN_JOBS: this.jobsFile,
+      UWSRUN_RUNNER_IDLE_MS: '400',
+      NO_COLOR: '1',
+    };
+  }
+
+  run(args: string[], extraEnv: NodeJS.ProcessEnv = {}, input?: string): Run {
+    const r: SpawnSyncReturns<string> = spawnSync(BIN, args, {
+      env: { ...this.env, ...extraEnv },
+      encoding: 'utf8',
+      input,
+      timeout: 60_000,
+    });
+    if (r.error) throw r.error;
+    return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** Runs in the background; resolves with the outcome. */
+  start(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
+    return new Promise((resolvePromise, reject) => {
+      const child = spawn(BIN, args, { env: { ...this.env, ...extraEnv } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', reject);
+      child.on('close', (code) => resolvePromise({ code: code ?? 128, stdout, stderr }));
+    });
+  }
+
+  ok(args: string[], extraEnv: NodeJS.ProcessEnv = {}): string {
+    const r = this.run(args, extraEnv);
+    if (r.code !== 0) throw new Error(`uwsrun ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+    return r.stdout.trim();
+  }
+
+  json<T = any>(args: string[]): T {
+    return JSON.parse(this.ok([...args, '--json'])) as T;
+  }
+
+  job(id: string): any {
+    return this.json(['show', id]);
+  }
+
+  jobDir(id: string): string {
+    return join(this.home, 'jobs', id);
+  }
+
+  cleanup(): void {
+    // Stop whatever still runs for this HOME (runner and jobs), then remove the files.
+    const r = spawnSync('sh', ['-c', `for p in /proc/[0-9]*; do if tr '\\0' '\\n' < $p/environ 2>/dev/null | grep -q -e "^UWSRUN_HOME=${this.home}\$" -e "^UWS_JOB_DIR=${this.home}/"; then kill -9 \${p#/proc/} 2>/dev/null; fi; done; true`]);
+    void r;
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Polls `check` every 20 ms until it returns a truthy value or `ms` pass. */
+export async function waitFor<T>(what: string, check: () => T | undefined | false | null, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
