@@ -1,0 +1,1 @@
+import * as x from 'lowdb'; globalThis.x=x;

@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  FINAL_PHASES, PHASES, TRANSITIONS, applyTransition, findTransition, type Phase, type TransitionEvent,
+} from '../../src/core/phases.js';
+import { UserError } from '../../src/errors.js';
+
+const EVENTS: TransitionEvent[] = ['run', 'start', 'up', 'abort', 'exit-ok', 'exit-failed', 'aborted', 'lost', 'archive'];
+const job = (phase: Phase, startTime: string | null = null) => ({ jobId: 'job123', phase, startTime });
+
+test('every row of the table applies from its phase and leads to its target', () => {
+  for (const row of TRANSITIONS) {
+    const startTime = row.guard === 'started' ? '2026-01-01T00:00:00.000Z' : null;
+    const applied = applyTransition(job(row.from, startTime), row.event);
+    assert.equal(applied.to, row.to, `${row.from} -${row.event}->`);
+    assert.equal(applied, row);
+  }
+});
+
+test('abort of an executing job depends on whether the child is up (DaCHS semantics)', () => {
+  assert.equal(applyTransition(job('EXECUTING', null), 'abort').to, 'ABORTED');
+  assert.match(applyTransition(job('EXECUTING', null), 'abort').does, /SIGTERM/);
+  const started = applyTransition(job('EXECUTING', '2026-01-01T00:00:00.000Z'), 'abort');
+  assert.equal(started.to, 'EXECUTING');
+  assert.match(started.does, /SIGINT/);
+});
+
+test('every pair not in the table is refused with exit 4, naming job, phase and action', () => {
+  let refused = 0;
+  for (const phase of PHASES) {
+    for (const event of EVENTS) {
+      for (const startTime of [null, '2026-01-01T00:00:00.000Z']) {
+        if (findTransition(job(phase, startTime), event)) continue;
+        refused++;
+        assert.throws(() => applyTransition(job(phase, startTime), event), (err: unknown) => {
+          assert.ok(err instanceof UserError);
+          assert.equal(err.exitCode, 4);
+          assert.match(err.message, new RegExp(`job123 is ${phase}: ${event} is not allowed`));
+          return true;
+        });
+      }
+    }
+  }
+  assert.ok(refused > 100, `walked ${refused} refused pairs`);
+});
+
+test('a final phase never changes again, except final -> ARCHIVED', () => {
+  for (const phase of FINAL_PHASES) {
+    const targets = TRANSITIONS.filter((t) => t.from === phase).map((t) => t.to);
+    assert.ok(targets.every((to) => to === 'ARCHIVED'), `${phase} -> ${targets.join(',')}`);
+  }
+  assert.equal(TRANSITIONS.filter((t) => t.from === 'ARCHIVED').length, 0);
+});
+
+test('run is allowed only from PENDING; start only from QUEUED', () => {
+  for (const phase of PHASES) {
+    assert.equal(Boolean(findTransition(job(phase), 'run')), phase === 'PENDING', phase);
+    assert.equal(Boolean(findTransition(job(phase), 'start')), phase === 'QUEUED', phase);
+  }
+});
+
+test('up happens once: only while startTime is null', () => {
+  assert.ok(findTransition(job('EXECUTING', null), 'up'));
+  assert.equal(findTransition(job('EXECUTING', '2026-01-01T00:00:00.000Z'), 'up'), undefined);
+});
