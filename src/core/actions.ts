@@ -66,7 +66,7 @@ export function setLimit(store: Store, limit: number): number {
   store.update((tx) => {
     tx.state.limit = limit;
     if (Object.values(tx.state.jobs).some((h) => h.phase === 'QUEUED')) wake = runnerWakeFor(tx);
-  });
+  }, true);
   if (wake) wakeRunner(store.home, wake);
   return limit;
 }

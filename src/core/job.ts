@@ -57,6 +57,12 @@ export interface JobRecord extends PublicJob {
   archive: boolean;
   /** Field 22 of /proc/PID/stat for `pid`: guards against pid reuse. */
   pidStart: string | null;
+  /**
+   * Tests only: seconds the wrapper waits in the starting window before the command runs,
+   * taken from UWSRUN_TEST_HOLD_START of the submitter, so the SIGTERM path of abort can
+   * be tested for real.
+   */
+  holdStart: number;
   /** When an abort (or a time limit) was asked for while the child was in control. */
   abortRequested: string | null;
 }

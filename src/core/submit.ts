@@ -89,6 +89,7 @@ function buildRecord(store: Store, jobId: string, def: Definition, params: Resol
     archive: def.archive,
     pidStart: null,
     abortRequested: null,
+    holdStart: Number(process.env.UWSRUN_TEST_HOLD_START) || 0,
   };
 }
 
@@ -121,7 +122,7 @@ export function submitJobs(store: Store, def: Definition, paramSets: ResolvedPar
         tx.putHot(job, { queuedAt: opts.run ? ++tx.state.queueSeq : null });
       }
       if (opts.run) wake = runnerWakeFor(tx);
-    });
+    }, true);
   } catch (err) {
     for (const job of created) rmSync(store.layout.jobDir(job.jobId), { recursive: true, force: true });
     throw err;

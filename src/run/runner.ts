@@ -145,7 +145,9 @@ export class Runner {
       delete tx.state.jobs[id];
       return true;
     }
-    const child = spawnJobWrapper({ jobDir: tx.layout.jobDir(id), cwd: job.cwd, command: job.command, env: job.env });
+    const child = spawnJobWrapper({
+      jobDir: tx.layout.jobDir(id), cwd: job.cwd, command: job.command, env: job.env, holdStart: job.holdStart ?? 0,
+    });
     child.on('error', (err) => this.log(`job ${id}: ${err.message}`));
     if (child.pid === undefined) {
       this.log(`job ${id}: could not spawn its wrapper; it stays QUEUED`);

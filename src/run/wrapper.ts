@@ -9,7 +9,8 @@
 //      previous one died reads that file to learn how an adopted job ended.
 // Before step 2 the wrapper has no traps: SIGTERM in the starting window ends it at once.
 // SIGPIPE is ignored only around the write to fd 3, in case the runner is gone.
-// UWSRUN_TEST_HOLD_START (seconds, tests only) holds the wrapper in the starting window.
+// A job's holdStart (tests only: UWSRUN_TEST_HOLD_START of its submitter) keeps the wrapper
+// that many seconds in the starting window.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
@@ -32,10 +33,11 @@ export interface JobLaunch {
   cwd: string;
   command: string[];
   env: Record<string, string>;
+  holdStart: number;
 }
 
 export function spawnJobWrapper(launch: JobLaunch): ChildProcess {
-  const hold = process.env.UWSRUN_TEST_HOLD_START ?? '0';
+  const hold = String(launch.holdStart);
   return spawn('/bin/sh', ['-c', WRAPPER, 'uwsrun-job', launch.jobDir, launch.cwd, hold, ...launch.command], {
     detached: true, // setsid(): its own session and process group, led by the wrapper
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],

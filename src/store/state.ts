@@ -99,8 +99,13 @@ export class Store {
     return this.db.data;
   }
 
-  /** Runs body on a fresh state under the lock; writes state.json if body changed it. */
-  update<T>(body: (tx: Transaction) => T): T {
+  /**
+   * Runs body on a fresh state under the lock; writes state.json if body changed it.
+   * Without `create`, a missing HOME is not created: body sees an empty state (every job
+   * is unknown) and nothing is written, so a command on a bad id leaves no trace on disk.
+   */
+  update<T>(body: (tx: Transaction) => T, create = false): T {
+    if (!create && !this.layout.exists()) return body(new Transaction(this, emptyState()));
     this.layout.ensure();
     try {
       return withLock(this.layout.stateFile, this.layout.lockDir, () => {
