@@ -6,7 +6,7 @@ import { EXIT, UserError } from '../errors.js';
 
 export function reportError(err: unknown): number {
   if (err instanceof UserError) {
-    process.stderr.write(`uwsrun: ${err.message}\n`);
+    process.stderr.write(`uwsrun: ${err.message.replace(/\s*\n\s*/g, ' ')}\n`);
     return err.exitCode;
   }
   process.stderr.write(`uwsrun: internal error: ${(err as Error)?.stack ?? String(err)}\n`);

@@ -1,6 +1,6 @@
 // Commands that read jobs: show, phase, logs, results, list.
 
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Context } from './context.js';
 import { forEachId } from './ids.js';
@@ -9,7 +9,9 @@ import { checkJobId, type JobRecord, toPublic } from '../core/job.js';
 import { filterJobs, parseListFilter } from '../core/query.js';
 import { isFinal } from '../core/phases.js';
 import { noSuchJob } from '../errors.js';
-import type { Store } from '../store/state.js';
+import type { StateData, Store } from '../store/state.js';
+import { jobDocument, jobsDocument, resultsDocument } from '../uws/xml.js';
+import { QuoteModel } from '../uws/quote.js';
 
 export function getJobOrThrow(store: Store, jobId: string): JobRecord {
   const job = store.getJob(checkJobId(jobId));
@@ -19,6 +21,22 @@ export function getJobOrThrow(store: Store, jobId: string): JobRecord {
 
 const collect = (value: string, prev: string[]): string[] => [...prev, value];
 
+/** The quote (SPEC §4) is computed when shown: from every job's history and the queue. */
+function quoteModel(state: StateData, all: JobRecord[]): QuoteModel {
+  // The queue manager's FIFO order (run/queue.ts): the hot entry's queuedAt.
+  return new QuoteModel(all, state.limit, new Date(), (j) => state.jobs[j.jobId]?.queuedAt ?? 0);
+}
+
+const withQuote = (job: JobRecord, model: QuoteModel): JobRecord => ({ ...job, quote: model.quoteFor(job) });
+
+function hasContent(file: string): boolean {
+  try {
+    return statSync(file).size > 0;
+  } catch {
+    return false;
+  }
+}
+
 export function registerInspect(program: Command): void {
   program
     .command('show')
@@ -26,8 +44,14 @@ export function registerInspect(program: Command): void {
     .argument('<id>', 'job id')
     .action((id: string, _flags: unknown, cmd: Command) => {
       const ctx = Context.of(cmd);
-      const job = getJobOrThrow(ctx.store, id);
-      if (ctx.json) ctx.outJson(toPublic(job));
+      let job = getJobOrThrow(ctx.store, id);
+      // Only an active job has a quote; listing every job is O(n), so skip it otherwise.
+      if (job.phase === 'QUEUED' || job.phase === 'EXECUTING') {
+        const state = ctx.store.readState();
+        job = withQuote(job, quoteModel(state, ctx.store.listJobs(state)));
+      }
+      if (ctx.xml) ctx.out(jobDocument(job, { hasDetail: (j) => hasContent(ctx.store.layout.stderrLog(j.jobId)) }));
+      else if (ctx.json) ctx.outJson(toPublic(job));
       else ctx.out(jobSummary(job, ctx.store.layout.jobDir(job.jobId), phasePainter(ctx.color)));
     });
 
@@ -47,7 +71,8 @@ export function registerInspect(program: Command): void {
     .action((id: string, _flags: unknown, cmd: Command) => {
       const ctx = Context.of(cmd);
       const job = getJobOrThrow(ctx.store, id);
-      if (ctx.json) ctx.outJson(job.results);
+      if (ctx.xml) ctx.out(resultsDocument(job.results));
+      else if (ctx.json) ctx.outJson(job.results);
       else if (job.results.length === 0) ctx.info(isFinal(job.phase) ? `job ${job.jobId} has no results` : `job ${job.jobId} is ${job.phase}: results are listed when it ends`);
       else ctx.out(table(['ID', 'SIZE', 'TYPE', 'PATH'], job.results.map((r) => [r.id, humanSize(r.size), r.mimeType, r.path])));
     });
@@ -86,9 +111,15 @@ export function registerInspect(program: Command): void {
     .action((flags: { phase: string[]; after?: string; last?: string; definition?: string }, cmd: Command) => {
       const ctx = Context.of(cmd);
       const filter = parseListFilter(flags);
-      const jobs = filterJobs(ctx.store.listJobs(), filter);
-      if (ctx.json) ctx.outJson(jobs.map(toPublic));
-      else if (jobs.length === 0) ctx.info('no jobs');
+      const state = ctx.store.readState();
+      const all = ctx.store.listJobs(state);
+      const jobs = filterJobs(all, filter);
+      // uws:jobref carries no quote, so only the JSON listing needs one.
+      if (ctx.xml) ctx.out(jobsDocument(jobs));
+      else if (ctx.json) {
+        const model = quoteModel(state, all);
+        ctx.outJson(jobs.map((j) => toPublic(withQuote(j, model))));
+      } else if (jobs.length === 0) ctx.info('no jobs');
       else ctx.out(jobsTable(jobs, phasePainter(ctx.color)));
     });
 

@@ -9,6 +9,8 @@ import { registerWait } from './wait.js';
 import { registerInspect } from './inspect.js';
 import { registerChange } from './change.js';
 import { registerDefinitions } from './definitions.js';
+import { registerSet } from './set.js';
+import { registerHousekeeping } from './housekeeping.js';
 
 export const VERSION = '0.1.0';
 
@@ -30,6 +32,8 @@ export function buildProgram(): Command {
   registerWait(program);
   registerInspect(program);
   registerDefinitions(program);
+  registerSet(program);
+  registerHousekeeping(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

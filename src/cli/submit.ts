@@ -20,6 +20,7 @@ interface SubmitFlags {
   destruction?: string;
   wait?: boolean;
   timeout?: string;
+  unique?: boolean;
 }
 
 const collect = (value: string, prev: string[]): string[] => [...prev, value];
@@ -64,11 +65,14 @@ export function registerSubmit(program: Command): void {
     .option('--run-id <id>', 'a free label, echoed back')
     .option('--execution-duration <seconds>', 'time limit in seconds (0 = unlimited)')
     .option('--destruction <when>', 'ISO 8601 instant, duration (90s 30m 12h 7d) or 0 = never')
+    .option('--unique', 'with --run-id: if a job of this definition and run id exists, print its id and create nothing')
     .option('--wait', 'run, then wait until the job is final')
     .option('--timeout <seconds>', 'with --wait: give up after this many seconds (exit 124)')
     .action(async (name: string, flags: SubmitFlags, cmd: Command) => {
       const ctx = Context.of(cmd);
       if (flags.timeout !== undefined && !flags.wait) throw usageError('--timeout needs --wait');
+      if (flags.unique && flags.runId === undefined) throw usageError('--unique needs --run-id');
+      if (flags.unique && flags.paramsFrom !== undefined) throw usageError('--unique and --params-from cannot be used together');
       if (flags.paramsFrom !== undefined && flags.param.length > 0) throw usageError('-p and --params-from cannot be used together');
       const executionDuration = flags.executionDuration === undefined ? undefined : parseSeconds(flags.executionDuration, '--execution-duration');
       const destruction = flags.destruction === undefined ? undefined : parseDestruction(flags.destruction, new Date());
@@ -84,6 +88,7 @@ export function registerSubmit(program: Command): void {
         executionDuration,
         destruction,
         run,
+        unique: Boolean(flags.unique),
       });
       if (ctx.json && !flags.wait) {
         ctx.outJson(flags.paramsFrom !== undefined ? jobs.map(toPublic) : toPublic(jobs[0]!));

@@ -6,6 +6,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { Phase } from './phases.js';
+import type { Definition } from '../definitions/schema.js';
 import { usageError } from '../errors.js';
 
 export interface ErrorSummary {
@@ -47,8 +48,9 @@ export interface PublicJob {
 export interface JobRecord extends PublicJob {
   /** Creation order within the HOME; breaks ties between equal creationTimes. */
   seq: number;
-  /** The definition's argv template and each parameter's text as written, for `set -p`. */
-  commandTemplate: string[];
+  /** The definition as it was at submit time, and each parameter's text as written: what
+   * `set -p` re-resolves against, so editing the YAML never changes a submitted job. */
+  definitionSnapshot: Definition;
   paramText: Record<string, string>;
   env: Record<string, string>;
   cwd: string;

@@ -94,3 +94,16 @@ export function applyTransition(job: PhaseState, event: TransitionEvent): Transi
   }
   return row;
 }
+
+/** What `set` may change, and in which phases (SPEC §9). Not transitions: the phase stays. */
+export const SETTABLE: Readonly<Record<'parameters' | 'executionDuration' | 'destruction', readonly Phase[]>> = {
+  parameters: ['PENDING'],
+  executionDuration: ['PENDING', 'QUEUED'],
+  destruction: PHASES.filter((p) => p !== 'ARCHIVED'),
+};
+
+export function checkSettable(job: PhaseState, field: keyof typeof SETTABLE): void {
+  if (!SETTABLE[field].includes(job.phase)) {
+    throw new UserError(`job ${job.jobId} is ${job.phase}: set ${field} is not allowed in that phase`, EXIT.notAllowed);
+  }
+}

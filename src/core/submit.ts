@@ -3,14 +3,16 @@
 // (all or nothing). Only then is an id printed: a submit killed before that leaves a
 // directory without a hot entry, which no command shows and `tick` removes.
 
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import type { Definition } from '../definitions/load.js';
 import { buildJobEnv, substituteCommand } from '../definitions/substitute.js';
-import { type JobRecord, type ParamValue, newJobId } from './job.js';
+import { type JobRecord, type ParamValue, isJobId, newJobId } from './job.js';
 import { applyTransition } from './phases.js';
-import { fsyncDir } from '../store/durable.js';
-import type { Store } from '../store/state.js';
+import { fsyncDir, writeFileDurable } from '../store/durable.js';
+import type { Store, Transaction } from '../store/state.js';
 import { storeError } from '../errors.js';
 import { type RunnerWake, runnerWakeFor, wakeRunner } from '../run/ensure-runner.js';
 
@@ -26,6 +28,8 @@ export interface SubmitOptions {
   /** An ISO instant, null for never; undefined keeps the definition's lifetime. */
   destruction?: string | null;
   run: boolean;
+  /** With runId: return the existing job of this definition and run id instead (cron retries). */
+  unique?: boolean;
 }
 
 function ownerName(): string {
@@ -80,7 +84,7 @@ function buildRecord(store: Store, jobId: string, def: Definition, params: Resol
     errorSummary: null,
     results: [],
     seq: 0,
-    commandTemplate: def.command,
+    definitionSnapshot: def,
     paramText: params.text,
     env: buildJobEnv({ def, submitterEnv: process.env, jobId, jobDir, resultsDir, paramText: params.text }),
     cwd: def.cwd ?? jobDir,
@@ -91,6 +95,26 @@ function buildRecord(store: Store, jobId: string, def: Definition, params: Resol
     abortRequested: null,
     holdStart: Number(process.env.UWSRUN_TEST_HOLD_START) || 0,
   };
+}
+
+/**
+ * The run-id index: HOME/runids/<sha256(definition, runId)> holds the id of the latest job
+ * submitted with that definition and run id, so `--unique` is O(1) however many jobs exist.
+ */
+function runIdKey(definition: string, runId: string): string {
+  return createHash('sha256').update(definition).update('\0').update(runId).digest('hex').slice(0, 40);
+}
+
+function existingUniqueJob(tx: Transaction, definition: string, runId: string): JobRecord | undefined {
+  let jobId: string;
+  try {
+    jobId = readFileSync(join(tx.layout.runIdsDir, runIdKey(definition, runId)), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+  if (!isJobId(jobId)) return undefined;
+  const job = tx.getJob(jobId);
+  return job && job.phase !== 'ARCHIVED' && job.runId === runId && job.definition === definition ? job : undefined;
 }
 
 /** Creates one job per parameter set, all or nothing. Returns them in order. */
@@ -115,14 +139,27 @@ export function submitJobs(store: Store, def: Definition, paramSets: ResolvedPar
       throw storeError(`cannot create a job in ${store.home}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
     // The hot entry carries the creation sequence number; job.json gets it when final.
-    store.update((tx) => {
+    const existing = store.update((tx) => {
+      if (opts.unique && opts.runId !== null) {
+        const found = existingUniqueJob(tx, def.name, opts.runId);
+        if (found) return found;
+      }
+      if (opts.runId !== null) {
+        mkdirSync(tx.layout.runIdsDir, { recursive: true, mode: 0o700 });
+        writeFileDurable(join(tx.layout.runIdsDir, runIdKey(def.name, opts.runId)), created.at(-1)!.jobId);
+      }
       for (const job of created) {
         job.seq = ++tx.state.seq;
         if (opts.run) job.phase = applyTransition(job, 'run').to;
         tx.putHot(job, { queuedAt: opts.run ? ++tx.state.queueSeq : null });
       }
       if (opts.run) wake = runnerWakeFor(tx);
+      return undefined;
     }, true);
+    if (existing) {
+      for (const job of created) rmSync(store.layout.jobDir(job.jobId), { recursive: true, force: true });
+      return [existing];
+    }
   } catch (err) {
     for (const job of created) rmSync(store.layout.jobDir(job.jobId), { recursive: true, force: true });
     throw err;

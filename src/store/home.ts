@@ -4,6 +4,7 @@
 //   HOME/state.good.json   the last good copy of state.json (for `doctor --repair`)
 //   HOME/runner.log        what the auto-started runner says
 //   HOME/trash/            directories of deleted jobs, on their way out
+//   HOME/runids/           run-id index for `submit --unique`
 //   HOME/jobs/ID/          job.json, stdout.log, stderr.log, results/, and the wrapper's
 //                          `exit` file (the job's exit status, written by its group leader)
 
@@ -32,6 +33,8 @@ export class HomeLayout {
   get jobsDir(): string { return join(this.dir, 'jobs'); }
   /** Deleted job directories, moved here under the lock and removed after it. */
   get trashDir(): string { return join(this.dir, 'trash'); }
+  /** The run-id index for `submit --unique` (see core/submit.ts). */
+  get runIdsDir(): string { return join(this.dir, 'runids'); }
   jobDir(jobId: string): string { return join(this.dir, 'jobs', jobId); }
   jobFile(jobId: string): string { return join(this.dir, 'jobs', jobId, 'job.json'); }
   resultsDir(jobId: string): string { return join(this.dir, 'jobs', jobId, 'results'); }

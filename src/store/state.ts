@@ -68,8 +68,8 @@ export function parseState(text: string, file: string): StateData {
   let data: unknown;
   try {
     data = JSON.parse(text);
-  } catch (err) {
-    throw storeError(`state file ${file} is not valid JSON (${(err as Error).message}); left untouched: run \`uwsrun doctor\``);
+  } catch {
+    throw storeError(`state file ${file} is not valid JSON; left untouched: run \`uwsrun doctor\``);
   }
   const d = data as Partial<StateData> | null;
   if (!d || typeof d !== 'object' || d.version !== 1 || typeof d.jobs !== 'object' || d.jobs === null

@@ -1,0 +1,50 @@
+// `set`: changing a job after submit, within the phase rules of SETTABLE (phases.ts).
+// Parameters are re-resolved against the definition as it was at submit time, and the
+// command line and UWS_PARAM_* environment are rebuilt from them.
+
+import { type JobRecord } from './job.js';
+import { checkSettable } from './phases.js';
+import { noSuchJob } from '../errors.js';
+import { resolveParameters } from '../definitions/params.js';
+import { paramEnvName } from '../definitions/substitute.js';
+import type { Store } from '../store/state.js';
+import { resolveCommand } from './submit.js';
+
+export interface JobChanges {
+  executionDuration?: number;
+  /** An ISO instant, or null for never. */
+  destruction?: string | null;
+  params: Array<[string, string]>;
+}
+
+export function setJob(store: Store, jobId: string, changes: JobChanges): JobRecord {
+  return store.update((tx) => {
+    const job = tx.getJob(jobId);
+    if (!job) throw noSuchJob(jobId);
+    const next: JobRecord = { ...job };
+    if (changes.params.length > 0) {
+      checkSettable(job, 'parameters');
+      const def = job.definitionSnapshot;
+      const given = new Map(Object.entries(job.paramText));
+      for (const [name, text] of changes.params) given.set(name, text);
+      const resolved = resolveParameters(def, [...given].filter(([n]) => n in def.parameters));
+      const layout = tx.layout;
+      next.parameters = resolved.values;
+      next.paramText = resolved.text;
+      next.command = resolveCommand(def.command, jobId, layout.jobDir(jobId), layout.resultsDir(jobId), resolved.text);
+      const env = Object.fromEntries(Object.entries(job.env).filter(([k]) => !k.startsWith('UWS_PARAM_')));
+      for (const [name, text] of Object.entries(resolved.text)) env[paramEnvName(name)] = text;
+      next.env = env;
+    }
+    if (changes.executionDuration !== undefined) {
+      checkSettable(job, 'executionDuration');
+      next.executionDuration = changes.executionDuration;
+    }
+    if (changes.destruction !== undefined) {
+      checkSettable(job, 'destruction');
+      next.destruction = changes.destruction;
+    }
+    store.writeJobFile(next);
+    return next;
+  });
+}

@@ -1,0 +1,130 @@
+// `doctor`: checks a HOME and, with repair, fixes what it safely can. Each check reports a
+// line "ok: ...", "problem: ..." or "repaired: ..."; the caller exits 1 when a problem was
+// left unrepaired.
+
+import { existsSync, readFileSync, rmdirSync, statSync } from 'node:fs';
+import type { Store } from '../store/state.js';
+import { parseState } from '../store/state.js';
+import { writeFileDurable } from '../store/durable.js';
+import { isProcessAlive, listProcesses, signalProcess } from './proc.js';
+import { findHalfCreated, removeHalfCreated, superviseActiveJobs } from './housekeeping.js';
+
+export interface DoctorReport {
+  lines: string[];
+  unrepaired: number;
+}
+
+const LOCK_STALE_MS = 5_000;
+
+export function doctor(store: Store, repair: boolean): DoctorReport {
+  const lines: string[] = [];
+  let unrepaired = 0;
+  const problem = (text: string, fix?: () => string) => {
+    if (repair && fix) {
+      lines.push(`repaired: ${text}: ${fix()}`);
+    } else {
+      lines.push(`problem: ${text}${fix ? ' (doctor --repair fixes this)' : ''}`);
+      unrepaired++;
+    }
+  };
+  const layout = store.layout;
+  if (!layout.exists()) {
+    return { lines: [`ok: HOME ${layout.dir} does not exist yet (nothing to check)`], unrepaired: 0 };
+  }
+  try {
+    layout.checkOwnership();
+    lines.push(`ok: HOME ${layout.dir} is yours and private`);
+  } catch (err) {
+    problem((err as Error).message);
+  }
+
+  // The lock: a lock directory nobody refreshes belongs to a dead process.
+  if (existsSync(layout.lockDir)) {
+    const age = Date.now() - statSync(layout.lockDir).mtimeMs;
+    if (age > LOCK_STALE_MS) {
+      problem(`stale lock ${layout.lockDir} (${Math.round(age / 1000)} s old)`, () => {
+        rmdirSync(layout.lockDir);
+        return 'removed';
+      });
+    } else {
+      lines.push(`ok: lock held by a live process (refreshed ${Math.round(age)} ms ago)`);
+    }
+  }
+
+  // The state file.
+  let readable = true;
+  try {
+    const state = store.readState();
+    lines.push(`ok: state file readable (${Object.keys(state.jobs).length} active jobs, limit ${state.limit})`);
+  } catch (err) {
+    readable = false;
+    const restore = (): string => {
+      const good = readFileSync(layout.goodCopy, 'utf8');
+      parseState(good, layout.goodCopy);
+      writeFileDurable(layout.stateFile, good);
+      readable = true;
+      return `restored from the last good copy ${layout.goodCopy}`;
+    };
+    let goodUsable = false;
+    try {
+      parseState(readFileSync(layout.goodCopy, 'utf8'), layout.goodCopy);
+      goodUsable = true;
+    } catch { /* no usable copy */ }
+    problem((err as Error).message, goodUsable ? restore : undefined);
+    if (!goodUsable) lines.push(`  no usable good copy at ${layout.goodCopy}; move the damaged file aside to start afresh`);
+  }
+  if (!readable) return { lines, unrepaired };
+
+  const state = store.readState();
+  if (state.runner && !isProcessAlive(state.runner.pid, state.runner.startTime)) {
+    lines.push(`ok: recorded runner ${state.runner.pid} is gone (the next command that needs one starts one)`);
+  }
+
+  // Jobs whose processes are gone while nobody supervises them.
+  const runnerUp = state.runner !== null && isProcessAlive(state.runner.pid, state.runner.startTime);
+  const orphaned = Object.entries(state.jobs).filter(([, h]) =>
+    h.phase === 'EXECUTING' && !runnerUp && h.pid !== null && !isProcessAlive(h.pid, h.pidStart));
+  if (orphaned.length > 0) {
+    problem(`${orphaned.length} EXECUTING job(s) whose processes are gone: ${orphaned.map(([id]) => id).join(', ')}`,
+      () => superviseActiveJobs(store).join('; ') || 'recorded');
+  }
+
+  // Processes of this HOME's jobs that no active job owns.
+  const all = listProcesses();
+  const active = new Set(Object.entries(state.jobs).filter(([, h]) => h.phase === 'EXECUTING').map(([id]) => id));
+  const stray: { pid: number; jobId: string }[] = [];
+  for (const p of all) {
+    const jobId = jobIdOf(p.pid, layout.jobsDir);
+    if (jobId && !active.has(jobId)) stray.push({ pid: p.pid, jobId });
+  }
+  if (stray.length > 0) {
+    problem(`${stray.length} process(es) of jobs that are no longer running: ${stray.map((s) => `${s.pid} (job ${s.jobId})`).join(', ')}`,
+      () => {
+        for (const s of stray) signalProcess(s.pid, 'SIGKILL');
+        return 'killed';
+      });
+  }
+
+  const half = findHalfCreated(store);
+  if (half.length > 0) {
+    problem(`${half.length} half-created job director${half.length === 1 ? 'y' : 'ies'}: ${half.join(', ')}`,
+      () => removeHalfCreated(store).join('; ') || 'removed');
+  }
+  if (unrepaired === 0 && lines.every((l) => l.startsWith('ok'))) lines.push('ok: no problems found');
+  return { lines, unrepaired };
+}
+
+/** The job a process belongs to, from UWS_JOB_DIR in its environment, if under jobsDir. */
+function jobIdOf(pid: number, jobsDir: string): string | undefined {
+  let env: string;
+  try {
+    env = readFileSync(`/proc/${pid}/environ`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  const prefix = `UWS_JOB_DIR=${jobsDir}/`;
+  for (const entry of env.split('\0')) {
+    if (entry.startsWith(prefix)) return entry.slice(prefix.length);
+  }
+  return undefined;
+}

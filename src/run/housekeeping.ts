@@ -1,0 +1,153 @@
+// Housekeeping: what `tick` does every minute from cron, and what `doctor --repair` reuses.
+// Each step is idempotent and runs in its own short transaction, so tick is safe beside
+// anything else (the runner, users, another tick):
+//   - jobs that ended while nothing supervised them are recorded (from their `exit` file,
+//     or ERROR "lost" when there is none);
+//   - executionDuration is enforced (abort as by `abort`, errorSummary names the limit);
+//   - jobs whose destruction time has passed are aborted if active, then deleted or, with
+//     archive: true, kept as ARCHIVED without their directory;
+//   - queued jobs get a runner; EXECUTING jobs without a live runner get one to adopt them;
+//   - directories left by a submit that died half-way (older than a minute) are removed.
+// Each returns one line per thing it did; nothing when it did nothing.
+
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { type JobRecord, isJobId } from '../core/job.js';
+import { applyTransition, isFinal } from '../core/phases.js';
+import { UserError, EXIT } from '../errors.js';
+import type { Store, Transaction } from '../store/state.js';
+import { abortJob, requestAbort } from './abort.js';
+import { recordEnd } from './lifecycle.js';
+import { isProcessAlive } from './proc.js';
+import { jobProcesses, signalJob } from './signal.js';
+import { type RunnerWake, runnerWakeFor, wakeRunner } from './ensure-runner.js';
+import { deleteJob } from '../core/actions.js';
+
+const HALF_CREATED_AGE_MS = 60_000;
+
+export function runnerAlive(tx: Transaction): boolean {
+  const r = tx.state.runner;
+  return Boolean(r && isProcessAlive(r.pid, r.startTime));
+}
+
+/** Lost jobs, time limits, kill after grace, and a runner for whatever needs one. */
+export function superviseActiveJobs(store: Store, now = Date.now()): string[] {
+  const lines: string[] = [];
+  let wake: RunnerWake | undefined;
+  store.update((tx) => {
+    const supervised = runnerAlive(tx);
+    for (const id of tx.activeJobIds()) {
+      const job = tx.getJob(id);
+      if (!job) {
+        delete tx.state.jobs[id];
+        lines.push(`job ${id}: removed a state entry without a job record`);
+        continue;
+      }
+      if (job.phase !== 'EXECUTING') continue;
+      if (!supervised && job.pid !== null && !isProcessAlive(job.pid, job.pidStart)) {
+        if (recordEnd(tx, id, undefined)) {
+          lines.push(`job ${id}: ended while unsupervised: ${tx.getJob(id)?.phase ?? 'gone'}`);
+          continue;
+        }
+      }
+      if (!job.abortRequested && job.startTime && job.executionDuration > 0
+        && now - Date.parse(job.startTime) > job.executionDuration * 1000) {
+        requestAbort(tx, job, `executionDuration of ${job.executionDuration} s exceeded`);
+        lines.push(`job ${id}: executionDuration of ${job.executionDuration} s exceeded: aborting`);
+      } else if (job.abortRequested && now - Date.parse(job.abortRequested) > job.killGrace * 1000
+        && jobProcesses(job).length > 0) {
+        signalJob(job, 'SIGKILL', true);
+        lines.push(`job ${id}: still alive ${job.killGrace} s after SIGINT: SIGKILL`);
+      }
+    }
+    const needy = Object.values(tx.state.jobs).filter((h) => h.phase === 'QUEUED' || h.phase === 'EXECUTING').length;
+    if (needy > 0) {
+      wake = runnerWakeFor(tx);
+      if ('spawn' in wake) lines.push(`started a runner for ${needy} queued or executing job${needy === 1 ? '' : 's'}`);
+    }
+  });
+  if (wake) wakeRunner(store.home, wake);
+  return lines;
+}
+
+/** Removes a final job's files but keeps its record, as ARCHIVED. */
+function archiveJob(store: Store, jobId: string): void {
+  store.update((tx) => {
+    const job = tx.getJob(jobId);
+    if (!job || job.phase === 'ARCHIVED') return;
+    const archived: JobRecord = { ...job, phase: applyTransition(job, 'archive').to, results: [] };
+    tx.finish(archived);
+    const dir = tx.layout.jobDir(jobId);
+    for (const name of readdirSync(dir)) if (name !== 'job.json') rmSync(join(dir, name), { recursive: true, force: true });
+  });
+}
+
+export async function destroyExpiredJobs(store: Store, now = Date.now()): Promise<string[]> {
+  const lines: string[] = [];
+  for (const job of store.listJobs()) {
+    if (job.destruction === null || Date.parse(job.destruction) > now || job.phase === 'ARCHIVED') continue;
+    try {
+      if (!isFinal(job.phase)) await abortJob(store, job.jobId);
+    } catch (err) {
+      if (!(err instanceof UserError && err.exitCode === EXIT.notAllowed)) throw err;
+    }
+    if (job.archive) {
+      archiveJob(store, job.jobId);
+      lines.push(`job ${job.jobId}: destruction time passed: archived`);
+    } else {
+      await deleteJob(store, job.jobId);
+      lines.push(`job ${job.jobId}: destruction time passed: deleted`);
+    }
+  }
+  return lines;
+}
+
+/** Job directories that no job owns: a submit killed half-way, or a delete interrupted. */
+export function findHalfCreated(store: Store, now = Date.now()): string[] {
+  const state = store.readState();
+  let names: string[];
+  try {
+    names = readdirSync(store.layout.jobsDir);
+  } catch {
+    return [];
+  }
+  return names.filter((id) => {
+    if (!isJobId(id) || state.jobs[id]) return false;
+    const rec = store.readJobFile(id);
+    if (rec && isFinal(rec.phase)) return false;
+    try {
+      return now - statSync(store.layout.jobDir(id)).mtimeMs > HALF_CREATED_AGE_MS;
+    } catch {
+      return false;
+    }
+  });
+}
+
+export function removeHalfCreated(store: Store, now = Date.now()): string[] {
+  const lines: string[] = [];
+  for (const id of findHalfCreated(store, now)) {
+    // Checked again under the lock: a submit may have finished meanwhile.
+    const removed = store.update((tx) => {
+      if (tx.state.jobs[id] || tx.getJob(id)) return false;
+      rmSync(tx.layout.jobDir(id), { recursive: true, force: true });
+      return true;
+    });
+    if (removed) lines.push(`removed half-created job directory ${id}`);
+  }
+  try {
+    for (const name of readdirSync(store.layout.trashDir)) {
+      rmSync(join(store.layout.trashDir, name), { recursive: true, force: true });
+      lines.push(`removed the remains of deleted job ${name.split('.')[0]}`);
+    }
+  } catch { /* no trash */ }
+  return lines;
+}
+
+export async function tick(store: Store): Promise<string[]> {
+  if (!store.layout.exists()) return [];
+  return [
+    ...superviseActiveJobs(store),
+    ...(await destroyExpiredJobs(store)),
+    ...removeHalfCreated(store),
+  ];
+}
