@@ -1,12 +1,13 @@
 // Entry point of the bundle. `uwsrun __runner --home DIR` is the auto-started runner
 // (internal, started by ensureRunner); everything else is the command line.
 
-import { Runner } from './run/runner.js';
-import { runCli } from './cli/program.js';
+// Both are loaded on demand: a command never pays for the runner's code, nor the runner for
+// the command line's.
 
 const argv = process.argv.slice(2);
 if (argv[0] === '__runner' && argv[1] === '--home' && argv[2]) {
-  new Runner(argv[2]).start();
+  const home = argv[2];
+  void import('./run/runner.js').then(({ Runner }) => new Runner(home).start());
 } else {
-  void runCli(process.argv);
+  void import('./cli/program.js').then(({ runCli }) => runCli(process.argv));
 }

@@ -16,7 +16,7 @@ export function registerChange(program: Command): void {
     .command('run')
     .description('queue PENDING jobs')
     .argument('<ids...>', 'job ids')
-    .action((ids: string[], _flags: unknown, cmd: Command) => {
+    .action(async (ids: string[], _flags: unknown, cmd: Command) => {
       const ctx = Context.of(cmd);
       let code = 0;
       const valid: string[] = [];
@@ -29,7 +29,7 @@ export function registerChange(program: Command): void {
       }
       const queued: JobRecord[] = [];
       if (valid.length) {
-        for (const r of runJobs(ctx.store, valid)) {
+        for (const r of await runJobs(ctx.store, valid)) {
           if (r instanceof Error) code = Math.max(code, reportError(r));
           else queued.push(r);
         }
@@ -67,12 +67,12 @@ export function registerChange(program: Command): void {
     .command('limit')
     .description('show or set how many jobs of this HOME may execute at once')
     .argument('[n]', 'the new limit')
-    .action((n: string | undefined, _flags: unknown, cmd: Command) => {
+    .action(async (n: string | undefined, _flags: unknown, cmd: Command) => {
       const ctx = Context.of(cmd);
       if (n === undefined) {
         ctx.out(String(ctx.store.readState().limit));
         return;
       }
-      ctx.out(String(setLimit(ctx.store, /^\d+$/.test(n) ? Number(n) : NaN)));
+      ctx.out(String(await setLimit(ctx.store, /^\d+$/.test(n) ? Number(n) : NaN)));
     });
 }

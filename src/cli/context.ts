@@ -1,6 +1,8 @@
 // What every command gets: the store of the chosen HOME, the output mode, and the two
 // channels (data on stdout; messages for people on stderr, silenced by -q except errors).
 
+import { writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import type { Command } from 'commander';
 import { resolveHome } from '../store/home.js';
 import { Store } from '../store/state.js';
@@ -12,6 +14,21 @@ export interface GlobalOptions {
   xml?: boolean;
   color?: boolean;
   quiet?: boolean;
+}
+
+/**
+ * Writes data to stdout with a plain write(2): process.stdout would load the stream
+ * machinery (net, tty) on every command. A non-blocking pipe that is full falls back to it.
+ */
+export function writeOut(text: string): void {
+  const buf = Buffer.from(text);
+  let done = 0;
+  try {
+    while (done < buf.length) done += writeSync(1, buf, done);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+    process.stdout.write(buf.subarray(done));
+  }
 }
 
 export class Context {
@@ -27,7 +44,7 @@ export class Context {
     this.json = Boolean(opts.json);
     this.xml = Boolean(opts.xml);
     this.quiet = Boolean(opts.quiet);
-    this.color = opts.color !== false && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '') && Boolean(process.stdout.isTTY);
+    this.color = opts.color !== false && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '') && isatty(1);
   }
 
   static of(cmd: Command): Context {
@@ -36,7 +53,7 @@ export class Context {
 
   /** Data, on stdout. */
   out(text: string): void {
-    process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    writeOut(text.endsWith('\n') ? text : `${text}\n`);
   }
 
   outJson(value: unknown): void {

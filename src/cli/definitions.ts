@@ -4,7 +4,10 @@ import type { Command } from 'commander';
 import { Context } from './context.js';
 import { definitionsPath } from './definitions-file.js';
 import { table } from './format.js';
-import { loadDefinitions, type ParamSpec } from '../definitions/load.js';
+import type { ParamSpec } from '../definitions/schema.js';
+
+// The YAML parser is loaded only by the commands that need it (see definitions/cached.ts).
+const loadDefinitions = async (path: string) => (await import('../definitions/load.js')).loadDefinitions(path);
 
 function describeParam(name: string, p: ParamSpec): string {
   const bits: string[] = [p.type];
@@ -22,10 +25,10 @@ export function registerDefinitions(program: Command): void {
     .command('validate')
     .description('check a definitions file')
     .argument('[file]', 'definitions file')
-    .action((file: string | undefined, _flags: unknown, cmd: Command) => {
+    .action(async (file: string | undefined, _flags: unknown, cmd: Command) => {
       const ctx = Context.of(cmd);
       const path = definitionsPath(ctx, file);
-      const defs = loadDefinitions(path);
+      const defs = await loadDefinitions(path);
       const names = Object.keys(defs.jobs);
       ctx.info(`${path}: ok, ${names.length} definition${names.length === 1 ? '' : 's'} (${names.join(', ')})`);
     });
@@ -34,9 +37,9 @@ export function registerDefinitions(program: Command): void {
     .command('defs')
     .description('list definitions and their parameters')
     .option('-f, --file <file>', 'definitions file')
-    .action((flags: { file?: string }, cmd: Command) => {
+    .action(async (flags: { file?: string }, cmd: Command) => {
       const ctx = Context.of(cmd);
-      const defs = loadDefinitions(definitionsPath(ctx, flags.file));
+      const defs = await loadDefinitions(definitionsPath(ctx, flags.file));
       const list = Object.values(defs.jobs);
       if (ctx.json) {
         ctx.outJson(list);

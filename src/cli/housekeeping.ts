@@ -20,9 +20,9 @@ export function registerHousekeeping(program: Command): void {
     .command('doctor')
     .description('check the HOME; exit 1 when a problem is left unrepaired')
     .option('--repair', 'fix what can be fixed safely (restores the last good state copy)')
-    .action((flags: { repair?: boolean }, cmd: Command) => {
+    .action(async (flags: { repair?: boolean }, cmd: Command) => {
       const ctx = Context.of(cmd);
-      const report = doctor(ctx.store, Boolean(flags.repair));
+      const report = await doctor(ctx.store, Boolean(flags.repair));
       ctx.out(report.lines.join('\n'));
       process.exitCode = report.unrepaired > 0 ? EXIT.failed : EXIT.ok;
     });

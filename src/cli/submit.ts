@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Context } from './context.js';
 import { definitionsPath } from './definitions-file.js';
-import { getDefinition, loadDefinitions } from '../definitions/load.js';
+import { getDefinition } from '../definitions/lookup.js';
+import { loadDefinitionsCached } from '../definitions/cached.js';
 import { parseParamAssignment, resolveParameterObject, resolveParameters } from '../definitions/params.js';
 import { parseDestruction, parseSeconds } from '../core/duration.js';
 import { type ResolvedParameters, submitJobs } from '../core/submit.js';
@@ -77,13 +78,13 @@ export function registerSubmit(program: Command): void {
       const executionDuration = flags.executionDuration === undefined ? undefined : parseSeconds(flags.executionDuration, '--execution-duration');
       const destruction = flags.destruction === undefined ? undefined : parseDestruction(flags.destruction, new Date());
       const timeout = flags.timeout === undefined ? undefined : parseSeconds(flags.timeout, '--timeout');
-      const defs = loadDefinitions(definitionsPath(ctx, flags.file));
+      const defs = await loadDefinitionsCached(definitionsPath(ctx, flags.file), ctx.store.layout.exists() ? ctx.store.layout.cacheDir : null);
       const def = getDefinition(defs, name);
       const paramSets = flags.paramsFrom !== undefined
         ? readParamLines(def, flags.paramsFrom)
         : [resolveParameters(def, flags.param.map(parseParamAssignment))];
       const run = Boolean(flags.run || flags.wait);
-      const jobs = submitJobs(ctx.store, def, paramSets, {
+      const jobs = await submitJobs(ctx.store, def, paramSets, {
         runId: flags.runId ?? null,
         executionDuration,
         destruction,

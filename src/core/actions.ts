@@ -12,7 +12,7 @@ import { runnerWakeFor, wakeRunner, type RunnerWake } from '../run/ensure-runner
 import { abortJob } from '../run/abort.js';
 
 /** Queues PENDING jobs (FIFO); returns, per id, the queued job or the refusal. */
-export function runJobs(store: Store, ids: string[]): (JobRecord | Error)[] {
+export async function runJobs(store: Store, ids: string[]): Promise<(JobRecord | Error)[]> {
   let wake: RunnerWake | undefined;
   const outcome = store.update((tx) => {
     const results = ids.map((id): JobRecord | Error => {
@@ -29,7 +29,7 @@ export function runJobs(store: Store, ids: string[]): (JobRecord | Error)[] {
     if (results.some((r) => !(r instanceof Error))) wake = runnerWakeFor(tx);
     return results;
   });
-  if (wake) wakeRunner(store.home, wake);
+  if (wake) await wakeRunner(store.home, wake);
   return outcome;
 }
 
@@ -60,13 +60,13 @@ export async function deleteJob(store: Store, jobId: string): Promise<JobRecord>
   return deleted;
 }
 
-export function setLimit(store: Store, limit: number): number {
+export async function setLimit(store: Store, limit: number): Promise<number> {
   if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw usageError(`limit must be a whole number from 1 to 10000, got ${limit}`);
   let wake: RunnerWake | undefined;
   store.update((tx) => {
     tx.state.limit = limit;
     if (Object.values(tx.state.jobs).some((h) => h.phase === 'QUEUED')) wake = runnerWakeFor(tx);
   }, true);
-  if (wake) wakeRunner(store.home, wake);
+  if (wake) await wakeRunner(store.home, wake);
   return limit;
 }

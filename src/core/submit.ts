@@ -3,7 +3,6 @@
 // (all or nothing). Only then is an id printed: a submit killed before that leaves a
 // directory without a hot entry, which no command shows and `tick` removes.
 
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
@@ -98,11 +97,21 @@ function buildRecord(store: Store, jobId: string, def: Definition, params: Resol
 }
 
 /**
- * The run-id index: HOME/runids/<sha256(definition, runId)> holds the id of the latest job
+ * The run-id index: HOME/runids/<hash(definition, runId)> holds the id of the latest job
  * submitted with that definition and run id, so `--unique` is O(1) however many jobs exist.
  */
 function runIdKey(definition: string, runId: string): string {
-  return createHash('sha256').update(definition).update('\0').update(runId).digest('hex').slice(0, 40);
+  // Two 32-bit FNV-1a hashes with different offsets: 64 bits, no node:crypto to load. A
+  // collision could only make --unique miss (the entry's run id is checked on use).
+  const text = `${definition}\0${runId}`;
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ 0x5bd1e995;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193) >>> 0;
+    b = Math.imul(b ^ c, 0x01000193 + 2) >>> 0;
+  }
+  return a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0');
 }
 
 function existingUniqueJob(tx: Transaction, definition: string, runId: string): JobRecord | undefined {
@@ -118,7 +127,7 @@ function existingUniqueJob(tx: Transaction, definition: string, runId: string): 
 }
 
 /** Creates one job per parameter set, all or nothing. Returns them in order. */
-export function submitJobs(store: Store, def: Definition, paramSets: ResolvedParameters[], opts: SubmitOptions): JobRecord[] {
+export async function submitJobs(store: Store, def: Definition, paramSets: ResolvedParameters[], opts: SubmitOptions): Promise<JobRecord[]> {
   store.layout.ensure();
   const now = new Date();
   const created: JobRecord[] = [];
@@ -164,6 +173,6 @@ export function submitJobs(store: Store, def: Definition, paramSets: ResolvedPar
     for (const job of created) rmSync(store.layout.jobDir(job.jobId), { recursive: true, force: true });
     throw err;
   }
-  if (wake) wakeRunner(store.home, wake);
+  if (wake) await wakeRunner(store.home, wake);
   return created;
 }

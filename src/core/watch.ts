@@ -5,6 +5,7 @@
 import type { JobRecord } from './job.js';
 import { isFinal } from './phases.js';
 import type { Store } from '../store/state.js';
+import { superviseIfOrphaned } from '../run/ensure-runner.js';
 
 export interface WatchProgress {
   done: number;
@@ -33,8 +34,13 @@ export async function watchUntilFinal(
   const finished = new Map<string, JobRecord>();
   const vanished: string[] = [];
   let waiting = [...new Set(ids)];
+  let lastSupervisionCheck = 0;
   for (let round = 0; ; round++) {
     const state = store.readState();
+    if (Date.now() - lastSupervisionCheck > 2000) {
+      lastSupervisionCheck = Date.now();
+      await superviseIfOrphaned(store.home, state);
+    }
     const still: string[] = [];
     const progress: WatchProgress = { done: 0, running: 0, queued: 0, pending: 0 };
     for (const id of waiting) {

@@ -26,6 +26,7 @@ import {
 import { paramEnvName, placeholdersOf, TemplateError } from './substitute.js';
 
 export type { Definition, DefinitionsFile, ParamSpec, ParamType } from './schema.js';
+export { getDefinition } from './lookup.js';
 
 type PathKey = string | number;
 
@@ -43,15 +44,6 @@ export function loadDefinitions(path: string): DefinitionsFile {
   const parsed = v.safeParse(RawDefinitionsFile, source.toData());
   if (!parsed.success) throw source.issueError(parsed.issues);
   return resolveDefinitionsFile(path, parsed.output, source);
-}
-
-export function getDefinition(file: DefinitionsFile, name: string): Definition {
-  const def = Object.hasOwn(file.jobs, name) ? file.jobs[name] : undefined;
-  if (def) return def;
-  const known = Object.keys(file.jobs);
-  throw usageError(known.length === 0
-    ? `unknown definition ${JSON.stringify(name)} in ${file.path}; it defines no jobs`
-    : `unknown definition ${JSON.stringify(name)} in ${file.path}; known: ${known.join(', ')}`);
 }
 
 /** A parsed YAML document that can say where any path of its data was written. */

@@ -2,7 +2,7 @@
 // line "ok: ...", "problem: ..." or "repaired: ..."; the caller exits 1 when a problem was
 // left unrepaired.
 
-import { existsSync, readFileSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import type { Store } from '../store/state.js';
 import { parseState } from '../store/state.js';
 import { writeFileDurable } from '../store/durable.js';
@@ -16,7 +16,7 @@ export interface DoctorReport {
 
 const LOCK_STALE_MS = 5_000;
 
-export function doctor(store: Store, repair: boolean): DoctorReport {
+export async function doctor(store: Store, repair: boolean): Promise<DoctorReport> {
   const lines: string[] = [];
   let unrepaired = 0;
   const problem = (text: string, fix?: () => string) => {
@@ -38,16 +38,18 @@ export function doctor(store: Store, repair: boolean): DoctorReport {
     problem((err as Error).message);
   }
 
-  // The lock: a lock directory nobody refreshes belongs to a dead process.
-  if (existsSync(layout.lockDir)) {
-    const age = Date.now() - statSync(layout.lockDir).mtimeMs;
-    if (age > LOCK_STALE_MS) {
-      problem(`stale lock ${layout.lockDir} (${Math.round(age / 1000)} s old)`, () => {
-        rmdirSync(layout.lockDir);
+  // The lock: its holder's pid and start time tell whether anyone alive holds it.
+  if (existsSync(layout.lockFile)) {
+    const holder = readFileSync(layout.lockFile, 'utf8').trim().split(' ');
+    const known = holder.length === 2 && /^\d+$/.test(holder[0]!);
+    const alive = known && isProcessAlive(Number(holder[0]), holder[1]!);
+    if (known ? !alive : Date.now() - statSync(layout.lockFile).mtimeMs > LOCK_STALE_MS) {
+      problem(`stale lock ${layout.lockFile} (holder ${holder[0] || 'unknown'} is gone)`, () => {
+        unlinkSync(layout.lockFile);
         return 'removed';
       });
-    } else {
-      lines.push(`ok: lock held by a live process (refreshed ${Math.round(age)} ms ago)`);
+    } else if (alive) {
+      lines.push(`ok: lock held by live process ${holder[0]}`);
     }
   }
 
@@ -85,8 +87,9 @@ export function doctor(store: Store, repair: boolean): DoctorReport {
   const orphaned = Object.entries(state.jobs).filter(([, h]) =>
     h.phase === 'EXECUTING' && !runnerUp && h.pid !== null && !isProcessAlive(h.pid, h.pidStart));
   if (orphaned.length > 0) {
+    const done = repair ? (await superviseActiveJobs(store)).join('; ') || 'recorded' : '';
     problem(`${orphaned.length} EXECUTING job(s) whose processes are gone: ${orphaned.map(([id]) => id).join(', ')}`,
-      () => superviseActiveJobs(store).join('; ') || 'recorded');
+      () => done);
   }
 
   // Processes of this HOME's jobs that no active job owns.

@@ -31,7 +31,7 @@ export function runnerAlive(tx: Transaction): boolean {
 }
 
 /** Lost jobs, time limits, kill after grace, and a runner for whatever needs one. */
-export function superviseActiveJobs(store: Store, now = Date.now()): string[] {
+export async function superviseActiveJobs(store: Store, now = Date.now()): Promise<string[]> {
   const lines: string[] = [];
   let wake: RunnerWake | undefined;
   store.update((tx) => {
@@ -66,7 +66,7 @@ export function superviseActiveJobs(store: Store, now = Date.now()): string[] {
       if ('spawn' in wake) lines.push(`started a runner for ${needy} queued or executing job${needy === 1 ? '' : 's'}`);
     }
   });
-  if (wake) wakeRunner(store.home, wake);
+  if (wake) await wakeRunner(store.home, wake);
   return lines;
 }
 
@@ -146,7 +146,7 @@ export function removeHalfCreated(store: Store, now = Date.now()): string[] {
 export async function tick(store: Store): Promise<string[]> {
   if (!store.layout.exists()) return [];
   return [
-    ...superviseActiveJobs(store),
+    ...(await superviseActiveJobs(store)),
     ...(await destroyExpiredJobs(store)),
     ...removeHalfCreated(store),
   ];

@@ -10,7 +10,7 @@ import { applyTransition } from '../core/phases.js';
 import type { Transaction } from '../store/state.js';
 import type { HomeLayout } from '../store/home.js';
 import { listResults } from './results.js';
-import { decodeExitStatus } from './wrapper.js';
+import { decodeExitStatus } from './exit-status.js';
 import { groupMembers } from './proc.js';
 
 export interface ExitStatus {

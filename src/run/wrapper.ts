@@ -13,7 +13,6 @@
 // that many seconds in the starting window.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { constants } from 'node:os';
 
 const WRAPPER = [
   'd=$1 cwd=$2 hold=$3; shift 3',
@@ -44,17 +43,4 @@ export function spawnJobWrapper(launch: JobLaunch): ChildProcess {
     env: launch.env,
     cwd: launch.jobDir,
   });
-}
-
-/** Decodes the wrapper's `exit` file text: sh reports death by signal N as 128+N. */
-export function decodeExitStatus(status: number): { exitCode: number | null; signal: string | null } {
-  if (status > 128 && status < 128 + 65) {
-    return { exitCode: null, signal: signalName(status - 128) };
-  }
-  return { exitCode: status, signal: null };
-}
-
-export function signalName(num: number): string {
-  for (const [name, n] of Object.entries(constants.signals)) if (n === num) return name;
-  return `SIG${num}`;
 }

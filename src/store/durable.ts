@@ -3,7 +3,6 @@
 // one, never a torn one, and a crash never loses a write that was reported as done.
 
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 
 export function fsyncDir(dir: string): void {
@@ -15,9 +14,12 @@ export function fsyncDir(dir: string): void {
   }
 }
 
+/** pid + a per-process counter: no two live processes ever pick the same temp name. */
+let tmpCounter = 0;
+
 export function writeFileDurable(path: string, text: string, mode = 0o600): void {
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${(tmpCounter++).toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`);
   const fd = openSync(tmp, 'wx', mode);
   try {
     try {

@@ -1,10 +1,11 @@
 // Where a HOME is and what lives in it (SPEC §8):
 //   HOME/state.json        lowdb: limit, runner, and the hot entries of active jobs only
-//   HOME/state.lock/       proper-lockfile's lock directory for every read-modify-write
+//   HOME/state.lock        the lock of every read-modify-write (holder's pid + start time)
 //   HOME/state.good.json   the last good copy of state.json (for `doctor --repair`)
 //   HOME/runner.log        what the auto-started runner says
 //   HOME/trash/            directories of deleted jobs, on their way out
 //   HOME/runids/           run-id index for `submit --unique`
+//   HOME/cache/            definitions files that validated, as JSON (keyed by inode+mtime)
 //   HOME/jobs/ID/          job.json, stdout.log, stderr.log, results/, and the wrapper's
 //                          `exit` file (the job's exit status, written by its group leader)
 
@@ -28,11 +29,13 @@ export class HomeLayout {
   constructor(readonly dir: string) {}
   get stateFile(): string { return join(this.dir, 'state.json'); }
   get goodCopy(): string { return join(this.dir, 'state.good.json'); }
-  get lockDir(): string { return join(this.dir, 'state.lock'); }
+  get lockFile(): string { return join(this.dir, 'state.lock'); }
   get runnerLog(): string { return join(this.dir, 'runner.log'); }
   get jobsDir(): string { return join(this.dir, 'jobs'); }
   /** Deleted job directories, moved here under the lock and removed after it. */
   get trashDir(): string { return join(this.dir, 'trash'); }
+  /** Validated definitions files, as JSON (see definitions/cached.ts). */
+  get cacheDir(): string { return join(this.dir, 'cache'); }
   /** The run-id index for `submit --unique` (see core/submit.ts). */
   get runIdsDir(): string { return join(this.dir, 'runids'); }
   jobDir(jobId: string): string { return join(this.dir, 'jobs', jobId); }

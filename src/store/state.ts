@@ -108,7 +108,7 @@ export class Store {
     if (!create && !this.layout.exists()) return body(new Transaction(this, emptyState()));
     this.layout.ensure();
     try {
-      return withLock(this.layout.stateFile, this.layout.lockDir, () => {
+      return withLock(this.layout.lockFile, () => {
         const state = this.readState();
         const before = JSON.stringify(state);
         const tx = new Transaction(this, state);

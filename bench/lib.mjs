@@ -1,0 +1,60 @@
+// Shared helpers for the benchmarks: timing whole commands, medians, temporary HOMEs.
+import { spawnSync, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const BIN = join(ROOT, 'bin', 'uwsrun');
+
+export const BENCH_JOBS = `
+jobs:
+  hello:
+    command: [echo, "Hello, {name}!"]
+    parameters:
+      name: { type: string, default: world }
+  true:
+    command: ["true"]
+  sleep:
+    command: [sleep, "300"]
+    killGrace: 5
+`;
+
+export function tempHome(label) {
+  const dir = mkdtempSync(join(tmpdir(), `uwsrun-bench-${label}-`));
+  const jobs = join(dir, 'jobs.yaml');
+  writeFileSync(jobs, BENCH_JOBS);
+  const env = { ...process.env, UWSRUN_HOME: join(dir, 'home'), UWSRUN_JOBS: jobs, NO_COLOR: '1' };
+  return { dir, env, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Wall time of one command in milliseconds. */
+export function timeCommand(cmd, args, opts = {}) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return { ms, stdout: String(r.stdout) };
+}
+
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+export const fmt = (ms) => `${ms.toFixed(1)} ms`;
+
+export function have(cmd) {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function row(cells, widths = [34, 14, 14, 14]) {
+  return cells.map((c, i) => String(c).padEnd(widths[i] ?? 14)).join(' ');
+}

@@ -1,0 +1,51 @@
+// Definitions for commands on the hot path (submit). Parsing and validating YAML costs more
+// than the rest of a submit (the yaml and valibot code must be compiled and run cold), so a
+// file that validated is remembered in HOME/cache/ as its resolved JSON, keyed by the file's
+// path, inode, size, mtime and ctime: any edit, rename or replacement misses the cache and is
+// parsed and checked afresh. Only files that validated are cached, so every error message
+// still comes from the real parser. The YAML code is loaded only on a miss.
+
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { DefinitionsFile } from './schema.js';
+
+interface CacheEntry {
+  key: string;
+  file: DefinitionsFile;
+}
+
+function cacheName(path: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < path.length; i++) h = Math.imul(h ^ path.charCodeAt(i), 0x01000193) >>> 0;
+  return `defs-${h.toString(16).padStart(8, '0')}.json`;
+}
+
+/** Loads (and, when cacheDir's parent HOME exists, caches) a definitions file. */
+export async function loadDefinitionsCached(path: string, cacheDir: string | null): Promise<DefinitionsFile> {
+  const abs = resolve(path);
+  let key: string | undefined;
+  try {
+    const st = statSync(abs, { bigint: true });
+    key = `${abs}\0${st.ino}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}`;
+  } catch {
+    // Missing or unreadable: the loader says so properly.
+  }
+  const cacheFile = cacheDir ? join(cacheDir, cacheName(abs)) : null;
+  if (key && cacheFile) {
+    try {
+      const entry = JSON.parse(readFileSync(cacheFile, 'utf8')) as CacheEntry;
+      if (entry.key === key) return entry.file;
+    } catch { /* a miss */ }
+  }
+  const { loadDefinitions } = await import('./load.js');
+  const file = loadDefinitions(path);
+  if (key && cacheFile) {
+    try {
+      mkdirSync(cacheDir!, { recursive: true, mode: 0o700 });
+      const tmp = `${cacheFile}.${process.pid}.tmp`;
+      writeFileSync(tmp, JSON.stringify({ key, file } satisfies CacheEntry), { mode: 0o600 });
+      renameSync(tmp, cacheFile);
+    } catch { /* the cache is only an optimisation */ }
+  }
+  return file;
+}
