@@ -3,7 +3,6 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Context } from './context.js';
-import { forEachId } from './ids.js';
 import { humanSize, jobSummary, jobsTable, phasePainter, table } from './format.js';
 import { checkJobId, type JobRecord, toPublic } from '../core/job.js';
 import { filterJobs, parseListFilter } from '../core/query.js';
@@ -12,11 +11,18 @@ import { noSuchJob } from '../errors.js';
 import type { StateData, Store } from '../store/state.js';
 import { jobDocument, jobsDocument, resultsDocument } from '../uws/xml.js';
 import { QuoteModel } from '../uws/quote.js';
+import { superviseIfOrphaned } from '../run/ensure-runner.js';
 
 export function getJobOrThrow(store: Store, jobId: string): JobRecord {
   const job = store.getJob(checkJobId(jobId));
   if (!job) throw noSuchJob(jobId);
   return job;
+}
+
+/** An active job shown to a user gets a runner if its runner is gone (SPEC §2: lost jobs
+ * are found by the next uwsrun call). */
+async function lookAfter(store: Store, job: JobRecord): Promise<void> {
+  if (job.phase === 'QUEUED' || job.phase === 'EXECUTING') await superviseIfOrphaned(store.home, store.readState());
 }
 
 const collect = (value: string, prev: string[]): string[] => [...prev, value];
@@ -42,9 +48,10 @@ export function registerInspect(program: Command): void {
     .command('show')
     .description('show one job')
     .argument('<id>', 'job id')
-    .action((id: string, _flags: unknown, cmd: Command) => {
+    .action(async (id: string, _flags: unknown, cmd: Command) => {
       const ctx = Context.of(cmd);
       let job = getJobOrThrow(ctx.store, id);
+      await lookAfter(ctx.store, job);
       // Only an active job has a quote; listing every job is O(n), so skip it otherwise.
       if (job.phase === 'QUEUED' || job.phase === 'EXECUTING') {
         const state = ctx.store.readState();
@@ -59,9 +66,11 @@ export function registerInspect(program: Command): void {
     .command('phase')
     .description('print the phase of a job')
     .argument('<id>', 'job id')
-    .action((id: string, _flags: unknown, cmd: Command) => {
+    .action(async (id: string, _flags: unknown, cmd: Command) => {
       const ctx = Context.of(cmd);
-      ctx.out(getJobOrThrow(ctx.store, id).phase);
+      const job = getJobOrThrow(ctx.store, id);
+      await lookAfter(ctx.store, job);
+      ctx.out(job.phase);
     });
 
   program
@@ -108,10 +117,11 @@ export function registerInspect(program: Command): void {
     .option('--after <iso>', 'only jobs created strictly after this instant')
     .option('--last <n>', 'only the N most recently created jobs')
     .option('--definition <name>', 'only jobs of this definition')
-    .action((flags: { phase: string[]; after?: string; last?: string; definition?: string }, cmd: Command) => {
+    .action(async (flags: { phase: string[]; after?: string; last?: string; definition?: string }, cmd: Command) => {
       const ctx = Context.of(cmd);
       const filter = parseListFilter(flags);
       const state = ctx.store.readState();
+      await superviseIfOrphaned(ctx.store.home, state);
       const all = ctx.store.listJobs(state);
       const jobs = filterJobs(all, filter);
       // uws:jobref carries no quote, so only the JSON listing needs one.
@@ -123,5 +133,4 @@ export function registerInspect(program: Command): void {
       else ctx.out(jobsTable(jobs, phasePainter(ctx.color)));
     });
 
-  void forEachId;
 }

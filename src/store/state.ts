@@ -20,6 +20,7 @@ import { HomeLayout } from './home.js';
 import { withLock } from './lock.js';
 
 export const DEFAULT_LIMIT = 2;
+const GOOD_COPY_EVERY_MS = 2_000;
 
 export interface RunnerIdentity {
   pid: number;
@@ -58,10 +59,17 @@ class DurableJsonAdapter implements SyncAdapter<StateData> {
 
   write(data: StateData): void {
     writeFileDurable(this.layout.stateFile, JSON.stringify(data));
-    // The last good copy for `doctor --repair`; a real copy, since an in-place edit of
-    // state.json would also damage a hard link.
-    copyFileSync(this.layout.stateFile, this.layout.goodCopy);
+    // The last good copy for `doctor --repair`: a real copy (an in-place edit of state.json
+    // would damage a hard link too), refreshed at most every GOOD_COPY_EVERY_MS by a process,
+    // so a runner draining a queue does not pay for it on every write.
+    const now = Date.now();
+    if (now - this.lastGoodCopy >= GOOD_COPY_EVERY_MS) {
+      copyFileSync(this.layout.stateFile, this.layout.goodCopy);
+      this.lastGoodCopy = now;
+    }
   }
+
+  private lastGoodCopy = 0;
 }
 
 export function parseState(text: string, file: string): StateData {
