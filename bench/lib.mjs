@@ -1,6 +1,6 @@
 // Shared helpers for the benchmarks: timing whole commands, medians, temporary HOMEs.
 import { spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +26,27 @@ export function tempHome(label) {
   const jobs = join(dir, 'jobs.yaml');
   writeFileSync(jobs, BENCH_JOBS);
   const env = { ...process.env, UWSRUN_HOME: join(dir, 'home'), UWSRUN_JOBS: jobs, NO_COLOR: '1' };
-  return { dir, env, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  const cleanup = () => {
+    killHomeProcesses(env.UWSRUN_HOME);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { dir, env, cleanup };
+}
+
+/** Kills the runner and jobs of a HOME, found by their environment in /proc. */
+export function killHomeProcesses(home) {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let env;
+    try {
+      env = readFileSync(`/proc/${name}/environ`, 'latin1').split('\0');
+    } catch {
+      continue;
+    }
+    if (env.includes(`UWSRUN_HOME=${home}`) || env.some((e) => e.startsWith(`UWS_JOB_DIR=${home}/`))) {
+      try { process.kill(Number(name), 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
 }
 
 /** Wall time of one command in milliseconds. */

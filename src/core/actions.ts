@@ -53,7 +53,7 @@ export async function deleteJob(store: Store, jobId: string): Promise<JobRecord>
     if (!now) throw noSuchJob(jobId);
     mkdirSync(tx.layout.trashDir, { recursive: true, mode: 0o700 });
     renameSync(tx.layout.jobDir(jobId), trash);
-    delete tx.state.jobs[jobId];
+    tx.forget(jobId);
     return now;
   });
   rmSync(trash, { recursive: true, force: true });

@@ -44,7 +44,7 @@ export function setJob(store: Store, jobId: string, changes: JobChanges): JobRec
       checkSettable(job, 'destruction');
       next.destruction = changes.destruction;
     }
-    store.writeJobFile(next);
+    tx.saveRecord(next);
     return next;
   });
 }

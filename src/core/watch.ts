@@ -44,6 +44,11 @@ export async function watchUntilFinal(
     const still: string[] = [];
     const progress: WatchProgress = { done: 0, running: 0, queued: 0, pending: 0 };
     for (const id of waiting) {
+      const done = state.finished[id];
+      if (done) {
+        finished.set(id, done);
+        continue;
+      }
       const hot = state.jobs[id];
       if (hot) {
         still.push(id);

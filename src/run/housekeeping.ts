@@ -112,7 +112,7 @@ export function findHalfCreated(store: Store, now = Date.now()): string[] {
     return [];
   }
   return names.filter((id) => {
-    if (!isJobId(id) || state.jobs[id]) return false;
+    if (!isJobId(id) || state.jobs[id] || state.finished[id]) return false;
     const rec = store.readJobFile(id);
     if (rec && isFinal(rec.phase)) return false;
     try {

@@ -24,6 +24,7 @@ import { requestAbort } from './abort.js';
 
 const IDLE_EXIT_MS = Number(process.env.UWSRUN_RUNNER_IDLE_MS) || 3_000;
 const SUPERVISE_MS = 250;
+const UP_WRITE_DELAY_MS = 20;
 
 interface Limits {
   executionDuration: number;
@@ -66,6 +67,16 @@ export class Runner {
     if (!claimed) process.exit(0);
     this.log('runner started');
     this.schedule();
+  }
+
+  private upTimer: NodeJS.Timeout | undefined;
+
+  private scheduleWithin(ms: number): void {
+    if (this.cycleQueued || this.upTimer) return;
+    this.upTimer = setTimeout(() => {
+      this.upTimer = undefined;
+      this.schedule();
+    }, ms);
   }
 
   schedule(): void {
@@ -155,8 +166,10 @@ export class Runner {
     }
     this.children.set(id, child);
     child.stdio[3]?.on('data', () => {
+      // startTime alone may wait a moment for a cycle with other news (most short jobs end
+      // within it): one state write instead of two.
       this.ups.set(id, isoNow());
-      this.schedule();
+      this.scheduleWithin(UP_WRITE_DELAY_MS);
     });
     child.stdio[3]?.on('error', () => { /* the wrapper died before saying "up" */ });
     child.on('exit', (code, signal) => {
@@ -173,6 +186,7 @@ export class Runner {
       const idle = this.store.update((tx) => {
         const busy = Object.values(tx.state.jobs).some((h) => h.phase === 'QUEUED' || h.phase === 'EXECUTING');
         if (busy || this.children.size > 0) return false;
+        tx.migrateFinished();
         if (tx.state.runner?.pid === process.pid) tx.state.runner = null;
         return true;
       });
@@ -190,6 +204,7 @@ export class Runner {
     this.log(`runner leaves (${why}); running jobs stay for the next runner`);
     try {
       this.store.update((tx) => {
+        tx.migrateFinished();
         if (tx.state.runner?.pid === process.pid) tx.state.runner = null;
       });
     } catch { /* the next runner checks liveness anyway */ }

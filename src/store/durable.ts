@@ -17,6 +17,26 @@ export function fsyncDir(dir: string): void {
 /** pid + a per-process counter: no two live processes ever pick the same temp name. */
 let tmpCounter = 0;
 
+/**
+ * The first half of writeFileDurable for batches: writes a temp file and renames it over
+ * `path`, returning the open descriptor so the caller can fsync many files together (and
+ * then their directories) before relying on them.
+ */
+export function writeFileNoSync(path: string, text: string, mode = 0o600): number {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${(tmpCounter++).toString(36)}.tmp`);
+  const fd = openSync(tmp, 'wx', mode);
+  try {
+    writeSync(fd, text);
+    renameSync(tmp, path);
+  } catch (err) {
+    closeSync(fd);
+    try { unlinkSync(tmp); } catch { /* already gone */ }
+    throw err;
+  }
+  return fd;
+}
+
 export function writeFileDurable(path: string, text: string, mode = 0o600): void {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${(tmpCounter++).toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`);

@@ -1,21 +1,25 @@
 // The state store. state.json (lowdb, through DurableJsonAdapter) holds only what changes
-// often: the HOME-wide limit, the runner's identity, and one small "hot" entry per *active*
-// job. Each job's full record is jobs/ID/job.json; when a job becomes final its record is
-// rewritten there and its hot entry removed, so state.json never grows with finished jobs.
+// often: the HOME-wide limit, the runner's identity, one small "hot" entry per *active* job,
+// and the final records of at most a few dozen jobs that ended recently. Each job's full
+// record is jobs/ID/job.json. A job that ends gets its final record in `finished` (one
+// state write, which its end needed anyway); records are moved from there into their
+// job.json in batches (migrateFinished: write all, fsync all, then drop them from state),
+// so a queue of short jobs costs one durable write per batch of endings, not one per job,
+// and state.json never grows with finished jobs.
 //
 // Reading needs no lock (every file is replaced by rename, so a reader sees a whole file);
 // every read-modify-write runs in update() under the inter-process lock.
-// A job exists when state.json has a hot entry for it, or when its job.json is final.
-// Writers keep that true by ordering: job.json is durable before a hot entry is added, and a
-// final job.json is durable before the hot entry is dropped. A job.json that is not final
+// A job exists when state.json has a hot entry or a finished record for it, or when its
+// job.json is final. Writers keep that true by ordering: job.json is durable before a hot
+// entry is added, and a final job.json is durable before the finished record is dropped. A job.json that is not final
 // and has no hot entry is a submit that died half-way: invisible, and removed by `tick`.
 
-import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
+import { closeSync, copyFileSync, fsyncSync, readFileSync, readdirSync } from 'node:fs';
 import { LowSync, type SyncAdapter } from 'lowdb';
 import { UserError, storeError } from '../errors.js';
 import { type HotEntry, type JobRecord, isJobId, mergeHot } from '../core/job.js';
 import { isFinal } from '../core/phases.js';
-import { writeFileDurable } from './durable.js';
+import { fsyncDir, writeFileDurable, writeFileNoSync } from './durable.js';
 import { HomeLayout } from './home.js';
 import { withLock } from './lock.js';
 
@@ -36,9 +40,14 @@ export interface StateData {
   queueSeq: number;
   runner: RunnerIdentity | null;
   jobs: Record<string, HotEntry>;
+  /** Final records not yet moved into their job.json (see migrateFinished). */
+  finished: Record<string, JobRecord>;
 }
 
-const emptyState = (): StateData => ({ version: 1, limit: DEFAULT_LIMIT, seq: 0, queueSeq: 0, runner: null, jobs: {} });
+const emptyState = (): StateData => ({ version: 1, limit: DEFAULT_LIMIT, seq: 0, queueSeq: 0, runner: null, jobs: {}, finished: {} });
+
+/** More finished records than this in state.json are moved out by the next writer. */
+export const FINISHED_BATCH = 64;
 
 const errnoOf = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);
 
@@ -121,6 +130,7 @@ export class Store {
         const before = JSON.stringify(state);
         const tx = new Transaction(this, state);
         const result = body(tx);
+        if (Object.keys(state.finished).length > FINISHED_BATCH) tx.migrateFinished();
         if (JSON.stringify(state) !== before) {
           this.db.data = state;
           this.db.write();
@@ -156,6 +166,8 @@ export class Store {
 
   /** The merged view of one job, or undefined when it does not exist (see the top comment). */
   jobFrom(state: StateData, jobId: string): JobRecord | undefined {
+    const done = state.finished[jobId];
+    if (done) return done;
     const hot = state.jobs[jobId];
     const file = this.readJobFile(jobId);
     if (!file) return undefined;
@@ -210,10 +222,49 @@ export class Transaction {
     return Object.keys(this.state.jobs);
   }
 
-  /** Records a final job: its record first (durably), then the hot entry goes. */
+  /** Records a final job in state.json's finished records; its job.json follows later. */
   finish(job: JobRecord): void {
-    this.store.writeJobFile({ ...job, pid: null, pidStart: null, abortRequested: null });
+    this.state.finished[job.jobId] = { ...job, pid: null, pidStart: null, abortRequested: null };
     delete this.state.jobs[job.jobId];
+  }
+
+  /** Saves a changed record where the truth about it is: finished records or job.json. */
+  saveRecord(job: JobRecord): void {
+    if (this.state.finished[job.jobId]) this.state.finished[job.jobId] = job;
+    else this.store.writeJobFile(job);
+  }
+
+  /** Forgets a job entirely (delete): its hot entry and finished record. */
+  forget(jobId: string): void {
+    delete this.state.jobs[jobId];
+    delete this.state.finished[jobId];
+  }
+
+  /**
+   * Moves finished records into their job.json files: all written first, then all
+   * fsynced (the first fsync commits most of the batch), then dropped from state.json by
+   * the caller's write. A job whose directory is gone (deleted meanwhile) is just dropped.
+   */
+  migrateFinished(): number {
+    const moved: { id: string; fd: number }[] = [];
+    try {
+      for (const [id, job] of Object.entries(this.state.finished)) {
+        try {
+          moved.push({ id, fd: writeFileNoSync(this.layout.jobFile(id), JSON.stringify(job, null, 1)) });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          delete this.state.finished[id];
+        }
+      }
+      for (const m of moved) fsyncSync(m.fd);
+    } finally {
+      for (const m of moved) closeSync(m.fd);
+    }
+    for (const m of moved) {
+      fsyncDir(this.layout.jobDir(m.id));
+      delete this.state.finished[m.id];
+    }
+    return moved.length;
   }
 
   /** Copies the hot fields of an active job's merged record into state.json. */
