@@ -73,6 +73,6 @@ export function registerChange(program: Command): void {
         ctx.out(String(ctx.store.readState().limit));
         return;
       }
-      ctx.out(String(await setLimit(ctx.store, /^\d+$/.test(n) ? Number(n) : NaN)));
+      ctx.out(String(await setLimit(ctx.store, n)));
     });
 }

@@ -60,8 +60,11 @@ export async function deleteJob(store: Store, jobId: string): Promise<JobRecord>
   return deleted;
 }
 
-export async function setLimit(store: Store, limit: number): Promise<number> {
-  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw usageError(`limit must be a whole number from 1 to 10000, got ${limit}`);
+export async function setLimit(store: Store, text: string): Promise<number> {
+  const limit = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+    throw usageError(`limit must be a whole number from 1 to 10000, got ${JSON.stringify(text)}`);
+  }
   let wake: RunnerWake | undefined;
   store.update((tx) => {
     tx.state.limit = limit;

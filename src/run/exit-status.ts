@@ -1,13 +1,21 @@
-// How the wrapper's `exit` file encodes a job's end (see wrapper.ts).
+// How the wrapper's `exit` file says how a job's command ended (see wrapper.ts):
+// "exit N", "signal N", or "error MESSAGE" when the command could not even be started.
 
 import { constants } from 'node:os';
 
-/** Decodes the wrapper's `exit` file text: sh reports death by signal N as 128+N. */
-export function decodeExitStatus(status: number): { exitCode: number | null; signal: string | null } {
-  if (status > 128 && status < 128 + 65) {
-    return { exitCode: null, signal: signalName(status - 128) };
-  }
-  return { exitCode: status, signal: null };
+export type EndStatus =
+  | { exitCode: number | null; signal: string | null; error?: undefined }
+  | { exitCode: null; signal: null; error: string };
+
+export function parseExitFile(text: string): EndStatus | undefined {
+  const line = text.trim();
+  let m = /^exit (\d+)$/.exec(line);
+  if (m) return { exitCode: Number(m[1]), signal: null };
+  m = /^signal (\d+)$/.exec(line);
+  if (m) return { exitCode: null, signal: signalName(Number(m[1])) };
+  m = /^error (.+)$/s.exec(line);
+  if (m) return { exitCode: null, signal: null, error: m[1]! };
+  return undefined;
 }
 
 export function signalName(num: number): string {

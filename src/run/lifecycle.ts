@@ -10,23 +10,17 @@ import { applyTransition } from '../core/phases.js';
 import type { Transaction } from '../store/state.js';
 import type { HomeLayout } from '../store/home.js';
 import { listResults } from './results.js';
-import { decodeExitStatus } from './exit-status.js';
+import { type EndStatus, parseExitFile } from './exit-status.js';
 import { groupMembers } from './proc.js';
 
-export interface ExitStatus {
-  exitCode: number | null;
-  signal: string | null;
-}
+export type ExitStatus = EndStatus;
 
 export function readExitFile(layout: HomeLayout, jobId: string): ExitStatus | undefined {
-  let text: string;
   try {
-    text = readFileSync(layout.exitFile(jobId), 'utf8').trim();
+    return parseExitFile(readFileSync(layout.exitFile(jobId), 'utf8'));
   } catch {
     return undefined;
   }
-  if (!/^\d+$/.test(text)) return undefined;
-  return decodeExitStatus(Number(text));
 }
 
 /** The last non-empty line of a log, read from its last 4 KiB only. */
@@ -85,6 +79,8 @@ export function recordEnd(tx: Transaction, jobId: string, observed: ExitStatus |
       type: 'transient',
       message: 'the job was lost: it ended while nothing supervised it and left no exit status',
     });
+  } else if (status.error !== undefined) {
+    finishAs(tx, base, 'exit-failed', { type: 'fatal', message: status.error });
   } else if (status.exitCode === 0) {
     finishAs(tx, base, 'exit-ok', null);
   } else {
