@@ -14,7 +14,7 @@
 // entry is added, and a final job.json is durable before the finished record is dropped. A job.json that is not final
 // and has no hot entry is a submit that died half-way: invisible, and removed by `tick`.
 
-import { closeSync, copyFileSync, fsyncSync, readFileSync, readdirSync } from 'node:fs';
+import { closeSync, copyFileSync, fsyncSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { LowSync, type SyncAdapter } from 'lowdb';
 import { UserError, storeError } from '../errors.js';
 import { type HotEntry, type JobRecord, isJobId, mergeHot } from '../core/job.js';
@@ -51,23 +51,68 @@ export const FINISHED_BATCH = 64;
 
 const errnoOf = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);
 
-/** lowdb adapter: refuses to hand out a state it cannot parse, and writes durably. */
+/** What identifies one version of the file: a rename or an edit changes it. */
+function fileIdentity(path: string): string | undefined {
+  try {
+    const st = statSync(path, { bigint: true });
+    return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * lowdb adapter: refuses to hand out a state it cannot parse, and writes durably. It
+ * remembers the version it last read or wrote (file identity, text, object): a process
+ * that reads an unchanged file again (the runner between its own writes, `wait` polling)
+ * skips the parse, and a transaction learns whether it changed anything by comparing one
+ * serialisation with the text it started from.
+ */
 class DurableJsonAdapter implements SyncAdapter<StateData> {
   constructor(private readonly layout: HomeLayout) {}
 
+  private identity: string | undefined;
+  private data: StateData | undefined;
+  /** The text of the version read or written last ('' when none). */
+  text = '';
+
   read(): StateData | null {
+    const identity = fileIdentity(this.layout.stateFile);
+    if (identity !== undefined && identity === this.identity && this.data) return this.data;
     let text: string;
     try {
       text = readFileSync(this.layout.stateFile, 'utf8');
     } catch (err) {
+      this.forget();
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw storeError(`cannot read state file ${this.layout.stateFile}: ${errnoOf(err)}`);
     }
-    return parseState(text, this.layout.stateFile);
+    const data = parseState(text, this.layout.stateFile);
+    this.remember(identity, text, data);
+    return data;
+  }
+
+  /** After a transaction that failed half-way: the object in hand may be half-changed. */
+  forget(): void {
+    this.identity = undefined;
+    this.data = undefined;
+    this.text = '';
+  }
+
+  private remember(identity: string | undefined, text: string, data: StateData): void {
+    this.identity = identity;
+    this.text = text;
+    this.data = data;
   }
 
   write(data: StateData): void {
-    writeFileDurable(this.layout.stateFile, JSON.stringify(data));
+    this.writeText(JSON.stringify(data), data);
+  }
+
+  writeText(text: string, data: StateData): void {
+    this.forget();
+    writeFileDurable(this.layout.stateFile, text);
+    this.remember(fileIdentity(this.layout.stateFile), text, data);
     // The last good copy for `doctor --repair`: a real copy (an in-place edit of state.json
     // would damage a hard link too), refreshed at most every GOOD_COPY_EVERY_MS by a process,
     // so a runner draining a queue does not pay for it on every write.
@@ -99,10 +144,12 @@ export function parseState(text: string, file: string): StateData {
 export class Store {
   readonly layout: HomeLayout;
   private readonly db: LowSync<StateData>;
+  private readonly adapter: DurableJsonAdapter;
 
   constructor(home: string) {
     this.layout = new HomeLayout(home);
-    this.db = new LowSync<StateData>(new DurableJsonAdapter(this.layout), emptyState());
+    this.adapter = new DurableJsonAdapter(this.layout);
+    this.db = new LowSync<StateData>(this.adapter, emptyState());
   }
 
   get home(): string {
@@ -127,15 +174,21 @@ export class Store {
     try {
       return withLock(this.layout.lockFile, () => {
         const state = this.readState();
-        const before = JSON.stringify(state);
-        const tx = new Transaction(this, state);
-        const result = body(tx);
-        if (Object.keys(state.finished).length > FINISHED_BATCH) tx.migrateFinished();
-        if (JSON.stringify(state) !== before) {
-          this.db.data = state;
-          this.db.write();
+        const before = this.adapter.text;
+        try {
+          const tx = new Transaction(this, state);
+          const result = body(tx);
+          if (Object.keys(state.finished).length > FINISHED_BATCH) tx.migrateFinished();
+          const after = JSON.stringify(state);
+          if (after !== before) {
+            this.db.data = state;
+            this.adapter.writeText(after, state);
+          }
+          return result;
+        } catch (err) {
+          this.adapter.forget();
+          throw err;
         }
-        return result;
       });
     } catch (err) {
       if (err instanceof UserError) throw err;
