@@ -12,7 +12,8 @@ import { type JobRecord, isoNow } from '../core/job.js';
 import { applyTransition } from '../core/phases.js';
 import { EXIT, UserError, noSuchJob } from '../errors.js';
 import type { Store, Transaction } from '../store/state.js';
-import { recordEnd } from './lifecycle.js';
+import { readExitFile, recordEnd } from './lifecycle.js';
+import { isProcessAlive } from './proc.js';
 import { jobProcesses, signalJob } from './signal.js';
 
 const POLL_MS = 10;
@@ -29,8 +30,14 @@ export function requestAbort(tx: Transaction, job: JobRecord, reason: string | n
 type AbortStep = { done: JobRecord } | { waitFor: JobRecord };
 
 function abortStep(tx: Transaction, jobId: string): AbortStep {
-  const job = tx.getJob(jobId);
+  let job = tx.getJob(jobId);
   if (!job) throw noSuchJob(jobId);
+  if (job.phase === 'EXECUTING' && !job.abortRequested && hasEnded(tx, job)) {
+    // It ended a moment ago and its supervisor has not recorded that yet (busy or dead):
+    // record its own end first, so the abort is refused as for any final job (SPEC §2).
+    recordEnd(tx, jobId, undefined);
+    job = tx.getJob(jobId) ?? job;
+  }
   const row = applyTransition(job, 'abort');
   if (job.phase !== 'EXECUTING') {
     const aborted = { ...job, phase: row.to, endTime: isoNow() };
@@ -45,6 +52,12 @@ function abortStep(tx: Transaction, jobId: string): AbortStep {
   }
   if (!job.abortRequested) requestAbort(tx, job, null);
   return { waitFor: tx.getJob(jobId) ?? job };
+}
+
+/** The command has ended: its wrapper wrote how, or the wrapper itself is gone. */
+function hasEnded(tx: Transaction, job: JobRecord): boolean {
+  if (readExitFile(tx.layout, job.jobId)) return true;
+  return job.pid !== null && !isProcessAlive(job.pid, job.pidStart);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
