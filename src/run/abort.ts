@@ -30,14 +30,8 @@ export function requestAbort(tx: Transaction, job: JobRecord, reason: string | n
 type AbortStep = { done: JobRecord } | { waitFor: JobRecord };
 
 function abortStep(tx: Transaction, jobId: string): AbortStep {
-  let job = tx.getJob(jobId);
+  const job = tx.getJob(jobId);
   if (!job) throw noSuchJob(jobId);
-  if (job.phase === 'EXECUTING' && !job.abortRequested && hasEnded(tx, job)) {
-    // It ended a moment ago and its supervisor has not recorded that yet (busy or dead):
-    // record its own end first, so the abort is refused as for any final job (SPEC §2).
-    recordEnd(tx, jobId, undefined);
-    job = tx.getJob(jobId) ?? job;
-  }
   const row = applyTransition(job, 'abort');
   if (job.phase !== 'EXECUTING') {
     const aborted = { ...job, phase: row.to, endTime: isoNow() };
@@ -64,6 +58,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Aborts one job and waits until its processes are gone. Returns the job as it ended. */
 export async function abortJob(store: Store, jobId: string): Promise<JobRecord> {
+  // A job that ended a moment ago, unrecorded yet by its supervisor (busy or dead), gets its
+  // own end recorded first (its own transaction), so the abort is refused as for any final
+  // job (SPEC §2).
+  store.update((tx) => {
+    const job = tx.getJob(jobId);
+    if (job?.phase === 'EXECUTING' && !job.abortRequested && hasEnded(tx, job)) recordEnd(tx, jobId, undefined);
+  });
   const step = store.update((tx) => abortStep(tx, jobId));
   if ('done' in step) return step.done;
   const job = step.waitFor;

@@ -7,7 +7,7 @@ import type { Store } from '../store/state.js';
 import { parseState } from '../store/state.js';
 import { writeFileDurable } from '../store/durable.js';
 import { isProcessAlive, listProcesses, signalProcess } from './proc.js';
-import { findHalfCreated, removeHalfCreated, superviseActiveJobs } from './housekeeping.js';
+import { findHalfCreated, recordEndsFromExitFiles, removeHalfCreated, superviseActiveJobs } from './housekeeping.js';
 
 export interface DoctorReport {
   lines: string[];
@@ -65,7 +65,8 @@ export async function doctor(store: Store, repair: boolean): Promise<DoctorRepor
       parseState(good, layout.goodCopy);
       writeFileDurable(layout.stateFile, good);
       readable = true;
-      return `restored from the last good copy ${layout.goodCopy}`;
+      const ended = recordEndsFromExitFiles(store);
+      return `restored from the last good copy ${layout.goodCopy}${ended.length ? `; ${ended.join('; ')}` : ''}`;
     };
     let goodUsable = false;
     try {

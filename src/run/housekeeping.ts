@@ -10,7 +10,7 @@
 //   - directories left by a submit that died half-way (older than a minute) are removed.
 // Each returns one line per thing it did; nothing when it did nothing.
 
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type JobRecord, isJobId } from '../core/job.js';
 import { applyTransition, isFinal } from '../core/phases.js';
@@ -102,6 +102,44 @@ export async function destroyExpiredJobs(store: Store, now = Date.now()): Promis
   return lines;
 }
 
+function everRan(store: Store, id: string): boolean {
+  const size = (file: string) => {
+    try {
+      return statSync(file).size;
+    } catch {
+      return 0;
+    }
+  };
+  return existsSync(store.layout.exitFile(id)) || size(store.layout.stdoutLog(id)) > 0 || size(store.layout.stderrLog(id)) > 0
+    || readdirSafe(store.layout.resultsDir(id)).length > 0;
+}
+
+const readdirSafe = (dir: string): string[] => {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+};
+
+/**
+ * After a state file was restored from an older copy: a job it shows as PENDING, QUEUED or
+ * EXECUTING whose wrapper already wrote how it ended is recorded as ended, never run again.
+ */
+export function recordEndsFromExitFiles(store: Store): string[] {
+  const lines: string[] = [];
+  store.update((tx) => {
+    for (const id of tx.activeJobIds()) {
+      const job = tx.getJob(id);
+      if (!job || !existsSync(tx.layout.exitFile(id))) continue;
+      if (job.phase !== 'EXECUTING') tx.putHot({ ...job, phase: applyTransition({ ...job, phase: 'QUEUED' }, 'start').to });
+      recordEnd(tx, id, undefined);
+      lines.push(`job ${id}: had already ended: ${tx.getJob(id)?.phase ?? 'gone'}`);
+    }
+  });
+  return lines;
+}
+
 /** Job directories that no job owns: a submit killed half-way, or a delete interrupted. */
 export function findHalfCreated(store: Store, now = Date.now()): string[] {
   const state = store.readState();
@@ -115,6 +153,9 @@ export function findHalfCreated(store: Store, now = Date.now()): string[] {
     if (!isJobId(id) || state.jobs[id] || state.finished[id]) return false;
     const rec = store.readJobFile(id);
     if (rec && isFinal(rec.phase)) return false;
+    // A directory in which a job ran is never taken for a half-created one, whatever the
+    // state says: its output is somebody's data.
+    if (everRan(store, id)) return false;
     try {
       return now - statSync(store.layout.jobDir(id)).mtimeMs > HALF_CREATED_AGE_MS;
     } catch {

@@ -11,7 +11,7 @@ import type { Transaction } from '../store/state.js';
 import type { HomeLayout } from '../store/home.js';
 import { listResults } from './results.js';
 import { type EndStatus, parseExitFile } from './exit-status.js';
-import { groupMembers } from './proc.js';
+import { jobGroupMembers } from './signal.js';
 
 export type ExitStatus = EndStatus;
 
@@ -69,7 +69,7 @@ export function recordEnd(tx: Transaction, jobId: string, observed: ExitStatus |
   const status = readExitFile(tx.layout, jobId) ?? observed;
   const base = { ...job, endTime: isoNow(), exitCode: status?.exitCode ?? null, signal: status?.signal ?? null };
   if (job.abortRequested) {
-    if (job.pid !== null && groupMembers(job.pid).length > 0) return false;
+    if (jobGroupMembers(job).length > 0) return false;
     const reason = tx.state.jobs[jobId]?.abortReason ?? null;
     finishAs(tx, base, 'aborted', reason ? { type: 'transient', message: reason } : null);
     return true;

@@ -19,8 +19,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 
 const WRAPPER = String.raw`
 my ($d, $cwd, $hold, @cmd) = @ARGV;
+# 577 = O_WRONLY|O_CREAT|O_TRUNC (Linux): mode 0600 whatever the umask, without loading Fcntl.
 sub status { my ($text) = @_; my $tmp = "$d/.exit.tmp";
-  if (open(my $f, '>', $tmp)) { print $f "$text\n"; close $f; rename $tmp, "$d/exit"; } }
+  if (sysopen(my $f, $tmp, 577, 0600)) { print $f "$text\n"; close $f; rename $tmp, "$d/exit"; } }
 open(STDERR, '>', '/dev/null');
 select(undef, undef, undef, $hold) if $hold > 0;
 open(my $out, '>>', "$d/stdout.log") or do { status("error cannot open stdout.log: $!"); exit 126 };

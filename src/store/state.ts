@@ -24,7 +24,6 @@ import { HomeLayout } from './home.js';
 import { withLock } from './lock.js';
 
 export const DEFAULT_LIMIT = 2;
-const GOOD_COPY_EVERY_MS = 2_000;
 
 export interface RunnerIdentity {
   pid: number;
@@ -113,17 +112,13 @@ class DurableJsonAdapter implements SyncAdapter<StateData> {
     this.forget();
     writeFileDurable(this.layout.stateFile, text);
     this.remember(fileIdentity(this.layout.stateFile), text, data);
-    // The last good copy for `doctor --repair`: a real copy (an in-place edit of state.json
-    // would damage a hard link too), refreshed at most every GOOD_COPY_EVERY_MS by a process,
-    // so a runner draining a queue does not pay for it on every write.
-    const now = Date.now();
-    if (now - this.lastGoodCopy >= GOOD_COPY_EVERY_MS) {
+    // The last good copy for `doctor --repair`, after every successful write: a real copy
+    // (an in-place edit of state.json would damage a hard link too). Not fsynced: a crash
+    // can lose it, but then state.json itself is whole.
+    try {
       copyFileSync(this.layout.stateFile, this.layout.goodCopy);
-      this.lastGoodCopy = now;
-    }
+    } catch { /* best effort: state.json itself was written */ }
   }
-
-  private lastGoodCopy = 0;
 }
 
 export function parseState(text: string, file: string): StateData {

@@ -1,0 +1,940 @@
+// Fault injection, black-box: what happens to a HOME when uwsrun's own processes are killed
+// with SIGKILL at bad moments (the runner, `submit`), when an abort races the start of a job,
+// when a recorded pid has been reused, when the lock is stale or held, when the disk is full
+// or read-only, and when jobs misbehave (closed stdout, floods, escaped processes, zombies).
+// Then housekeeping (`tick`), time limits, `set`, `submit --unique` and `doctor`.
+//
+// Every wait polls a condition with a deadline. Processes are judged from /proc with their
+// start time (field 22 of /proc/PID/stat), so a reused pid never counts as alive, and a
+// zombie counts as gone (PID 1 here may never reap orphans). The only deliberate sleeps are
+// the random delays before a SIGKILL or an abort: those are the fault being injected.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import {
+  existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { BIN, Sandbox, waitFor } from '../helpers.js';
+
+const YAML = `
+defaults:
+  destruction: 0
+jobs:
+  hello:
+    command: [echo, "Hello, {name}!"]
+    parameters:
+      name: { type: string, default: world }
+  work:
+    description: appends its id to a shared file first, so a second run would show
+    command: [sh, -c, 'echo "$UWS_JOB_ID" >> "$HOME/ran"; sleep 3; echo done; exit "$UWS_PARAM_CODE"']
+    parameters:
+      code: { type: integer, default: 0 }
+  long:
+    command: [sleep, "30"]
+    killGrace: 1
+  sleep5:
+    command: [sh, -c, 'echo "$UWS_JOB_ID" >> "$HOME/started"; exec sleep 5']
+    killGrace: 1
+  closeout:
+    command: [sh, -c, 'exec 1>&-; sleep 0.2; echo still here >&2']
+  flood:
+    command: [head, -c, "200000000", /dev/zero]
+  escape:
+    command: [sh, -c, 'setsid sh -c ''sleep 300'' & echo up > "$UWS_RESULTS_DIR/ready"; wait']
+    killGrace: 1
+  zombie:
+    description: its first child is never reaped by the process that replaces the shell
+    command: [sh, -c, 'sleep 0.1 & exec sleep 3']
+`;
+
+const T = { timeout: 120_000 };
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{5,31}$/;
+const FINAL = ['COMPLETED', 'ERROR', 'ABORTED', 'ARCHIVED'];
+
+// ---- /proc -------------------------------------------------------------------------------
+
+interface Proc {
+  pid: number;
+  comm: string;
+  state: string;
+  ppid: number;
+  pgrp: number;
+  session: number;
+  start: string;
+}
+
+function procStat(pid: number): Proc | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const close = text.lastIndexOf(')');
+  const f = text.slice(close + 2).split(' ');
+  return {
+    pid,
+    comm: text.slice(text.indexOf('(') + 1, close),
+    state: f[0]!,
+    ppid: Number(f[1]),
+    pgrp: Number(f[2]),
+    session: Number(f[3]),
+    start: f[19]!,
+  };
+}
+
+const isZombie = (p: Proc): boolean => p.state === 'Z' || p.state === 'X' || p.state === 'x';
+
+/** Alive: present, not a zombie and, when a start time is given, still that process. */
+function alive(pid: number, start?: string | null): boolean {
+  const p = procStat(pid);
+  return p !== undefined && !isZombie(p) && (start == null || p.start === start);
+}
+
+function allProcs(): Proc[] {
+  const out: Proc[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const p = procStat(Number(name));
+    if (p) out.push(p);
+  }
+  return out;
+}
+
+function environ(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  } catch {
+    return [];
+  }
+}
+
+/** Live processes carrying UWS_JOB_ID=<id> in their environment. */
+const jobEnvProcs = (id: string): Proc[] =>
+  allProcs().filter((p) => !isZombie(p) && environ(p.pid).includes(`UWS_JOB_ID=${id}`));
+
+const describe = (ps: Proc[]): string => ps.map((p) => `${p.pid}(${p.comm},${p.state},pgrp ${p.pgrp})`).join(' ');
+
+/** A process of the test's own, in its own session and group, unrelated to any job. */
+function unrelatedSleeper(): ChildProcess {
+  const child = spawn('sleep', ['300'], { detached: true, stdio: 'ignore' });
+  child.unref();
+  assert.ok(child.pid, 'could not start an unrelated sleep');
+  return child;
+}
+
+function killQuietly(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch { /* gone */ }
+}
+
+// ---- uwsrun ------------------------------------------------------------------------------
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function submit(sb: Sandbox, def: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): string {
+  const r = sb.run(['submit', def, ...extra], env);
+  assert.equal(r.code, 0, `submit ${def} ${extra.join(' ')}: ${r.stderr}`);
+  const id = r.stdout.trim();
+  assert.match(id, ID_RE);
+  return id;
+}
+
+function stateText(sb: Sandbox): string {
+  return readFileSync(join(sb.home, 'state.json'), 'utf8');
+}
+
+function state(sb: Sandbox): any {
+  return JSON.parse(stateText(sb));
+}
+
+/** The state without the lock, tolerating a missing file (nothing written yet). */
+function stateOrEmpty(sb: Sandbox): any {
+  return existsSync(join(sb.home, 'state.json')) ? state(sb) : { jobs: {}, runner: null };
+}
+
+const jobDirs = (sb: Sandbox): string[] => {
+  try {
+    return readdirSync(join(sb.home, 'jobs')).sort();
+  } catch {
+    return [];
+  }
+};
+
+/** Waits until the job is EXECUTING with startTime set (read from state.json). */
+async function waitStarted(sb: Sandbox, id: string, ms = 25_000): Promise<{ pid: number; pidStart: string }> {
+  return waitFor(`job ${id} EXECUTING with startTime`, () => {
+    const hot = stateOrEmpty(sb).jobs[id];
+    return hot && hot.phase === 'EXECUTING' && hot.pid && hot.startTime ? { pid: hot.pid as number, pidStart: hot.pidStart as string } : undefined;
+  }, ms);
+}
+
+/** SIGKILLs the recorded runner and waits until it is gone (dead or a zombie). */
+async function killRunner(sb: Sandbox): Promise<number> {
+  const r = stateOrEmpty(sb).runner;
+  assert.ok(r && alive(r.pid, r.startTime), `a live runner must be recorded: ${JSON.stringify(r)}`);
+  process.kill(r.pid, 'SIGKILL');
+  await waitFor(`runner ${r.pid} gone`, () => !alive(r.pid, r.startTime), 10_000);
+  return r.pid as number;
+}
+
+// ---- the runner killed -------------------------------------------------------------------
+
+test('kill -9 of the runner with 2 jobs running and 3 queued: jobs keep running, a successor records their real status, queued jobs still run once', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const ids = [
+      submit(sb, 'work', ['--run', '-p', 'code=0']),
+      submit(sb, 'work', ['--run', '-p', 'code=3']),
+      submit(sb, 'work', ['--run']),
+      submit(sb, 'work', ['--run']),
+      submit(sb, 'work', ['--run']),
+    ];
+    const [a, b] = [await waitStarted(sb, ids[0]!), await waitStarted(sb, ids[1]!)];
+    const before = state(sb);
+    for (const id of ids.slice(2)) assert.equal(before.jobs[id]?.phase, 'QUEUED', `job ${id} must still be queued (limit 2)`);
+
+    await killRunner(sb);
+    // The jobs live in their own sessions: the runner's death does not touch them.
+    assert.ok(alive(a.pid, a.pidStart), `job ${ids[0]} (pid ${a.pid}) must survive its runner`);
+    assert.ok(alive(b.pid, b.pidStart), `job ${ids[1]} (pid ${b.pid}) must survive its runner`);
+    const after = state(sb);
+    for (const id of ids.slice(2)) assert.equal(after.jobs[id]?.phase, 'QUEUED', `job ${id} is still queued`);
+
+    // `wait` finds no live runner and starts a successor, which adopts the two and runs the rest.
+    const w = sb.run(['wait', ...ids, '--timeout', '60']);
+    assert.equal(w.code, 1, `wait: one job exits 3, so exit 1: ${w.stderr}`);
+
+    const jobs = ids.map((id) => sb.job(id));
+    assert.equal(jobs[0].phase, 'COMPLETED');
+    assert.equal(jobs[0].exitCode, 0);
+    assert.equal(jobs[1].phase, 'ERROR', 'the adopted job that exited 3 is ERROR from its exit file, not lost');
+    assert.equal(jobs[1].exitCode, 3);
+    assert.equal(jobs[1].errorSummary?.type, 'fatal', JSON.stringify(jobs[1].errorSummary));
+    assert.doesNotMatch(jobs[1].errorSummary.message, /lost/);
+    for (const j of jobs.slice(2)) {
+      assert.equal(j.phase, 'COMPLETED', `queued job ${j.jobId} ran after the crash`);
+      assert.equal(j.exitCode, 0);
+    }
+    for (const id of ids) assert.equal(readFileSync(join(sb.jobDir(id), 'stdout.log'), 'utf8'), 'done\n');
+
+    // Nothing ran twice, nothing is left EXECUTING.
+    const ran = readFileSync(join(sb.dir, 'ran'), 'utf8').trim().split('\n');
+    for (const id of ids) assert.equal(ran.filter((l) => l === id).length, 1, `job ${id} must have run exactly once: ${ran.join(',')}`);
+    assert.equal(ran.length, ids.length);
+    const list = sb.json<any[]>(['list']);
+    assert.deepEqual(list.filter((j) => !FINAL.includes(j.phase)).map((j) => `${j.jobId}:${j.phase}`), []);
+    await waitFor('no hot entries left', () => Object.keys(state(sb).jobs).length === 0, 10_000);
+  } finally {
+    sb.cleanup();
+  }
+});
+
+test('a job SIGKILLed while its runner is dead (no exit file) ends ERROR "lost" (transient), recorded by `tick` alone', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const id = submit(sb, 'long', ['--run']);
+    const { pid, pidStart } = await waitStarted(sb, id);
+    await killRunner(sb);
+    process.kill(-pid, 'SIGKILL'); // the whole group: wrapper and command, so no exit file
+    await waitFor(`job ${id}'s processes gone`, () => !alive(pid, pidStart) && allProcs().every((p) => p.pgrp !== pid || isZombie(p)), 10_000);
+    assert.equal(existsSync(join(sb.jobDir(id), 'exit')), false, 'no exit status was written');
+    assert.equal(state(sb).jobs[id]?.phase, 'EXECUTING', 'nobody has noticed yet');
+
+    const t1 = sb.run(['tick']);
+    assert.equal(t1.code, 0, t1.stderr);
+    assert.match(t1.stdout, new RegExp(id), 'tick says what it did');
+    assert.equal(state(sb).jobs[id], undefined, 'tick recorded the end: no active entry left');
+    // The job is final now, so `show` starts no runner: what it shows is what tick recorded.
+    const job = sb.job(id);
+    assert.equal(job.phase, 'ERROR');
+    assert.equal(job.errorSummary?.type, 'transient');
+    assert.match(job.errorSummary.message, /lost/);
+    assert.equal(job.exitCode, null);
+    assert.equal(job.pid, null);
+    const t2 = sb.run(['tick']);
+    assert.equal(t2.code, 0, t2.stderr);
+    assert.equal(t2.stdout, '', 'a second tick has nothing to do');
+  } finally {
+    sb.cleanup();
+  }
+});
+
+// ---- submit killed -----------------------------------------------------------------------
+
+interface KilledSubmit {
+  printed: string[];
+  exited: boolean;
+}
+
+function submitKilledAfter(sb: Sandbox, delayMs: number): Promise<KilledSubmit> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BIN, ['submit', 'hello'], { env: sb.env, stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    let exited = false;
+    child.stdout!.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      exited = code !== null;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
+    child.on('close', () => {
+      clearTimeout(timer);
+      resolve({ printed: out.split('\n').map((l) => l.trim()).filter((l) => ID_RE.test(l)), exited });
+    });
+  });
+}
+
+test('kill -9 of `submit` at random moments: state.json always parses, no printed id is lost, leftovers are invisible', T, async (t) => {
+  const sb = new Sandbox(YAML);
+  try {
+    // Calibrate: how long a whole submit takes here, so half of the kills land inside it
+    // (the other half use the 0-60 ms window, mostly inside Node's start-up).
+    const printed = new Set<string>();
+    const durations: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = Date.now();
+      printed.add(submit(sb, 'hello'));
+      durations.push(Date.now() - t0);
+    }
+    const full = durations.sort((x, y) => x - y)[1]!;
+    const ITERATIONS = 60;
+    let completed = 0;
+    for (let i = 0; i < ITERATIONS; i += 2) {
+      // Two at a time, so a submit is also killed while the other waits for its lock.
+      const delays = [Math.random() * 60, full * (0.3 + Math.random() * 0.9)];
+      const outcomes = await Promise.all(delays.map((d) => submitKilledAfter(sb, d)));
+      for (const o of outcomes) {
+        for (const id of o.printed) printed.add(id);
+        if (o.exited) completed++;
+      }
+      if (existsSync(join(sb.home, 'state.json'))) {
+        const text = stateText(sb);
+        assert.doesNotThrow(() => JSON.parse(text), `state.json unreadable after iteration ${i}: ${text.slice(0, 200)}`);
+      }
+    }
+    // The HOME is still usable (a lock left by a killed holder is taken over).
+    const t0 = Date.now();
+    const last = submit(sb, 'hello');
+    const lastMs = Date.now() - t0;
+    assert.ok(lastMs < 8_000, `a submit after the massacre took ${lastMs} ms`);
+    printed.add(last);
+
+    const st = state(sb);
+    const listed = new Set(sb.json<any[]>(['list']).map((j) => j.jobId as string));
+    const lost = [...printed].filter((id) => !listed.has(id));
+    const dirs = jobDirs(sb);
+    const orphans = dirs.filter((d) => !listed.has(d));
+    const figures = `iterations ${ITERATIONS} (+3 calibration + 1 final), calibrated submit ${full} ms, `
+      + `runs that finished before the kill ${completed}, ids printed ${printed.size}, ids listed ${listed.size}, `
+      + `lost ${lost.length}, invisible half-created dirs ${orphans.length}`;
+    t.diagnostic(figures);
+    console.log(`# submit kill -9 loop: ${figures}`);
+    assert.deepEqual(lost, [], 'every id printed before the kill is a listed job');
+
+    // Every hot entry belongs to a listed job.
+    for (const id of Object.keys(st.jobs)) assert.ok(listed.has(id), `hot entry ${id} without a visible job`);
+    // Every directory is a listed job, or a half-created one that no command can see.
+    for (const d of orphans) {
+      assert.equal(st.jobs[d], undefined, `${d}: hot entry but not listed`);
+      assert.equal(st.finished?.[d], undefined, `${d}: final record in state.json but not listed`);
+      const file = join(sb.jobDir(d), 'job.json');
+      if (existsSync(file)) {
+        const rec = JSON.parse(readFileSync(file, 'utf8'));
+        assert.ok(!FINAL.includes(rec.phase), `${d}: a final job.json must be listed`);
+      }
+      assert.equal(sb.run(['show', d]).code, 3, `${d} is invisible to show`);
+    }
+
+    // doctor calls young leftovers nothing; once older than 60 s they are "half-created".
+    // An artificial leftover (a submit killed right after its mkdir) makes sure there is one.
+    const fake = 'halfDone0123456789';
+    mkdirSync(join(sb.home, 'jobs', fake), { mode: 0o700 });
+    writeFileSync(join(sb.jobDir(fake), 'stdout.log'), '', { mode: 0o600 });
+    const leftovers = [...orphans, fake];
+    const young = sb.run(['doctor']);
+    assert.doesNotMatch(young.stdout + young.stderr, /half-created/, `young leftovers are not reported: ${young.stdout}`);
+    const old = (Date.now() - 120_000) / 1000;
+    for (const d of leftovers) utimesSync(sb.jobDir(d), old, old);
+    const aged = sb.run(['doctor']);
+    assert.equal(aged.code, 1, `doctor: a problem is left: ${aged.stdout}`);
+    assert.match(aged.stdout, /half-created/);
+    for (const d of leftovers) assert.match(aged.stdout, new RegExp(d), `doctor names ${d}`);
+    const tk = sb.run(['tick']);
+    assert.equal(tk.code, 0, tk.stderr);
+    for (const d of leftovers) {
+      assert.match(tk.stdout, new RegExp(`half-created job directory ${d}`));
+      assert.equal(existsSync(sb.jobDir(d)), false, `${d} removed by tick`);
+    }
+    const after = new Set(sb.json<any[]>(['list']).map((j) => j.jobId as string));
+    assert.deepEqual([...after].sort(), [...listed].sort(), 'tick removed no real job');
+    assert.equal(sb.run(['doctor', '--repair']).code, 0);
+    const clean = sb.run(['doctor']);
+    assert.equal(clean.code, 0, clean.stdout);
+  } finally {
+    sb.cleanup();
+  }
+});
+
+// ---- abort racing the start --------------------------------------------------------------
+
+/** What Sandbox.start resolves with. */
+type Outcome = { code: number; stdout: string; stderr: string };
+
+test('abort racing the start (50 jobs, random 0-200 ms): every job ABORTED, no process left, never EXECUTING', T, async (t) => {
+  const sb = new Sandbox(YAML);
+  try {
+    assert.equal(sb.run(['limit', '10']).code, 0);
+    // Three ways of racing, so that aborts land in every phase of a start:
+    //   literal: `submit --run`, then `abort` 0-200 ms after the id was printed (the runner
+    //            usually has the job up by then: this is the SIGINT path under load);
+    //   run:     a PENDING job gets `run` and, 0-200 ms after `run` was spawned, `abort`: the
+    //            abort lands before the run, while QUEUED, while starting, or after the start;
+    //   hold:    as `run`, with the job held 0.3 s in the starting window
+    //            (UWSRUN_TEST_HOLD_START), so the SIGTERM path is raced too.
+    const modes = [...Array(20).fill('literal'), ...Array(15).fill('run'), ...Array(15).fill('hold')] as string[];
+    const N = modes.length;
+    const WORKERS = 5;
+    const ids: string[] = [];
+    const problems: string[] = [];
+    const landed = { beforeRun: 0, startTimeNull: 0, started: 0 };
+    let next = 0;
+    const one = async (mode: string) => {
+      let id: string;
+      let runP: Promise<Outcome> | undefined;
+      let abortP: Promise<Outcome>;
+      if (mode === 'literal') {
+        const s = await sb.start(['submit', 'sleep5', '--run']);
+        if (s.code !== 0) return void problems.push(`submit exited ${s.code}: ${s.stderr}`);
+        id = s.stdout.trim();
+        await sleep(Math.random() * 200);
+        abortP = sb.start(['abort', id, '--json']);
+      } else {
+        const env = mode === 'hold' ? { UWSRUN_TEST_HOLD_START: '0.3' } : {};
+        const s = await sb.start(['submit', 'sleep5'], env);
+        if (s.code !== 0) return void problems.push(`submit exited ${s.code}: ${s.stderr}`);
+        id = s.stdout.trim();
+        runP = sb.start(['run', id]);
+        await sleep(Math.random() * 200);
+        abortP = sb.start(['abort', id, '--json']);
+      }
+      ids.push(id);
+      const [a, r] = await Promise.all([abortP, runP]);
+      if (a.code !== 0) return void problems.push(`${mode} job ${id}: abort exited ${a.code}: ${a.stderr}`);
+      // abort returns only when the job's processes are gone.
+      const left = jobEnvProcs(id);
+      if (left.length > 0) problems.push(`${mode} job ${id}: processes left after abort returned: ${describe(left)}`);
+      const job = (JSON.parse(a.stdout) as any[])[0];
+      if (job?.phase !== 'ABORTED') problems.push(`${mode} job ${id}: abort printed phase ${job?.phase}`);
+      if (r && r.code !== 0) {
+        if (r.code !== 4) problems.push(`${mode} job ${id}: run exited ${r.code}: ${r.stderr}`);
+        landed.beforeRun++;
+      } else if (job?.startTime) landed.started++;
+      else landed.startTimeNull++;
+    };
+    const worker = async () => {
+      while (next < N) await one(modes[next++]!);
+    };
+    await Promise.all(Array.from({ length: WORKERS }, worker));
+    assert.deepEqual(problems, []);
+    assert.equal(ids.length, N);
+
+    // Afterwards: nothing restarts, nothing is EXECUTING, no process of any of them lives.
+    await waitFor('no active jobs left', () => Object.keys(state(sb).jobs).length === 0, 20_000);
+    const byId = new Map(sb.json<any[]>(['list']).map((j) => [j.jobId as string, j]));
+    for (const id of ids) {
+      const j = byId.get(id);
+      assert.equal(j?.phase, 'ABORTED', `job ${id}: ${j?.phase}`);
+      assert.equal(j.pid, null);
+    }
+    assert.deepEqual(describe(ids.flatMap(jobEnvProcs)), '');
+    const started = existsSync(join(sb.dir, 'started')) ? readFileSync(join(sb.dir, 'started'), 'utf8').trim().split('\n').filter(Boolean) : [];
+    const figures = `${N} jobs: abort before run ${landed.beforeRun}, while QUEUED or starting (startTime null) ${landed.startTimeNull}, `
+      + `after the start ${landed.started}; commands that began to run ${started.length}`;
+    t.diagnostic(`abort race: ${figures}`);
+    console.log(`# abort race: ${figures}`);
+  } finally {
+    sb.cleanup();
+  }
+});
+
+// ---- pid reuse ---------------------------------------------------------------------------
+
+test('pid reuse: a recorded pid now held by an unrelated process (wrong start time) is never signalled by abort', T, async () => {
+  const sb = new Sandbox(YAML);
+  let other: ChildProcess | undefined;
+  try {
+    const id = submit(sb, 'long', ['--run']);
+    const { pid } = await waitStarted(sb, id);
+    await killRunner(sb);
+    // The job's processes die unseen (as they would before their pid is reused) ...
+    process.kill(-pid, 'SIGKILL');
+    await waitFor(`group ${pid} gone`, () => allProcs().every((p) => p.pgrp !== pid || isZombie(p)), 10_000);
+    // ... and its pid now belongs to an unrelated process that leads its own group.
+    other = unrelatedSleeper();
+    const otherPid = other.pid!;
+    const otherStart = procStat(otherPid)!.start;
+    assert.equal(procStat(otherPid)!.pgrp, otherPid, 'the unrelated process leads its own group');
+    const st = state(sb);
+    st.jobs[id].pid = otherPid;
+    st.jobs[id].pidStart = '1';
+    writeFileSync(join(sb.home, 'state.json'), JSON.stringify(st));
+
+    const r = sb.run(['abort', id]);
+    assert.ok(alive(otherPid, otherStart), `abort killed unrelated process ${otherPid} (pid reuse): abort exited ${r.code} ${r.stderr}`);
+    assert.ok([0, 4].includes(r.code), `abort exit ${r.code}: ${r.stderr}`);
+    const job = sb.job(id);
+    assert.ok(job.phase === 'ABORTED' || (job.phase === 'ERROR' && /lost/.test(job.errorSummary?.message ?? '')),
+      `job must be treated as gone: ${job.phase} ${JSON.stringify(job.errorSummary)}`);
+    // Housekeeping does not touch it either.
+    assert.equal(sb.run(['tick']).code, 0);
+    assert.ok(alive(otherPid, otherStart), 'tick killed the unrelated process');
+  } finally {
+    killQuietly(other?.pid);
+    sb.cleanup();
+  }
+});
+
+// ---- the lock ----------------------------------------------------------------------------
+
+test('stale lock of a dead process is taken over at once; a live holder makes submit exit 5 naming the lock, creating nothing', T, async () => {
+  const sb = new Sandbox(YAML);
+  let holder: ChildProcess | undefined;
+  try {
+    submit(sb, 'hello');
+    const lock = join(sb.home, 'state.lock');
+    const dead = spawnSync('true');
+    assert.ok(dead.pid && !alive(dead.pid));
+    writeFileSync(lock, `${dead.pid} 1`);
+    let t0 = Date.now();
+    const id = submit(sb, 'hello');
+    const tookMs = Date.now() - t0;
+    assert.ok(tookMs < 4_000, `a dead holder's lock must be taken over promptly, took ${tookMs} ms`);
+    assert.equal(sb.job(id).phase, 'PENDING');
+    assert.equal(existsSync(lock), false, 'lock released');
+
+    holder = unrelatedSleeper();
+    const start = procStat(holder.pid!)!.start;
+    writeFileSync(lock, `${holder.pid} ${start}`);
+    const dirsBefore = jobDirs(sb);
+    const stateBefore = stateText(sb);
+    t0 = Date.now();
+    const r = sb.run(['submit', 'hello'], { UWSRUN_LOCK_TIMEOUT_MS: '1500' });
+    const waited = Date.now() - t0;
+    assert.equal(r.code, 5, `exit 5 when the lock is held: ${r.stderr}`);
+    assert.match(r.stderr, /lock/);
+    assert.ok(r.stderr.includes(lock), `the message names the lock file: ${r.stderr}`);
+    assert.equal(r.stdout, '', 'no id printed');
+    assert.ok(waited >= 1_400 && waited < 8_000, `gave up after ${waited} ms (deadline 1.5 s)`);
+    assert.deepEqual(jobDirs(sb), dirsBefore, 'no job directory created');
+    assert.equal(stateText(sb), stateBefore, 'state.json untouched');
+    assert.equal(readFileSync(lock, 'utf8'), `${holder.pid} ${start}`, "the live holder's lock is left alone");
+
+    // Once the holder dies, its lock is taken over.
+    killQuietly(holder.pid);
+    await waitFor('holder gone', () => !alive(holder!.pid!, start), 10_000);
+    submit(sb, 'hello');
+  } finally {
+    killQuietly(holder?.pid);
+    sb.cleanup();
+  }
+});
+
+// ---- full and read-only disks ------------------------------------------------------------
+
+const canUnshare = (): boolean => spawnSync('unshare', ['-m', 'true']).status === 0;
+
+/** Runs `script` as root in a private mount namespace with H (HOME), O (outputs), B (uwsrun). */
+function inMountNamespace(sb: Sandbox, script: string): { out: string; code: number; stderr: string } {
+  const out = join(sb.dir, 'out');
+  mkdirSync(out, { recursive: true });
+  mkdirSync(sb.home, { recursive: true, mode: 0o700 });
+  const r = spawnSync('unshare', ['-m', 'sh', '-c', `set -u\nH="$1" O="$2" B="$3"\n${script}`, 'sh', sb.home, out, BIN], {
+    env: sb.env, encoding: 'utf8', timeout: 60_000,
+  });
+  return { out, code: r.status ?? 128, stderr: r.stderr };
+}
+
+const readOut = (dir: string, name: string): string => readFileSync(join(dir, name), 'utf8');
+
+test('disk full: submit exits 5 with a clear message, state.json byte-identical, no new job directory', T, (t) => {
+  if (!canUnshare()) {
+    t.skip('unshare -m is not available');
+    return;
+  }
+  const sb = new Sandbox(YAML);
+  try {
+    const r = inMountNamespace(sb, `
+      mount -t tmpfs -o size=300k,mode=0700 tmpfs "$H" || exit 99
+      "$B" submit hello > "$O/id1" 2> "$O/e1" || exit 98
+      "$B" submit hello > "$O/id2" 2> "$O/e2" || exit 97
+      dd if=/dev/zero of="$H/fill" bs=4096 2> /dev/null
+      dd if=/dev/zero of="$H/fill2" bs=1 2> /dev/null
+      cp "$H/state.json" "$O/state.before"
+      ls -a "$H/jobs" > "$O/jobs.before"
+      "$B" submit hello > "$O/s3" 2> "$O/e3"; echo $? > "$O/c3"
+      "$B" submit hello --run > "$O/s4" 2> "$O/e4"; echo $? > "$O/c4"
+      cp "$H/state.json" "$O/state.after"
+      ls -a "$H/jobs" > "$O/jobs.after"
+      "$B" list --json > "$O/list" 2> "$O/elist"; echo $? > "$O/clist"
+    `);
+    assert.equal(r.code, 0, `scenario failed (${r.code}): ${r.stderr}`);
+    for (const n of ['3', '4']) {
+      assert.equal(readOut(r.out, `c${n}`).trim(), '5', `submit on a full disk exits 5: ${readOut(r.out, `e${n}`)}`);
+      assert.equal(readOut(r.out, `s${n}`), '', 'no id printed');
+      const msg = readOut(r.out, `e${n}`);
+      assert.match(msg, /ENOSPC|no space/i, `the message says the disk is full: ${msg}`);
+      assert.ok(msg.includes(sb.home), `the message names the HOME: ${msg}`);
+      assert.equal(msg.trim().split('\n').length, 1, `one line: ${msg}`);
+    }
+    assert.equal(readOut(r.out, 'state.after'), readOut(r.out, 'state.before'), 'state.json byte-identical');
+    assert.equal(readOut(r.out, 'jobs.after'), readOut(r.out, 'jobs.before'), 'no new job directory');
+    assert.equal(readOut(r.out, 'clist').trim(), '0', readOut(r.out, 'elist'));
+    const listed = (JSON.parse(readOut(r.out, 'list')) as any[]).map((j) => j.jobId).sort();
+    assert.deepEqual(listed, [readOut(r.out, 'id1').trim(), readOut(r.out, 'id2').trim()].sort());
+  } finally {
+    sb.cleanup();
+  }
+});
+
+test('read-only HOME with jobs: submit and abort exit 5, list and show still work', T, (t) => {
+  if (!canUnshare()) {
+    t.skip('unshare -m is not available');
+    return;
+  }
+  const sb = new Sandbox(YAML);
+  try {
+    const r = inMountNamespace(sb, `
+      mount -t tmpfs -o size=4m,mode=0700 tmpfs "$H" || exit 99
+      "$B" submit hello > "$O/id1" 2> "$O/e1" || exit 98
+      "$B" submit hello > "$O/id2" 2> "$O/e2" || exit 97
+      mount -o remount,ro "$H" || exit 96
+      "$B" submit hello > "$O/s3" 2> "$O/e3"; echo $? > "$O/c3"
+      "$B" abort "$(cat "$O/id1")" > /dev/null 2> "$O/e4"; echo $? > "$O/c4"
+      "$B" list --json > "$O/list" 2> "$O/elist"; echo $? > "$O/clist"
+      "$B" show "$(cat "$O/id1")" --json > "$O/show" 2> "$O/eshow"; echo $? > "$O/cshow"
+      ls -a "$H/jobs" > "$O/jobs.after"
+    `);
+    assert.equal(r.code, 0, `scenario failed (${r.code}): ${r.stderr}`);
+    const id1 = readOut(r.out, 'id1').trim();
+    const id2 = readOut(r.out, 'id2').trim();
+    assert.equal(readOut(r.out, 'c3').trim(), '5', `submit on a read-only HOME: ${readOut(r.out, 'e3')}`);
+    assert.match(readOut(r.out, 'e3'), /EROFS|read-only/i);
+    assert.equal(readOut(r.out, 's3'), '');
+    assert.equal(readOut(r.out, 'c4').trim(), '5', `abort on a read-only HOME: ${readOut(r.out, 'e4')}`);
+    assert.equal(readOut(r.out, 'clist').trim(), '0', `list: ${readOut(r.out, 'elist')}`);
+    const listed = (JSON.parse(readOut(r.out, 'list')) as any[]);
+    assert.deepEqual(listed.map((j) => j.jobId).sort(), [id1, id2].sort());
+    assert.ok(listed.every((j) => j.phase === 'PENDING'), 'the refused abort changed nothing');
+    assert.equal(readOut(r.out, 'cshow').trim(), '0', readOut(r.out, 'eshow'));
+    assert.equal(JSON.parse(readOut(r.out, 'show')).phase, 'PENDING');
+    assert.deepEqual(readOut(r.out, 'jobs.after').trim().split('\n').filter((n) => !n.startsWith('.')).sort(), [id1, id2].sort());
+  } finally {
+    sb.cleanup();
+  }
+});
+
+// ---- jobs that misbehave -----------------------------------------------------------------
+
+test('a job that closes its stdout early completes', T, () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const id = submit(sb, 'closeout', ['--run']);
+    const w = sb.run(['wait', id, '--timeout', '30']);
+    assert.equal(w.code, 0, w.stderr);
+    const job = sb.job(id);
+    assert.equal(job.phase, 'COMPLETED');
+    assert.equal(job.exitCode, 0);
+    assert.equal(readFileSync(join(sb.jobDir(id), 'stderr.log'), 'utf8'), 'still here\n');
+  } finally {
+    sb.cleanup();
+  }
+});
+
+test('a job that floods 200 MB of output completes with every byte in stdout.log; the runner stays small', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const id = submit(sb, 'flood', ['--run']);
+    const waiting = sb.start(['wait', id, '--timeout', '90']);
+    let maxRssKb = 0;
+    let samples = 0;
+    let done = false;
+    void waiting.then(() => (done = true));
+    while (!done) {
+      const r = stateOrEmpty(sb).runner;
+      if (r) {
+        try {
+          const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${r.pid}/status`, 'utf8'));
+          if (m) {
+            maxRssKb = Math.max(maxRssKb, Number(m[1]));
+            samples++;
+          }
+        } catch { /* gone meanwhile */ }
+      }
+      await sleep(20);
+    }
+    const w = await waiting;
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(sb.job(id).phase, 'COMPLETED');
+    assert.equal(statSync(join(sb.jobDir(id), 'stdout.log')).size, 200_000_000);
+    assert.ok(samples > 0, 'the runner was sampled at least once');
+    assert.ok(maxRssKb < 150 * 1024, `runner RSS peaked at ${maxRssKb} kB`);
+  } finally {
+    sb.cleanup();
+  }
+});
+
+test('a process that escaped into a new session (setsid) is killed on abort', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const id = submit(sb, 'escape', ['--run']);
+    const { pid } = await waitStarted(sb, id);
+    await waitFor('escape ready', () => existsSync(join(sb.jobDir(id), 'results', 'ready')));
+    const escaped = await waitFor('the escaped sleep', () => {
+      const ps = jobEnvProcs(id).filter((p) => p.session !== pid);
+      return ps.some((p) => p.comm === 'sleep') ? ps : undefined;
+    });
+    const r = sb.run(['abort', id]);
+    assert.equal(r.code, 0, r.stderr);
+    const survivors = escaped.filter((p) => alive(p.pid, p.start));
+    assert.deepEqual(describe(survivors), '', 'escaped processes are gone when abort returns');
+    assert.deepEqual(describe(jobEnvProcs(id)), '');
+    assert.equal(sb.job(id).phase, 'ABORTED');
+  } finally {
+    sb.cleanup();
+  }
+});
+
+test('a job that leaves a zombie child completes normally', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const id = submit(sb, 'zombie', ['--run']);
+    const { pid } = await waitStarted(sb, id);
+    // While `sleep 3` runs, its never-reaped child (the `sleep 0.1`) is a zombie in the group.
+    const seen = await waitFor('a zombie in the job group, or the job over', () =>
+      (allProcs().some((p) => p.pgrp === pid && isZombie(p)) ? 'zombie' : !alive(pid) && 'ended'), 20_000);
+    const w = sb.run(['wait', id, '--timeout', '30']);
+    assert.equal(w.code, 0, w.stderr);
+    const job = sb.job(id);
+    assert.equal(job.phase, 'COMPLETED');
+    assert.equal(job.exitCode, 0);
+    assert.equal(job.errorSummary, null);
+    assert.equal(seen, 'zombie', 'the job really had a zombie child while it ran');
+  } finally {
+    sb.cleanup();
+  }
+});
+
+// ---- tick and time limits ----------------------------------------------------------------
+
+test('tick prints nothing when there is nothing to do: no HOME, a HOME of finished jobs, and again', T, () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const none = sb.run(['tick']);
+    assert.equal(none.code, 0, none.stderr);
+    assert.equal(none.stdout, '');
+    assert.equal(none.stderr, '');
+    assert.equal(existsSync(sb.home), false, 'tick creates no HOME');
+
+    const ids = [submit(sb, 'hello', ['--run']), submit(sb, 'hello', ['--run'])];
+    assert.equal(sb.run(['wait', ...ids, '--timeout', '30']).code, 0);
+    for (let i = 0; i < 2; i++) {
+      const r = sb.run(['tick']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, '', `tick #${i + 1} on finished jobs prints nothing`);
+    }
+    for (const id of ids) assert.equal(sb.job(id).phase, 'COMPLETED');
+  } finally {
+    sb.cleanup();
+  }
+});
+
+test('executionDuration 1 on `sleep 30`: ABORTED within a few seconds, transient errorSummary naming executionDuration', T, () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const t0 = Date.now();
+    const id = submit(sb, 'long', ['--run', '--execution-duration', '1']);
+    const w = sb.run(['wait', id, '--timeout', '30']);
+    const elapsed = Date.now() - t0;
+    assert.equal(w.code, 1, `ABORTED is not COMPLETED: ${w.stderr}`);
+    const job = sb.job(id);
+    assert.equal(job.phase, 'ABORTED');
+    assert.equal(job.executionDuration, 1);
+    assert.equal(job.errorSummary?.type, 'transient');
+    assert.match(job.errorSummary.message, /executionDuration/);
+    assert.ok(Date.parse(job.endTime) - Date.parse(job.startTime) >= 1_000, 'not before the limit');
+    assert.ok(elapsed < 8_000, `took ${elapsed} ms`);
+    assert.deepEqual(describe(jobEnvProcs(id)), '');
+  } finally {
+    sb.cleanup();
+  }
+});
+
+test('destruction: a job past its destruction time is deleted by tick; tick again prints nothing; a past instant is refused', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const past = sb.run(['submit', 'hello', '--destruction', '2000-01-01T00:00:00Z']);
+    assert.equal(past.code, 2, past.stderr);
+    assert.match(past.stderr, /past/);
+    assert.equal(existsSync(sb.home), false, 'nothing written');
+
+    const keep = submit(sb, 'hello');
+    const id = submit(sb, 'hello', ['--destruction', '2s']);
+    const when = Date.parse(sb.job(id).destruction);
+    assert.ok(when > Date.now() && when < Date.now() + 3_000);
+    await waitFor('destruction time passed', () => Date.now() > when + 50, 10_000);
+    const r = sb.run(['tick']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`${id}.*deleted`));
+    assert.equal(sb.run(['show', id]).code, 3);
+    assert.equal(existsSync(sb.jobDir(id)), false, 'directory gone');
+    assert.equal(sb.job(keep).phase, 'PENDING', 'other jobs untouched');
+    const again = sb.run(['tick']);
+    assert.equal(again.code, 0);
+    assert.equal(again.stdout, '');
+  } finally {
+    sb.cleanup();
+  }
+});
+
+test('destruction with archive: true: ARCHIVED, hidden from list, kept with only job.json; set --destruction then refused', T, async () => {
+  const sb = new Sandbox(YAML.replace('destruction: 0', 'destruction: 0\n  archive: true'));
+  try {
+    const id = submit(sb, 'hello', ['--run', '--destruction', '3s']);
+    assert.equal(sb.run(['wait', id, '--timeout', '30']).code, 0);
+    const when = Date.parse(sb.job(id).destruction);
+    await waitFor('destruction time passed', () => Date.now() > when + 50, 10_000);
+    const r = sb.run(['tick']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`${id}.*archived`));
+    const job = sb.job(id);
+    assert.equal(job.phase, 'ARCHIVED');
+    assert.equal(job.exitCode, 0);
+    assert.deepEqual(sb.json<any[]>(['list']).map((j) => j.jobId), []);
+    assert.deepEqual(sb.json<any[]>(['list', '--phase', 'ARCHIVED']).map((j) => j.jobId), [id]);
+    assert.deepEqual(readdirSync(sb.jobDir(id)), ['job.json']);
+    const before = sb.job(id);
+    const s = sb.run(['set', id, '--destruction', '1h']);
+    assert.equal(s.code, 4, s.stderr);
+    assert.deepEqual(sb.job(id), before, 'unchanged');
+    assert.equal(sb.run(['tick']).stdout, '', 'an ARCHIVED job is left alone');
+    assert.equal(sb.job(id).phase, 'ARCHIVED');
+  } finally {
+    sb.cleanup();
+  }
+});
+
+// ---- set ---------------------------------------------------------------------------------
+
+test('set: parameters while PENDING; refused (4, unchanged) on COMPLETED and EXECUTING; executionDuration while QUEUED; destruction on COMPLETED', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const p = submit(sb, 'hello');
+    assert.equal(sb.run(['set', p, '-p', 'name=X']).code, 0);
+    let job = sb.job(p);
+    assert.equal(job.parameters.name, 'X');
+    assert.deepEqual(job.command, ['echo', 'Hello, X!']);
+
+    const c = submit(sb, 'hello', ['--run']);
+    assert.equal(sb.run(['wait', c, '--timeout', '30']).code, 0);
+    const done = sb.job(c);
+    const refused = sb.run(['set', c, '-p', 'name=Y']);
+    assert.equal(refused.code, 4, refused.stderr);
+    assert.match(refused.stderr, new RegExp(`${c}.*COMPLETED`));
+    assert.deepEqual(sb.job(c), done, 'COMPLETED job unchanged');
+
+    assert.equal(sb.run(['limit', '1']).code, 0);
+    const blocker = submit(sb, 'long', ['--run']);
+    await waitStarted(sb, blocker);
+    const q = submit(sb, 'hello', ['--run']);
+    assert.equal(sb.job(q).phase, 'QUEUED');
+    assert.equal(sb.run(['set', q, '--execution-duration', '5']).code, 0);
+    assert.equal(sb.job(q).executionDuration, 5);
+    assert.equal(sb.job(q).phase, 'QUEUED');
+    const ex = sb.run(['set', blocker, '--execution-duration', '5']);
+    assert.equal(ex.code, 4, ex.stderr);
+    assert.match(ex.stderr, /EXECUTING/);
+    job = sb.job(blocker);
+    assert.equal(job.executionDuration, 0);
+    assert.equal(job.phase, 'EXECUTING');
+
+    const d = sb.run(['set', c, '--destruction', '1h']);
+    assert.equal(d.code, 0, d.stderr);
+    const dest = Date.parse(sb.job(c).destruction);
+    assert.ok(Math.abs(dest - (Date.now() + 3_600_000)) < 60_000, `destruction about an hour from now: ${sb.job(c).destruction}`);
+    assert.equal(sb.job(c).phase, 'COMPLETED');
+    assert.equal(sb.run(['set', c, '--destruction', '2000-01-01T00:00:00Z']).code, 2);
+  } finally {
+    sb.cleanup();
+  }
+});
+
+// ---- submit --unique ---------------------------------------------------------------------
+
+test('submit --run-id X --unique: the same id twice, one job; 10 concurrent --unique submits create exactly one job', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const a = submit(sb, 'hello', ['--run-id', 'nightly', '--unique']);
+    const b = submit(sb, 'hello', ['--run-id', 'nightly', '--unique']);
+    assert.equal(b, a);
+    assert.equal(sb.json<any[]>(['list']).filter((j) => j.runId === 'nightly').length, 1);
+
+    const outcomes = await Promise.all(Array.from({ length: 10 }, () => sb.start(['submit', 'hello', '--run-id', 'burst', '--unique'])));
+    for (const o of outcomes) assert.equal(o.code, 0, o.stderr);
+    const printed = new Set(outcomes.map((o) => o.stdout.trim()));
+    assert.equal(printed.size, 1, `every submit printed the same id: ${[...printed].join(' ')}`);
+    const burst = sb.json<any[]>(['list']).filter((j) => j.runId === 'burst');
+    assert.equal(burst.length, 1);
+    assert.equal(burst[0].jobId, [...printed][0]);
+    assert.deepEqual(jobDirs(sb), [a, burst[0].jobId].sort(), 'the losers left no directory');
+  } finally {
+    sb.cleanup();
+  }
+});
+
+// ---- doctor ------------------------------------------------------------------------------
+
+test('doctor: healthy HOME exits 0; garbage state.json exits 1 naming it (never overwritten); --repair restores the good copy', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const id = submit(sb, 'hello', ['--run']);
+    assert.equal(sb.run(['wait', id, '--timeout', '30']).code, 0);
+    const ok = sb.run(['doctor']);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+
+    const file = join(sb.home, 'state.json');
+    const garbage = '{"version":1,"jobs":{ garbage';
+    writeFileSync(file, garbage);
+    const bad = sb.run(['doctor']);
+    assert.equal(bad.code, 1, bad.stdout);
+    assert.ok((bad.stdout + bad.stderr).includes(file), `doctor names ${file}: ${bad.stdout}`);
+    const list = sb.run(['list']);
+    assert.equal(list.code, 5);
+    assert.ok(list.stderr.includes(file), list.stderr);
+    assert.equal(sb.run(['submit', 'hello']).code, 5);
+    assert.equal(readFileSync(file, 'utf8'), garbage, 'a damaged state file is never overwritten');
+
+    const fix = sb.run(['doctor', '--repair']);
+    assert.equal(fix.code, 0, fix.stdout + fix.stderr);
+    assert.match(fix.stdout, /restored/);
+    assert.doesNotThrow(() => JSON.parse(readFileSync(file, 'utf8')));
+    const listed = sb.run(['list', '--json']);
+    assert.equal(listed.code, 0, `list works again: ${listed.stderr}`);
+    submit(sb, 'hello');
+    // The restore must not lose what happened since the copy was taken: the job that
+    // COMPLETED stays COMPLETED, and is never run a second time.
+    await waitFor('no active jobs', () => Object.keys(state(sb).jobs).length === 0
+      || Object.values(state(sb).jobs).every((h: any) => h.phase === 'PENDING'), 20_000);
+    const listedPhase = (JSON.parse(listed.stdout) as any[]).find((j) => j.jobId === id)?.phase;
+    const runs = readFileSync(join(sb.jobDir(id), 'stdout.log'), 'utf8').split('\n').filter(Boolean).length;
+    assert.deepEqual({ listedAfterRepair: listedPhase, timesRun: runs }, { listedAfterRepair: 'COMPLETED', timesRun: 1 },
+      'doctor --repair must not bring a COMPLETED job back to life');
+    assert.equal(sb.job(id).phase, 'COMPLETED');
+  } finally {
+    sb.cleanup();
+  }
+});
