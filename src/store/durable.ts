@@ -2,7 +2,7 @@
 // it, rename it over the target, fsync the directory. A reader sees the old file or the new
 // one, never a torn one, and a crash never loses a write that was reported as done.
 
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 export function fsyncDir(dir: string): void {
@@ -44,7 +44,7 @@ export function writeFileDurable(path: string, text: string, mode = 0o600): void
   try {
     try {
       writeSync(fd, text);
-      fsyncSync(fd);
+      fdatasyncSync(fd);
     } finally {
       closeSync(fd);
     }
