@@ -2,7 +2,6 @@
 // channels (data on stdout; messages for people on stderr, silenced by -q except errors).
 
 import { writeSync } from 'node:fs';
-import { isatty } from 'node:tty';
 import type { Command } from 'commander';
 import { resolveHome } from '../store/home.js';
 import { Store } from '../store/state.js';
@@ -36,7 +35,6 @@ export class Context {
   readonly json: boolean;
   readonly xml: boolean;
   readonly quiet: boolean;
-  readonly color: boolean;
 
   constructor(opts: GlobalOptions) {
     if (opts.json && opts.xml) throw usageError('--json and --xml cannot be used together');
@@ -44,7 +42,15 @@ export class Context {
     this.json = Boolean(opts.json);
     this.xml = Boolean(opts.xml);
     this.quiet = Boolean(opts.quiet);
-    this.color = opts.color !== false && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '') && isatty(1);
+    this.colorOption = opts.color !== false;
+  }
+
+  private readonly colorOption: boolean;
+
+  /** Colours for people at a terminal; asked only by commands that print for people,
+   * since looking at process.stdout loads the stream machinery (~3 ms). */
+  get color(): boolean {
+    return this.colorOption && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '') && Boolean(process.stdout.isTTY);
   }
 
   static of(cmd: Command): Context {

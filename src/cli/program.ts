@@ -1,20 +1,48 @@
 // The command line: commander wiring only. Each command parses its options, calls core/run
 // and prints; errors a user can cause become one line on stderr and their exit code.
+// Only the module of the command being run is loaded (startup is most of a command's cost);
+// help and unknown commands load them all.
 
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT } from '../errors.js';
 import { reportError } from './ids.js';
-import { registerSubmit } from './submit.js';
-import { registerWait } from './wait.js';
-import { registerInspect } from './inspect.js';
-import { registerChange } from './change.js';
-import { registerDefinitions } from './definitions.js';
-import { registerSet } from './set.js';
-import { registerHousekeeping } from './housekeeping.js';
 
 export const VERSION = '0.1.0';
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+const GROUPS: Record<string, () => Promise<Register>> = {
+  submit: async () => (await import('./submit.js')).registerSubmit,
+  change: async () => (await import('./change.js')).registerChange,
+  wait: async () => (await import('./wait.js')).registerWait,
+  inspect: async () => (await import('./inspect.js')).registerInspect,
+  definitions: async () => (await import('./definitions.js')).registerDefinitions,
+  set: async () => (await import('./set.js')).registerSet,
+  housekeeping: async () => (await import('./housekeeping.js')).registerHousekeeping,
+};
+
+const GROUP_OF: Record<string, keyof typeof GROUPS> = {
+  submit: 'submit',
+  run: 'change', abort: 'change', delete: 'change', limit: 'change',
+  wait: 'wait',
+  show: 'inspect', phase: 'inspect', results: 'inspect', logs: 'inspect', list: 'inspect',
+  validate: 'definitions', defs: 'definitions',
+  set: 'set',
+  tick: 'housekeeping', doctor: 'housekeeping',
+};
+
+/** The command named in argv (after global options), if it is one of ours. */
+export function commandIn(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--home') i++;
+    else if (a === '-h' || a === '--help' || a === 'help') return undefined;
+    else if (!a.startsWith('-')) return a in GROUP_OF ? a : undefined;
+  }
+  return undefined;
+}
+
+export async function buildProgram(args: string[]): Promise<Command> {
   const program = new Command('uwsrun');
   program
     .description('run batch jobs defined in YAML, with the IVOA UWS 1.1 phase model')
@@ -27,20 +55,16 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError(false);
-  registerSubmit(program);
-  registerChange(program);
-  registerWait(program);
-  registerInspect(program);
-  registerDefinitions(program);
-  registerSet(program);
-  registerHousekeeping(program);
+  const name = commandIn(args);
+  const groups = name ? [GROUP_OF[name]!] : Object.keys(GROUPS);
+  for (const group of groups) (await GROUPS[group]!())(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }
 
 export async function runCli(argv: string[]): Promise<void> {
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv.slice(2));
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
