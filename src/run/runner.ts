@@ -114,7 +114,10 @@ export class Runner {
     for (const [id, at] of this.ups) recordUp(tx, id, at);
     this.ups.clear();
     for (const [id, status] of this.exits) {
-      if (recordEnd(tx, id, status)) this.exits.delete(id);
+      if (recordEnd(tx, id, status)) {
+        this.exits.delete(id);
+        this.limits.delete(id);
+      }
     }
     const now = Date.now();
     for (const id of tx.activeJobIds()) {
