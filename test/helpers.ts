@@ -1,6 +1,7 @@
 // Black-box test helpers: run bin/uwsrun exactly as a user would, each test in its own
 // temporary HOME, and wait for conditions with deadlines (never fixed sleeps).
 
+import assert from 'node:assert/strict';
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,13 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = join(ROOT, 'bin', 'uwsrun');
 export const EXAMPLE_JOBS = join(ROOT, 'jobs.example.yaml');
+
+/** A job id of the shape the SPEC gives. */
+export const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{5,31}$/;
+/** An instant as uwsrun prints it: UTC, milliseconds, Z. */
+export const ISO_MS_Z = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+/** The phases a job never leaves by itself. */
+export const FINAL = ['COMPLETED', 'ERROR', 'ABORTED', 'ARCHIVED'];
 
 export interface Run {
   code: number;
@@ -100,4 +108,44 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** `uwsrun submit ARGS`: asserts exit 0 and returns what it printed, trimmed. */
+export function submitOk(sb: Sandbox, args: string[], env: NodeJS.ProcessEnv = {}): string {
+  const r = sb.run(['submit', ...args], env);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+/** `uwsrun submit ARGS`: asserts exit 0 and that it printed a job id of the SPEC's shape. */
+export function submitJob(sb: Sandbox, args: string[], env: NodeJS.ProcessEnv = {}): string {
+  const r = sb.run(['submit', ...args], env);
+  assert.equal(r.code, 0, `submit ${args.join(' ')}: ${r.stderr}`);
+  const id = r.stdout.trim();
+  assert.match(id, ID_RE);
+  return id;
+}
+
+/** Creates the file `release` in the job's directory: a job waiting for it may go on. */
+export const release = (sb: Sandbox, id: string): void => writeFileSync(join(sb.jobDir(id), 'release'), '');
+
+const shQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+let scriptFound: boolean | undefined;
+
+/** Whether util-linux `script` (needed by runOnTty) is installed. */
+export function hasScript(): boolean {
+  scriptFound ??= spawnSync('sh', ['-c', 'command -v script']).status === 0;
+  return scriptFound;
+}
+
+/** Runs uwsrun with stdout on a pseudo-terminal (util-linux script); returns what it printed. */
+export function runOnTty(sb: Sandbox, args: string[], extraEnv: NodeJS.ProcessEnv = {}): string {
+  const r = spawnSync('script', ['-qec', [BIN, ...args].map(shQuote).join(' '), '/dev/null'], {
+    env: { ...sb.env, ...extraEnv },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 0, `uwsrun ${args.join(' ')} on a tty: ${r.stdout}${r.stderr}`);
+  return r.stdout;
 }

@@ -12,8 +12,11 @@ import { EXIT } from '../errors.js';
  */
 export async function waitForJobs(ctx: Context, ids: string[], timeoutS: number | undefined): Promise<number> {
   const live = process.stderr.isTTY && !ctx.quiet;
+  let shown = '';
   const show = (p: WatchProgress) => {
-    process.stderr.write(`\r\x1b[2Kwaiting: ${p.done} done, ${p.running} running, ${p.queued} queued${p.pending ? `, ${p.pending} pending` : ''}`);
+    const line = `waiting: ${p.done} done, ${p.running} running, ${p.queued} queued${p.pending ? `, ${p.pending} pending` : ''}`;
+    if (line !== shown) process.stderr.write(`\r\x1b[2K${line}`);
+    shown = line;
   };
   const outcome = await watchUntilFinal(ctx.store, ids, timeoutS, live ? show : undefined);
   if (live) process.stderr.write('\r\x1b[2K');

@@ -5,9 +5,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Sandbox, waitFor } from '../helpers.js';
+import { Sandbox, submitJob, waitFor } from '../helpers.js';
+import {
+  describeProcs, environHas, groupMembers, isZombie, killQuietly, pendingSignals, procStat, sigBit, stillAlive,
+} from '../procfs.js';
 
 const YAML = `
 defaults:
@@ -55,92 +58,7 @@ jobs:
 
 const T = { timeout: 90_000 };
 
-// ---- /proc -------------------------------------------------------------------------------
-
-interface Proc {
-  pid: number;
-  comm: string;
-  state: string;
-  ppid: number;
-  pgrp: number;
-  session: number;
-  start: string;
-}
-
-function stat(pid: number): Proc | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const close = text.lastIndexOf(')');
-  const f = text.slice(close + 2).split(' ');
-  return {
-    pid,
-    comm: text.slice(text.indexOf('(') + 1, close),
-    state: f[0]!,
-    ppid: Number(f[1]),
-    pgrp: Number(f[2]),
-    session: Number(f[3]),
-    start: f[19]!,
-  };
-}
-
-const zombie = (p: Proc): boolean => p.state === 'Z' || p.state === 'X' || p.state === 'x';
-
-/** Alive: present, not a zombie, and still the same process (same start time). */
-function alive(p: Proc): boolean {
-  const now = stat(p.pid);
-  return now !== undefined && !zombie(now) && now.start === p.start;
-}
-
-function allProcs(): Proc[] {
-  const out: Proc[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const p = stat(Number(name));
-    if (p) out.push(p);
-  }
-  return out;
-}
-
-/** Live members of process group `pgid`. */
-const group = (pgid: number): Proc[] => allProcs().filter((p) => p.pgrp === pgid && !zombie(p));
-
-const describeProcs = (ps: Proc[]): string => ps.map((p) => `${p.pid}(${p.comm},${p.state})`).join(' ');
-
-function environHas(pid: number, entry: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(entry);
-  } catch {
-    return false;
-  }
-}
-
-/** Signals pending for the process (thread-directed | process-directed), or undefined if gone. */
-function pendingSignals(pid: number): bigint | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/status`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const field = (name: string): bigint => BigInt(`0x${new RegExp(`^${name}:\\s*([0-9a-fA-F]+)`, 'm').exec(text)?.[1] ?? '0'}`);
-  return field('SigPnd') | field('ShdPnd');
-}
-
-const sigBit = (signo: number): bigint => 1n << BigInt(signo - 1);
-
 // ---- uwsrun ------------------------------------------------------------------------------
-
-function submit(sb: Sandbox, def: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): string {
-  const r = sb.run(['submit', def, ...extra], env);
-  assert.equal(r.code, 0, `submit ${def}: ${r.stderr}`);
-  const id = r.stdout.trim();
-  assert.match(id, /^[A-Za-z0-9][A-Za-z0-9_-]{5,31}$/);
-  return id;
-}
 
 const waitJob = (sb: Sandbox, id: string, what: string, ok: (j: any) => boolean, ms = 25_000): Promise<any> =>
   waitFor(`job ${id}: ${what}`, () => {
@@ -150,7 +68,7 @@ const waitJob = (sb: Sandbox, id: string, what: string, ok: (j: any) => boolean,
 
 /** Submits with --run and waits until the command has started and written results/ready. */
 async function startReady(sb: Sandbox, def: string): Promise<{ id: string; job: any }> {
-  const id = submit(sb, def, ['--run']);
+  const id = submitJob(sb, [def, '--run']);
   await waitFor(`${def} ready`, () => existsSync(join(sb.jobDir(id), 'results', 'ready')), 25_000);
   const job = await waitJob(sb, id, 'EXECUTING with pid and startTime', (j) => j.phase === 'EXECUTING' && j.pid !== null && j.startTime !== null);
   return { id, job };
@@ -174,7 +92,7 @@ function assertAbortedRecord(job: any): void {
 test('abort of a PENDING job: ABORTED with endTime, no pid, nothing ever ran, exit 0', T, () => {
   const sb = new Sandbox(YAML);
   try {
-    const id = submit(sb, 'record');
+    const id = submitJob(sb, ['record']);
     assert.equal(sb.job(id).phase, 'PENDING');
     const r = sb.run(['abort', id]);
     assert.equal(r.code, 0, r.stderr);
@@ -197,7 +115,7 @@ test('abort of a QUEUED job (held by limit 1): ABORTED, never started even when 
   try {
     assert.equal(sb.run(['limit', '1']).code, 0);
     const blocker = await startReady(sb, 'blocker');
-    const id = submit(sb, 'record', ['--run']);
+    const id = submitJob(sb, ['record', '--run']);
     assert.equal(sb.job(id).phase, 'QUEUED');
     const r = sb.run(['abort', id]);
     assert.equal(r.code, 0, r.stderr);
@@ -206,7 +124,7 @@ test('abort of a QUEUED job (held by limit 1): ABORTED, never started even when 
     assert.equal(job.startTime, null);
     // Free the slot and prove the queue moved on without the aborted job.
     assert.equal(sb.run(['abort', blocker.id]).code, 0);
-    const next = submit(sb, 'quick', ['--run']);
+    const next = submitJob(sb, ['quick', '--run']);
     await waitJob(sb, next, 'COMPLETED', (j) => j.phase === 'COMPLETED');
     assert.equal(sb.job(id).phase, 'ABORTED');
     assertNeverRan(sb, id);
@@ -218,12 +136,12 @@ test('abort of a QUEUED job (held by limit 1): ABORTED, never started even when 
 test('abort in the starting window: exit 0 at once, ABORTED with startTime null, the command never runs', T, async () => {
   const sb = new Sandbox(YAML);
   try {
-    const id = submit(sb, 'record', ['--run'], { UWSRUN_TEST_HOLD_START: '30' });
+    const id = submitJob(sb, ['record', '--run'], { UWSRUN_TEST_HOLD_START: '30' });
     const starting = await waitJob(sb, id, 'EXECUTING, pid set, startTime null',
       (j) => j.phase === 'EXECUTING' && j.pid !== null && j.startTime === null);
-    const wrapper = stat(starting.pid);
-    assert.ok(wrapper && !zombie(wrapper), `wrapper ${starting.pid} should be running`);
-    const members = group(starting.pid);
+    const wrapper = procStat(starting.pid);
+    assert.ok(wrapper && !isZombie(wrapper), `wrapper ${starting.pid} should be running`);
+    const members = groupMembers(starting.pid);
     assert.ok(members.some((p) => p.pid === starting.pid), 'the pid leads its own process group');
 
     const t0 = Date.now();
@@ -235,8 +153,8 @@ test('abort in the starting window: exit 0 at once, ABORTED with startTime null,
     const job = sb.job(id);
     assertAbortedRecord(job);
     assert.equal(job.startTime, null, 'the job never got out of its starting window');
-    assert.ok(!alive(wrapper), `wrapper ${wrapper.pid} must be gone (or a zombie)`);
-    const left = [...members, ...group(starting.pid)].filter(alive);
+    assert.ok(!stillAlive(wrapper), `wrapper ${wrapper.pid} must be gone (or a zombie)`);
+    const left = [...members, ...groupMembers(starting.pid)].filter(stillAlive);
     assert.deepEqual(left, [], `processes of the job still alive: ${describeProcs(left)}`);
     assert.equal(readFileSync(join(sb.jobDir(id), 'stdout.log'), 'utf8'), '', 'the command must never run');
     assert.equal(existsSync(join(sb.jobDir(id), 'results', 'ran')), false, 'the command must never run');
@@ -254,24 +172,24 @@ test('abort in the starting window signals the group with SIGTERM, not SIGINT', 
   const sb = new Sandbox(YAML);
   let stopped: number | undefined;
   try {
-    const id = submit(sb, 'holdme', ['--run'], { UWSRUN_TEST_HOLD_START: '30' }); // killGrace: 10
+    const id = submitJob(sb, ['holdme', '--run'], { UWSRUN_TEST_HOLD_START: '30' }); // killGrace: 10
     const starting = await waitJob(sb, id, 'EXECUTING, pid set, startTime null',
       (j) => j.phase === 'EXECUTING' && j.pid !== null && j.startTime === null);
     const pid: number = starting.pid;
-    const members = group(pid);
+    const members = groupMembers(pid);
     assert.ok(members.some((p) => p.pid === pid), 'the pid leads its own process group');
     // Stop the whole group: a signal sent to a stopped process (other than SIGKILL and
     // SIGCONT) stays pending, visible in /proc/PID/status, whatever the wrapper is made of.
     process.kill(-pid, 'SIGSTOP');
     stopped = pid;
-    await waitFor('the group to stop', () => members.every((p) => ['T', 't'].includes(stat(p.pid)?.state ?? '')));
+    await waitFor('the group to stop', () => members.every((p) => ['T', 't'].includes(procStat(p.pid)?.state ?? '')));
     assert.equal(pendingSignals(pid), 0n, 'nothing pending before the abort');
 
     const t0 = Date.now();
     const abort = sb.start(['abort', id]);
     const mask = await waitFor('a signal to be pending in the stopped wrapper', () => {
       const m = pendingSignals(pid);
-      if (m === undefined || !alive(members.find((p) => p.pid === pid)!)) {
+      if (m === undefined || !stillAlive(members.find((p) => p.pid === pid)!)) {
         throw new Error('the stopped wrapper vanished before its pending signals could be read');
       }
       return m !== 0n ? m : undefined;
@@ -289,16 +207,12 @@ test('abort in the starting window signals the group with SIGTERM, not SIGINT', 
     const job = sb.job(id);
     assertAbortedRecord(job);
     assert.equal(job.startTime, null);
-    const left = members.filter(alive);
+    const left = members.filter(stillAlive);
     assert.deepEqual(left, [], `still alive: ${describeProcs(left)}`);
     assert.equal(readFileSync(join(sb.jobDir(id), 'stdout.log'), 'utf8'), '', 'the command must never run');
     assert.equal(existsSync(join(sb.jobDir(id), 'results', 'ran')), false, 'the command must never run');
   } finally {
-    if (stopped !== undefined) {
-      try {
-        process.kill(-stopped, 'SIGCONT');
-      } catch { /* gone */ }
-    }
+    if (stopped !== undefined) killQuietly(-stopped, 'SIGCONT');
     sb.cleanup();
   }
 });
@@ -322,10 +236,10 @@ test('abort of a started job sends SIGINT to it; ABORTED with endTime', T, async
 test('abort kills the whole process group, grandchildren included (SIGKILL after killGrace)', T, async () => {
   const sb = new Sandbox(YAML);
   try {
-    const id = submit(sb, 'grand', ['--run']);
+    const id = submitJob(sb, ['grand', '--run']);
     const job = await waitJob(sb, id, 'started', (j) => j.phase === 'EXECUTING' && j.pid !== null && j.startTime !== null);
     const members = await waitFor('three sleeps in the group', () => {
-      const g = group(job.pid);
+      const g = groupMembers(job.pid);
       return g.filter((p) => p.comm === 'sleep').length >= 3 ? g : undefined;
     });
     assert.ok(members.length >= 5, `wrapper, sh and three sleeps: ${describeProcs(members)}`);
@@ -333,9 +247,9 @@ test('abort kills the whole process group, grandchildren included (SIGKILL after
 
     const r = sb.run(['abort', id]);
     assert.equal(r.code, 0, r.stderr);
-    const left = members.filter(alive);
+    const left = members.filter(stillAlive);
     assert.deepEqual(left, [], `still alive after abort returned: ${describeProcs(left)}`);
-    assert.deepEqual(group(job.pid), [], 'the group is empty');
+    assert.deepEqual(groupMembers(job.pid), [], 'the group is empty');
     assertAbortedRecord(sb.job(id));
   } finally {
     sb.cleanup();
@@ -346,7 +260,7 @@ test('a job ignoring SIGINT and SIGTERM is SIGKILLed after killGrace', T, async 
   const sb = new Sandbox(YAML);
   try {
     const { id, job } = await startReady(sb, 'stubborn');
-    const members = group(job.pid);
+    const members = groupMembers(job.pid);
     assert.ok(members.length >= 2, describeProcs(members));
     const t0 = Date.now();
     const r = sb.run(['abort', id]);
@@ -354,7 +268,7 @@ test('a job ignoring SIGINT and SIGTERM is SIGKILLed after killGrace', T, async 
     assert.equal(r.code, 0, r.stderr);
     assert.ok(took >= 900, `abort returned after ${took} ms, before the 1 s grace`);
     assert.ok(took < 20_000, `abort took ${took} ms`);
-    const left = [...members, ...group(job.pid)].filter(alive);
+    const left = [...members, ...groupMembers(job.pid)].filter(stillAlive);
     assert.deepEqual(left, [], `still alive: ${describeProcs(left)}`);
     assertAbortedRecord(sb.job(id));
   } finally {
@@ -379,14 +293,14 @@ test('during the grace period the phase stays EXECUTING; ABORTED once the group 
     assert.equal(during.code, 0);
     assert.ok(!abortDone, 'abort must still be waiting during the grace period');
     assert.equal(during.stdout.trim(), 'EXECUTING', `phase ${sampledAt} ms into a 3 s grace period`);
-    assert.ok(group(job.pid).length > 0, 'the group is still there');
+    assert.ok(groupMembers(job.pid).length > 0, 'the group is still there');
 
     const r = await abort;
     const took = Date.now() - t0;
     assert.equal(r.code, 0, r.stderr);
     assert.ok(took >= 2_500, `abort returned after ${took} ms, before the 3 s grace`);
     assert.equal(sb.run(['phase', id]).stdout.trim(), 'ABORTED');
-    assert.deepEqual(group(job.pid), []);
+    assert.deepEqual(groupMembers(job.pid), []);
     assertAbortedRecord(sb.job(id));
   } finally {
     sb.cleanup();
@@ -409,7 +323,7 @@ test('a second abort during the grace period waits like the first and exits 0', 
     assert.equal(a.phase, 'ABORTED', 'the first abort returned before the job was ABORTED');
     assert.equal(b.phase, 'ABORTED', 'the second abort returned before the job was ABORTED');
     assert.ok(b.at >= 2_500, `second abort returned after ${b.at} ms, inside the 3 s grace`);
-    assert.deepEqual(group(job.pid), []);
+    assert.deepEqual(groupMembers(job.pid), []);
     assertAbortedRecord(sb.job(id));
   } finally {
     sb.cleanup();
@@ -419,9 +333,9 @@ test('a second abort during the grace period waits like the first and exits 0', 
 test('abort of a final job (COMPLETED, ERROR, ABORTED) exits 4 and changes nothing', T, async () => {
   const sb = new Sandbox(YAML);
   try {
-    const completed = submit(sb, 'quick', ['--run']);
-    const failed = submit(sb, 'fail', ['--run']);
-    const aborted = submit(sb, 'record');
+    const completed = submitJob(sb, ['quick', '--run']);
+    const failed = submitJob(sb, ['fail', '--run']);
+    const aborted = submitJob(sb, ['record']);
     assert.equal(sb.run(['abort', aborted]).code, 0);
     await waitJob(sb, completed, 'COMPLETED', (j) => j.phase === 'COMPLETED');
     await waitJob(sb, failed, 'ERROR', (j) => j.phase === 'ERROR');
@@ -448,8 +362,8 @@ test('abort of a final job (COMPLETED, ERROR, ABORTED) exits 4 and changes nothi
 test('abort of several ids: acts on each, reports each failure, exits with the highest code; --json lists the changed only', T, async () => {
   const sb = new Sandbox(YAML);
   try {
-    const pending = submit(sb, 'record');
-    const completed = submit(sb, 'quick', ['--run']);
+    const pending = submitJob(sb, ['record']);
+    const completed = submitJob(sb, ['quick', '--run']);
     await waitJob(sb, completed, 'COMPLETED', (j) => j.phase === 'COMPLETED');
     const unknown = 'Zz9unknownJob42';
     const completedBefore = sb.run(['show', completed, '--json']).stdout;
@@ -477,7 +391,7 @@ test('abort of several ids: acts on each, reports each failure, exits with the h
 test('abort also kills a process that escaped into a new session (found by UWS_JOB_ID)', T, async () => {
   const sb = new Sandbox(YAML);
   try {
-    const id = submit(sb, 'escape', ['--run']);
+    const id = submitJob(sb, ['escape', '--run']);
     const job = await waitJob(sb, id, 'started', (j) => j.phase === 'EXECUTING' && j.pid !== null && j.startTime !== null);
     const escapedFile = join(sb.jobDir(id), 'results', 'escaped');
     const text = await waitFor('the escapee to write its pid', () => {
@@ -486,19 +400,19 @@ test('abort also kills a process that escaped into a new session (found by UWS_J
     });
     const escPid = Number(text.trim());
     const esc = await waitFor('the escapee to exec sleep', () => {
-      const p = stat(escPid);
+      const p = procStat(escPid);
       return p && p.comm === 'sleep' ? p : undefined;
     });
-    assert.ok(!zombie(esc));
+    assert.ok(!isZombie(esc));
     assert.notEqual(esc.pgrp, job.pid, 'the escapee left the job group');
-    assert.notEqual(esc.session, stat(job.pid)?.session, 'the escapee is in another session');
+    assert.notEqual(esc.session, procStat(job.pid)?.session, 'the escapee is in another session');
     assert.ok(environHas(escPid, `UWS_JOB_ID=${id}`), 'the escapee carries UWS_JOB_ID');
-    const members = group(job.pid);
+    const members = groupMembers(job.pid);
 
     const r = sb.run(['abort', id]);
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(!alive(esc), `escaped process ${escPid} survived the abort`);
-    const left = members.filter(alive);
+    assert.ok(!stillAlive(esc), `escaped process ${escPid} survived the abort`);
+    const left = members.filter(stillAlive);
     assert.deepEqual(left, [], describeProcs(left));
     assertAbortedRecord(sb.job(id));
   } finally {
@@ -509,10 +423,10 @@ test('abort also kills a process that escaped into a new session (found by UWS_J
 test('while the leader is gone but its group lives on, the phase stays EXECUTING', T, async () => {
   const sb = new Sandbox(YAML);
   try {
-    const id = submit(sb, 'lingering', ['--run']); // killGrace: 3
+    const id = submitJob(sb, ['lingering', '--run']); // killGrace: 3
     const job = await waitJob(sb, id, 'started', (j) => j.phase === 'EXECUTING' && j.pid !== null && j.startTime !== null);
     const members = await waitFor('two sleeps in the group', () => {
-      const g = group(job.pid);
+      const g = groupMembers(job.pid);
       return g.filter((p) => p.comm === 'sleep').length >= 2 ? g : undefined;
     });
     const leader = members.find((p) => p.pid === job.pid);
@@ -524,15 +438,15 @@ test('while the leader is gone but its group lives on, the phase stays EXECUTING
       return r;
     });
     // SIGINT ends the job's shell and so the wrapper; the background sleeps ignore SIGINT.
-    await waitFor('the leader to end', () => !alive(leader));
+    await waitFor('the leader to end', () => !stillAlive(leader));
     const during = sb.run(['phase', id]).stdout.trim();
-    const stillThere = members.filter((p) => p.pid !== job.pid && alive(p));
+    const stillThere = members.filter((p) => p.pid !== job.pid && stillAlive(p));
     assert.ok(!abortDone && stillThere.length > 0, `precondition: within the 3 s grace (${Date.now() - t0} ms)`);
     assert.equal(during, 'EXECUTING', 'the group is not gone yet: the phase must stay EXECUTING');
 
     const r = await abort;
     assert.equal(r.code, 0, r.stderr);
-    const left = members.filter(alive);
+    const left = members.filter(stillAlive);
     assert.deepEqual(left, [], describeProcs(left));
     assertAbortedRecord(sb.job(id));
   } finally {
@@ -544,20 +458,20 @@ test('abort of a job that ended a moment before (end not yet recorded) exits 4; 
   const sb = new Sandbox(YAML);
   let supervisor: number | undefined;
   try {
-    const ok = submit(sb, 'gated', ['--run']);
-    const bad = submit(sb, 'gated', ['--run', '-p', 'code=3']);
+    const ok = submitJob(sb, ['gated', '--run']);
+    const bad = submitJob(sb, ['gated', '--run', '-p', 'code=3']);
     const jobs = await Promise.all([ok, bad].map((id) =>
       waitJob(sb, id, 'started', (j) => j.phase === 'EXECUTING' && j.pid !== null && j.startTime !== null)));
     // SPEC §5: pid is a direct child of whatever supervises the job. Freeze that supervisor so
     // the jobs end without anybody recording it yet (a busy runner on a loaded machine).
-    const parents = jobs.map((j) => stat(j.pid)!.ppid);
+    const parents = jobs.map((j) => procStat(j.pid)!.ppid);
     assert.equal(parents[0], parents[1], 'one supervisor for both');
     supervisor = parents[0]!;
     assert.ok(supervisor > 1);
     process.kill(supervisor, 'SIGSTOP');
-    const groups = jobs.map((j) => group(j.pid));
+    const groups = jobs.map((j) => groupMembers(j.pid));
     for (const id of [ok, bad]) writeFileSync(join(sb.jobDir(id), 'go'), '');
-    await waitFor('both jobs to end', () => groups.every((g) => g.every((p) => !alive(p))));
+    await waitFor('both jobs to end', () => groups.every((g) => g.every((p) => !stillAlive(p))));
     for (const [id, phase] of [[ok, 'COMPLETED'], [bad, 'ERROR']] as const) {
       // Normally still EXECUTING here: nobody has recorded the end yet.
       const recorded = sb.run(['phase', id]).stdout.trim();
@@ -575,11 +489,7 @@ test('abort of a job that ended a moment before (end not yet recorded) exits 4; 
     assert.equal(b.phase, 'ERROR', 'the job exited 3 before the abort arrived');
     assert.equal(b.exitCode, 3);
   } finally {
-    if (supervisor !== undefined) {
-      try {
-        process.kill(supervisor, 'SIGCONT');
-      } catch { /* gone */ }
-    }
+    if (supervisor !== undefined) killQuietly(supervisor, 'SIGCONT');
     sb.cleanup();
   }
 });

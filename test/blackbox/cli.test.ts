@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, Sandbox, waitFor } from '../helpers.js';
+import { BIN, Sandbox, hasScript, runOnTty, submitOk, waitFor } from '../helpers.js';
 
 const YAML = `
 defaults:
@@ -22,31 +22,11 @@ jobs:
 
 const T = { timeout: 60_000 };
 
-function submit(sb: Sandbox, args: string[], env: NodeJS.ProcessEnv = {}): string {
-  const r = sb.run(['submit', ...args], env);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.trim();
-}
-
-const shQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-const hasScript = spawnSync('sh', ['-c', 'command -v script']).status === 0;
-
-/** Runs uwsrun with stdout on a pseudo-terminal (util-linux script); returns what it printed. */
-function runOnTty(sb: Sandbox, args: string[], extraEnv: NodeJS.ProcessEnv = {}): string {
-  const r = spawnSync('script', ['-qec', [BIN, ...args].map(shQuote).join(' '), '/dev/null'], {
-    env: { ...sb.env, ...extraEnv },
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  assert.equal(r.status, 0, `uwsrun ${args.join(' ')} on a tty: ${r.stdout}${r.stderr}`);
-  return r.stdout;
-}
-
 test('global options are accepted before and after the command', T, () => {
   const sb = new Sandbox(YAML);
   const elsewhere = mkdtempSync(join(tmpdir(), 'uwsrun-elsewhere-'));
   try {
-    const id = submit(sb, ['quick']);
+    const id = submitOk(sb, ['quick']);
     // UWSRUN_HOME points at an empty HOME: only --home can find the job.
     const env = { UWSRUN_HOME: join(elsewhere, 'home') };
     const plain = sb.run(['show', id, '--json'], env);
@@ -104,14 +84,14 @@ test('a relative --home is taken relative to the working directory, also by the 
 test('-q silences informational messages but not errors, and leaves stdout data alone', T, () => {
   const sb = new Sandbox(YAML);
   try {
-    const a = submit(sb, ['quick']);
+    const a = submitOk(sb, ['quick']);
     const loud = sb.run(['run', a]);
     assert.equal(loud.code, 0, loud.stderr);
     assert.notEqual(loud.stderr.trim(), '', '`run` says something without -q (else this test proves nothing)');
 
     const variants = (id: string) => [['-q', 'run', id], ['run', id, '-q'], ['run', id, '--quiet']];
     for (const make of [0, 1, 2]) {
-      const id = submit(sb, ['quick']);
+      const id = submitOk(sb, ['quick']);
       const args = variants(id)[make]!;
       const r = sb.run(args);
       assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
@@ -120,7 +100,7 @@ test('-q silences informational messages but not errors, and leaves stdout data 
     }
 
     // abort and delete are quiet too; their data channel stays empty without --json.
-    const p = submit(sb, ['quick']);
+    const p = submitOk(sb, ['quick']);
     for (const args of [['abort', p, '-q'], ['-q', 'delete', p]]) {
       const r = sb.run(args);
       assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
@@ -137,7 +117,7 @@ test('-q silences informational messages but not errors, and leaves stdout data 
     assert.notEqual(unknown.stderr.trim(), '');
 
     // Data on stdout is unchanged by -q.
-    const id = submit(sb, ['quick']);
+    const id = submitOk(sb, ['quick']);
     const quietId = sb.run(['-q', 'submit', 'quick']);
     assert.equal(quietId.code, 0);
     assert.match(quietId.stdout, /^[A-Za-z0-9][A-Za-z0-9_-]{5,31}\n$/);
@@ -151,8 +131,8 @@ test('-q silences informational messages but not errors, and leaves stdout data 
 test('--json on run and abort prints the changed jobs as an array', T, async () => {
   const sb = new Sandbox(YAML);
   try {
-    const a = submit(sb, ['long']);
-    const b = submit(sb, ['long']);
+    const a = submitOk(sb, ['long']);
+    const b = submitOk(sb, ['long']);
     const ran = sb.run(['run', a, b, '--json']);
     assert.equal(ran.code, 0, ran.stderr);
     const queued = JSON.parse(ran.stdout);
@@ -189,14 +169,14 @@ test('--json on run and abort prints the changed jobs as an array', T, async () 
 test('show ID (human) names the job and its phase', T, async () => {
   const sb = new Sandbox(YAML);
   try {
-    const pending = submit(sb, ['quick']);
+    const pending = submitOk(sb, ['quick']);
     const r = sb.run(['show', pending]);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(r.stdout.includes(pending), r.stdout);
     assert.match(r.stdout, /\bPENDING\b/);
     assert.throws(() => JSON.parse(r.stdout), 'human output is not JSON');
 
-    const done = submit(sb, ['quick', '--run']);
+    const done = submitOk(sb, ['quick', '--run']);
     await waitFor('COMPLETED', () => sb.job(done).phase === 'COMPLETED', 25_000);
     const d = sb.run(['show', done]);
     assert.equal(d.code, 0, d.stderr);
@@ -211,7 +191,7 @@ test('show ID (human) names the job and its phase', T, async () => {
 test('--no-color and NO_COLOR give no ANSI escapes, even on a terminal', T, async () => {
   const sb = new Sandbox(YAML);
   try {
-    const id = submit(sb, ['quick', '--run']);
+    const id = submitOk(sb, ['quick', '--run']);
     await waitFor('COMPLETED', () => sb.job(id).phase === 'COMPLETED', 25_000);
     for (const cmd of [['show', id], ['list']]) {
       // Off a terminal: never colours.
@@ -221,7 +201,7 @@ test('--no-color and NO_COLOR give no ANSI escapes, even on a terminal', T, asyn
         assert.ok(r.stdout.includes(id));
         assert.ok(!r.stdout.includes('\x1b'), `${args.join(' ')}: ${JSON.stringify(r.stdout)}`);
       }
-      if (!hasScript) continue;
+      if (!hasScript()) continue;
       const coloured = runOnTty(sb, cmd, { NO_COLOR: undefined });
       assert.ok(coloured.includes('\x1b['), `${cmd.join(' ')} on a terminal without NO_COLOR is coloured (control): ${JSON.stringify(coloured)}`);
       for (const [args, env] of [

@@ -5,11 +5,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Sandbox, waitFor } from '../helpers.js';
+import { ID_RE, Sandbox, release, submitJob, waitFor } from '../helpers.js';
 
-const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{5,31}$/;
 const DEADLINE = 30_000;
 
 const GATE = `[sh, -c, 'date +%s.%N > "$UWS_RESULTS_DIR/start"; while [ ! -e "$UWS_JOB_DIR/release" ]; do sleep 0.05; done; date +%s.%N > "$UWS_RESULTS_DIR/end"']`;
@@ -24,16 +23,6 @@ jobs:
   hello:
     command: [echo, hello]
 `;
-
-function submit(sb: Sandbox, args: string[]): string {
-  const r = sb.run(['submit', ...args]);
-  assert.equal(r.code, 0, `submit ${args.join(' ')}: ${r.stderr}`);
-  const id = r.stdout.trim();
-  assert.match(id, ID_RE);
-  return id;
-}
-
-const release = (sb: Sandbox, id: string): void => writeFileSync(join(sb.jobDir(id), 'release'), '');
 
 interface Interval { id: string; start: number; end: number }
 
@@ -101,9 +90,9 @@ test('limit 2: never more than 2 at once, FIFO starts, and a queued job starts p
     assert.equal(sb.ok(['limit']), '2', 'the default limit is 2');
     // The first job runs alone before the others are queued, so that from now on exactly
     // one slot frees at a time and every start is decided by one release.
-    const ids = [submit(sb, ['gate', '--run'])];
+    const ids = [submitJob(sb, ['gate', '--run'])];
     await waitFor('the first job to execute', () => isUp(sb, phases(sb, 2), ids[0]!), DEADLINE);
-    for (let i = 1; i < 8; i++) ids.push(submit(sb, ['gate', '--run']));
+    for (let i = 1; i < 8; i++) ids.push(submitJob(sb, ['gate', '--run']));
 
     // Job 2 takes the second slot; 3..8 wait in order.
     await waitFor('job 2 to execute', () => isUp(sb, phases(sb, 2), ids[1]!), DEADLINE);
@@ -156,9 +145,9 @@ test('FIFO is the order of queueing (run), not of creation', async () => {
   const sb = new Sandbox(JOBS);
   try {
     assert.equal(sb.ok(['limit', '1']), '1');
-    const blocker = submit(sb, ['gate', '--run']);
+    const blocker = submitJob(sb, ['gate', '--run']);
     await waitFor('the blocker to execute', () => isUp(sb, phases(sb, 1), blocker), DEADLINE);
-    const [a, b, c] = [submit(sb, ['gate']), submit(sb, ['gate']), submit(sb, ['gate'])];
+    const [a, b, c] = [submitJob(sb, ['gate']), submitJob(sb, ['gate']), submitJob(sb, ['gate'])];
     for (const id of [c, a, b]) assert.equal(sb.run(['run', id]).code, 0);
     const seen = phases(sb, 1);
     assert.deepEqual([a, b, c].map((id) => seen.get(id)?.phase), ['QUEUED', 'QUEUED', 'QUEUED']);
@@ -180,10 +169,10 @@ test('FIFO is the order of queueing (run), not of creation', async () => {
 test('maxRunning: 1 never overlaps itself, another definition runs beside it, later jobs skip past it', async () => {
   const sb = new Sandbox(JOBS);
   try {
-    const solo1 = submit(sb, ['solo', '--run']);
+    const solo1 = submitJob(sb, ['solo', '--run']);
     await waitFor('solo 1 to execute', () => isUp(sb, phases(sb, 2), solo1), DEADLINE);
-    const solo2 = submit(sb, ['solo', '--run']);
-    const other = submit(sb, ['gate', '--run']);
+    const solo2 = submitJob(sb, ['solo', '--run']);
+    const other = submitJob(sb, ['gate', '--run']);
     // solo2 is first in the queue but its definition is at its maxRunning: `other` skips past it.
     await waitFor('the other definition to execute', () => isUp(sb, phases(sb, 2), other), DEADLINE);
     let seen = phases(sb, 2);
@@ -213,7 +202,7 @@ test('limit prints 2 by default; limit 3 sets it and lets a third job execute', 
   const sb = new Sandbox(JOBS);
   try {
     assert.equal(sb.ok(['limit']), '2');
-    const ids = [submit(sb, ['gate', '--run']), submit(sb, ['gate', '--run']), submit(sb, ['gate', '--run'])];
+    const ids = [submitJob(sb, ['gate', '--run']), submitJob(sb, ['gate', '--run']), submitJob(sb, ['gate', '--run'])];
     await waitFor('two jobs to execute', () => {
       const seen = phases(sb, 2);
       return ids.filter((id) => seen.get(id)?.phase === 'EXECUTING').length === 2;

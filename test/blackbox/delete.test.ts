@@ -3,9 +3,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Sandbox, waitFor } from '../helpers.js';
+import { Sandbox, submitOk, waitFor } from '../helpers.js';
+import { groupMembers, stillAlive } from '../procfs.js';
 
 const YAML = `
 defaults:
@@ -22,43 +23,6 @@ jobs:
 
 const T = { timeout: 60_000 };
 
-interface Proc { pid: number; comm: string; state: string; pgrp: number; start: string }
-
-function stat(pid: number): Proc | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const close = text.lastIndexOf(')');
-  const f = text.slice(close + 2).split(' ');
-  return { pid, comm: text.slice(text.indexOf('(') + 1, close), state: f[0]!, pgrp: Number(f[2]), start: f[19]! };
-}
-
-const zombie = (p: Proc): boolean => p.state === 'Z' || p.state === 'X' || p.state === 'x';
-
-function alive(p: Proc): boolean {
-  const now = stat(p.pid);
-  return now !== undefined && !zombie(now) && now.start === p.start;
-}
-
-function group(pgid: number): Proc[] {
-  const out: Proc[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const p = stat(Number(name));
-    if (p && p.pgrp === pgid && !zombie(p)) out.push(p);
-  }
-  return out;
-}
-
-function submit(sb: Sandbox, def: string, extra: string[] = []): string {
-  const r = sb.run(['submit', def, ...extra]);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.trim();
-}
-
 /** Everything that says the job no longer exists. */
 function assertGone(sb: Sandbox, id: string): void {
   const show = sb.run(['show', id]);
@@ -73,8 +37,8 @@ function assertGone(sb: Sandbox, id: string): void {
 test('delete of a PENDING job removes record and directory', T, () => {
   const sb = new Sandbox(YAML);
   try {
-    const keep = submit(sb, 'record');
-    const id = submit(sb, 'record');
+    const keep = submitOk(sb, ['record']);
+    const id = submitOk(sb, ['record']);
     assert.ok(existsSync(sb.jobDir(id)));
     const r = sb.run(['delete', id]);
     assert.equal(r.code, 0, r.stderr);
@@ -90,7 +54,7 @@ test('delete of a PENDING job removes record and directory', T, () => {
 test('delete of a COMPLETED job removes record and directory', T, async () => {
   const sb = new Sandbox(YAML);
   try {
-    const id = submit(sb, 'quick', ['--run']);
+    const id = submitOk(sb, ['quick', '--run']);
     await waitFor('COMPLETED', () => sb.job(id).phase === 'COMPLETED');
     assert.equal(readFileSync(join(sb.jobDir(id), 'stdout.log'), 'utf8'), 'done\n');
     const r = sb.run(['delete', id]);
@@ -104,21 +68,21 @@ test('delete of a COMPLETED job removes record and directory', T, async () => {
 test('delete of a running job aborts it first: its processes are gone, then the job is', T, async () => {
   const sb = new Sandbox(YAML);
   try {
-    const id = submit(sb, 'busy', ['--run']);
+    const id = submitOk(sb, ['busy', '--run']);
     await waitFor('ready', () => existsSync(join(sb.jobDir(id), 'results', 'ready')), 25_000);
     const job = await waitFor('EXECUTING with startTime', () => {
       const j = sb.job(id);
       return j.phase === 'EXECUTING' && j.pid !== null && j.startTime !== null ? j : undefined;
     }, 25_000);
     const members = await waitFor('two sleeps in the group', () => {
-      const g = group(job.pid);
+      const g = groupMembers(job.pid);
       return g.filter((p) => p.comm === 'sleep').length >= 2 ? g : undefined;
     });
     const r = sb.run(['delete', id]);
     assert.equal(r.code, 0, r.stderr);
-    const left = members.filter(alive);
+    const left = members.filter(stillAlive);
     assert.deepEqual(left, [], `processes of the deleted job still alive: ${left.map((p) => `${p.pid}(${p.comm})`).join(' ')}`);
-    assert.deepEqual(group(job.pid), []);
+    assert.deepEqual(groupMembers(job.pid), []);
     assertGone(sb, id);
     // Nothing of the job comes back later (the runner must not resurrect it).
     assert.equal(sb.run(['tick']).code, 0);
@@ -135,7 +99,7 @@ test('delete of an unknown id exits 3; with a known one too, the known one is de
     const r = sb.run(['delete', unknown]);
     assert.equal(r.code, 3, r.stderr);
     assert.ok(r.stderr.includes(unknown), r.stderr);
-    const id = submit(sb, 'record');
+    const id = submitOk(sb, ['record']);
     const both = sb.run(['delete', unknown, id, '--json']);
     assert.equal(both.code, 3, both.stderr);
     const printed = JSON.parse(both.stdout);

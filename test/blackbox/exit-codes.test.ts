@@ -5,9 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, Sandbox, type Run } from '../helpers.js';
-
-const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{5,31}$/;
+import { ID_RE, ROOT, Sandbox, type Run } from '../helpers.js';
 
 const JOBS = `jobs:
   alpha:

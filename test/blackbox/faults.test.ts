@@ -16,7 +16,10 @@ import {
   existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, Sandbox, waitFor } from '../helpers.js';
+import { BIN, FINAL, ID_RE, Sandbox, submitJob, waitFor } from '../helpers.js';
+import {
+  alive, allProcs, describeProcs, isZombie, jobEnvProcs, killQuietly, procStat,
+} from '../procfs.js';
 
 const YAML = `
 defaults:
@@ -50,72 +53,8 @@ jobs:
 `;
 
 const T = { timeout: 120_000 };
-const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{5,31}$/;
-const FINAL = ['COMPLETED', 'ERROR', 'ABORTED', 'ARCHIVED'];
 
-// ---- /proc -------------------------------------------------------------------------------
-
-interface Proc {
-  pid: number;
-  comm: string;
-  state: string;
-  ppid: number;
-  pgrp: number;
-  session: number;
-  start: string;
-}
-
-function procStat(pid: number): Proc | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const close = text.lastIndexOf(')');
-  const f = text.slice(close + 2).split(' ');
-  return {
-    pid,
-    comm: text.slice(text.indexOf('(') + 1, close),
-    state: f[0]!,
-    ppid: Number(f[1]),
-    pgrp: Number(f[2]),
-    session: Number(f[3]),
-    start: f[19]!,
-  };
-}
-
-const isZombie = (p: Proc): boolean => p.state === 'Z' || p.state === 'X' || p.state === 'x';
-
-/** Alive: present, not a zombie and, when a start time is given, still that process. */
-function alive(pid: number, start?: string | null): boolean {
-  const p = procStat(pid);
-  return p !== undefined && !isZombie(p) && (start == null || p.start === start);
-}
-
-function allProcs(): Proc[] {
-  const out: Proc[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const p = procStat(Number(name));
-    if (p) out.push(p);
-  }
-  return out;
-}
-
-function environ(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-  } catch {
-    return [];
-  }
-}
-
-/** Live processes carrying UWS_JOB_ID=<id> in their environment. */
-const jobEnvProcs = (id: string): Proc[] =>
-  allProcs().filter((p) => !isZombie(p) && environ(p.pid).includes(`UWS_JOB_ID=${id}`));
-
-const describe = (ps: Proc[]): string => ps.map((p) => `${p.pid}(${p.comm},${p.state},pgrp ${p.pgrp})`).join(' ');
+// ---- processes ---------------------------------------------------------------------------
 
 /** A process of the test's own, in its own session and group, unrelated to any job. */
 function unrelatedSleeper(): ChildProcess {
@@ -125,24 +64,9 @@ function unrelatedSleeper(): ChildProcess {
   return child;
 }
 
-function killQuietly(pid: number | undefined): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch { /* gone */ }
-}
-
 // ---- uwsrun ------------------------------------------------------------------------------
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function submit(sb: Sandbox, def: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): string {
-  const r = sb.run(['submit', def, ...extra], env);
-  assert.equal(r.code, 0, `submit ${def} ${extra.join(' ')}: ${r.stderr}`);
-  const id = r.stdout.trim();
-  assert.match(id, ID_RE);
-  return id;
-}
 
 function stateText(sb: Sandbox): string {
   return readFileSync(join(sb.home, 'state.json'), 'utf8');
@@ -188,11 +112,11 @@ test('kill -9 of the runner with 2 jobs running and 3 queued: jobs keep running,
   const sb = new Sandbox(YAML);
   try {
     const ids = [
-      submit(sb, 'work', ['--run', '-p', 'code=0']),
-      submit(sb, 'work', ['--run', '-p', 'code=3']),
-      submit(sb, 'work', ['--run']),
-      submit(sb, 'work', ['--run']),
-      submit(sb, 'work', ['--run']),
+      submitJob(sb, ['work', '--run', '-p', 'code=0']),
+      submitJob(sb, ['work', '--run', '-p', 'code=3']),
+      submitJob(sb, ['work', '--run']),
+      submitJob(sb, ['work', '--run']),
+      submitJob(sb, ['work', '--run']),
     ];
     const [a, b] = [await waitStarted(sb, ids[0]!), await waitStarted(sb, ids[1]!)];
     const before = state(sb);
@@ -237,7 +161,7 @@ test('kill -9 of the runner with 2 jobs running and 3 queued: jobs keep running,
 test('a job SIGKILLed while its runner is dead (no exit file) ends ERROR "lost" (transient), recorded by `tick` alone', T, async () => {
   const sb = new Sandbox(YAML);
   try {
-    const id = submit(sb, 'long', ['--run']);
+    const id = submitJob(sb, ['long', '--run']);
     const { pid, pidStart } = await waitStarted(sb, id);
     await killRunner(sb);
     process.kill(-pid, 'SIGKILL'); // the whole group: wrapper and command, so no exit file
@@ -298,7 +222,7 @@ test('kill -9 of `submit` at random moments: state.json always parses, no printe
     const durations: number[] = [];
     for (let i = 0; i < 3; i++) {
       const t0 = Date.now();
-      printed.add(submit(sb, 'hello'));
+      printed.add(submitJob(sb, ['hello']));
       durations.push(Date.now() - t0);
     }
     const full = durations.sort((x, y) => x - y)[1]!;
@@ -319,7 +243,7 @@ test('kill -9 of `submit` at random moments: state.json always parses, no printe
     }
     // The HOME is still usable (a lock left by a killed holder is taken over).
     const t0 = Date.now();
-    const last = submit(sb, 'hello');
+    const last = submitJob(sb, ['hello']);
     const lastMs = Date.now() - t0;
     assert.ok(lastMs < 8_000, `a submit after the massacre took ${lastMs} ms`);
     printed.add(last);
@@ -427,7 +351,7 @@ test('abort racing the start (50 jobs, random 0-200 ms): every job ABORTED, no p
       if (a.code !== 0) return void problems.push(`${mode} job ${id}: abort exited ${a.code}: ${a.stderr}`);
       // abort returns only when the job's processes are gone.
       const left = jobEnvProcs(id);
-      if (left.length > 0) problems.push(`${mode} job ${id}: processes left after abort returned: ${describe(left)}`);
+      if (left.length > 0) problems.push(`${mode} job ${id}: processes left after abort returned: ${describeProcs(left)}`);
       const job = (JSON.parse(a.stdout) as any[])[0];
       if (job?.phase !== 'ABORTED') problems.push(`${mode} job ${id}: abort printed phase ${job?.phase}`);
       if (r && r.code !== 0) {
@@ -451,7 +375,7 @@ test('abort racing the start (50 jobs, random 0-200 ms): every job ABORTED, no p
       assert.equal(j?.phase, 'ABORTED', `job ${id}: ${j?.phase}`);
       assert.equal(j.pid, null);
     }
-    assert.deepEqual(describe(ids.flatMap(jobEnvProcs)), '');
+    assert.deepEqual(describeProcs(ids.flatMap(jobEnvProcs)), '');
     const started = existsSync(join(sb.dir, 'started')) ? readFileSync(join(sb.dir, 'started'), 'utf8').trim().split('\n').filter(Boolean) : [];
     const figures = `${N} jobs: abort before run ${landed.beforeRun}, while QUEUED or starting (startTime null) ${landed.startTimeNull}, `
       + `after the start ${landed.started}; commands that began to run ${started.length}`;
@@ -468,7 +392,7 @@ test('pid reuse: a recorded pid now held by an unrelated process (wrong start ti
   const sb = new Sandbox(YAML);
   let other: ChildProcess | undefined;
   try {
-    const id = submit(sb, 'long', ['--run']);
+    const id = submitJob(sb, ['long', '--run']);
     const { pid } = await waitStarted(sb, id);
     await killRunner(sb);
     // The job's processes die unseen (as they would before their pid is reused) ...
@@ -505,13 +429,13 @@ test('stale lock of a dead process is taken over at once; a live holder makes su
   const sb = new Sandbox(YAML);
   let holder: ChildProcess | undefined;
   try {
-    submit(sb, 'hello');
+    submitJob(sb, ['hello']);
     const lock = join(sb.home, 'state.lock');
     const dead = spawnSync('true');
     assert.ok(dead.pid && !alive(dead.pid));
     writeFileSync(lock, `${dead.pid} 1`);
     let t0 = Date.now();
-    const id = submit(sb, 'hello');
+    const id = submitJob(sb, ['hello']);
     const tookMs = Date.now() - t0;
     assert.ok(tookMs < 4_000, `a dead holder's lock must be taken over promptly, took ${tookMs} ms`);
     assert.equal(sb.job(id).phase, 'PENDING');
@@ -537,7 +461,7 @@ test('stale lock of a dead process is taken over at once; a live holder makes su
     // Once the holder dies, its lock is taken over.
     killQuietly(holder.pid);
     await waitFor('holder gone', () => !alive(holder!.pid!, start), 10_000);
-    submit(sb, 'hello');
+    submitJob(sb, ['hello']);
   } finally {
     killQuietly(holder?.pid);
     sb.cleanup();
@@ -643,7 +567,7 @@ test('read-only HOME with jobs: submit and abort exit 5, list and show still wor
 test('a job that closes its stdout early completes', T, () => {
   const sb = new Sandbox(YAML);
   try {
-    const id = submit(sb, 'closeout', ['--run']);
+    const id = submitJob(sb, ['closeout', '--run']);
     const w = sb.run(['wait', id, '--timeout', '30']);
     assert.equal(w.code, 0, w.stderr);
     const job = sb.job(id);
@@ -658,7 +582,7 @@ test('a job that closes its stdout early completes', T, () => {
 test('a job that floods 200 MB of output completes with every byte in stdout.log; the runner stays small', T, async () => {
   const sb = new Sandbox(YAML);
   try {
-    const id = submit(sb, 'flood', ['--run']);
+    const id = submitJob(sb, ['flood', '--run']);
     const waiting = sb.start(['wait', id, '--timeout', '90']);
     let maxRssKb = 0;
     let samples = 0;
@@ -691,7 +615,7 @@ test('a job that floods 200 MB of output completes with every byte in stdout.log
 test('a process that escaped into a new session (setsid) is killed on abort', T, async () => {
   const sb = new Sandbox(YAML);
   try {
-    const id = submit(sb, 'escape', ['--run']);
+    const id = submitJob(sb, ['escape', '--run']);
     const { pid } = await waitStarted(sb, id);
     await waitFor('escape ready', () => existsSync(join(sb.jobDir(id), 'results', 'ready')));
     const escaped = await waitFor('the escaped sleep', () => {
@@ -701,8 +625,8 @@ test('a process that escaped into a new session (setsid) is killed on abort', T,
     const r = sb.run(['abort', id]);
     assert.equal(r.code, 0, r.stderr);
     const survivors = escaped.filter((p) => alive(p.pid, p.start));
-    assert.deepEqual(describe(survivors), '', 'escaped processes are gone when abort returns');
-    assert.deepEqual(describe(jobEnvProcs(id)), '');
+    assert.deepEqual(describeProcs(survivors), '', 'escaped processes are gone when abort returns');
+    assert.deepEqual(describeProcs(jobEnvProcs(id)), '');
     assert.equal(sb.job(id).phase, 'ABORTED');
   } finally {
     sb.cleanup();
@@ -712,7 +636,7 @@ test('a process that escaped into a new session (setsid) is killed on abort', T,
 test('a job that leaves a zombie child completes normally', T, async () => {
   const sb = new Sandbox(YAML);
   try {
-    const id = submit(sb, 'zombie', ['--run']);
+    const id = submitJob(sb, ['zombie', '--run']);
     const { pid } = await waitStarted(sb, id);
     // While `sleep 3` runs, its never-reaped child (the `sleep 0.1`) is a zombie in the group.
     const seen = await waitFor('a zombie in the job group, or the job over', () =>
@@ -740,7 +664,7 @@ test('tick prints nothing when there is nothing to do: no HOME, a HOME of finish
     assert.equal(none.stderr, '');
     assert.equal(existsSync(sb.home), false, 'tick creates no HOME');
 
-    const ids = [submit(sb, 'hello', ['--run']), submit(sb, 'hello', ['--run'])];
+    const ids = [submitJob(sb, ['hello', '--run']), submitJob(sb, ['hello', '--run'])];
     assert.equal(sb.run(['wait', ...ids, '--timeout', '30']).code, 0);
     for (let i = 0; i < 2; i++) {
       const r = sb.run(['tick']);
@@ -757,7 +681,7 @@ test('executionDuration 1 on `sleep 30`: ABORTED within a few seconds, transient
   const sb = new Sandbox(YAML);
   try {
     const t0 = Date.now();
-    const id = submit(sb, 'long', ['--run', '--execution-duration', '1']);
+    const id = submitJob(sb, ['long', '--run', '--execution-duration', '1']);
     const w = sb.run(['wait', id, '--timeout', '30']);
     const elapsed = Date.now() - t0;
     assert.equal(w.code, 1, `ABORTED is not COMPLETED: ${w.stderr}`);
@@ -768,7 +692,7 @@ test('executionDuration 1 on `sleep 30`: ABORTED within a few seconds, transient
     assert.match(job.errorSummary.message, /executionDuration/);
     assert.ok(Date.parse(job.endTime) - Date.parse(job.startTime) >= 1_000, 'not before the limit');
     assert.ok(elapsed < 8_000, `took ${elapsed} ms`);
-    assert.deepEqual(describe(jobEnvProcs(id)), '');
+    assert.deepEqual(describeProcs(jobEnvProcs(id)), '');
   } finally {
     sb.cleanup();
   }
@@ -782,8 +706,8 @@ test('destruction: a job past its destruction time is deleted by tick; tick agai
     assert.match(past.stderr, /past/);
     assert.equal(existsSync(sb.home), false, 'nothing written');
 
-    const keep = submit(sb, 'hello');
-    const id = submit(sb, 'hello', ['--destruction', '2s']);
+    const keep = submitJob(sb, ['hello']);
+    const id = submitJob(sb, ['hello', '--destruction', '2s']);
     const when = Date.parse(sb.job(id).destruction);
     assert.ok(when > Date.now() && when < Date.now() + 3_000);
     await waitFor('destruction time passed', () => Date.now() > when + 50, 10_000);
@@ -804,7 +728,7 @@ test('destruction: a job past its destruction time is deleted by tick; tick agai
 test('destruction with archive: true: ARCHIVED, hidden from list, kept with only job.json; set --destruction then refused', T, async () => {
   const sb = new Sandbox(YAML.replace('destruction: 0', 'destruction: 0\n  archive: true'));
   try {
-    const id = submit(sb, 'hello', ['--run', '--destruction', '3s']);
+    const id = submitJob(sb, ['hello', '--run', '--destruction', '3s']);
     assert.equal(sb.run(['wait', id, '--timeout', '30']).code, 0);
     const when = Date.parse(sb.job(id).destruction);
     await waitFor('destruction time passed', () => Date.now() > when + 50, 10_000);
@@ -833,13 +757,13 @@ test('destruction with archive: true: ARCHIVED, hidden from list, kept with only
 test('set: parameters while PENDING; refused (4, unchanged) on COMPLETED and EXECUTING; executionDuration while QUEUED; destruction on COMPLETED', T, async () => {
   const sb = new Sandbox(YAML);
   try {
-    const p = submit(sb, 'hello');
+    const p = submitJob(sb, ['hello']);
     assert.equal(sb.run(['set', p, '-p', 'name=X']).code, 0);
     let job = sb.job(p);
     assert.equal(job.parameters.name, 'X');
     assert.deepEqual(job.command, ['echo', 'Hello, X!']);
 
-    const c = submit(sb, 'hello', ['--run']);
+    const c = submitJob(sb, ['hello', '--run']);
     assert.equal(sb.run(['wait', c, '--timeout', '30']).code, 0);
     const done = sb.job(c);
     const refused = sb.run(['set', c, '-p', 'name=Y']);
@@ -848,9 +772,9 @@ test('set: parameters while PENDING; refused (4, unchanged) on COMPLETED and EXE
     assert.deepEqual(sb.job(c), done, 'COMPLETED job unchanged');
 
     assert.equal(sb.run(['limit', '1']).code, 0);
-    const blocker = submit(sb, 'long', ['--run']);
+    const blocker = submitJob(sb, ['long', '--run']);
     await waitStarted(sb, blocker);
-    const q = submit(sb, 'hello', ['--run']);
+    const q = submitJob(sb, ['hello', '--run']);
     assert.equal(sb.job(q).phase, 'QUEUED');
     assert.equal(sb.run(['set', q, '--execution-duration', '5']).code, 0);
     assert.equal(sb.job(q).executionDuration, 5);
@@ -878,8 +802,8 @@ test('set: parameters while PENDING; refused (4, unchanged) on COMPLETED and EXE
 test('submit --run-id X --unique: the same id twice, one job; 10 concurrent --unique submits create exactly one job', T, async () => {
   const sb = new Sandbox(YAML);
   try {
-    const a = submit(sb, 'hello', ['--run-id', 'nightly', '--unique']);
-    const b = submit(sb, 'hello', ['--run-id', 'nightly', '--unique']);
+    const a = submitJob(sb, ['hello', '--run-id', 'nightly', '--unique']);
+    const b = submitJob(sb, ['hello', '--run-id', 'nightly', '--unique']);
     assert.equal(b, a);
     assert.equal(sb.json<any[]>(['list']).filter((j) => j.runId === 'nightly').length, 1);
 
@@ -901,7 +825,7 @@ test('submit --run-id X --unique: the same id twice, one job; 10 concurrent --un
 test('doctor: healthy HOME exits 0; garbage state.json exits 1 naming it (never overwritten); --repair restores the good copy', T, async () => {
   const sb = new Sandbox(YAML);
   try {
-    const id = submit(sb, 'hello', ['--run']);
+    const id = submitJob(sb, ['hello', '--run']);
     assert.equal(sb.run(['wait', id, '--timeout', '30']).code, 0);
     const ok = sb.run(['doctor']);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
@@ -924,7 +848,7 @@ test('doctor: healthy HOME exits 0; garbage state.json exits 1 naming it (never 
     assert.doesNotThrow(() => JSON.parse(readFileSync(file, 'utf8')));
     const listed = sb.run(['list', '--json']);
     assert.equal(listed.code, 0, `list works again: ${listed.stderr}`);
-    submit(sb, 'hello');
+    submitJob(sb, ['hello']);
     // The restore must not lose what happened since the copy was taken: the job that
     // COMPLETED stays COMPLETED, and is never run a second time.
     await waitFor('no active jobs', () => Object.keys(state(sb).jobs).length === 0

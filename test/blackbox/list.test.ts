@@ -4,9 +4,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { BIN, Sandbox, waitFor } from '../helpers.js';
+import { FINAL, Sandbox, hasScript, runOnTty, submitOk, waitFor } from '../helpers.js';
 
 const YAML = `
 defaults:
@@ -25,48 +24,26 @@ jobs:
     archive: true
 `;
 
-const FINAL = ['COMPLETED', 'ERROR', 'ABORTED', 'ARCHIVED'];
-
-function submit(sb: Sandbox, args: string[]): string {
-  const r = sb.run(['submit', ...args]);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.trim();
-}
-
 const ids = (sb: Sandbox, args: string[]): string[] => {
   const r = sb.run(['list', ...args, '--json']);
   assert.equal(r.code, 0, `list ${args.join(' ')}: ${r.stderr}`);
   return (JSON.parse(r.stdout) as any[]).map((j) => j.jobId);
 };
 
-const shQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-const hasScript = spawnSync('sh', ['-c', 'command -v script']).status === 0;
-
-/** Runs uwsrun with stdout on a pseudo-terminal (util-linux script); returns what it printed. */
-function runOnTty(sb: Sandbox, args: string[], extraEnv: NodeJS.ProcessEnv = {}): string {
-  const r = spawnSync('script', ['-qec', [BIN, ...args].map(shQuote).join(' '), '/dev/null'], {
-    env: { ...sb.env, ...extraEnv },
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  assert.equal(r.status, 0, `uwsrun ${args.join(' ')} on a tty: ${r.stdout}${r.stderr}`);
-  return r.stdout;
-}
-
 test('list filters on a prepared set of jobs', { timeout: 90_000 }, async (t) => {
   const sb = new Sandbox(YAML);
   try {
     // j[0..6] in creation order; j[7] becomes ARCHIVED.
     const j: string[] = [];
-    j.push(submit(sb, ['alpha']));                                 // 0 alpha PENDING
-    j.push(submit(sb, ['alpha', '--run']));                        // 1 alpha COMPLETED
-    j.push(submit(sb, ['beta', '-p', 'code=3', '--run']));         // 2 beta  ERROR
-    j.push(submit(sb, ['beta']));                                  // 3 beta  ABORTED
+    j.push(submitOk(sb, ['alpha']));                                 // 0 alpha PENDING
+    j.push(submitOk(sb, ['alpha', '--run']));                        // 1 alpha COMPLETED
+    j.push(submitOk(sb, ['beta', '-p', 'code=3', '--run']));         // 2 beta  ERROR
+    j.push(submitOk(sb, ['beta']));                                  // 3 beta  ABORTED
     assert.equal(sb.run(['abort', j[3]!]).code, 0);
-    j.push(submit(sb, ['beta', '--run']));                         // 4 beta  COMPLETED
-    j.push(submit(sb, ['alpha', '-p', 'code=1', '--run']));        // 5 alpha ERROR
-    j.push(submit(sb, ['beta']));                                  // 6 beta  PENDING
-    j.push(submit(sb, ['gamma', '--run', '--destruction', '1s'])); // 7 gamma ARCHIVED
+    j.push(submitOk(sb, ['beta', '--run']));                         // 4 beta  COMPLETED
+    j.push(submitOk(sb, ['alpha', '-p', 'code=1', '--run']));        // 5 alpha ERROR
+    j.push(submitOk(sb, ['beta']));                                  // 6 beta  PENDING
+    j.push(submitOk(sb, ['gamma', '--run', '--destruction', '1s'])); // 7 gamma ARCHIVED
     const expected = ['PENDING', 'COMPLETED', 'ERROR', 'ABORTED', 'COMPLETED', 'ERROR', 'PENDING'];
     for (const [i, id] of j.entries()) {
       if (i === 7) continue;
@@ -141,7 +118,7 @@ test('list filters on a prepared set of jobs', { timeout: 90_000 }, async (t) =>
 test('bad filters exit 2 with a message naming the option', { timeout: 30_000 }, () => {
   const sb = new Sandbox(YAML);
   try {
-    submit(sb, ['alpha']);
+    submitOk(sb, ['alpha']);
     const cases: [string[], RegExp][] = [
       [['--phase', 'nonsense'], /phase/],
       [['--last', '0'], /last/],
@@ -165,8 +142,8 @@ test('bad filters exit 2 with a message naming the option', { timeout: 30_000 },
 test('human list: a header and one row per job with id and phase, no ANSI escapes', { timeout: 60_000 }, async () => {
   const sb = new Sandbox(YAML);
   try {
-    const pending = submit(sb, ['alpha']);
-    const done = submit(sb, ['beta', '--run']);
+    const pending = submitOk(sb, ['alpha']);
+    const done = submitOk(sb, ['beta', '--run']);
     await waitFor('COMPLETED', () => sb.job(done).phase === 'COMPLETED', 25_000);
 
     const check = (out: string, how: string) => {
@@ -186,7 +163,7 @@ test('human list: a header and one row per job with id and phase, no ANSI escape
     assert.equal(noEnv.code, 0, noEnv.stderr);
     check(noEnv.stdout, 'not a tty, NO_COLOR unset');
 
-    if (hasScript) {
+    if (hasScript()) {
       // On a terminal colours appear (so the checks above mean something) unless NO_COLOR.
       const coloured = runOnTty(sb, ['list'], { NO_COLOR: undefined });
       assert.ok(coloured.includes('\x1b['), `a terminal without NO_COLOR gets colours: ${JSON.stringify(coloured)}`);

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Sandbox, waitFor, type Run } from '../helpers.js';
+import { FINAL, Sandbox, submitOk, waitFor, type Run } from '../helpers.js';
+import { listPids } from '../procfs.js';
 
 const YAML = `
 defaults:
@@ -20,13 +21,6 @@ jobs:
 `;
 
 const T = { timeout: 60_000 };
-const FINAL = ['COMPLETED', 'ERROR', 'ABORTED', 'ARCHIVED'];
-
-function submit(sb: Sandbox, args: string[]): string {
-  const r = sb.run(['submit', ...args]);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.trim();
-}
 
 function withDeadline<T>(what: string, p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -38,14 +32,13 @@ function withDeadline<T>(what: string, p: Promise<T>, ms: number): Promise<T> {
 
 /** Pid of a running `uwsrun logs ID --follow` that has `file` open, if any. */
 function followerWithFileOpen(id: string, file: string): number | undefined {
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
+  for (const pid of listPids()) {
     try {
-      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       if (!(argv.includes('logs') && argv.includes(id) && argv.includes('--follow'))) continue;
-      for (const fd of readdirSync(`/proc/${name}/fd`)) {
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
         try {
-          if (readlinkSync(`/proc/${name}/fd/${fd}`) === file) return Number(name);
+          if (readlinkSync(`/proc/${pid}/fd/${fd}`) === file) return pid;
         } catch { /* fd closed meanwhile */ }
       }
     } catch { /* process gone meanwhile */ }
@@ -56,7 +49,7 @@ function followerWithFileOpen(id: string, file: string): number | undefined {
 test('logs prints stdout.log; --stderr prints stderr.log; -q changes nothing on stdout', T, async () => {
   const sb = new Sandbox(YAML);
   try {
-    const id = submit(sb, ['both', '--run']);
+    const id = submitOk(sb, ['both', '--run']);
     await waitFor('COMPLETED', () => sb.job(id).phase === 'COMPLETED', 25_000);
     const outFile = readFileSync(join(sb.jobDir(id), 'stdout.log'), 'utf8');
     const errFile = readFileSync(join(sb.jobDir(id), 'stderr.log'), 'utf8');
@@ -97,7 +90,7 @@ test('logs of an unknown job exits 3', T, () => {
 test('logs --follow on a running job streams every line and exits 0 once the job is final', T, async () => {
   const sb = new Sandbox(YAML);
   try {
-    const id = submit(sb, ['gated', '--run']);
+    const id = submitOk(sb, ['gated', '--run']);
     await waitFor('EXECUTING with startTime', () => {
       const j = sb.job(id);
       return j.phase === 'EXECUTING' && j.startTime !== null;
@@ -126,7 +119,7 @@ test('logs --follow on a running job streams every line and exits 0 once the job
 test('logs --follow on a final job returns at once with the whole log', T, async () => {
   const sb = new Sandbox(YAML);
   try {
-    const id = submit(sb, ['both', '--run']);
+    const id = submitOk(sb, ['both', '--run']);
     await waitFor('COMPLETED', () => sb.job(id).phase === 'COMPLETED', 25_000);
     const outFile = readFileSync(join(sb.jobDir(id), 'stdout.log'), 'utf8');
     for (const args of [['logs', id, '--follow'], ['logs', id, '--follow', '-q']]) {

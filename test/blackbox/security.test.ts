@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, Sandbox, type Run } from '../helpers.js';
+import { BIN, ID_RE, Sandbox, submitJob, type Run } from '../helpers.js';
 
 const YAML = `
 defaults:
@@ -47,18 +47,8 @@ jobs:
 `;
 
 const T = { timeout: 60_000 };
-const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{5,31}$/;
-
-function submit(sb: Sandbox, def: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): string {
-  const r = sb.run(['submit', def, ...extra], env);
-  assert.equal(r.code, 0, `submit ${def}: ${r.stderr}`);
-  const id = r.stdout.trim();
-  assert.match(id, ID_RE);
-  return id;
-}
-
 function runDone(sb: Sandbox, def: string, env: NodeJS.ProcessEnv = {}): string {
-  const id = submit(sb, def, ['--run'], env);
+  const id = submitJob(sb, [def, '--run'], env);
   const w = sb.run(['wait', id, '--timeout', '30']);
   assert.equal(w.code, 0, `job ${def} ${id}: ${w.stderr}`);
   return id;
@@ -135,7 +125,7 @@ test('defence in depth: under umask 000 nothing uwsrun creates under HOME is ope
 test('a HOME writable by others (777, or group-writable) or owned by another user is refused with exit 5, and left unchanged', T, () => {
   const sb = new Sandbox(YAML);
   try {
-    const id = submit(sb, 'hello');
+    const id = submitJob(sb, ['hello']);
     const before = readFileSync(join(sb.home, 'state.json'), 'utf8');
     const jobsBefore = readdirSync(join(sb.home, 'jobs')).sort();
     for (const m of [0o777, 0o770, 0o702]) {
@@ -179,7 +169,7 @@ test('job ids such as ../../etc and a/b are refused with exit 2 before any path 
     const first = sb.run(['show', '../../etc']);
     assert.equal(first.code, 2, first.stderr);
     assert.equal(existsSync(sb.home), false, 'no HOME created');
-    submit(sb, 'hello');
+    submitJob(sb, ['hello']);
     const bad = ['../../etc', 'a/b', '..', '../jobs', 'abc/../../etc', `${'a'.repeat(33)}`, '.hidden', 'ab'];
     const commands: string[][] = [['show'], ['show', '--json'], ['phase'], ['logs'], ['results'], ['abort'], ['delete'], ['run'], ['wait'], ['set', '--destruction', '1h']];
     for (const id of bad) {

@@ -7,10 +7,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { Sandbox } from '../helpers.js';
+import { ID_RE, ISO_MS_Z, Sandbox } from '../helpers.js';
 
-const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{5,31}$/;
-const ISO_MS_Z = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const WAIT_S = '30';
 
 const JOBS = `

@@ -4,12 +4,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Sandbox, waitFor } from '../helpers.js';
+import { ISO_MS_Z, Sandbox, release, submitJob, waitFor } from '../helpers.js';
 
-const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{5,31}$/;
-const ISO_MS_Z = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const DEADLINE = 30_000;
 
 const JOBS = `
@@ -22,16 +18,6 @@ jobs:
   hello:
     command: [echo, hello]
 `;
-
-function submit(sb: Sandbox, args: string[]): string {
-  const r = sb.run(['submit', ...args]);
-  assert.equal(r.code, 0, `submit ${args.join(' ')}: ${r.stderr}`);
-  const id = r.stdout.trim();
-  assert.match(id, ID_RE);
-  return id;
-}
-
-const release = (sb: Sandbox, id: string): void => writeFileSync(join(sb.jobDir(id), 'release'), '');
 
 /** Polls show --json until `check` holds; every record seen is checked for a pid when EXECUTING. */
 async function waitJob(sb: Sandbox, id: string, what: string, check: (job: any) => boolean): Promise<any> {
@@ -74,11 +60,11 @@ test('PENDING -run-> QUEUED -start-> EXECUTING -> COMPLETED, and run refused in 
   const sb = new Sandbox(JOBS);
   try {
     assert.equal(sb.ok(['limit', '1']), '1');
-    const blocker = submit(sb, ['gate', '--run']);
+    const blocker = submitJob(sb, ['gate', '--run']);
     await waitJob(sb, blocker, 'the blocker to execute', (j) => j.phase === 'EXECUTING' && j.startTime !== null);
 
     // (new) -submit-> PENDING
-    const id = submit(sb, ['gate']);
+    const id = submitJob(sb, ['gate']);
     const pending = sb.job(id);
     assert.equal(pending.phase, 'PENDING');
     assert.equal(sb.ok(['phase', id]), 'PENDING');
@@ -128,7 +114,7 @@ test('EXECUTING while starting up: pid recorded, startTime still null, then set'
   // Test-only hold of the wrapper in the starting window (SPEC §2: provide a test-only way).
   sb.env.UWSRUN_TEST_HOLD_START = '2';
   try {
-    const id = submit(sb, ['hello', '--run']);
+    const id = submitJob(sb, ['hello', '--run']);
     const starting = await waitJob(sb, id, 'the job to leave QUEUED', (j) => j.phase !== 'QUEUED');
     assert.equal(starting.phase, 'EXECUTING');
     assert.ok(Number.isInteger(starting.pid), 'pid recorded at start');
@@ -146,7 +132,7 @@ test('EXECUTING while starting up: pid recorded, startTime still null, then set'
 test('EXECUTING -exit 3-> ERROR; run refused in ERROR and ABORTED', async () => {
   const sb = new Sandbox(JOBS);
   try {
-    const id = submit(sb, ['fail', '--run']);
+    const id = submitJob(sb, ['fail', '--run']);
     const err = await waitJob(sb, id, 'the job to fail', (j) => j.phase !== 'QUEUED' && j.phase !== 'EXECUTING');
     assert.equal(err.phase, 'ERROR');
     assert.equal(err.exitCode, 3);
@@ -154,7 +140,7 @@ test('EXECUTING -exit 3-> ERROR; run refused in ERROR and ABORTED', async () => 
     assertRunRefused(sb, id, 'ERROR');
 
     // PENDING -abort-> ABORTED, then run is refused there too.
-    const p = submit(sb, ['hello']);
+    const p = submitJob(sb, ['hello']);
     const a = sb.run(['abort', p]);
     assert.equal(a.code, 0, a.stderr);
     const aborted = sb.job(p);
@@ -170,10 +156,10 @@ test('EXECUTING -exit 3-> ERROR; run refused in ERROR and ABORTED', async () => 
 test('run of several ids queues the PENDING ones and refuses the others with exit 4', async () => {
   const sb = new Sandbox(JOBS);
   try {
-    const done = submit(sb, ['hello', '--run']);
+    const done = submitJob(sb, ['hello', '--run']);
     assert.equal(sb.run(['wait', done, '--timeout', '30']).code, 0);
     const before = sb.job(done);
-    const fresh = submit(sb, ['hello']);
+    const fresh = submitJob(sb, ['hello']);
     const r = sb.run(['run', done, fresh]);
     assert.equal(r.code, 4, r.stderr);
     const refusals = r.stderr.split('\n').filter((l) => l.includes(done));
@@ -193,8 +179,8 @@ test('a job is never EXECUTING without a pid, in show or list, over many jobs', 
   const sb = new Sandbox(JOBS);
   try {
     const ids: string[] = [];
-    for (let i = 0; i < 6; i++) ids.push(submit(sb, ['hello', '--run']));
-    ids.push(submit(sb, ['fail', '--run']));
+    for (let i = 0; i < 6; i++) ids.push(submitJob(sb, ['hello', '--run']));
+    ids.push(submitJob(sb, ['fail', '--run']));
     let samples = 0;
     await waitFor('every job to be final', () => {
       const jobs = sb.json<any[]>(['list']);
