@@ -85,10 +85,6 @@ export interface HotEntry {
   abortReason: string | null;
 }
 
-export const HOT_FIELDS = [
-  'phase', 'pid', 'pidStart', 'startTime', 'abortRequested',
-] as const satisfies readonly (keyof HotEntry & keyof JobRecord)[];
-
 export function mergeHot(record: JobRecord, hot: HotEntry | undefined): JobRecord {
   if (!hot) return record;
   return { ...record, seq: hot.seq, phase: hot.phase, pid: hot.pid, pidStart: hot.pidStart, startTime: hot.startTime, abortRequested: hot.abortRequested };

@@ -13,7 +13,6 @@ export const PHASES = [
 export type Phase = (typeof PHASES)[number];
 
 export const FINAL_PHASES: readonly Phase[] = ['COMPLETED', 'ERROR', 'ABORTED', 'ARCHIVED'];
-export const ACTIVE_PHASES: readonly Phase[] = ['PENDING', 'QUEUED', 'EXECUTING'];
 
 export const isFinal = (phase: Phase): boolean => FINAL_PHASES.includes(phase);
 export const isPhase = (text: string): text is Phase => (PHASES as readonly string[]).includes(text);

@@ -9,7 +9,7 @@
 
 import type { JobRecord } from '../core/job.js';
 import {
-  type ProcStat, groupMembers, listProcesses, processesWithEnv, readProcStat, signalGroup, signalProcess,
+  type ProcStat, descendantsOf, groupMembers, listProcesses, processesWithEnv, readProcStat, signalGroup, signalProcess,
 } from './proc.js';
 
 type JobIdentity = Pick<JobRecord, 'jobId' | 'pid' | 'pidStart'>;
@@ -22,22 +22,28 @@ export function jobGroupMembers(job: JobIdentity, all?: ProcStat[]): ProcStat[] 
   return groupMembers(job.pid, all);
 }
 
-/** Every live process of the job: its group, plus escapees carrying its UWS_JOB_ID. */
+/**
+ * Every live process of the job: its group, plus escapees found by ancestry (descendants of
+ * its group's members, whatever session they moved to) or carrying its UWS_JOB_ID.
+ */
 export function jobProcesses(job: JobIdentity): ProcStat[] {
   const all = listProcesses();
   const found = new Map<number, ProcStat>();
-  for (const p of jobGroupMembers(job, all)) found.set(p.pid, p);
+  for (const p of jobGroupMembers(job, all)) {
+    found.set(p.pid, p);
+    for (const d of descendantsOf(p.pid, all)) found.set(d.pid, d);
+  }
   for (const p of processesWithEnv('UWS_JOB_ID', job.jobId, all)) found.set(p.pid, p);
   return [...found.values()];
 }
 
 /** Sends `signal` to the job's group and, with `escapees`, to its processes outside it. */
 export function signalJob(job: JobIdentity, signal: NodeJS.Signals, escapees = false): void {
-  const all = escapees ? listProcesses() : undefined;
-  if (job.pid !== null && jobGroupMembers(job, all).length > 0) signalGroup(job.pid, signal);
-  if (escapees) {
-    for (const p of processesWithEnv('UWS_JOB_ID', job.jobId, all)) {
-      if (p.pgrp !== job.pid) signalProcess(p.pid, signal);
-    }
+  if (!escapees) {
+    if (job.pid !== null && jobGroupMembers(job).length > 0) signalGroup(job.pid, signal);
+    return;
   }
+  const procs = jobProcesses(job);
+  if (job.pid !== null && procs.some((p) => p.pgrp === job.pid)) signalGroup(job.pid, signal);
+  for (const p of procs) if (p.pgrp !== job.pid) signalProcess(p.pid, signal);
 }
