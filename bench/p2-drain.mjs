@@ -4,7 +4,7 @@
 // task-spooler: two blocker jobs hold both slots while 900 `true` jobs queue; timed from
 // releasing the blockers until `tsp -w` of the last job returns.
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, fmt, have, median, row, tempHome } from './lib.mjs';
 
@@ -62,4 +62,3 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(row(['P2 drain (median)', 'uwsrun', 'task-spooler', 'ratio']));
   console.log(row([`${m.n} queued trivial jobs, limit 2`, fmt(m.uwsrun), fmt(m.tsp), (m.uwsrun / m.tsp).toFixed(2) + 'x (goal <= 2x)']));
 }
-void existsSync;
