@@ -27,6 +27,24 @@ export function requestAbort(tx: Transaction, job: JobRecord, reason: string | n
   signalJob(job, 'SIGINT');
 }
 
+/**
+ * The time-driven half of abort, for whoever supervises an EXECUTING job (the runner every
+ * 250 ms, `tick` every minute): past its executionDuration it is aborted like `abort`; past
+ * its grace period after SIGINT, SIGKILL follows. Returns what it did, or undefined.
+ */
+export function enforceTimeLimits(tx: Transaction, job: JobRecord, now = Date.now()): string | undefined {
+  if (!job.abortRequested && job.startTime && job.executionDuration > 0
+    && now - Date.parse(job.startTime) > job.executionDuration * 1000) {
+    requestAbort(tx, job, `executionDuration of ${job.executionDuration} s exceeded`);
+    return `job ${job.jobId}: executionDuration of ${job.executionDuration} s exceeded: aborting`;
+  }
+  if (job.abortRequested && now - Date.parse(job.abortRequested) > job.killGrace * 1000 && jobProcesses(job).length > 0) {
+    signalJob(job, 'SIGKILL', true);
+    return `job ${job.jobId}: still alive ${job.killGrace} s after SIGINT: SIGKILL`;
+  }
+  return undefined;
+}
+
 type AbortStep = { done: JobRecord } | { waitFor: JobRecord };
 
 function abortStep(tx: Transaction, jobId: string): AbortStep {

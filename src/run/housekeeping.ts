@@ -16,10 +16,9 @@ import { type JobRecord, isJobId } from '../core/job.js';
 import { applyTransition, isFinal } from '../core/phases.js';
 import { UserError, EXIT } from '../errors.js';
 import type { Store, Transaction } from '../store/state.js';
-import { abortJob, requestAbort } from './abort.js';
+import { abortJob, enforceTimeLimits } from './abort.js';
 import { recordEnd } from './lifecycle.js';
 import { isProcessAlive } from './proc.js';
-import { jobProcesses, signalJob } from './signal.js';
 import { type RunnerWake, runnerWakeFor, wakeRunner } from './ensure-runner.js';
 import { deleteJob } from '../core/actions.js';
 
@@ -50,15 +49,8 @@ export async function superviseActiveJobs(store: Store, now = Date.now()): Promi
           continue;
         }
       }
-      if (!job.abortRequested && job.startTime && job.executionDuration > 0
-        && now - Date.parse(job.startTime) > job.executionDuration * 1000) {
-        requestAbort(tx, job, `executionDuration of ${job.executionDuration} s exceeded`);
-        lines.push(`job ${id}: executionDuration of ${job.executionDuration} s exceeded: aborting`);
-      } else if (job.abortRequested && now - Date.parse(job.abortRequested) > job.killGrace * 1000
-        && jobProcesses(job).length > 0) {
-        signalJob(job, 'SIGKILL', true);
-        lines.push(`job ${id}: still alive ${job.killGrace} s after SIGINT: SIGKILL`);
-      }
+      const did = enforceTimeLimits(tx, job, now);
+      if (did) lines.push(did);
     }
     const needy = Object.values(tx.state.jobs).filter((h) => h.phase === 'QUEUED' || h.phase === 'EXECUTING').length;
     if (needy > 0) {

@@ -13,30 +13,23 @@
 
 import { type ChildProcess } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
-import { type JobRecord, isoNow } from '../core/job.js';
+import { isoNow } from '../core/job.js';
 import { Store, type Transaction } from '../store/state.js';
 import { selectJobsToStart } from './queue.js';
 import { type ExitStatus, recordEnd, recordStart, recordUp } from './lifecycle.js';
 import { isProcessAlive, processStartTime } from './proc.js';
-import { signalJob } from './signal.js';
 import { spawnJobWrapper } from './wrapper.js';
-import { requestAbort } from './abort.js';
+import { enforceTimeLimits } from './abort.js';
 
 const IDLE_EXIT_MS = Number(process.env.UWSRUN_RUNNER_IDLE_MS) || 3_000;
 const SUPERVISE_MS = 250;
 const UP_WRITE_DELAY_MS = 20;
-
-interface Limits {
-  executionDuration: number;
-  killGrace: number;
-}
 
 export class Runner {
   private readonly store: Store;
   private readonly children = new Map<string, ChildProcess>();
   private readonly ups = new Map<string, string>();
   private readonly exits = new Map<string, ExitStatus>();
-  private readonly limits = new Map<string, Limits>();
   private cycleQueued = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private superviseTimer: NodeJS.Timeout | undefined;
@@ -114,10 +107,7 @@ export class Runner {
     for (const [id, at] of this.ups) recordUp(tx, id, at);
     this.ups.clear();
     for (const [id, status] of this.exits) {
-      if (recordEnd(tx, id, status)) {
-        this.exits.delete(id);
-        this.limits.delete(id);
-      }
+      if (recordEnd(tx, id, status)) this.exits.delete(id);
     }
     const now = Date.now();
     for (const id of tx.activeJobIds()) {
@@ -128,29 +118,13 @@ export class Runner {
         if (recordEnd(tx, id, undefined)) continue;
       }
       const job = tx.getJob(id);
-      if (!job || job.phase !== 'EXECUTING') continue;
-      const limits = this.limitsOf(job);
-      if (!job.abortRequested && job.startTime && limits.executionDuration > 0
-        && now - Date.parse(job.startTime) > limits.executionDuration * 1000) {
-        requestAbort(tx, job, `executionDuration of ${limits.executionDuration} s exceeded`);
-      } else if (job.abortRequested && now - Date.parse(job.abortRequested) > limits.killGrace * 1000) {
-        signalJob(job, 'SIGKILL', true);
-      }
+      if (job?.phase === 'EXECUTING') enforceTimeLimits(tx, job, now);
     }
     for (const id of selectJobsToStart(tx.state.jobs, tx.state.limit)) {
       if (!this.startJob(tx, id)) break;
     }
     return Object.values(tx.state.jobs).some((h) => h.phase === 'QUEUED' || h.phase === 'EXECUTING')
       || this.children.size > 0 || this.exits.size > 0;
-  }
-
-  private limitsOf(job: JobRecord): Limits {
-    let limits = this.limits.get(job.jobId);
-    if (!limits) {
-      limits = { executionDuration: job.executionDuration, killGrace: job.killGrace };
-      this.limits.set(job.jobId, limits);
-    }
-    return limits;
   }
 
   private startJob(tx: Transaction, id: string): boolean {
