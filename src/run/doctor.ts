@@ -7,6 +7,7 @@ import type { Store } from '../store/state.js';
 import { parseState } from '../store/state.js';
 import { writeFileDurable } from '../store/durable.js';
 import { isProcessAlive, listProcesses, signalProcess } from './proc.js';
+import { PERL } from './wrapper.js';
 import { findHalfCreated, recordEndsFromExitFiles, removeHalfCreated, superviseActiveJobs } from './housekeeping.js';
 
 export interface DoctorReport {
@@ -37,6 +38,9 @@ export async function doctor(store: Store, repair: boolean): Promise<DoctorRepor
   } catch (err) {
     problem((err as Error).message);
   }
+
+  // Every job's wrapper is Perl (wrapper.ts); without it queued jobs cannot start.
+  if (!existsSync(PERL)) problem(`${PERL} is missing: jobs cannot start (install Debian's perl-base)`);
 
   // The lock: its holder's pid and start time tell whether anyone alive holds it.
   if (existsSync(layout.lockFile)) {

@@ -63,8 +63,10 @@ export interface JobLaunch {
   holdStart: number;
 }
 
+export const PERL = '/usr/bin/perl';
+
 export function spawnJobWrapper(launch: JobLaunch): ChildProcess {
-  return spawn('/usr/bin/perl', ['-e', WRAPPER, '--', launch.jobDir, launch.cwd, String(launch.holdStart), ...launch.command], {
+  return spawn(PERL, ['-e', WRAPPER, '--', launch.jobDir, launch.cwd, String(launch.holdStart), ...launch.command], {
     detached: true, // setsid(): its own session and process group, led by the wrapper
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
     env: launch.env,
