@@ -17,41 +17,44 @@ export function fsyncDir(dir: string): void {
 /** pid + a per-process counter: no two live processes ever pick the same temp name. */
 let tmpCounter = 0;
 
-/**
- * The first half of writeFileDurable for batches: writes a temp file and renames it over
- * `path`, returning the open descriptor so the caller can fsync many files together (and
- * then their directories) before relying on them.
- */
-export function writeFileNoSync(path: string, text: string, mode = 0o600): number {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${(tmpCounter++).toString(36)}.tmp`);
+/** A written, not yet synced, temp file beside its target. */
+export interface PendingFile {
+  path: string;
+  tmp: string;
+  fd: number;
+}
+
+/** Writes `text` to a fresh temp file beside `path`; the caller syncs and commits it. */
+export function writeTemp(path: string, text: string, mode = 0o600): PendingFile {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${(tmpCounter++).toString(36)}.tmp`);
   const fd = openSync(tmp, 'wx', mode);
   try {
     writeSync(fd, text);
-    renameSync(tmp, path);
   } catch (err) {
-    closeSync(fd);
-    try { unlinkSync(tmp); } catch { /* already gone */ }
+    discardTemp({ path, tmp, fd });
     throw err;
   }
-  return fd;
+  return { path, tmp, fd };
+}
+
+export function discardTemp(file: PendingFile): void {
+  try { closeSync(file.fd); } catch { /* already closed */ }
+  try { unlinkSync(file.tmp); } catch { /* already gone */ }
+}
+
+/** Syncs the temp file's data, closes it and renames it over its target. */
+export function commitTemp(file: PendingFile): void {
+  try {
+    fdatasyncSync(file.fd);
+    closeSync(file.fd);
+    renameSync(file.tmp, file.path);
+  } catch (err) {
+    discardTemp(file);
+    throw err;
+  }
 }
 
 export function writeFileDurable(path: string, text: string, mode = 0o600): void {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${(tmpCounter++).toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`);
-  const fd = openSync(tmp, 'wx', mode);
-  try {
-    try {
-      writeSync(fd, text);
-      fdatasyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (err) {
-    try { unlinkSync(tmp); } catch { /* already gone */ }
-    throw err;
-  }
-  fsyncDir(dir);
+  commitTemp(writeTemp(path, text, mode));
+  fsyncDir(dirname(path));
 }

@@ -14,12 +14,12 @@
 // entry is added, and a final job.json is durable before the finished record is dropped. A job.json that is not final
 // and has no hot entry is a submit that died half-way: invisible, and removed by `tick`.
 
-import { closeSync, copyFileSync, fsyncSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { LowSync, type SyncAdapter } from 'lowdb';
 import { UserError, storeError } from '../errors.js';
 import { type HotEntry, type JobRecord, isJobId, mergeHot } from '../core/job.js';
 import { isFinal } from '../core/phases.js';
-import { fsyncDir, writeFileDurable, writeFileNoSync } from './durable.js';
+import { type PendingFile, commitTemp, discardTemp, fsyncDir, writeFileDurable, writeTemp } from './durable.js';
 import { HomeLayout } from './home.js';
 import { withLock } from './lock.js';
 
@@ -289,30 +289,31 @@ export class Transaction {
   }
 
   /**
-   * Moves finished records into their job.json files: all written first, then all
-   * fsynced (the first fsync commits most of the batch), then dropped from state.json by
-   * the caller's write. A job whose directory is gone (deleted meanwhile) is just dropped.
+   * Moves finished records into their job.json files: all written to temp files first,
+   * then each synced and renamed, then their directories synced, and only then dropped from
+   * state.json by the caller's write. A job whose directory is gone (deleted meanwhile) is
+   * just dropped.
    */
-  migrateFinished(): number {
-    const moved: { id: string; fd: number }[] = [];
+  migrateFinished(): void {
+    const pending: { id: string; file: PendingFile }[] = [];
     try {
       for (const [id, job] of Object.entries(this.state.finished)) {
         try {
-          moved.push({ id, fd: writeFileNoSync(this.layout.jobFile(id), JSON.stringify(job, null, 1)) });
+          pending.push({ id, file: writeTemp(this.layout.jobFile(id), JSON.stringify(job, null, 1)) });
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
           delete this.state.finished[id];
         }
       }
-      for (const m of moved) fsyncSync(m.fd);
+      while (pending.length > 0) {
+        commitTemp(pending[0]!.file);
+        const { id } = pending.shift()!;
+        fsyncDir(this.layout.jobDir(id));
+        delete this.state.finished[id];
+      }
     } finally {
-      for (const m of moved) closeSync(m.fd);
+      for (const p of pending) discardTemp(p.file);
     }
-    for (const m of moved) {
-      fsyncDir(this.layout.jobDir(m.id));
-      delete this.state.finished[m.id];
-    }
-    return moved.length;
   }
 
   /** Copies the hot fields of an active job's merged record into state.json. */
