@@ -8,6 +8,7 @@ import { parseState } from '../store/state.js';
 import { writeFileDurable } from '../store/durable.js';
 import { isProcessAlive, listProcesses, signalProcess } from './proc.js';
 import { PERL } from './wrapper.js';
+import { runnerAlive } from './ensure-runner.js';
 import { findHalfCreated, recordEndsFromExitFiles, removeHalfCreated, superviseActiveJobs } from './housekeeping.js';
 
 export interface DoctorReport {
@@ -83,12 +84,12 @@ export async function doctor(store: Store, repair: boolean): Promise<DoctorRepor
   if (!readable) return { lines, unrepaired };
 
   const state = store.readState();
-  if (state.runner && !isProcessAlive(state.runner.pid, state.runner.startTime)) {
+  const runnerUp = runnerAlive(state);
+  if (state.runner && !runnerUp) {
     lines.push(`ok: recorded runner ${state.runner.pid} is gone (the next command that needs one starts one)`);
   }
 
   // Jobs whose processes are gone while nobody supervises them.
-  const runnerUp = state.runner !== null && isProcessAlive(state.runner.pid, state.runner.startTime);
   const orphaned = Object.entries(state.jobs).filter(([, h]) =>
     h.phase === 'EXECUTING' && !runnerUp && h.pid !== null && !isProcessAlive(h.pid, h.pidStart));
   if (orphaned.length > 0) {

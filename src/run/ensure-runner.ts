@@ -6,10 +6,19 @@ import { isProcessAlive } from './proc.js';
 
 export type RunnerWake = { signal: number } | { spawn: true };
 
+/** Whether the runner recorded in the state is alive (pid and start time in /proc). */
+export function runnerAlive(state: StateData): boolean {
+  const r = state.runner;
+  return r !== null && isProcessAlive(r.pid, r.startTime);
+}
+
+/** How many jobs want a runner: queued ones to start, executing ones to watch. */
+export function jobsNeedingRunner(state: StateData): number {
+  return Object.values(state.jobs).filter((h) => h.phase === 'QUEUED' || h.phase === 'EXECUTING').length;
+}
+
 export function runnerWakeFor(tx: Transaction): RunnerWake {
-  const runner = tx.state.runner;
-  if (runner && isProcessAlive(runner.pid, runner.startTime)) return { signal: runner.pid };
-  return { spawn: true };
+  return runnerAlive(tx.state) ? { signal: tx.state.runner!.pid } : { spawn: true };
 }
 
 /** The script to start the runner with: this bundle (or, unbundled, the entry script). */
@@ -42,9 +51,8 @@ export async function wakeRunner(home: string, wake: RunnerWake): Promise<void> 
  * queued ones. Duplicates are harmless: the runner that records itself first wins.
  */
 export async function superviseIfOrphaned(home: string, state: StateData): Promise<boolean> {
-  const r = state.runner;
-  if (r && isProcessAlive(r.pid, r.startTime)) return false;
-  const active = Object.values(state.jobs).some((h) => h.phase === 'QUEUED' || h.phase === 'EXECUTING');
+  if (runnerAlive(state)) return false;
+  const active = jobsNeedingRunner(state) > 0;
   if (active) await wakeRunner(home, { spawn: true });
   return active;
 }

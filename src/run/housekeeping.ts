@@ -15,26 +15,21 @@ import { join } from 'node:path';
 import { type JobRecord, isJobId } from '../core/job.js';
 import { applyTransition, isFinal } from '../core/phases.js';
 import { UserError, EXIT } from '../errors.js';
-import type { Store, Transaction } from '../store/state.js';
+import type { Store } from '../store/state.js';
 import { abortJob, enforceTimeLimits } from './abort.js';
 import { recordEnd } from './lifecycle.js';
 import { isProcessAlive } from './proc.js';
-import { type RunnerWake, runnerWakeFor, wakeRunner } from './ensure-runner.js';
+import { type RunnerWake, jobsNeedingRunner, runnerAlive, runnerWakeFor, wakeRunner } from './ensure-runner.js';
 import { deleteJob } from '../core/actions.js';
 
 const HALF_CREATED_AGE_MS = 60_000;
-
-export function runnerAlive(tx: Transaction): boolean {
-  const r = tx.state.runner;
-  return Boolean(r && isProcessAlive(r.pid, r.startTime));
-}
 
 /** Lost jobs, time limits, kill after grace, and a runner for whatever needs one. */
 export async function superviseActiveJobs(store: Store, now = Date.now()): Promise<string[]> {
   const lines: string[] = [];
   let wake: RunnerWake | undefined;
   store.update((tx) => {
-    const supervised = runnerAlive(tx);
+    const supervised = runnerAlive(tx.state);
     for (const id of tx.activeJobIds()) {
       const job = tx.getJob(id);
       if (!job) {
@@ -52,7 +47,7 @@ export async function superviseActiveJobs(store: Store, now = Date.now()): Promi
       const did = enforceTimeLimits(tx, job, now);
       if (did) lines.push(did);
     }
-    const needy = Object.values(tx.state.jobs).filter((h) => h.phase === 'QUEUED' || h.phase === 'EXECUTING').length;
+    const needy = jobsNeedingRunner(tx.state);
     if (needy > 0) {
       wake = runnerWakeFor(tx);
       if ('spawn' in wake) lines.push(`started a runner for ${needy} queued or executing job${needy === 1 ? '' : 's'}`);

@@ -18,6 +18,7 @@ import { Store, type Transaction } from '../store/state.js';
 import { selectJobsToStart } from './queue.js';
 import { type ExitStatus, recordEnd, recordStart, recordUp } from './lifecycle.js';
 import { isProcessAlive, processStartTime } from './proc.js';
+import { jobsNeedingRunner } from './ensure-runner.js';
 import { spawnJobWrapper } from './wrapper.js';
 import { enforceTimeLimits } from './abort.js';
 
@@ -123,7 +124,7 @@ export class Runner {
     for (const id of selectJobsToStart(tx.state.jobs, tx.state.limit)) {
       if (!this.startJob(tx, id)) break;
     }
-    return Object.values(tx.state.jobs).some((h) => h.phase === 'QUEUED' || h.phase === 'EXECUTING')
+    return jobsNeedingRunner(tx.state) > 0
       || this.children.size > 0 || this.exits.size > 0;
   }
 
@@ -161,7 +162,7 @@ export class Runner {
   private exitIfIdle(): void {
     try {
       const idle = this.store.update((tx) => {
-        const busy = Object.values(tx.state.jobs).some((h) => h.phase === 'QUEUED' || h.phase === 'EXECUTING');
+        const busy = jobsNeedingRunner(tx.state) > 0;
         if (busy || this.children.size > 0) return false;
         tx.migrateFinished();
         if (tx.state.runner?.pid === process.pid) tx.state.runner = null;
