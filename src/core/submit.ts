@@ -12,6 +12,7 @@ import { type JobRecord, type ParamValue, isJobId, newJobId } from './job.js';
 import { applyTransition } from './phases.js';
 import { fsyncDir, writeFileDurable } from '../store/durable.js';
 import type { Store, Transaction } from '../store/state.js';
+import { fileKey } from '../store/home.js';
 import { storeError } from '../errors.js';
 import { type RunnerWake, runnerWakeFor, wakeRunner } from '../run/ensure-runner.js';
 
@@ -100,19 +101,7 @@ function buildRecord(store: Store, jobId: string, def: Definition, params: Resol
  * The run-id index: HOME/runids/<hash(definition, runId)> holds the id of the latest job
  * submitted with that definition and run id, so `--unique` is O(1) however many jobs exist.
  */
-function runIdKey(definition: string, runId: string): string {
-  // Two 32-bit FNV-1a hashes with different offsets: 64 bits, no node:crypto to load. A
-  // collision could only make --unique miss (the entry's run id is checked on use).
-  const text = `${definition}\0${runId}`;
-  let a = 0x811c9dc5;
-  let b = 0x01000193 ^ 0x5bd1e995;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193) >>> 0;
-    b = Math.imul(b ^ c, 0x01000193 + 2) >>> 0;
-  }
-  return a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0');
-}
+const runIdKey = (definition: string, runId: string): string => fileKey(`${definition}\0${runId}`);
 
 function existingUniqueJob(tx: Transaction, definition: string, runId: string): JobRecord | undefined {
   let jobId: string;
@@ -132,6 +121,9 @@ export async function submitJobs(store: Store, def: Definition, paramSets: Resol
   const now = new Date();
   const created: JobRecord[] = [];
   let wake: RunnerWake | undefined;
+  const removeCreated = () => {
+    for (const job of created) rmSync(store.layout.jobDir(job.jobId), { recursive: true, force: true });
+  };
   try {
     try {
       for (const params of paramSets) {
@@ -166,11 +158,11 @@ export async function submitJobs(store: Store, def: Definition, paramSets: Resol
       return undefined;
     }, true);
     if (existing) {
-      for (const job of created) rmSync(store.layout.jobDir(job.jobId), { recursive: true, force: true });
+      removeCreated();
       return [existing];
     }
   } catch (err) {
-    for (const job of created) rmSync(store.layout.jobDir(job.jobId), { recursive: true, force: true });
+    removeCreated();
     throw err;
   }
   if (wake) await wakeRunner(store.home, wake);

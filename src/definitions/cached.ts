@@ -8,17 +8,14 @@
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { DefinitionsFile } from './schema.js';
+import { fileKey } from '../store/home.js';
 
 interface CacheEntry {
   key: string;
   file: DefinitionsFile;
 }
 
-function cacheName(path: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < path.length; i++) h = Math.imul(h ^ path.charCodeAt(i), 0x01000193) >>> 0;
-  return `defs-${h.toString(16).padStart(8, '0')}.json`;
-}
+const cacheName = (path: string): string => `defs-${fileKey(path)}.json`;
 
 /** Loads (and, when cacheDir's parent HOME exists, caches) a definitions file. */
 export async function loadDefinitionsCached(path: string, cacheDir: string | null): Promise<DefinitionsFile> {

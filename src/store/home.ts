@@ -25,6 +25,22 @@ export function resolveHome(opts: HomeOptions, env: NodeJS.ProcessEnv = process.
   return join(homedir(), '.local', 'state', 'uwsrun');
 }
 
+/**
+ * A 64-bit hex key for naming a file after some text (run-id index, definitions cache): two
+ * 32-bit FNV-1a hashes with different offsets, without loading node:crypto. Users of a key
+ * check what the file holds, so a collision can only cost a miss.
+ */
+export function fileKey(text: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ 0x5bd1e995;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193) >>> 0;
+    b = Math.imul(b ^ c, 0x01000193 + 2) >>> 0;
+  }
+  return a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0');
+}
+
 export class HomeLayout {
   constructor(readonly dir: string) {}
   get stateFile(): string { return join(this.dir, 'state.json'); }
