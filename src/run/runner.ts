@@ -11,15 +11,15 @@
 // It exits after a few idle seconds, but only in a transaction that sees no queued or
 // executing job, so a job queued concurrently always finds a runner.
 
-import { type ChildProcess } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync } from 'node:fs';
+import { join } from 'node:path';
 import { isoNow } from '../core/job.js';
 import { Store, type Transaction } from '../store/state.js';
 import { selectJobsToStart } from './queue.js';
 import { type ExitStatus, recordEnd, recordStart, recordUp } from './lifecycle.js';
 import { isProcessAlive, processStartTime } from './proc.js';
 import { jobsNeedingRunner } from './ensure-runner.js';
-import { spawnJobWrapper } from './wrapper.js';
+import { type WrapperExit, Launcher, LaunchError } from './wrapper.js';
 import { enforceTimeLimits } from './abort.js';
 
 const IDLE_EXIT_MS = Number(process.env.UWSRUN_RUNNER_IDLE_MS) || 3_000;
@@ -28,7 +28,9 @@ const UP_WRITE_DELAY_MS = 20;
 
 export class Runner {
   private readonly store: Store;
-  private readonly children = new Map<string, ChildProcess>();
+  /** Jobs whose wrappers our launcher forked and has not yet reported ended: id -> pid. */
+  private readonly children = new Map<string, number>();
+  private launcher: Launcher | undefined;
   private readonly ups = new Map<string, string>();
   private readonly exits = new Map<string, ExitStatus>();
   private cycleQueued = false;
@@ -128,34 +130,66 @@ export class Runner {
       || this.children.size > 0 || this.exits.size > 0;
   }
 
+  /** The launcher, started on first use and again after it died. */
+  private getLauncher(): Launcher {
+    if (this.launcher) return this.launcher;
+    let logFd: number | 'ignore' = 'ignore';
+    try {
+      logFd = openSync(this.store.layout.runnerLog, 'a', 0o600);
+    } catch { /* its complaints are lost */ }
+    try {
+      this.launcher = new Launcher(join(this.store.home, `.launcher.${process.pid}`), {
+        up: (id) => this.onUp(id),
+        exit: (id, status) => this.onExit(id, status),
+        gone: (why) => this.onLauncherGone(why),
+      }, logFd);
+    } finally {
+      if (logFd !== 'ignore') closeSync(logFd);
+    }
+    return this.launcher;
+  }
+
+  private onUp(id: string): void {
+    // startTime alone may wait a moment for a cycle with other news (most short jobs end
+    // within it): one state write instead of two.
+    this.ups.set(id, isoNow());
+    this.scheduleWithin(UP_WRITE_DELAY_MS);
+  }
+
+  private onExit(id: string, status: WrapperExit): void {
+    this.children.delete(id);
+    this.exits.set(id, status);
+    this.schedule();
+  }
+
+  /** Its wrappers live on but nothing reports their ends: they are watched in /proc instead. */
+  private onLauncherGone(why: string): void {
+    this.log(`${why}; its ${this.children.size} running job(s) are watched in /proc`);
+    this.launcher = undefined;
+    this.children.clear();
+    this.schedule();
+  }
+
   private startJob(tx: Transaction, id: string): boolean {
     const job = tx.getJob(id);
     if (!job) {
       delete tx.state.jobs[id];
       return true;
     }
-    const child = spawnJobWrapper({
-      jobDir: tx.layout.jobDir(id), cwd: job.cwd, command: job.command, env: job.env, holdStart: job.holdStart ?? 0,
-    });
-    child.on('error', (err) => this.log(`job ${id}: ${err.message}`));
-    if (child.pid === undefined) {
-      this.log(`job ${id}: could not spawn its wrapper; it stays QUEUED`);
+    let pid: number;
+    try {
+      pid = this.getLauncher().launch({
+        jobId: id, jobDir: tx.layout.jobDir(id), cwd: job.cwd, command: job.command, env: job.env, holdStart: job.holdStart ?? 0,
+      });
+    } catch (err) {
+      if (!(err instanceof LaunchError)) throw err;
+      this.log(`job ${id}: ${err.message}; it stays QUEUED`);
+      this.launcher?.close();
+      this.launcher = undefined;
       return false;
     }
-    this.children.set(id, child);
-    child.stdio[3]?.on('data', () => {
-      // startTime alone may wait a moment for a cycle with other news (most short jobs end
-      // within it): one state write instead of two.
-      this.ups.set(id, isoNow());
-      this.scheduleWithin(UP_WRITE_DELAY_MS);
-    });
-    child.stdio[3]?.on('error', () => { /* the wrapper died before saying "up" */ });
-    child.on('exit', (code, signal) => {
-      this.children.delete(id);
-      this.exits.set(id, { exitCode: code, signal });
-      this.schedule();
-    });
-    recordStart(tx, job, child.pid, processStartTime(child.pid) ?? '');
+    this.children.set(id, pid);
+    recordStart(tx, job, pid, processStartTime(pid) ?? '');
     return true;
   }
 

@@ -1,61 +1,114 @@
-// Every job's process-group leader is a small Perl wrapper (perl-base is Essential on
-// Debian; the runner cannot afford a Node process per job, and sh cannot tell `exit 130`
-// from death by SIGINT). It:
-//   1. waits holdStart seconds when asked (tests only: UWSRUN_TEST_HOLD_START of the
-//      submitter keeps the job in the starting window), then cd's to the job's cwd;
-//   2. forks the command with stdin /dev/null and stdout/stderr appended straight to the
-//      job's stdout.log/stderr.log (no pipe through the runner; the wrapper itself writes
-//      nothing into them);
+// How jobs are started. Node forking itself per job costs ~1.5 ms of the runner's time (its
+// address space is large), so the runner starts one small Perl process, the launcher
+// (perl-base is Essential on Debian), and asks it to fork each job's wrapper.
+//
+// The launcher reads requests from a FIFO and answers each with the wrapper's pid on a second
+// FIFO: the runner blocks for that answer, so a job's pid is known inside the transaction
+// that records its start, as before. It reports on its stdout (a pipe the runner reads
+// asynchronously) "up ID" lines written by wrappers and "exit ID CODE SIGNAL" lines when it
+// reaps a wrapper. It exits when the runner is gone (EOF on the request FIFO); wrappers
+// already started live on in their own sessions, and the next runner adopts them.
+//
+// Every job's process-group leader is its wrapper, a fork of the launcher. It:
+//   1. calls setsid() (its own session and process group), waits holdStart seconds when
+//      asked (tests only: UWSRUN_TEST_HOLD_START of the submitter keeps the job in the
+//      starting window), then cd's to the job's cwd;
+//   2. forks the command with exactly the job's environment, stdin /dev/null and
+//      stdout/stderr appended straight to the job's stdout.log/stderr.log;
 //   3. learns whether exec succeeded through a close-on-exec pipe (EOF = the program is
-//      running), and only then says "up" on fd 3, a pipe to the runner: the "child is up"
-//      event that sets startTime. An exec that failed is reported, and the job never "up";
+//      running), and only then says "up": the "child is up" event that sets startTime. An
+//      exec that failed is reported, and the job is never "up";
 //   4. traps INT and TERM (in itself only: the command gets the signals sent to the group),
 //      waits, and writes how the command ended into jobs/ID/exit: "exit N", "signal N" or
 //      "error MESSAGE". A runner that starts after the previous one died reads that file to
 //      learn how an adopted job ended.
 // Until step 4 the wrapper has no handlers: SIGTERM in the starting window ends it at once.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, constants, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { signalName } from './exit-status.js';
+import { readProcStat } from './proc.js';
 
-const WRAPPER = String.raw`
-my ($d, $cwd, $hold, @cmd) = @ARGV;
-# 577 = O_WRONLY|O_CREAT|O_TRUNC (Linux): mode 0600 whatever the umask, without loading Fcntl.
-sub status { my ($text) = @_; my $tmp = "$d/.exit.tmp";
-  if (sysopen(my $f, $tmp, 577, 0600)) { print $f "$text\n"; close $f; rename $tmp, "$d/exit"; } }
-open(STDERR, '>', '/dev/null');
-select(undef, undef, undef, $hold) if $hold > 0;
-open(my $out, '>>', "$d/stdout.log") or do { status("error cannot open stdout.log: $!"); exit 126 };
-open(my $err, '>>', "$d/stderr.log") or do { status("error cannot open stderr.log: $!"); exit 126 };
-chdir $cwd or do { status("error cannot change to directory $cwd: $!"); exit 126 };
-pipe(my $r, my $w) or do { status("error pipe: $!"); exit 126 };
-my $pid = fork;
-defined $pid or do { status("error cannot fork: $!"); exit 126 };
-if ($pid == 0) {
-  close $r;
-  open(my $up, '>&=', 3) and close $up;
-  open(STDIN, '<', '/dev/null'); open(STDOUT, '>&', $out); open(STDERR, '>&', $err);
-  exec { $cmd[0] } @cmd;
-  syswrite $w, "$!"; exit 127;
-}
-close $w;
-my $failed = do { local $/; <$r> };
-if (defined $failed && length $failed) {
-  waitpid($pid, 0);
-  status("error cannot execute $cmd[0]: $failed");
-  exit 127;
-}
+const LAUNCHER = String.raw`
+use strict;
+use POSIX ();
+my ($reqPath, $repPath) = @ARGV;
 $SIG{PIPE} = 'IGNORE';
-if (open(my $up, '>&=', 3)) { syswrite $up, "up\n"; close $up; }
-$SIG{INT} = $SIG{TERM} = sub {};
-my $got;
-do { $got = waitpid($pid, 0) } until $got == $pid || $got == -1;
-my $st = $?;
-if ($st & 127) { status("signal " . ($st & 127)); exit 128 + ($st & 127); }
-status("exit " . ($st >> 8));
-exit($st >> 8);
+for my $p ($reqPath, $repPath) { unlink $p; POSIX::mkfifo($p, 0600) or die "launcher: cannot create $p: $!\n"; }
+open(my $req, '<', $reqPath) or die "launcher: cannot open $reqPath: $!\n";
+open(my $rep, '>', $repPath) or die "launcher: cannot open $repPath: $!\n";
+syswrite $rep, "ready\n";
+my (%job, %early);
+sub report { my ($id, $st) = @_; syswrite STDOUT, "exit $id " . ($st >> 8) . " " . ($st & 127) . "\n"; }
+$SIG{CHLD} = sub {
+  while ((my $p = waitpid(-1, POSIX::WNOHANG())) > 0) {
+    my $id = delete $job{$p};
+    if (defined $id) { report($id, $?) } else { $early{$p} = $? }
+  }
+};
+my $buf = '';
+while (1) {
+  my $n = sysread($req, $buf, 65536, length $buf);
+  if (!defined $n) { next if $!{EINTR}; last }
+  last if $n == 0;
+  while ($buf =~ /\A(\d+)\n/ && length($buf) >= length($1) + 1 + $1) {
+    my $len = $1;
+    my $rec = substr($buf, length($len) + 1, $len);
+    substr($buf, 0, length($len) + 1 + $len) = '';
+    my ($id, $dir, $cwd, $hold, $argc, @rest) = split /\0/, $rec, -1;
+    my @cmd = splice(@rest, 0, $argc);
+    my $pid = fork;
+    if (!defined $pid) { syswrite $rep, "fail cannot fork: $!\n"; next }
+    if ($pid == 0) { close $req; close $rep; wrapper($id, $dir, $cwd, $hold, \@cmd, \@rest) }
+    $job{$pid} = $id;
+    report(delete $job{$pid}, delete $early{$pid}) if exists $early{$pid};
+    syswrite $rep, "$pid\n";
+  }
+}
+exit 0;
+
+sub wrapper {
+  my ($id, $d, $cwd, $hold, $cmd, $env) = @_;
+  $SIG{CHLD} = 'DEFAULT'; $SIG{PIPE} = 'DEFAULT';
+  POSIX::setsid();
+  open(STDIN, '<', '/dev/null'); open(STDERR, '>', '/dev/null');
+  # 577 = O_WRONLY|O_CREAT|O_TRUNC (Linux): mode 0600 whatever the umask.
+  my $status = sub { my ($text) = @_; my $tmp = "$d/.exit.tmp";
+    if (sysopen(my $f, $tmp, 577, 0600)) { print $f "$text\n"; close $f; rename $tmp, "$d/exit"; } };
+  my $fail = sub { $status->("error $_[0]"); POSIX::_exit($_[1] // 126) };
+  select(undef, undef, undef, $hold) if $hold > 0;
+  open(my $out, '>>', "$d/stdout.log") or $fail->("cannot open stdout.log: $!");
+  open(my $err, '>>', "$d/stderr.log") or $fail->("cannot open stderr.log: $!");
+  chdir $cwd or $fail->("cannot change to directory $cwd: $!");
+  pipe(my $r, my $w) or $fail->("pipe: $!");
+  my $pid = fork;
+  defined $pid or $fail->("cannot fork: $!");
+  if ($pid == 0) {
+    close $r;
+    %ENV = map { split /=/, $_, 2 } @$env;
+    open(STDOUT, '>&', $out); open(STDERR, '>&', $err);
+    exec { $cmd->[0] } @$cmd;
+    syswrite $w, "$!"; POSIX::_exit(127);
+  }
+  close $w;
+  my $failed = do { local $/; <$r> };
+  if (defined $failed && length $failed) { waitpid($pid, 0); $fail->("cannot execute $cmd->[0]: $failed", 127); }
+  $SIG{PIPE} = 'IGNORE';
+  syswrite STDOUT, "up $id\n";
+  $SIG{INT} = $SIG{TERM} = sub {};
+  my $got;
+  do { $got = waitpid($pid, 0) } until $got == $pid || $got == -1;
+  my $st = $?;
+  if ($st & 127) { $status->("signal " . ($st & 127)); POSIX::_exit(128 + ($st & 127)); }
+  $status->("exit " . ($st >> 8));
+  POSIX::_exit($st >> 8);
+}
 `;
 
+export const PERL = '/usr/bin/perl';
+
 export interface JobLaunch {
+  jobId: string;
   jobDir: string;
   cwd: string;
   command: string[];
@@ -63,13 +116,143 @@ export interface JobLaunch {
   holdStart: number;
 }
 
-export const PERL = '/usr/bin/perl';
+export interface WrapperExit {
+  exitCode: number | null;
+  signal: string | null;
+}
 
-export function spawnJobWrapper(launch: JobLaunch): ChildProcess {
-  return spawn(PERL, ['-e', WRAPPER, '--', launch.jobDir, launch.cwd, String(launch.holdStart), ...launch.command], {
-    detached: true, // setsid(): its own session and process group, led by the wrapper
-    stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-    env: launch.env,
-    cwd: launch.jobDir,
-  });
+export interface LauncherEvents {
+  up(jobId: string): void;
+  exit(jobId: string, status: WrapperExit): void;
+  /** The launcher itself ended: wrappers it started live on, but report nothing more. */
+  gone(why: string): void;
+}
+
+const SETUP_TIMEOUT_MS = 5_000;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+const sleepMs = (ms: number): void => { Atomics.wait(pause, 0, 0, ms); };
+
+export class LaunchError extends Error {}
+
+export class Launcher {
+  private readonly proc: ChildProcess;
+  private reqFd = -1;
+  private repFd = -1;
+  private closed = false;
+  private readonly reply = Buffer.alloc(256);
+
+  /**
+   * Starts the launcher, with FIFOs at `fifoBase`.req/.rep (removed once both sides have
+   * them open). Throws LaunchError when it does not answer within a few seconds.
+   */
+  constructor(fifoBase: string, events: LauncherEvents, stderrFd: number | 'ignore') {
+    const req = `${fifoBase}.req`;
+    const rep = `${fifoBase}.rep`;
+    this.proc = spawn(PERL, ['-e', LAUNCHER, '--', req, rep], {
+      stdio: ['ignore', 'pipe', stderrFd], env: { LC_ALL: 'C' },
+    });
+    let pending = '';
+    this.proc.stdout!.setEncoding('utf8');
+    this.proc.stdout!.on('data', (chunk: string) => {
+      pending += chunk;
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const [what, id, code, sig] = pending.slice(0, nl).split(' ');
+        pending = pending.slice(nl + 1);
+        if (what === 'up' && id) events.up(id);
+        else if (what === 'exit' && id) {
+          const signum = Number(sig);
+          events.exit(id, signum > 0 ? { exitCode: null, signal: signalName(signum) } : { exitCode: Number(code), signal: null });
+        }
+      }
+    });
+    this.proc.on('error', (err) => this.fail(`launcher: ${err.message}`, events));
+    this.proc.on('exit', (code, signal) => this.fail(`launcher ended (${signal ?? `exit ${code}`})`, events));
+    try {
+      if (this.proc.pid === undefined) throw new Error(`cannot run ${PERL}`);
+      this.connect(req, rep);
+    } catch (err) {
+      this.close();
+      throw new LaunchError(`launcher did not start: ${(err as Error).message}`);
+    } finally {
+      for (const f of [req, rep]) try { unlinkSync(f); } catch { /* never created */ }
+    }
+  }
+
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
+  private fail(why: string, events: LauncherEvents): void {
+    if (this.closed) return;
+    this.close();
+    events.gone(why);
+  }
+
+  /**
+   * Opens our ends of both FIFOs without ever blocking on a launcher that is not there:
+   * non-blocking opens are retried until it has its ends open, then reopened blocking.
+   */
+  private connect(req: string, rep: string): void {
+    const deadline = Date.now() + SETUP_TIMEOUT_MS;
+    const retry = (err: unknown, codes: string[]): void => {
+      if (!codes.includes((err as NodeJS.ErrnoException).code ?? '') || Date.now() > deadline) throw err;
+      const stat = readProcStat(this.proc.pid!);
+      if (!stat || stat.state === 'Z') throw new Error('it exited (see runner.log)');
+      sleepMs(1);
+    };
+    let probe: number;
+    for (;;) {
+      try {
+        probe = openSync(req, constants.O_WRONLY | constants.O_NONBLOCK);
+        break;
+      } catch (err) { retry(err, ['ENOENT', 'ENXIO']); }
+    }
+    this.reqFd = openSync(req, constants.O_WRONLY);
+    closeSync(probe);
+    probe = openSync(rep, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      let got = '';
+      while (!got.endsWith('\n')) {
+        try {
+          const n = readSync(probe, this.reply);
+          if (n === 0) retry(Object.assign(new Error('no answer'), { code: 'EAGAIN' }), ['EAGAIN']);
+          got += this.reply.toString('utf8', 0, n);
+        } catch (err) { retry(err, ['EAGAIN']); }
+      }
+      if (got !== 'ready\n') throw new Error(`unexpected answer ${JSON.stringify(got)}`);
+      this.repFd = openSync(rep, constants.O_RDONLY);
+    } finally {
+      closeSync(probe);
+    }
+  }
+
+  /** Forks the job's wrapper; returns its pid. Blocks for the launcher's answer (~0.3 ms). */
+  launch(job: JobLaunch): number {
+    if (this.closed) throw new LaunchError('launcher is gone');
+    const env = Object.entries(job.env).map(([k, v]) => `${k}=${v}`);
+    const payload = Buffer.from([job.jobId, job.jobDir, job.cwd, String(job.holdStart), String(job.command.length), ...job.command, ...env].join('\0'));
+    const request = Buffer.concat([Buffer.from(`${payload.length}\n`), payload]);
+    let answer = '';
+    try {
+      for (let off = 0; off < request.length;) off += writeSync(this.reqFd, request, off);
+      while (!answer.endsWith('\n')) {
+        const n = readSync(this.repFd, this.reply);
+        if (n === 0) throw new Error('launcher closed its answer pipe');
+        answer += this.reply.toString('utf8', 0, n);
+      }
+    } catch (err) {
+      throw new LaunchError(`launcher: ${(err as Error).message}`);
+    }
+    const pid = Number(answer);
+    if (!Number.isInteger(pid) || pid <= 0) throw new LaunchError(`launcher: ${answer.trim()}`);
+    return pid;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    // Its stdout stays open: reports it wrote before it ended are still read.
+    for (const fd of [this.reqFd, this.repFd]) if (fd >= 0) try { closeSync(fd); } catch { /* closed */ }
+  }
 }
