@@ -16,9 +16,9 @@ import {
   existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, FINAL, ID_RE, Sandbox, submitJob, waitFor } from '../helpers.js';
+import { BIN, FINAL, ID_RE, Sandbox, release, submitJob, waitFor } from '../helpers.js';
 import {
-  alive, allProcs, describeProcs, isZombie, jobEnvProcs, killQuietly, procStat,
+  type Proc, alive, allProcs, describeProcs, groupMembers, isZombie, jobEnvProcs, killQuietly, procStat, readProc, stillAlive,
 } from '../procfs.js';
 
 const YAML = `
@@ -34,6 +34,33 @@ jobs:
     command: [sh, -c, 'echo "$UWS_JOB_ID" >> "$HOME/ran"; sleep 3; echo done; exit "$UWS_PARAM_CODE"']
     parameters:
       code: { type: integer, default: 0 }
+  gated:
+    description: appends its id to a shared file, then waits for the test's release file
+    command: [sh, -c, 'echo "$UWS_JOB_ID" >> "$HOME/ran"; while [ ! -e "$UWS_JOB_DIR/release" ]; do sleep 0.05; done; echo done; exit "$UWS_PARAM_CODE"']
+    parameters:
+      code: { type: integer, default: 0 }
+  argdump:
+    description: writes each argument and each UWS_PARAM_* value to its own file, then waits for release
+    command:
+      - sh
+      - -c
+      - >-
+        i=0; for a in "$@"; do i=$((i+1)); printf %s "$a" > "$UWS_RESULTS_DIR/arg$i"; done;
+        echo "$#" > "$UWS_RESULTS_DIR/argc";
+        printf %s "$UWS_PARAM_A" > "$UWS_RESULTS_DIR/env.a"; printf %s "$UWS_PARAM_B" > "$UWS_RESULTS_DIR/env.b";
+        printf %s "$UWS_PARAM_C" > "$UWS_RESULTS_DIR/env.c"; printf %s "$UWS_PARAM_NL" > "$UWS_RESULTS_DIR/env.nl";
+        while [ ! -e "$UWS_JOB_DIR/release" ]; do sleep 0.05; done
+      - sh
+      - "{a}"
+      - ""
+      - "{b}"
+      - "{nl}"
+      - "{c}"
+    parameters:
+      a: { type: string, default: "" }
+      b: { type: string, default: "" }
+      c: { type: string, default: "" }
+      nl: { type: string, default: "" }
   long:
     command: [sleep, "30"]
     killGrace: 1
@@ -183,6 +210,218 @@ test('a job SIGKILLed while its runner is dead (no exit file) ends ERROR "lost" 
     const t2 = sb.run(['tick']);
     assert.equal(t2.code, 0, t2.stderr);
     assert.equal(t2.stdout, '', 'a second tick has nothing to do');
+  } finally {
+    sb.cleanup();
+  }
+});
+
+// ---- the launcher ------------------------------------------------------------------------
+// The runner forks no job itself: it starts one long-lived Perl process, the launcher (a
+// direct child of the runner, `/usr/bin/perl -e SCRIPT -- HOME/.launcher.RUNNERPID.req ...`),
+// which forks each job's wrapper. Found here from /proc alone: ppid and cmdline.
+
+/** The live launcher of the runner `runnerPid`, or undefined. */
+function launcherOf(runnerPid: number): Proc | undefined {
+  return allProcs().find((p) => p.ppid === runnerPid && !isZombie(p)
+    && (readProc(p.pid, 'cmdline') ?? '').startsWith('/usr/bin/perl\0'));
+}
+
+function runnerLog(sb: Sandbox): string {
+  const file = join(sb.home, 'runner.log');
+  return existsSync(file) ? readFileSync(file, 'utf8') : '';
+}
+
+/** Lines of runner.log that say a launcher ended. */
+const launcherEndLines = (sb: Sandbox): string[] =>
+  runnerLog(sb).split('\n').filter((l) => /launcher/i.test(l) && /\b(ended|died|gone|exited|killed)\b|SIGKILL/i.test(l));
+
+/** The live runner recorded in state.json (asserted). */
+function liveRunner(sb: Sandbox): { pid: number; startTime: string } {
+  const r = stateOrEmpty(sb).runner;
+  assert.ok(r && alive(r.pid, r.startTime), `a live runner must be recorded: ${JSON.stringify(r)}`);
+  return r;
+}
+
+/** A `gated` job's lasting processes: its wrapper (the group leader) and the `sh` it runs (not the passing `sleep 0.05`s). */
+const jobProcs = (leader: number): Proc[] => groupMembers(leader).filter((p) => p.comm !== 'sleep');
+
+const ranLines = (sb: Sandbox): string[] => {
+  const file = join(sb.dir, 'ran');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : [];
+};
+
+test('kill -9 of the launcher with 2 jobs running and 3 queued: the jobs keep running, their real statuses come from the exit files, the queued jobs start under a new launcher, every job runs once', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const ids = [
+      submitJob(sb, ['gated', '--run', '-p', 'code=0']),
+      submitJob(sb, ['gated', '--run', '-p', 'code=3']),
+      submitJob(sb, ['gated', '--run']),
+      submitJob(sb, ['gated', '--run']),
+      submitJob(sb, ['gated', '--run']),
+    ];
+    const started = [await waitStarted(sb, ids[0]!), await waitStarted(sb, ids[1]!)];
+    // Both commands are really running (each has appended its id) before anything is killed.
+    await waitFor('both running jobs to have appended their ids', () => ranLines(sb).length === 2, 10_000);
+    const before = state(sb);
+    for (const id of ids.slice(2)) assert.equal(before.jobs[id]?.phase, 'QUEUED', `job ${id} must still be queued (limit 2)`);
+
+    const runner = liveRunner(sb);
+    const launcher = launcherOf(runner.pid);
+    assert.ok(launcher, `runner ${runner.pid} must have a launcher child (/usr/bin/perl): ${describeProcs(allProcs().filter((p) => p.ppid === runner.pid))}`);
+    assert.ok((readProc(launcher.pid, 'cmdline') ?? '').includes(`.launcher.${runner.pid}.req`), 'the launcher is the one of this runner');
+    for (const [k, s] of started.entries()) {
+      assert.equal(procStat(s.pid)?.ppid, launcher.pid, `job ${ids[k]}'s wrapper (pid ${s.pid}) is a child of the launcher ${launcher.pid}`);
+    }
+    // The lasting processes of the two jobs (wrapper and command), to check they survive.
+    const members = started.map((s) => jobProcs(s.pid));
+    for (const [k, m] of members.entries()) assert.equal(m.length, 2, `job ${ids[k]}: wrapper and command: ${describeProcs(m)}`);
+
+    process.kill(launcher.pid, 'SIGKILL');
+    await waitFor(`launcher ${launcher.pid} gone`, () => !alive(launcher.pid, launcher.start), 10_000);
+    await waitFor('runner.log to mention the launcher ending', () => launcherEndLines(sb).length > 0, 10_000);
+
+    // The runner lives on; the jobs are untouched, still EXECUTING under the same pids.
+    assert.ok(alive(runner.pid, runner.startTime), 'the runner must survive its launcher');
+    for (const [k, m] of members.entries()) {
+      assert.deepEqual(describeProcs(m.filter((p) => !stillAlive(p))), '', `wrapper and command of job ${ids[k]} survive the launcher`);
+    }
+    const mid = state(sb);
+    for (const [k, s] of started.entries()) {
+      assert.equal(mid.jobs[ids[k]!]?.phase, 'EXECUTING', `job ${ids[k]} still EXECUTING`);
+      assert.equal(mid.jobs[ids[k]!]?.pid, s.pid, `job ${ids[k]} keeps its pid`);
+    }
+    for (const id of ids.slice(2)) assert.equal(mid.jobs[id]?.phase, 'QUEUED', `job ${id} still queued: no slot is free`);
+
+    // Release the two: their ends are found through /proc and the exit files, and the next
+    // two queued jobs start under a new launcher of the same runner.
+    release(sb, ids[0]!);
+    release(sb, ids[1]!);
+    const next = [await waitStarted(sb, ids[2]!), await waitStarted(sb, ids[3]!)];
+    assert.equal(state(sb).jobs[ids[4]!]?.phase, 'QUEUED', 'the fifth job waits for a slot');
+    assert.equal(liveRunner(sb).pid, runner.pid, 'the same runner goes on');
+    const second = launcherOf(runner.pid);
+    assert.ok(second && second.pid !== launcher.pid, `a new launcher is started: ${second?.pid}`);
+    for (const [k, s] of next.entries()) {
+      assert.equal(procStat(s.pid)?.ppid, second.pid, `job ${ids[k + 2]}'s wrapper is a child of the new launcher`);
+    }
+    assert.equal(launcherEndLines(sb).length, 1, `the launcher ended once only:\n${runnerLog(sb)}`);
+
+    for (const id of ids.slice(2)) release(sb, id);
+    const w = sb.run(['wait', ...ids, '--timeout', '60']);
+    assert.equal(w.code, 1, `wait: one job exits 3, so exit 1: ${w.stderr}`);
+
+    const jobs = ids.map((id) => sb.job(id));
+    assert.equal(jobs[0].phase, 'COMPLETED');
+    assert.equal(jobs[0].exitCode, 0);
+    assert.equal(jobs[1].phase, 'ERROR', `the job that exited 3 after its launcher died is ERROR from its exit file: ${JSON.stringify(jobs[1].errorSummary)}`);
+    assert.equal(jobs[1].exitCode, 3);
+    assert.equal(jobs[1].errorSummary?.type, 'fatal', JSON.stringify(jobs[1].errorSummary));
+    assert.doesNotMatch(jobs[1].errorSummary.message, /lost/);
+    for (const j of jobs.slice(2)) {
+      assert.equal(j.phase, 'COMPLETED', `queued job ${j.jobId} ran after the launcher died`);
+      assert.equal(j.exitCode, 0);
+    }
+    for (const j of jobs) assert.equal(j.pid, null, `job ${j.jobId}: no pid once final`);
+    for (const id of ids) assert.equal(readFileSync(join(sb.jobDir(id), 'stdout.log'), 'utf8'), 'done\n', `job ${id}'s output`);
+
+    const ran = ranLines(sb);
+    for (const id of ids) assert.equal(ran.filter((l) => l === id).length, 1, `job ${id} must have run exactly once: ${ran.join(',')}`);
+    assert.equal(ran.length, ids.length);
+    await waitFor('no hot entries left', () => Object.keys(state(sb).jobs).length === 0, 10_000);
+  } finally {
+    sb.cleanup();
+  }
+});
+
+test('kill -9 of the runner: its launcher exits too, the jobs live on, and a successor records how they ended', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const ids = [submitJob(sb, ['gated', '--run', '-p', 'code=0']), submitJob(sb, ['gated', '--run', '-p', 'code=3'])];
+    const started = [await waitStarted(sb, ids[0]!), await waitStarted(sb, ids[1]!)];
+    await waitFor('both jobs to have appended their ids', () => ranLines(sb).length === 2, 10_000);
+    const runner = liveRunner(sb);
+    const launcher = launcherOf(runner.pid);
+    assert.ok(launcher, `runner ${runner.pid} must have a launcher child (/usr/bin/perl)`);
+    const members = started.map((s) => jobProcs(s.pid));
+
+    await killRunner(sb);
+    // EOF on its request FIFO: the launcher leaves (gone, or a zombie nobody reaps).
+    await waitFor(`launcher ${launcher.pid} to exit after its runner died`, () => !alive(launcher.pid, launcher.start), 10_000);
+    for (const [k, m] of members.entries()) {
+      assert.equal(m.length, 2, `job ${ids[k]}: wrapper and command: ${describeProcs(m)}`);
+      assert.deepEqual(describeProcs(m.filter((p) => !stillAlive(p))), '', `wrapper and command of job ${ids[k]} outlive runner and launcher`);
+    }
+    assert.deepEqual(readdirSync(sb.home).filter((n) => n.startsWith('.launcher.')), [], 'no launcher FIFO is left in HOME');
+
+    for (const id of ids) release(sb, id);
+    // `wait` finds no live runner and starts a successor, which adopts both jobs.
+    const w = sb.run(['wait', ...ids, '--timeout', '60']);
+    assert.equal(w.code, 1, `wait: one job exits 3, so exit 1: ${w.stderr}`);
+    const [a, b] = ids.map((id) => sb.job(id));
+    assert.equal(a.phase, 'COMPLETED');
+    assert.equal(a.exitCode, 0);
+    assert.equal(b.phase, 'ERROR', JSON.stringify(b.errorSummary));
+    assert.equal(b.exitCode, 3, 'the real status, from the exit file');
+    assert.doesNotMatch(b.errorSummary?.message ?? '', /lost/);
+    assert.deepEqual(ranLines(sb).sort(), [...ids].sort(), 'each job ran once');
+  } finally {
+    sb.cleanup();
+  }
+});
+
+/** `bytes` bytes (give or take 3) of varied UTF-8 text: ASCII, multibyte, quotes, spaces, braces, tabs. */
+function bigText(seed: number, bytes: number): string {
+  const alphabet = ['a', 'Z', '0', ' ', '"', "'", '$', '{', '}', '\\', '\t', '\n', 'é', '€', 'ß', '漢', '𝄞', '-', '=', '*'];
+  let x = seed;
+  let out = '';
+  let size = 0;
+  while (size < bytes - 4) {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    const ch = alphabet[x % alphabet.length]!;
+    out += ch;
+    size += Buffer.byteLength(ch);
+  }
+  return out;
+}
+
+test('arguments far larger than a pipe buffer (3 x ~100 KB UTF-8), an empty one and one of newlines reach the job byte for byte, as do their UWS_PARAM_*; the launcher stays in step for the next job', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    // Each value must stay under 128 KiB (MAX_ARG_STRLEN) also as UWS_PARAM_X=value.
+    const big = { a: bigText(1, 100_000), b: bigText(2, 110_000), c: bigText(3, 120_000), nl: '\nline one\n\nline two\n' };
+    for (const v of [big.a, big.b, big.c]) assert.ok(Buffer.byteLength(v) > 99_000 && Buffer.byteLength(v) < 125_000);
+    const small = { a: 'x', b: '', c: 'a b', nl: '\n' };
+    const args = (v: typeof big): string[] => ['-p', `a=${v.a}`, '-p', `b=${v.b}`, '-p', `c=${v.c}`, '-p', `nl=${v.nl}`];
+    const bigId = submitJob(sb, ['argdump', '--run', ...args(big)]);
+    const bigStart = await waitStarted(sb, bigId);
+    const smallId = submitJob(sb, ['argdump', '--run', ...args(small)]);
+    const smallStart = await waitStarted(sb, smallId);
+    // Both wrappers came from the same launcher: the big request did not break it.
+    const parent = procStat(bigStart.pid)?.ppid;
+    assert.ok(parent && procStat(smallStart.pid)?.ppid === parent, `both jobs forked by one launcher: ${parent} / ${procStat(smallStart.pid)?.ppid}`);
+    await waitFor('both jobs wrote their arguments', () => [bigId, smallId].every((id) => existsSync(join(sb.jobDir(id), 'results', 'env.nl'))), 20_000);
+    for (const id of [bigId, smallId]) release(sb, id);
+    const w = sb.run(['wait', bigId, smallId, '--timeout', '60']);
+    assert.equal(w.code, 0, `${w.stderr}\n${readFileSync(join(sb.jobDir(bigId), 'stderr.log'), 'utf8').slice(0, 2000)}`);
+
+    for (const [id, v] of [[bigId, big], [smallId, small]] as const) {
+      const job = sb.job(id);
+      assert.equal(job.phase, 'COMPLETED');
+      const expected = [v.a, '', v.b, v.nl, v.c];
+      assert.deepEqual(job.command.slice(3), ['sh', ...expected], `job ${id}: the resolved command`);
+      const res = join(sb.jobDir(id), 'results');
+      assert.equal(readFileSync(join(res, 'argc'), 'utf8'), `${expected.length}\n`, `job ${id}: number of arguments`);
+      for (const [k, want] of expected.entries()) {
+        const got = readFileSync(join(res, `arg${k + 1}`));
+        assert.ok(got.equals(Buffer.from(want, 'utf8')), `job ${id}: argument ${k + 1} must arrive byte for byte (${got.length} bytes, expected ${Buffer.byteLength(want)})`);
+      }
+      for (const name of ['a', 'b', 'c', 'nl'] as const) {
+        const got = readFileSync(join(res, `env.${name}`));
+        assert.ok(got.equals(Buffer.from(v[name], 'utf8')), `job ${id}: UWS_PARAM_${name.toUpperCase()} byte for byte (${got.length} bytes, expected ${Buffer.byteLength(v[name])})`);
+      }
+    }
+    assert.deepEqual(launcherEndLines(sb), [], 'no launcher died on the way');
   } finally {
     sb.cleanup();
   }
