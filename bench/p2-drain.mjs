@@ -29,7 +29,8 @@ function drainUwsrun(n) {
 
 function drainTsp(n) {
   const h = tempHome('p2tsp');
-  const env = { ...process.env, TS_SOCKET: join(h.dir, 'tsp.sock'), TS_MAXFINISHED: String(n + 10), TS_SAVELIST: '' };
+  // TMPDIR: task-spooler leaves one output file per job there.
+  const env = { ...process.env, TMPDIR: h.dir, TS_SOCKET: join(h.dir, 'tsp.sock'), TS_MAXFINISHED: String(n + 10), TS_SAVELIST: '' };
   const go = join(h.dir, 'go');
   const tsp = (...args) => spawnSync('tsp', args, { env, encoding: 'utf8' });
   try {

@@ -12,7 +12,7 @@ import { type JobRecord, isoNow } from '../core/job.js';
 import { applyTransition } from '../core/phases.js';
 import { EXIT, UserError, noSuchJob } from '../errors.js';
 import type { Store, Transaction } from '../store/state.js';
-import { readExitFile, recordEnd } from './lifecycle.js';
+import { readExitFile, readStartMarker, recordEnd } from './lifecycle.js';
 import { isProcessAlive } from './proc.js';
 import { jobProcesses, signalJob } from './signal.js';
 
@@ -54,7 +54,12 @@ function abortStep(tx: Transaction, jobId: string): AbortStep {
   if (job.phase !== 'EXECUTING') {
     const aborted = { ...job, phase: row.to, endTime: isoNow() };
     tx.finish(aborted);
-    return { done: aborted };
+    // QUEUED, yet started: its runner died before recording the start. Still starting as
+    // far as anyone knows: SIGTERM, as in the starting window.
+    const started = job.phase === 'QUEUED' ? readStartMarker(tx.layout, jobId) : undefined;
+    if (!started) return { done: aborted };
+    signalJob({ jobId, ...started }, 'SIGTERM', true);
+    return { waitFor: { ...aborted, ...started } };
   }
   if (job.startTime === null) {
     signalJob(job, 'SIGTERM', true);

@@ -4,7 +4,7 @@
 // job's own account and survives the runner), else from what waitpid told the runner, else
 // the job was lost.
 
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync, unlinkSync } from 'node:fs';
 import { type JobRecord, isoNow } from '../core/job.js';
 import { applyTransition } from '../core/phases.js';
 import type { Transaction } from '../store/state.js';
@@ -21,6 +21,37 @@ export function readExitFile(layout: HomeLayout, jobId: string): ExitStatus | un
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The job's "started" marker, created exclusively by the launcher before it forks the
+ * wrapper and holding "PID STARTTIME": a job is started at most once, even when its runner
+ * dies before recording the start. Undefined when the job was never started (or the marker
+ * is still empty).
+ */
+export function readStartMarker(layout: HomeLayout, jobId: string): { pid: number; pidStart: string } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(layout.startMarker(jobId), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const m = /^(\d+) (\d*)$/.exec(text.trim());
+  return m ? { pid: Number(m[1]), pidStart: m[2]! } : undefined;
+}
+
+export function startMarkerAge(layout: HomeLayout, jobId: string): number {
+  try {
+    return Date.now() - statSync(layout.startMarker(jobId)).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+export function removeStartMarker(layout: HomeLayout, jobId: string): void {
+  try {
+    unlinkSync(layout.startMarker(jobId));
+  } catch { /* gone already */ }
 }
 
 /** The last non-empty line of a log, read from its last 4 KiB only. */

@@ -14,17 +14,25 @@
 import { appendFileSync, closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { isoNow } from '../core/job.js';
-import { Store, type Transaction } from '../store/state.js';
+import { MAX_BACKOFF_MS, lockWanted } from '../store/lock.js';
+import { FINISHED_BATCH, type HeldTransaction, type StateData, Store, type Transaction } from '../store/state.js';
 import { selectJobsToStart } from './queue.js';
-import { type ExitStatus, recordEnd, recordStart, recordUp } from './lifecycle.js';
+import {
+  type ExitStatus, recordEnd, recordStart, recordUp, removeStartMarker, startMarkerAge,
+} from './lifecycle.js';
 import { isProcessAlive, processStartTime } from './proc.js';
 import { jobsNeedingRunner } from './ensure-runner.js';
-import { type WrapperExit, Launcher, LaunchError } from './wrapper.js';
+import { type Launched, type WrapperExit, Launcher, LaunchError } from './wrapper.js';
 import { enforceTimeLimits } from './abort.js';
 
 const IDLE_EXIT_MS = Number(process.env.UWSRUN_RUNNER_IDLE_MS) || 3_000;
 const SUPERVISE_MS = 250;
 const UP_WRITE_DELAY_MS = 20;
+/** How long the runner may keep the lock while its jobs are running, to batch their news. */
+const LEASE_MS = 10;
+const ABANDONED_MARKER_MS = 5_000;
+/** Longer than a lock waiter's longest pause (MAX_BACKOFF_MS times 1.5). */
+const LOCK_YIELD_MS = 2 * MAX_BACKOFF_MS;
 
 export class Runner {
   private readonly store: Store;
@@ -36,10 +44,23 @@ export class Runner {
   private cycleQueued = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private superviseTimer: NodeJS.Timeout | undefined;
+  private upTimer: NodeJS.Timeout | undefined;
   private failures = 0;
+  private lastSupervised = 0;
+  /** The transaction whose lock the runner keeps between cycles (see cycle()). */
+  private held: HeldTransaction | undefined;
+  private heldSince = 0;
+  private lastCommit = 0;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  /** Final records being written into job.json in the background, then what was written. */
+  private migrating = false;
+  private migrated: Map<string, string | null> | undefined;
 
   constructor(home: string) {
     this.store = new Store(home);
+    // Final records are moved into job.json in the background (migrateIfDue); the
+    // synchronous path in the store is only a backstop should that fall behind or fail.
+    this.store.migrateAbove = 4 * FINISHED_BATCH;
   }
 
   log(message: string): void {
@@ -49,6 +70,8 @@ export class Runner {
   }
 
   start(): void {
+    // Read by libuv when its thread pool starts: enough threads for a batch of fsyncs at once.
+    process.env.UV_THREADPOOL_SIZE ??= '16';
     process.on('SIGUSR2', () => this.schedule());
     // Jobs run in their own sessions: a runner that is told to go leaves them running, and
     // the next runner adopts them.
@@ -64,8 +87,6 @@ export class Runner {
     this.log('runner started');
     this.schedule();
   }
-
-  private upTimer: NodeJS.Timeout | undefined;
 
   private scheduleWithin(ms: number): void {
     if (this.cycleQueued || this.upTimer) return;
@@ -84,12 +105,31 @@ export class Runner {
     });
   }
 
+  /**
+   * Applies what happened since the last cycle. While jobs of ours are running, the lock is
+   * kept for up to LEASE_MS across cycles and state.json is written once at the end: a
+   * queue of short jobs costs one lock and one durable write per batch of starts and ends,
+   * not per job. Other processes wait at most that long for the lock, and readers see the
+   * news of a batch together.
+   */
   private cycle(): void {
     let active: boolean;
     try {
-      active = this.store.update((tx) => this.apply(tx));
+      if (!this.held) {
+        if (Date.now() - this.lastCommit < LOCK_YIELD_MS && lockWanted(this.store.layout.lockFile)) {
+          // Someone waits for the lock: leave it free for longer than a waiter's pause.
+          setTimeout(() => this.schedule(), LOCK_YIELD_MS);
+          return;
+        }
+        this.held = this.store.begin();
+        this.heldSince = Date.now();
+      }
+      active = this.apply(this.held.tx);
+      if (!active || this.children.size === 0 || Date.now() - this.heldSince >= LEASE_MS) this.commit();
+      else this.leaseTimer ??= setTimeout(() => this.commitSafely(), this.heldSince + LEASE_MS - Date.now());
       this.failures = 0;
     } catch (err) {
+      this.abandon();
       this.failures++;
       this.log(`cycle failed (${this.failures}): ${(err as Error).message}`);
       if (this.failures >= 30) this.leave('too many failures');
@@ -105,14 +145,58 @@ export class Runner {
     }
   }
 
+  /** Writes what the held transaction changed and releases the lock. */
+  private commit(): void {
+    clearTimeout(this.leaseTimer);
+    this.leaseTimer = undefined;
+    const held = this.held;
+    this.held = undefined;
+    this.lastCommit = Date.now();
+    held?.commit();
+    if (held) this.migrateIfDue(held.tx.state);
+  }
+
+  private commitSafely(): void {
+    try {
+      this.commit();
+    } catch (err) {
+      this.log(`writing state failed: ${(err as Error).message}`);
+      this.schedule();
+    }
+  }
+
+  private abandon(): void {
+    clearTimeout(this.leaseTimer);
+    this.leaseTimer = undefined;
+    this.held?.abandon();
+    this.held = undefined;
+  }
+
   /** One transaction: apply events, supervise, start what may start. True while busy. */
   private apply(tx: Transaction): boolean {
+    if (this.migrated) {
+      tx.dropMigrated(this.migrated);
+      this.migrated = undefined;
+    }
     for (const [id, at] of this.ups) recordUp(tx, id, at);
     this.ups.clear();
     for (const [id, status] of this.exits) {
       if (recordEnd(tx, id, status)) this.exits.delete(id);
     }
     const now = Date.now();
+    if (now - this.lastSupervised >= SUPERVISE_MS) {
+      this.lastSupervised = now;
+      this.supervise(tx, now);
+    }
+    for (const id of selectJobsToStart(tx.state.jobs, tx.state.limit)) {
+      if (!this.startJob(tx, id)) break;
+    }
+    return jobsNeedingRunner(tx.state) > 0
+      || this.children.size > 0 || this.exits.size > 0;
+  }
+
+  /** What no event reports: adopted jobs whose leader is gone, and time limits. */
+  private supervise(tx: Transaction, now: number): void {
     for (const id of tx.activeJobIds()) {
       const hot = tx.state.jobs[id];
       if (!hot || hot.phase !== 'EXECUTING') continue;
@@ -123,11 +207,6 @@ export class Runner {
       const job = tx.getJob(id);
       if (job?.phase === 'EXECUTING') enforceTimeLimits(tx, job, now);
     }
-    for (const id of selectJobsToStart(tx.state.jobs, tx.state.limit)) {
-      if (!this.startJob(tx, id)) break;
-    }
-    return jobsNeedingRunner(tx.state) > 0
-      || this.children.size > 0 || this.exits.size > 0;
   }
 
   /** The launcher, started on first use and again after it died. */
@@ -176,9 +255,9 @@ export class Runner {
       delete tx.state.jobs[id];
       return true;
     }
-    let pid: number;
+    let launched: Launched;
     try {
-      pid = this.getLauncher().launch({
+      launched = this.getLauncher().launch({
         jobId: id, jobDir: tx.layout.jobDir(id), cwd: job.cwd, command: job.command, env: job.env, holdStart: job.holdStart ?? 0,
       });
     } catch (err) {
@@ -188,9 +267,37 @@ export class Runner {
       this.launcher = undefined;
       return false;
     }
-    this.children.set(id, pid);
-    recordStart(tx, job, pid, processStartTime(pid) ?? '');
+    if (launched.pid === null) {
+      // Its starter died between taking the marker and writing the pid into it (a few
+      // microseconds): after a while, the marker is taken to be all that happened.
+      if (startMarkerAge(tx.layout, id) > ABANDONED_MARKER_MS) removeStartMarker(tx.layout, id);
+      return false;
+    }
+    if (launched.before) {
+      // Started by a runner that died before recording it: adopted, never run twice.
+      this.log(`job ${id}: started before by a runner that died (pid ${launched.pid}): adopted`);
+    } else {
+      this.children.set(id, launched.pid);
+    }
+    recordStart(tx, job, launched.pid, launched.pidStart);
     return true;
+  }
+
+  /** Starts moving final records into their job.json when enough have gathered. */
+  private migrateIfDue(state: StateData): void {
+    if (this.migrating || this.migrated) return;
+    const finished = Object.values(state.finished);
+    if (finished.length <= FINISHED_BATCH) return;
+    this.migrating = true;
+    this.store.writeFinishedRecords(finished)
+      .then((written) => {
+        this.migrated = written;
+        this.schedule();
+      })
+      .catch((err: Error) => this.log(`moving final records into job.json failed: ${err.message}`))
+      .finally(() => {
+        this.migrating = false;
+      });
   }
 
   private exitIfIdle(): void {
@@ -214,6 +321,9 @@ export class Runner {
 
   private leave(why: string): void {
     this.log(`runner leaves (${why}); running jobs stay for the next runner`);
+    try {
+      this.commit();
+    } catch { /* what it held is redone by the next runner */ }
     try {
       this.store.update((tx) => {
         tx.migrateFinished();

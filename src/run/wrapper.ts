@@ -57,15 +57,26 @@ while (1) {
     substr($buf, 0, length($len) + 1 + $len) = '';
     my ($id, $dir, $cwd, $hold, $argc, @rest) = split /\0/, $rec, -1;
     my @cmd = splice(@rest, 0, $argc);
+    # 193 = O_WRONLY|O_CREAT|O_EXCL: the job's "started" marker, taken once and for all.
+    my $mark;
+    if (!sysopen($mark, "$dir/started", 193, 0600)) {
+      if ($!{EEXIST}) { syswrite $rep, "started " . (slurp("$dir/started") // '') . "\n" }
+      else { syswrite $rep, "fail cannot create $dir/started: $!\n" }
+      next;
+    }
     my $pid = fork;
-    if (!defined $pid) { syswrite $rep, "fail cannot fork: $!\n"; next }
-    if ($pid == 0) { close $req; close $rep; wrapper($id, $dir, $cwd, $hold, \@cmd, \@rest) }
+    if (!defined $pid) { my $e = $!; close $mark; unlink "$dir/started"; syswrite $rep, "fail cannot fork: $e\n"; next }
+    if ($pid == 0) { close $req; close $rep; close $mark; wrapper($id, $dir, $cwd, $hold, \@cmd, \@rest) }
     $job{$pid} = $id;
     report(delete $job{$pid}, delete $early{$pid}) if exists $early{$pid};
-    syswrite $rep, "$pid\n";
+    my $start = (split / /, (slurp("/proc/$pid/stat") // '') =~ s/.*\) //sr)[19] // '';
+    syswrite $mark, "$pid $start"; close $mark;
+    syswrite $rep, "$pid $start\n";
   }
 }
 exit 0;
+
+sub slurp { my ($f) = @_; open(my $h, '<', $f) or return undef; local $/; my $t = <$h>; close $h; return $t; }
 
 sub wrapper {
   my ($id, $d, $cwd, $hold, $cmd, $env) = @_;
@@ -115,6 +126,14 @@ export interface JobLaunch {
   env: Record<string, string>;
   holdStart: number;
 }
+
+/**
+ * A launch: the wrapper's pid and start time; `before` when the job's marker says it was
+ * started already (pid null when its starter died before writing the marker).
+ */
+export type Launched =
+  | { pid: number; pidStart: string; before: boolean }
+  | { pid: null; pidStart: null; before: true };
 
 export interface WrapperExit {
   exitCode: number | null;
@@ -227,8 +246,11 @@ export class Launcher {
     }
   }
 
-  /** Forks the job's wrapper; returns its pid. Blocks for the launcher's answer (~0.3 ms). */
-  launch(job: JobLaunch): number {
+  /**
+   * Forks the job's wrapper, unless the job's "started" marker shows it was started before
+   * (by a runner that died before recording it). Blocks for the launcher's answer (~0.4 ms).
+   */
+  launch(job: JobLaunch): Launched {
     if (this.closed) throw new LaunchError('launcher is gone');
     const env = Object.entries(job.env).map(([k, v]) => `${k}=${v}`);
     const payload = Buffer.from([job.jobId, job.jobDir, job.cwd, String(job.holdStart), String(job.command.length), ...job.command, ...env].join('\0'));
@@ -244,9 +266,10 @@ export class Launcher {
     } catch (err) {
       throw new LaunchError(`launcher: ${(err as Error).message}`);
     }
-    const pid = Number(answer);
-    if (!Number.isInteger(pid) || pid <= 0) throw new LaunchError(`launcher: ${answer.trim()}`);
-    return pid;
+    const m = /^(started )?(\d+) (\d*)\n$/.exec(answer);
+    if (m) return { pid: Number(m[2]), pidStart: m[3]!, before: m[1] !== undefined };
+    if (answer.startsWith('started ')) return { pid: null, pidStart: null, before: true };
+    throw new LaunchError(`launcher: ${answer.trim()}`);
   }
 
   close(): void {

@@ -60,6 +60,7 @@ export class HomeLayout {
   stdoutLog(jobId: string): string { return join(this.dir, 'jobs', jobId, 'stdout.log'); }
   stderrLog(jobId: string): string { return join(this.dir, 'jobs', jobId, 'stderr.log'); }
   exitFile(jobId: string): string { return join(this.dir, 'jobs', jobId, 'exit'); }
+  startMarker(jobId: string): string { return join(this.dir, 'jobs', jobId, 'started'); }
 
   exists(): boolean {
     try {

@@ -12,12 +12,14 @@
 // processes that both find the lock stale cannot both remove it and then both hold a fresh
 // one. Critical sections are synchronous and short; the deadline gives exit 5, not a hang.
 
-import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { storeError } from '../errors.js';
 import { isProcessAlive, processStartTime } from '../run/proc.js';
 
 const STALE_MS = 5_000;
 const LOCK_DEADLINE_MS = Number(process.env.UWSRUN_LOCK_TIMEOUT_MS) || 10_000;
+/** The longest pause between two attempts (times 0.5 to 1.5, at random). */
+export const MAX_BACKOFF_MS = 10;
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 export const sleepSync = (ms: number): void => {
@@ -72,7 +74,26 @@ function removeIfStale(lockFile: string): void {
   }
 }
 
-export function withLock<T>(lockFile: string, body: () => T): T {
+/**
+ * A waiter that failed a few times says so in `state.lock.want`: a holder that takes the
+ * lock again and again (the runner, while a queue drains) then leaves it free for a moment
+ * (lockWanted), so waiters are not starved. The next holder removes the file; other
+ * waiters renew it on their next failed attempt.
+ */
+const waiterFile = (lockFile: string): string => `${lockFile}.want`;
+
+function announceWaiter(lockFile: string): void {
+  try {
+    closeSync(openSync(waiterFile(lockFile), 'a', 0o600));
+  } catch { /* only a courtesy */ }
+}
+
+export function lockWanted(lockFile: string): boolean {
+  return existsSync(waiterFile(lockFile));
+}
+
+/** Takes the lock (retrying until the deadline: exit 5); returns the function that releases it. */
+export function acquireLock(lockFile: string): () => void {
   const deadline = Date.now() + LOCK_DEADLINE_MS;
   for (let attempt = 0; ; attempt++) {
     let got: boolean;
@@ -82,17 +103,26 @@ export function withLock<T>(lockFile: string, body: () => T): T {
       throw storeError(`cannot create lock ${lockFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
     if (got) break;
+    if (attempt >= 2) announceWaiter(lockFile);
     if (attempt % 4 === 3) removeIfStale(lockFile);
     if (Date.now() >= deadline) {
       throw storeError(`state is locked by another uwsrun process (${lockFile}); gave up after ${LOCK_DEADLINE_MS / 1000} s`);
     }
-    sleepSync(Math.min(1 + attempt, 20) * (0.5 + Math.random()));
+    sleepSync(Math.min(1 + attempt, MAX_BACKOFF_MS) * (0.5 + Math.random()));
   }
-  try {
-    return body();
-  } finally {
+  if (existsSync(waiterFile(lockFile))) try { unlinkSync(waiterFile(lockFile)); } catch { /* another took it */ }
+  return () => {
     try {
       unlinkSync(lockFile);
     } catch { /* taken over as stale: impossible while we live, but never throw here */ }
+  };
+}
+
+export function withLock<T>(lockFile: string, body: () => T): T {
+  const release = acquireLock(lockFile);
+  try {
+    return body();
+  } finally {
+    release();
   }
 }

@@ -14,14 +14,16 @@
 // entry is added, and a final job.json is durable before the finished record is dropped. A job.json that is not final
 // and has no hot entry is a submit that died half-way: invisible, and removed by `tick`.
 
-import { copyFileSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { LowSync, type SyncAdapter } from 'lowdb';
 import { UserError, storeError } from '../errors.js';
 import { type HotEntry, type JobRecord, isJobId, mergeHot } from '../core/job.js';
 import { isFinal } from '../core/phases.js';
-import { type PendingFile, commitTemp, discardTemp, fsyncDir, writeFileDurable, writeTemp } from './durable.js';
+import {
+  type PendingFile, commitTemp, discardTemp, fsyncDir, fsyncDirAsync, writeFileDurable, writeFileDurableAsync, writeTemp,
+} from './durable.js';
 import { HomeLayout } from './home.js';
-import { withLock } from './lock.js';
+import { acquireLock } from './lock.js';
 
 export const DEFAULT_LIMIT = 2;
 
@@ -140,6 +142,8 @@ export class Store {
   readonly layout: HomeLayout;
   private readonly db: LowSync<StateData>;
   private readonly adapter: DurableJsonAdapter;
+  /** A transaction that leaves more finished records than this moves them out itself. */
+  migrateAbove = FINISHED_BATCH;
 
   constructor(home: string) {
     this.layout = new HomeLayout(home);
@@ -165,32 +169,82 @@ export class Store {
    */
   update<T>(body: (tx: Transaction) => T, create = false): T {
     if (!create && !this.layout.exists()) return body(new Transaction(this, emptyState()));
-    this.layout.ensure();
+    const held = this.begin();
+    let result: T;
     try {
-      return withLock(this.layout.lockFile, () => {
+      result = storeErrors(this.home, () => body(held.tx));
+    } catch (err) {
+      held.abandon();
+      throw err;
+    }
+    held.commit();
+    return result;
+  }
+
+  /**
+   * The two halves of update(), for a caller that keeps the lock across several turns of
+   * its event loop (the runner): takes the lock and reads the state (creating HOME).
+   */
+  begin(): HeldTransaction {
+    return storeErrors(this.home, () => {
+      this.layout.ensure();
+      const release = acquireLock(this.layout.lockFile);
+      try {
         const state = this.readState();
-        const before = this.adapter.text;
-        try {
-          const tx = new Transaction(this, state);
-          const result = body(tx);
-          if (Object.keys(state.finished).length > FINISHED_BATCH) tx.migrateFinished();
-          const after = JSON.stringify(state);
-          if (after !== before) {
-            this.db.data = state;
-            this.adapter.writeText(after, state);
-          }
-          return result;
-        } catch (err) {
-          this.adapter.forget();
-          throw err;
+        return new HeldTransaction(new Transaction(this, state), this.adapter.text, release);
+      } catch (err) {
+        this.adapter.forget();
+        release();
+        throw err;
+      }
+    });
+  }
+
+  /** Writes state.json if `held` changed it, then releases the lock. */
+  commitHeld(held: HeldTransaction): void {
+    try {
+      storeErrors(this.home, () => {
+        const state = held.tx.state;
+        if (Object.keys(state.finished).length > this.migrateAbove) held.tx.migrateFinished();
+        const after = JSON.stringify(state);
+        if (after !== held.before) {
+          this.db.data = state;
+          this.adapter.writeText(after, state);
         }
       });
     } catch (err) {
-      if (err instanceof UserError) throw err;
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code) throw storeError(`cannot write to HOME ${this.home}: ${code}`);
+      this.adapter.forget();
       throw err;
+    } finally {
+      held.release();
     }
+  }
+
+  /** Releases the lock without writing; the state in hand may be half-changed: forgotten. */
+  abandonHeld(held: HeldTransaction): void {
+    this.adapter.forget();
+    held.release();
+  }
+
+  /**
+   * The first half of migrateFinished, off the caller's thread (the runner's): the records
+   * given, a snapshot of `finished`, are written and synced in parallel on the thread pool.
+   * Returns what was written, for Transaction.dropMigrated; null for a job deleted meanwhile.
+   */
+  async writeFinishedRecords(records: JobRecord[]): Promise<Map<string, string | null>> {
+    const written = new Map<string, string | null>();
+    await Promise.all(records.map(async (job) => {
+      const text = JSON.stringify(job, null, 1);
+      try {
+        await writeFileDurableAsync(this.layout.jobFile(job.jobId), text);
+        await fsyncDirAsync(this.layout.jobDir(job.jobId));
+        written.set(job.jobId, text);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        written.set(job.jobId, null);
+      }
+    }));
+    return written;
   }
 
   readJobFile(jobId: string): JobRecord | undefined {
@@ -243,6 +297,44 @@ export class Store {
       if (job) jobs.push(job);
     }
     return jobs.sort((a, b) => a.seq - b.seq);
+  }
+}
+
+/** Store errors with an errno become exit 5 naming HOME; UserErrors pass as they are. */
+function storeErrors<T>(home: string, body: () => T): T {
+  try {
+    return body();
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code) throw storeError(`cannot write to HOME ${home}: ${code}`);
+    throw err;
+  }
+}
+
+/** A transaction whose lock is held until commit() or abandon(). */
+export class HeldTransaction {
+  private done = false;
+
+  constructor(
+    readonly tx: Transaction,
+    /** The state's text when it was read: commit writes only when it changed. */
+    readonly before: string,
+    private readonly releaseLock: () => void,
+  ) {}
+
+  release(): void {
+    if (this.done) return;
+    this.done = true;
+    this.releaseLock();
+  }
+
+  commit(): void {
+    this.tx.store.commitHeld(this);
+  }
+
+  abandon(): void {
+    this.tx.store.abandonHeld(this);
   }
 }
 
@@ -313,6 +405,21 @@ export class Transaction {
       }
     } finally {
       for (const p of pending) discardTemp(p.file);
+    }
+  }
+
+  /**
+   * The second half of the runner's migrateFinished: drops the finished records whose
+   * job.json is now durable, each only if it did not change meanwhile (`set` on a final
+   * job), and those of jobs deleted meanwhile.
+   */
+  dropMigrated(written: Map<string, string | null>): void {
+    for (const [id, text] of written) {
+      const now = this.state.finished[id];
+      if (!now) continue;
+      if (text === null ? !existsSync(this.layout.jobDir(id)) : JSON.stringify(now, null, 1) === text) {
+        delete this.state.finished[id];
+      }
     }
   }
 
