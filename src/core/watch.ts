@@ -1,7 +1,10 @@
 // Watching jobs until they are final, without the lock: each poll reads state.json (small:
-// active jobs only) and, for a job no longer in it, that job's record once. Polls start
-// fast (a short job is reported within milliseconds) and back off to 200 ms.
+// active jobs only) and, for a job no longer in it, that job's record once. A poll follows
+// each replacement of state.json (inotify on HOME, at most one per MIN_POLL_MS), and at
+// least one every 200 ms; where inotify is not available, polls start fast and back off
+// to 200 ms.
 
+import { type FSWatcher, watch } from 'node:fs';
 import type { JobRecord } from './job.js';
 import { isFinal } from './phases.js';
 import type { Store } from '../store/state.js';
@@ -22,7 +25,55 @@ export interface WatchOutcome {
   timedOut: boolean;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const MIN_POLL_MS = 10;
+const MAX_POLL_MS = 200;
+
+/** Sleeps that end early when state.json in `home` is replaced. */
+class StateChanges {
+  private readonly watcher: FSWatcher | undefined;
+  private wake: (() => void) | undefined;
+  private changed = false;
+
+  constructor(home: string) {
+    try {
+      this.watcher = watch(home, (_event, name) => {
+        if (name !== 'state.json') return;
+        this.changed = true;
+        this.wake?.();
+      });
+      this.watcher.on('error', () => { /* polls go on */ });
+    } catch {
+      this.watcher = undefined; // no HOME yet, or no inotify: polling alone
+    }
+  }
+
+  get watching(): boolean {
+    return this.watcher !== undefined;
+  }
+
+  /** Waits up to `ms`, less when state.json changed (and at least MIN_POLL_MS). */
+  async sleep(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    if (!this.changed) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, ms);
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.wake = done;
+      });
+      this.wake = undefined;
+    }
+    this.changed = false;
+    const left = Math.min(MIN_POLL_MS, until - Date.now());
+    if (left > 0) await new Promise((r) => setTimeout(r, left));
+  }
+
+  close(): void {
+    this.watcher?.close();
+  }
+}
 
 export async function watchUntilFinal(
   store: Store,
@@ -35,37 +86,47 @@ export async function watchUntilFinal(
   const vanished: string[] = [];
   let waiting = [...new Set(ids)];
   let lastSupervisionCheck = 0;
-  for (let round = 0; ; round++) {
-    const state = store.readState();
-    if (Date.now() - lastSupervisionCheck > 2000) {
-      lastSupervisionCheck = Date.now();
-      await superviseIfOrphaned(store.home, state);
-    }
-    const still: string[] = [];
-    const progress: WatchProgress = { done: 0, running: 0, queued: 0, pending: 0 };
-    for (const id of waiting) {
-      const done = state.finished[id];
-      if (done) {
-        finished.set(id, done);
-        continue;
+  const changes = new StateChanges(store.home);
+  try {
+    return await watchLoop();
+  } finally {
+    changes.close();
+  }
+
+  async function watchLoop(): Promise<WatchOutcome> {
+    for (let round = 0; ; round++) {
+      const state = store.readState();
+      if (Date.now() - lastSupervisionCheck > 2000) {
+        lastSupervisionCheck = Date.now();
+        await superviseIfOrphaned(store.home, state);
       }
-      const hot = state.jobs[id];
-      if (hot) {
-        still.push(id);
-        if (hot.phase === 'EXECUTING') progress.running++;
-        else if (hot.phase === 'QUEUED') progress.queued++;
-        else progress.pending++;
-        continue;
+      const still: string[] = [];
+      const progress: WatchProgress = { done: 0, running: 0, queued: 0, pending: 0 };
+      for (const id of waiting) {
+        const done = state.finished[id];
+        if (done) {
+          finished.set(id, done);
+          continue;
+        }
+        const hot = state.jobs[id];
+        if (hot) {
+          still.push(id);
+          if (hot.phase === 'EXECUTING') progress.running++;
+          else if (hot.phase === 'QUEUED') progress.queued++;
+          else progress.pending++;
+          continue;
+        }
+        const job = store.readJobFile(id);
+        if (job && isFinal(job.phase)) finished.set(id, job);
+        else vanished.push(id);
       }
-      const job = store.readJobFile(id);
-      if (job && isFinal(job.phase)) finished.set(id, job);
-      else vanished.push(id);
+      waiting = still;
+      progress.done = finished.size;
+      onProgress?.(progress);
+      if (waiting.length === 0) return { finished, vanished, timedOut: false };
+      if (Date.now() >= deadline) return { finished, vanished, timedOut: true };
+      const pause = changes.watching ? MAX_POLL_MS : 5 + round * 5;
+      await changes.sleep(Math.min(pause, MAX_POLL_MS, Math.max(1, deadline - Date.now())));
     }
-    waiting = still;
-    progress.done = finished.size;
-    onProgress?.(progress);
-    if (waiting.length === 0) return { finished, vanished, timedOut: false };
-    if (Date.now() >= deadline) return { finished, vanished, timedOut: true };
-    await sleep(Math.min(5 + round * 5, 200, Math.max(1, deadline - Date.now())));
   }
 }

@@ -48,6 +48,19 @@ export function startMarkerAge(layout: HomeLayout, jobId: string): number {
   }
 }
 
+/**
+ * When an adopted job started, for its startTime: the marker's mtime (written right after
+ * the fork), unless its command could not even be executed (startTime stays null then).
+ */
+export function startMarkerTime(layout: HomeLayout, jobId: string): string | undefined {
+  if (readExitFile(layout, jobId)?.error !== undefined) return undefined;
+  try {
+    return new Date(statSync(layout.startMarker(jobId)).mtimeMs).toISOString();
+  } catch {
+    return undefined;
+  }
+}
+
 export function removeStartMarker(layout: HomeLayout, jobId: string): void {
   try {
     unlinkSync(layout.startMarker(jobId));

@@ -18,7 +18,7 @@ import { MAX_BACKOFF_MS, lockWanted } from '../store/lock.js';
 import { FINISHED_BATCH, type HeldTransaction, type StateData, Store, type Transaction } from '../store/state.js';
 import { selectJobsToStart } from './queue.js';
 import {
-  type ExitStatus, recordEnd, recordStart, recordUp, removeStartMarker, startMarkerAge,
+  type ExitStatus, recordEnd, recordStart, recordUp, removeStartMarker, startMarkerAge, startMarkerTime,
 } from './lifecycle.js';
 import { isProcessAlive, processStartTime } from './proc.js';
 import { jobsNeedingRunner } from './ensure-runner.js';
@@ -195,14 +195,24 @@ export class Runner {
       || this.children.size > 0 || this.exits.size > 0;
   }
 
-  /** What no event reports: adopted jobs whose leader is gone, and time limits. */
+  /**
+   * What no event reports: jobs whose leader is gone unreported (adopted from a runner that
+   * died, or started by a launcher that died), adopted jobs whose "up" went to a dead
+   * runner, and time limits.
+   */
   private supervise(tx: Transaction, now: number): void {
     for (const id of tx.activeJobIds()) {
       const hot = tx.state.jobs[id];
       if (!hot || hot.phase !== 'EXECUTING') continue;
-      if (!this.children.has(id) && !this.exits.has(id) && hot.pid !== null && !isProcessAlive(hot.pid, hot.pidStart)) {
-        // Not ours (its runner died) and its leader is gone: the exit file tells how it ended.
+      if (!this.exits.has(id) && hot.pid !== null && !isProcessAlive(hot.pid, hot.pidStart)) {
+        // The exit file tells how it ended.
+        this.children.delete(id);
         if (recordEnd(tx, id, undefined)) continue;
+      }
+      if (hot.startTime === null && !this.children.has(id)) {
+        // Its "up" went to a runner that died: the job started when its marker was written.
+        const at = startMarkerTime(tx.layout, id);
+        if (at) recordUp(tx, id, at);
       }
       const job = tx.getJob(id);
       if (job?.phase === 'EXECUTING') enforceTimeLimits(tx, job, now);
@@ -276,6 +286,7 @@ export class Runner {
     if (launched.before) {
       // Started by a runner that died before recording it: adopted, never run twice.
       this.log(`job ${id}: started before by a runner that died (pid ${launched.pid}): adopted`);
+      this.lastSupervised = 0;
     } else {
       this.children.set(id, launched.pid);
     }

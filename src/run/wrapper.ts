@@ -6,8 +6,9 @@
 // FIFO: the runner blocks for that answer, so a job's pid is known inside the transaction
 // that records its start, as before. It reports on its stdout (a pipe the runner reads
 // asynchronously) "up ID" lines written by wrappers and "exit ID CODE SIGNAL" lines when it
-// reaps a wrapper. It exits when the runner is gone (EOF on the request FIFO); wrappers
-// already started live on in their own sessions, and the next runner adopts them.
+// reaps a wrapper (in its main loop, woken by SIGCHLD or every 50 ms). It exits when the
+// runner is gone (EOF on the request FIFO); wrappers already started live on in their own
+// sessions, and the next runner adopts them.
 //
 // Every job's process-group leader is its wrapper, a fork of the launcher. It:
 //   1. calls setsid() (its own session and process group), waits holdStart seconds when
@@ -38,16 +39,22 @@ for my $p ($reqPath, $repPath) { unlink $p; POSIX::mkfifo($p, 0600) or die "laun
 open(my $req, '<', $reqPath) or die "launcher: cannot open $reqPath: $!\n";
 open(my $rep, '>', $repPath) or die "launcher: cannot open $repPath: $!\n";
 syswrite $rep, "ready\n";
-my (%job, %early);
-sub report { my ($id, $st) = @_; syswrite STDOUT, "exit $id " . ($st >> 8) . " " . ($st & 127) . "\n"; }
-$SIG{CHLD} = sub {
+my %job;
+# Children are reaped here, in the main loop, never in a signal handler: Perl runs handlers
+# late, and a SIGCHLD arriving just before a blocking read would wait for the next request.
+# The handler only makes select() return early; the timeout covers the remaining race.
+sub reap {
   while ((my $p = waitpid(-1, POSIX::WNOHANG())) > 0) {
     my $id = delete $job{$p};
-    if (defined $id) { report($id, $?) } else { $early{$p} = $? }
+    syswrite STDOUT, "exit $id " . ($? >> 8) . " " . ($? & 127) . "\n" if defined $id;
   }
-};
+}
+$SIG{CHLD} = sub {};
+my $rin = ''; vec($rin, fileno($req), 1) = 1;
 my $buf = '';
 while (1) {
+  reap();
+  next if select(my $rout = $rin, undef, undef, 0.05) <= 0;
   my $n = sysread($req, $buf, 65536, length $buf);
   if (!defined $n) { next if $!{EINTR}; last }
   last if $n == 0;
@@ -68,7 +75,6 @@ while (1) {
     if (!defined $pid) { my $e = $!; close $mark; unlink "$dir/started"; syswrite $rep, "fail cannot fork: $e\n"; next }
     if ($pid == 0) { close $req; close $rep; close $mark; wrapper($id, $dir, $cwd, $hold, \@cmd, \@rest) }
     $job{$pid} = $id;
-    report(delete $job{$pid}, delete $early{$pid}) if exists $early{$pid};
     my $start = (split / /, (slurp("/proc/$pid/stat") // '') =~ s/.*\) //sr)[19] // '';
     syswrite $mark, "$pid $start"; close $mark;
     syswrite $rep, "$pid $start\n";
