@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// BENCH_ROOT: time another checkout (built) with the same scripts, for A/B comparisons.
 export const ROOT = process.env.BENCH_ROOT || resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = join(ROOT, 'bin', 'uwsrun');
 
