@@ -273,8 +273,11 @@ export class Runner {
     } catch (err) {
       if (!(err instanceof LaunchError)) throw err;
       this.log(`job ${id}: ${err.message}; it stays QUEUED`);
+      // Given up (it may be hung: killed). Its wrappers are watched in /proc from now on;
+      // the next cycle that has a job to start starts a new launcher.
       this.launcher?.close();
       this.launcher = undefined;
+      this.children.clear();
       return false;
     }
     if (launched.pid === null) {

@@ -154,6 +154,8 @@ export interface LauncherEvents {
 }
 
 const SETUP_TIMEOUT_MS = 5_000;
+/** How long a launch may wait for the launcher's answer before it is taken to be hung. */
+const ANSWER_TIMEOUT_MS = 5_000;
 const pause = new Int32Array(new SharedArrayBuffer(4));
 const sleepMs = (ms: number): void => { Atomics.wait(pause, 0, 0, ms); };
 
@@ -216,7 +218,9 @@ export class Launcher {
 
   /**
    * Opens our ends of both FIFOs without ever blocking on a launcher that is not there:
-   * non-blocking opens are retried until it has its ends open, then reopened blocking.
+   * non-blocking opens are retried until it has its ends open. The request end is then
+   * reopened blocking (a large request waits for the launcher to read it); the answer end
+   * stays non-blocking, so an answer that never comes is given up after a deadline.
    */
   private connect(req: string, rep: string): void {
     const deadline = Date.now() + SETUP_TIMEOUT_MS;
@@ -246,15 +250,17 @@ export class Launcher {
         } catch (err) { retry(err, ['EAGAIN']); }
       }
       if (got !== 'ready\n') throw new Error(`unexpected answer ${JSON.stringify(got)}`);
-      this.repFd = openSync(rep, constants.O_RDONLY);
-    } finally {
+      this.repFd = probe;
+    } catch (err) {
       closeSync(probe);
+      throw err;
     }
   }
 
   /**
    * Forks the job's wrapper, unless the job's "started" marker shows it was started before
-   * (by a runner that died before recording it). Blocks for the launcher's answer (~0.4 ms).
+   * (by a runner that died before recording it). Blocks for the launcher's answer (~0.5 ms),
+   * polling every 50 µs, at most ANSWER_TIMEOUT_MS.
    */
   launch(job: JobLaunch): Launched {
     if (this.closed) throw new LaunchError('launcher is gone');
@@ -264,8 +270,17 @@ export class Launcher {
     let answer = '';
     try {
       for (let off = 0; off < request.length;) off += writeSync(this.reqFd, request, off);
+      const deadline = Date.now() + ANSWER_TIMEOUT_MS;
       while (!answer.endsWith('\n')) {
-        const n = readSync(this.repFd, this.reply);
+        let n: number;
+        try {
+          n = readSync(this.repFd, this.reply);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+          if (Date.now() > deadline) throw new Error(`no answer within ${ANSWER_TIMEOUT_MS / 1000} s (stopped or hung?)`);
+          sleepMs(0.05);
+          continue;
+        }
         if (n === 0) throw new Error('launcher closed its answer pipe');
         answer += this.reply.toString('utf8', 0, n);
       }
@@ -278,9 +293,11 @@ export class Launcher {
     throw new LaunchError(`launcher: ${answer.trim()}`);
   }
 
+  /** Closes our ends and kills the launcher (it may be hung); its wrappers live on. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.proc.kill('SIGKILL');
     // Its stdout stays open: reports it wrote before it ended are still read.
     for (const fd of [this.reqFd, this.repFd]) if (fd >= 0) try { closeSync(fd); } catch { /* closed */ }
   }

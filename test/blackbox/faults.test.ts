@@ -334,6 +334,45 @@ test('kill -9 of the launcher with 2 jobs running and 3 queued: the jobs keep ru
   }
 });
 
+test('a stopped (SIGSTOP) launcher is given up after its answer deadline: killed, the running job is still recorded from its exit file, the queued job starts under a new launcher', T, async () => {
+  const sb = new Sandbox(YAML);
+  let stopped: Proc | undefined;
+  try {
+    assert.ok(sb.run(['limit', '1']).code === 0);
+    const first = submitJob(sb, ['gated', '--run', '-p', 'code=3']);
+    const s1 = await waitStarted(sb, first);
+    const runner = liveRunner(sb);
+    stopped = launcherOf(runner.pid);
+    assert.ok(stopped, 'the runner has a launcher');
+    process.kill(stopped.pid, 'SIGSTOP');
+    await waitFor(`launcher ${stopped.pid} stopped`, () => procStat(stopped!.pid)?.state === 'T', 10_000);
+
+    // The slot frees while the launcher is stopped: the next launch gets no answer.
+    const second = submitJob(sb, ['gated', '--run']);
+    release(sb, first);
+    const s2 = await waitStarted(sb, second, 30_000);
+    assert.ok(!alive(stopped.pid, stopped.start), `the stopped launcher ${stopped.pid} was killed`);
+    const next = launcherOf(runner.pid);
+    assert.ok(next && next.pid !== stopped.pid, 'a new launcher of the same runner');
+    assert.equal(procStat(s2.pid)?.ppid, next.pid, 'the queued job was started by the new launcher');
+    assert.match(runnerLog(sb), /no answer within/, 'runner.log says why the launcher was given up');
+
+    release(sb, second);
+    const w = sb.run(['wait', first, second, '--timeout', '60']);
+    assert.equal(w.code, 1, `one job exits 3: ${w.stderr}`);
+    const j1 = sb.job(first);
+    assert.equal(j1.phase, 'ERROR');
+    assert.equal(j1.exitCode, 3, 'the real status, from the exit file of the wrapper the stopped launcher forked');
+    assert.notEqual(s1.pid, s2.pid);
+    assert.equal(sb.job(second).phase, 'COMPLETED');
+    const ran = ranLines(sb);
+    assert.deepEqual([...ran].sort(), [first, second].sort(), 'each job ran exactly once');
+  } finally {
+    if (stopped) { try { process.kill(stopped.pid, 'SIGCONT'); } catch { /* gone */ } }
+    sb.cleanup();
+  }
+});
+
 test('kill -9 of the runner: its launcher exits too, the jobs live on, and a successor records how they ended', T, async () => {
   const sb = new Sandbox(YAML);
   try {
