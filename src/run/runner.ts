@@ -18,7 +18,7 @@ import { MAX_BACKOFF_MS, lockWanted } from '../store/lock.js';
 import { FINISHED_BATCH, type HeldTransaction, type StateData, Store, type Transaction } from '../store/state.js';
 import { selectJobsToStart } from './queue.js';
 import {
-  type ExitStatus, recordEnd, recordStart, recordUp, removeStartMarker, startMarkerAge, startMarkerTime,
+  type ExitStatus, readExitFile, recordEnd, recordStart, recordUp, removeStartMarker, startMarkerAge, startMarkerTime,
 } from './lifecycle.js';
 import { isProcessAlive, processStartTime } from './proc.js';
 import { jobsNeedingRunner } from './ensure-runner.js';
@@ -204,8 +204,12 @@ export class Runner {
     for (const id of tx.activeJobIds()) {
       const hot = tx.state.jobs[id];
       if (!hot || hot.phase !== 'EXECUTING') continue;
-      if (!this.exits.has(id) && hot.pid !== null && !isProcessAlive(hot.pid, hot.pidStart)) {
-        // The exit file tells how it ended.
+      // Its leader is gone: the exit file tells how it ended. For a wrapper of our launcher,
+      // only once that file is there (else the launcher's report, with the wait status, is
+      // on its way).
+      const ours = this.children.has(id);
+      if (!this.exits.has(id) && hot.pid !== null && !isProcessAlive(hot.pid, hot.pidStart)
+        && (!ours || readExitFile(tx.layout, id) !== undefined)) {
         this.children.delete(id);
         if (recordEnd(tx, id, undefined)) continue;
       }
@@ -315,6 +319,11 @@ export class Runner {
   }
 
   private exitIfIdle(): void {
+    if (this.migrating) {
+      // Its temp files would be left behind: exit once the background writes are done.
+      this.idleTimer = setTimeout(() => this.exitIfIdle(), 50);
+      return;
+    }
     try {
       const idle = this.store.update((tx) => {
         const busy = jobsNeedingRunner(tx.state) > 0;
