@@ -3,6 +3,10 @@
 // commander loads node:child_process at start-up for executable subcommands, which uwsrun
 // does not use; that costs ~3 ms (it pulls in net and stream) on every command, so inside
 // commander it is replaced by a stand-in that loads the real module on first use.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { build } from 'esbuild';
 
 const lazyChildProcess = {
@@ -31,3 +35,18 @@ await build({
   // for readable internal-error stacks, cost ~1 ms of it back: debug with a plain build.)
   minify: true,
 });
+
+// V8's code cache (dist/uwsrun.cjs.cache, see bin/uwsrun) holds what the run that wrote it
+// compiled. Written here by the path cron scripts take most, a `submit` of a definition
+// already cached, instead of by whichever command happens to run first after a build.
+const warm = mkdtempSync(join(tmpdir(), 'uwsrun-warm-'));
+try {
+  writeFileSync(join(warm, 'jobs.yaml'), 'jobs:\n  warm:\n    command: ["true"]\n');
+  const env = { ...process.env, UWSRUN_HOME: join(warm, 'home'), UWSRUN_JOBS: join(warm, 'jobs.yaml'), NO_COLOR: '1' };
+  for (let i = 0; i < 2; i++) { // the first run also fills the definitions cache
+    rmSync('dist/uwsrun.cjs.cache', { force: true });
+    execFileSync(process.execPath, ['bin/uwsrun', 'submit', 'warm'], { env, stdio: 'ignore' });
+  }
+} finally {
+  rmSync(warm, { recursive: true, force: true });
+}
