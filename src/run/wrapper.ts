@@ -34,6 +34,8 @@ const LAUNCHER = String.raw`
 use strict;
 use POSIX ();
 my ($reqPath, $repPath) = @ARGV;
+# What ps shows: "uwsrun-launcher HOME", and "uwsrun-wrapper JOBID" for each wrapper.
+$0 = 'uwsrun-launcher ' . ($reqPath =~ s{/[^/]*$}{}r);
 $SIG{PIPE} = 'IGNORE';
 for my $p ($reqPath, $repPath) { unlink $p; POSIX::mkfifo($p, 0600) or die "launcher: cannot create $p: $!\n"; }
 open(my $req, '<', $reqPath) or die "launcher: cannot open $reqPath: $!\n";
@@ -86,6 +88,7 @@ sub slurp { my ($f) = @_; open(my $h, '<', $f) or return undef; local $/; my $t 
 
 sub wrapper {
   my ($id, $d, $cwd, $hold, $cmd, $env) = @_;
+  $0 = "uwsrun-wrapper $id";
   $SIG{CHLD} = 'DEFAULT'; $SIG{PIPE} = 'DEFAULT';
   POSIX::setsid();
   open(STDIN, '<', '/dev/null'); open(STDERR, '>', '/dev/null');

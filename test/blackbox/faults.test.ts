@@ -217,13 +217,13 @@ test('a job SIGKILLed while its runner is dead (no exit file) ends ERROR "lost" 
 
 // ---- the launcher ------------------------------------------------------------------------
 // The runner forks no job itself: it starts one long-lived Perl process, the launcher (a
-// direct child of the runner, `/usr/bin/perl -e SCRIPT -- HOME/.launcher.RUNNERPID.req ...`),
+// direct child of the runner, shown by ps as `uwsrun-launcher HOME`),
 // which forks each job's wrapper. Found here from /proc alone: ppid and cmdline.
 
 /** The live launcher of the runner `runnerPid`, or undefined. */
 function launcherOf(runnerPid: number): Proc | undefined {
   return allProcs().find((p) => p.ppid === runnerPid && !isZombie(p)
-    && (readProc(p.pid, 'cmdline') ?? '').startsWith('/usr/bin/perl\0'));
+    && (readProc(p.pid, 'cmdline') ?? '').startsWith('uwsrun-launcher '));
 }
 
 function runnerLog(sb: Sandbox): string {
@@ -268,10 +268,11 @@ test('kill -9 of the launcher with 2 jobs running and 3 queued: the jobs keep ru
 
     const runner = liveRunner(sb);
     const launcher = launcherOf(runner.pid);
-    assert.ok(launcher, `runner ${runner.pid} must have a launcher child (/usr/bin/perl): ${describeProcs(allProcs().filter((p) => p.ppid === runner.pid))}`);
-    assert.ok((readProc(launcher.pid, 'cmdline') ?? '').includes(`.launcher.${runner.pid}.req`), 'the launcher is the one of this runner');
+    assert.ok(launcher, `runner ${runner.pid} must have a launcher child (uwsrun-launcher): ${describeProcs(allProcs().filter((p) => p.ppid === runner.pid))}`);
+    assert.equal(readProc(launcher.pid, 'cmdline')?.replace(/\0+$/, ''), `uwsrun-launcher ${sb.home}`, 'ps shows the launcher with its HOME');
     for (const [k, s] of started.entries()) {
       assert.equal(procStat(s.pid)?.ppid, launcher.pid, `job ${ids[k]}'s wrapper (pid ${s.pid}) is a child of the launcher ${launcher.pid}`);
+      assert.equal(readProc(s.pid, 'cmdline')?.replace(/\0+$/, ''), `uwsrun-wrapper ${ids[k]}`, 'ps shows the wrapper with its job id');
     }
     // The lasting processes of the two jobs (wrapper and command), to check they survive.
     const members = started.map((s) => jobProcs(s.pid));
@@ -381,7 +382,7 @@ test('kill -9 of the runner: its launcher exits too, the jobs live on, and a suc
     await waitFor('both jobs to have appended their ids', () => ranLines(sb).length === 2, 10_000);
     const runner = liveRunner(sb);
     const launcher = launcherOf(runner.pid);
-    assert.ok(launcher, `runner ${runner.pid} must have a launcher child (/usr/bin/perl)`);
+    assert.ok(launcher, `runner ${runner.pid} must have a launcher child (uwsrun-launcher)`);
     const members = started.map((s) => jobProcs(s.pid));
 
     await killRunner(sb);

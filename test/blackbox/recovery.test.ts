@@ -78,10 +78,10 @@ async function waitStarted(sb: Sandbox, id: string, ms = 25_000): Promise<{ pid:
   }, ms);
 }
 
-/** The live launcher (`/usr/bin/perl ...`, a direct child) of the runner `runnerPid`, or undefined. */
+/** The live launcher (`uwsrun-launcher HOME`, a direct child) of the runner `runnerPid`, or undefined. */
 function launcherOf(runnerPid: number): Proc | undefined {
   return allProcs().find((p) => p.ppid === runnerPid && !isZombie(p)
-    && (readProc(p.pid, 'cmdline') ?? '').startsWith('/usr/bin/perl\0'));
+    && (readProc(p.pid, 'cmdline') ?? '').startsWith('uwsrun-launcher '));
 }
 
 /** The job's `started` marker: "PID STARTTIME" (asserted). */
@@ -109,7 +109,7 @@ async function startedButUnrecorded(sb: Sandbox, extra: string[] = []): Promise<
   const runner = stateOrEmpty(sb).runner;
   assert.ok(runner && alive(runner.pid, runner.startTime), `a live runner must be recorded: ${JSON.stringify(runner)}`);
   const launcher = launcherOf(runner.pid);
-  assert.ok(launcher, `runner ${runner.pid} must have a launcher child (/usr/bin/perl)`);
+  assert.ok(launcher, `runner ${runner.pid} must have a launcher child (uwsrun-launcher)`);
   process.kill(runner.pid, 'SIGKILL');
   await waitFor(`runner ${runner.pid} gone`, () => !alive(runner.pid, runner.startTime), 10_000);
   await waitFor(`launcher ${launcher.pid} to exit after its runner died`, () => !alive(launcher.pid, launcher.start), 10_000);
