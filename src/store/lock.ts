@@ -46,31 +46,50 @@ function createExclusive(path: string, content: string): boolean {
   return true;
 }
 
-/** Whether the lock at `path` belongs to nobody alive. */
-function isStale(path: string): boolean {
+/**
+ * The content of the lock at `path` when it belongs to nobody alive (its holder's pid and
+ * start time name no live process, or it has no owner and is older than STALE_MS);
+ * undefined when it is live or gone.
+ */
+function staleContent(path: string): string | undefined {
   let text: string;
   let mtimeMs: number;
   try {
     text = readFileSync(path, 'utf8');
     mtimeMs = statSync(path).mtimeMs;
   } catch {
-    return false; // gone already: just retry
+    return undefined; // gone already: just retry
   }
   const [pid, start] = text.trim().split(' ');
-  if (pid && start && /^\d+$/.test(pid)) return !isProcessAlive(Number(pid), start);
-  return Date.now() - mtimeMs > STALE_MS;
+  const stale = pid && start && /^\d+$/.test(pid) ? !isProcessAlive(Number(pid), start) : Date.now() - mtimeMs > STALE_MS;
+  return stale ? text : undefined;
+}
+
+/**
+ * Removes the lock at `path` if it is stale. Only the lock that was judged is removed:
+ * between reading it and finding its holder gone, that holder may have released it and
+ * another process taken a fresh one (its holder then exiting is what makes it look dead).
+ * A lock whose holder is dead is removed by nobody but a takeover, so a lock that still
+ * reads the same right before the unlink is the one judged.
+ */
+function unlinkIfStale(path: string): void {
+  const judged = staleContent(path);
+  if (judged === undefined) return;
+  try {
+    if (readFileSync(path, 'utf8') === judged) unlinkSync(path);
+  } catch { /* gone meanwhile */ }
 }
 
 function removeIfStale(lockFile: string): void {
   const guard = `${lockFile}.takeover`;
   if (!createExclusive(guard, identity())) {
-    if (isStale(guard)) try { unlinkSync(guard); } catch { /* someone else did */ }
+    unlinkIfStale(guard);
     return;
   }
   try {
-    if (isStale(lockFile)) unlinkSync(lockFile);
-  } catch { /* gone meanwhile */ } finally {
-    unlinkSync(guard);
+    unlinkIfStale(lockFile);
+  } finally {
+    try { unlinkSync(guard); } catch { /* taken over as stale meanwhile */ }
   }
 }
 

@@ -14,7 +14,7 @@
 // entry is added, and a final job.json is durable before the finished record is dropped. A job.json that is not final
 // and has no hot entry is a submit that died half-way: invisible, and removed by `tick`.
 
-import { copyFileSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { LowSync, type SyncAdapter } from 'lowdb';
 import { UserError, storeError } from '../errors.js';
 import { type HotEntry, type JobRecord, isJobId, mergeHot } from '../core/job.js';
@@ -52,34 +52,23 @@ export const FINISHED_BATCH = 64;
 
 const errnoOf = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);
 
-/** What identifies one version of the file: a rename or an edit changes it. */
-function fileIdentity(path: string): string | undefined {
-  try {
-    const st = statSync(path, { bigint: true });
-    return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * lowdb adapter: refuses to hand out a state it cannot parse, and writes durably. It
- * remembers the version it last read or wrote (file identity, text, object): a process
- * that reads an unchanged file again (the runner between its own writes, `wait` polling)
- * skips the parse, and a transaction learns whether it changed anything by comparing one
- * serialisation with the text it started from.
+ * remembers the version it last read or wrote (text, object): a process that reads an
+ * unchanged file again (the runner between its own writes, `wait` polling) skips the parse,
+ * and a transaction learns whether it changed anything by comparing one serialisation with
+ * the text it started from. "Unchanged" is judged by the text itself, never by inode, size
+ * and times: ext4 reuses inode numbers at once and its timestamps are coarse (a few ms), so
+ * two versions written in a burst can look alike to stat.
  */
 class DurableJsonAdapter implements SyncAdapter<StateData> {
   constructor(private readonly layout: HomeLayout) {}
 
-  private identity: string | undefined;
   private data: StateData | undefined;
   /** The text of the version read or written last ('' when none). */
   text = '';
 
   read(): StateData | null {
-    const identity = fileIdentity(this.layout.stateFile);
-    if (identity !== undefined && identity === this.identity && this.data) return this.data;
     let text: string;
     try {
       text = readFileSync(this.layout.stateFile, 'utf8');
@@ -88,20 +77,19 @@ class DurableJsonAdapter implements SyncAdapter<StateData> {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw storeError(`cannot read state file ${this.layout.stateFile}: ${errnoOf(err)}`);
     }
+    if (this.data && text === this.text) return this.data;
     const data = parseState(text, this.layout.stateFile);
-    this.remember(identity, text, data);
+    this.remember(text, data);
     return data;
   }
 
   /** After a transaction that failed half-way: the object in hand may be half-changed. */
   forget(): void {
-    this.identity = undefined;
     this.data = undefined;
     this.text = '';
   }
 
-  private remember(identity: string | undefined, text: string, data: StateData): void {
-    this.identity = identity;
+  private remember(text: string, data: StateData): void {
     this.text = text;
     this.data = data;
   }
@@ -113,7 +101,7 @@ class DurableJsonAdapter implements SyncAdapter<StateData> {
   writeText(text: string, data: StateData): void {
     this.forget();
     writeFileDurable(this.layout.stateFile, text);
-    this.remember(fileIdentity(this.layout.stateFile), text, data);
+    this.remember(text, data);
     // The last good copy for `doctor --repair`, after every successful write: a real copy
     // (an in-place edit of state.json would damage a hard link too). Not fsynced: a crash
     // can lose it, but then state.json itself is whole.

@@ -84,6 +84,30 @@ test('32 concurrent `submit hello --run`: distinct ids, all listed, all COMPLETE
   }
 });
 
+// A lock is taken over only when its holder is dead. The race this guards against: a waiter
+// reads the lock (holder A, alive), A releases it and exits, B takes a fresh lock, and the
+// waiter, finding A dead, removed B's lock, so two processes wrote at once and submits were
+// lost. Before the fix it struck the 32-submit test above once in CI and 2 of 55 fresh HOMEs
+// in a loop of this test's shape: it depends on timing, so this is a stress test, not a
+// proof. A fresh HOME gives the pattern: many submits start runners at once, and the runners
+// that lose the claim release the lock and exit at once.
+test('32 concurrent `submit --run` into a fresh HOME, 5 times: every printed id is listed (no lock is taken from a live holder)', async () => {
+  for (let round = 1; round <= 5; round++) {
+    const sb = new Sandbox(JOBS);
+    try {
+      const runs = await Promise.all(Array.from({ length: 32 }, () => sb.start(['submit', 'hello', '--run'])));
+      for (const r of runs) assert.equal(r.code, 0, `submit exited ${r.code}: ${r.stderr}`);
+      const ids = runs.map((r) => r.stdout.trim());
+      const listed = sb.json<any[]>(['list']).map((j) => j.jobId);
+      assert.deepEqual([...listed].sort(), [...ids].sort(), `round ${round}: list holds every job submitted`);
+      const w = sb.run(['wait', ...ids, '--timeout', '60']);
+      assert.equal(w.code, 0, `round ${round}: all jobs completed: ${w.stderr}`);
+    } finally {
+      sb.cleanup();
+    }
+  }
+});
+
 test('limit 2: never more than 2 at once, FIFO starts, and a queued job starts promptly when a slot frees', async () => {
   const sb = new Sandbox(JOBS);
   try {
