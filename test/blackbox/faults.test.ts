@@ -20,6 +20,7 @@ import { BIN, FINAL, ID_RE, Sandbox, release, submitJob, waitFor } from '../help
 import {
   type Proc, alive, allProcs, describeProcs, groupMembers, isZombie, jobEnvProcs, killQuietly, procStat, readProc, stillAlive,
 } from '../procfs.js';
+import { launcherOf, ranLines, runnerLog, state, stateOrEmpty, stateText, waitStarted } from '../runner-state.js';
 
 const YAML = `
 defaults:
@@ -95,19 +96,6 @@ function unrelatedSleeper(): ChildProcess {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function stateText(sb: Sandbox): string {
-  return readFileSync(join(sb.home, 'state.json'), 'utf8');
-}
-
-function state(sb: Sandbox): any {
-  return JSON.parse(stateText(sb));
-}
-
-/** The state without the lock, tolerating a missing file (nothing written yet). */
-function stateOrEmpty(sb: Sandbox): any {
-  return existsSync(join(sb.home, 'state.json')) ? state(sb) : { jobs: {}, runner: null };
-}
-
 const jobDirs = (sb: Sandbox): string[] => {
   try {
     return readdirSync(join(sb.home, 'jobs')).sort();
@@ -115,14 +103,6 @@ const jobDirs = (sb: Sandbox): string[] => {
     return [];
   }
 };
-
-/** Waits until the job is EXECUTING with startTime set (read from state.json). */
-async function waitStarted(sb: Sandbox, id: string, ms = 25_000): Promise<{ pid: number; pidStart: string }> {
-  return waitFor(`job ${id} EXECUTING with startTime`, () => {
-    const hot = stateOrEmpty(sb).jobs[id];
-    return hot && hot.phase === 'EXECUTING' && hot.pid && hot.startTime ? { pid: hot.pid as number, pidStart: hot.pidStart as string } : undefined;
-  }, ms);
-}
 
 /** SIGKILLs the recorded runner and waits until it is gone (dead or a zombie). */
 async function killRunner(sb: Sandbox): Promise<number> {
@@ -220,17 +200,6 @@ test('a job SIGKILLed while its runner is dead (no exit file) ends ERROR "lost" 
 // direct child of the runner, shown by ps as `uwsrun-launcher HOME`),
 // which forks each job's wrapper. Found here from /proc alone: ppid and cmdline.
 
-/** The live launcher of the runner `runnerPid`, or undefined. */
-function launcherOf(runnerPid: number): Proc | undefined {
-  return allProcs().find((p) => p.ppid === runnerPid && !isZombie(p)
-    && (readProc(p.pid, 'cmdline') ?? '').startsWith('uwsrun-launcher '));
-}
-
-function runnerLog(sb: Sandbox): string {
-  const file = join(sb.home, 'runner.log');
-  return existsSync(file) ? readFileSync(file, 'utf8') : '';
-}
-
 /** Lines of runner.log that say a launcher ended. */
 const launcherEndLines = (sb: Sandbox): string[] =>
   runnerLog(sb).split('\n').filter((l) => /launcher/i.test(l) && /\b(ended|died|gone|exited|killed)\b|SIGKILL/i.test(l));
@@ -244,11 +213,6 @@ function liveRunner(sb: Sandbox): { pid: number; startTime: string } {
 
 /** A `gated` job's lasting processes: its wrapper (the group leader) and the `sh` it runs (not the passing `sleep 0.05`s). */
 const jobProcs = (leader: number): Proc[] => groupMembers(leader).filter((p) => p.comm !== 'sleep');
-
-const ranLines = (sb: Sandbox): string[] => {
-  const file = join(sb.dir, 'ran');
-  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : [];
-};
 
 test('kill -9 of the launcher with 2 jobs running and 3 queued: the jobs keep running, their real statuses come from the exit files, the queued jobs start under a new launcher, every job runs once', T, async () => {
   const sb = new Sandbox(YAML);

@@ -19,9 +19,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FINAL, ID_RE, Sandbox, release, submitJob, waitFor } from '../helpers.js';
-import {
-  type Proc, alive, allProcs, describeProcs, groupMembers, isZombie, jobEnvProcs, procStat, readProc,
-} from '../procfs.js';
+import { alive, describeProcs, groupMembers, jobEnvProcs, procStat, readProc } from '../procfs.js';
+import { launcherOf, ranLines, runnerLog, state, stateOrEmpty, stateText, waitStarted } from '../runner-state.js';
 
 const YAML = `
 defaults:
@@ -40,48 +39,10 @@ jobs:
 
 const T = { timeout: 120_000 };
 
-// ---- state.json and runner.log, read without uwsrun -------------------------------------
-
-const stateFile = (sb: Sandbox): string => join(sb.home, 'state.json');
-
-function state(sb: Sandbox): any {
-  return JSON.parse(readFileSync(stateFile(sb), 'utf8'));
-}
-
-/** The state without the lock, tolerating a missing file (nothing written yet). */
-function stateOrEmpty(sb: Sandbox): any {
-  return existsSync(stateFile(sb)) ? state(sb) : { jobs: {}, finished: {}, runner: null };
-}
-
-function runnerLog(sb: Sandbox): string {
-  const file = join(sb.home, 'runner.log');
-  return existsSync(file) ? readFileSync(file, 'utf8') : '';
-}
-
-/** Lines of $HOME/ran: one per start of a `gated` job's command. */
-const ranLines = (sb: Sandbox): string[] => {
-  const file = join(sb.dir, 'ran');
-  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : [];
-};
-
 /** The recorded runner is alive (pid and start time, not a zombie). */
 function runnerAlive(sb: Sandbox): boolean {
   const r = stateOrEmpty(sb).runner;
   return !!r && alive(r.pid, r.startTime);
-}
-
-/** Waits until the job is EXECUTING with startTime set (read from state.json). */
-async function waitStarted(sb: Sandbox, id: string, ms = 25_000): Promise<{ pid: number; pidStart: string }> {
-  return waitFor(`job ${id} EXECUTING with startTime`, () => {
-    const hot = stateOrEmpty(sb).jobs[id];
-    return hot && hot.phase === 'EXECUTING' && hot.pid && hot.startTime ? { pid: hot.pid as number, pidStart: hot.pidStart as string } : undefined;
-  }, ms);
-}
-
-/** The live launcher (`uwsrun-launcher HOME`, a direct child) of the runner `runnerPid`, or undefined. */
-function launcherOf(runnerPid: number): Proc | undefined {
-  return allProcs().find((p) => p.ppid === runnerPid && !isZombie(p)
-    && (readProc(p.pid, 'cmdline') ?? '').startsWith('uwsrun-launcher '));
 }
 
 /** The job's `started` marker: "PID STARTTIME" (asserted). */
@@ -121,7 +82,7 @@ async function startedButUnrecorded(sb: Sandbox, extra: string[] = []): Promise<
   assert.equal(hot?.phase, 'EXECUTING', `job ${id}'s hot entry: ${JSON.stringify(hot)}`);
   assert.equal(typeof hot.queuedAt, 'number', 'the hot entry keeps its place in the queue');
   st.jobs[id] = { ...hot, phase: 'QUEUED', pid: null, pidStart: null, startTime: null };
-  writeFileSync(stateFile(sb), JSON.stringify(st));
+  writeFileSync(join(sb.home, 'state.json'), JSON.stringify(st));
   assert.ok(existsSync(join(sb.jobDir(id), 'started')), 'the started marker is left in place');
   return { id, pid, pidStart, runnerPid: runner.pid };
 }
@@ -411,7 +372,7 @@ test('more than 64 jobs ending in a row: every record reaches its job.json and s
     while (!done) {
       let text: string;
       try {
-        text = readFileSync(stateFile(sb), 'utf8');
+        text = stateText(sb);
       } catch {
         text = '';
       }
