@@ -4,10 +4,11 @@
 // are the jobs' wrappers and, through them, the jobs), and `run` + `wait`. The same for
 // task-spooler's server. The runner's figure includes its own start (~0.1 ms/job at N=900).
 // Figures, not assertions: `node bench/p2-cpu.mjs [N]`.
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { BIN, have, tempHome } from './lib.mjs';
+import { BIN, have } from './lib.mjs';
+import { pendingJobs, queuedTsp } from './p2-drain.mjs';
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 
@@ -38,17 +39,14 @@ function timedCpu(cmd, args, opts) {
 }
 
 function uwsrunCpu(n) {
-  const h = tempHome('p2cpu');
+  const { h, ids } = pendingJobs(n, 'p2cpu');
   try {
-    const sub = spawnSync(BIN, ['submit', 'true', '--params-from', '-'], { env: h.env, input: Array(n).fill('{}').join('\n'), encoding: 'utf8' });
-    if (sub.status !== 0) throw new Error(sub.stderr);
-    const ids = sub.stdout.trim().split('\n');
     const run = timedCpu(BIN, ['run', ...ids], { env: h.env });
     const wait = timedCpu(BIN, ['wait', ...ids], { env: h.env });
     const state = JSON.parse(readFileSync(join(h.env.UWSRUN_HOME, 'state.json'), 'utf8'));
     const runner = state.runner?.pid;
     if (!runner) throw new Error('the runner had already left: raise UWSRUN_RUNNER_IDLE_MS');
-    const launcher = childrenOf(runner).find((p) => readFileSync(`/proc/${p}/cmdline`, 'latin1').startsWith('/usr/bin/perl\0'));
+    const launcher = childrenOf(runner).find((p) => readFileSync(`/proc/${p}/cmdline`, 'latin1').startsWith('uwsrun-launcher '));
     return { wall: run.ms + wait.ms, runner: cpuOf(runner), launcher: launcher ? cpuOf(launcher) : undefined, cli: run.cpu + wait.cpu };
   } finally {
     h.cleanup();
@@ -56,33 +54,25 @@ function uwsrunCpu(n) {
 }
 
 function tspCpu(n) {
-  const h = tempHome('p2cpu-tsp');
-  const env = { ...process.env, TMPDIR: h.dir, TS_SOCKET: join(h.dir, 'tsp.sock'), TS_MAXFINISHED: String(n + 10), TS_SAVELIST: '' };
-  const go = join(h.dir, 'go');
-  const tsp = (...args) => spawnSync('tsp', args, { env, encoding: 'utf8' });
+  const q = queuedTsp(n, 'p2cpu-tsp');
   try {
-    tsp('-S', '2');
-    for (let i = 0; i < 2; i++) tsp('sh', '-c', `while [ ! -e ${go} ]; do sleep 0.005; done`);
-    let last = '';
-    for (let i = 0; i < n; i++) last = tsp('true').stdout.trim();
     const server = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).find((p) => {
       try {
         return readFileSync(`/proc/${p}/cmdline`, 'latin1') === 'tsp\0-S\x002\0'
-          && readFileSync(`/proc/${p}/environ`, 'latin1').includes(`TS_SOCKET=${env.TS_SOCKET}`);
+          && readFileSync(`/proc/${p}/environ`, 'latin1').includes(`TS_SOCKET=${q.env.TS_SOCKET}`);
       } catch {
         return false;
       }
     });
     const before = server ? cpuOf(server) : undefined;
     const t0 = process.hrtime.bigint();
-    writeFileSync(go, '');
-    tsp('-w', last);
+    q.release();
+    q.waitLast();
     const wall = Number(process.hrtime.bigint() - t0) / 1e6;
     const after = server ? cpuOf(server) : undefined;
     return { wall, server: before && after ? after.user + after.sys - before.user - before.sys : NaN };
   } finally {
-    tsp('-K');
-    h.cleanup();
+    q.cleanup();
   }
 }
 

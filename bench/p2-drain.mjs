@@ -8,13 +8,45 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, fmt, have, median, row, tempHome } from './lib.mjs';
 
+/** n trivial jobs, submitted PENDING into a fresh HOME in one process (--params-from). */
+export function pendingJobs(n, label) {
+  const h = tempHome(label);
+  const sub = spawnSync(BIN, ['submit', 'true', '--params-from', '-'], { env: h.env, input: Array(n).fill('{}').join('\n'), encoding: 'utf8' });
+  if (sub.status !== 0) {
+    h.cleanup();
+    throw new Error(sub.stderr);
+  }
+  return { h, ids: sub.stdout.trim().split('\n') };
+}
+
+/**
+ * task-spooler with 2 slots, both held by blockers, and n `true` jobs queued behind them;
+ * release() lets the blockers end, waitLast() returns when the last job has. TMPDIR: it
+ * leaves one output file per job there.
+ */
+export function queuedTsp(n, label) {
+  const h = tempHome(label);
+  const env = { ...process.env, TMPDIR: h.dir, TS_SOCKET: join(h.dir, 'tsp.sock'), TS_MAXFINISHED: String(n + 10), TS_SAVELIST: '' };
+  const go = join(h.dir, 'go');
+  const tsp = (...args) => spawnSync('tsp', args, { env, encoding: 'utf8' });
+  tsp('-S', '2');
+  for (let i = 0; i < 2; i++) tsp('sh', '-c', `while [ ! -e ${go} ]; do sleep 0.005; done`);
+  let last = '';
+  for (let i = 0; i < n; i++) last = tsp('true').stdout.trim();
+  return {
+    env,
+    release: () => writeFileSync(go, ''),
+    waitLast: () => tsp('-w', last),
+    cleanup: () => {
+      tsp('-K');
+      h.cleanup();
+    },
+  };
+}
+
 function drainUwsrun(n) {
-  const h = tempHome('p2');
+  const { h, ids } = pendingJobs(n, 'p2');
   try {
-    const lines = Array.from({ length: n }, () => '{}').join('\n');
-    const sub = spawnSync(BIN, ['submit', 'true', '--params-from', '-'], { env: h.env, input: lines, encoding: 'utf8' });
-    if (sub.status !== 0) throw new Error(sub.stderr);
-    const ids = sub.stdout.trim().split('\n');
     const t0 = process.hrtime.bigint();
     const run = spawnSync(BIN, ['run', ...ids], { env: h.env, encoding: 'utf8' });
     if (run.status !== 0) throw new Error(run.stderr);
@@ -28,23 +60,14 @@ function drainUwsrun(n) {
 }
 
 function drainTsp(n) {
-  const h = tempHome('p2tsp');
-  // TMPDIR: task-spooler leaves one output file per job there.
-  const env = { ...process.env, TMPDIR: h.dir, TS_SOCKET: join(h.dir, 'tsp.sock'), TS_MAXFINISHED: String(n + 10), TS_SAVELIST: '' };
-  const go = join(h.dir, 'go');
-  const tsp = (...args) => spawnSync('tsp', args, { env, encoding: 'utf8' });
+  const q = queuedTsp(n, 'p2tsp');
   try {
-    tsp('-S', '2');
-    for (let i = 0; i < 2; i++) tsp('sh', '-c', `while [ ! -e ${go} ]; do sleep 0.005; done`);
-    let last = '';
-    for (let i = 0; i < n; i++) last = tsp('true').stdout.trim();
     const t0 = process.hrtime.bigint();
-    writeFileSync(go, '');
-    tsp('-w', last);
+    q.release();
+    q.waitLast();
     return Number(process.hrtime.bigint() - t0) / 1e6;
   } finally {
-    tsp('-K');
-    h.cleanup();
+    q.cleanup();
   }
 }
 
