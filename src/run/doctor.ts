@@ -2,11 +2,12 @@
 // line "ok: ...", "problem: ..." or "repaired: ..."; the caller exits 1 when a problem was
 // left unrepaired.
 
-import { existsSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Store } from '../store/state.js';
 import { parseState } from '../store/state.js';
 import { writeFileDurable } from '../store/durable.js';
 import { isProcessAlive, listProcesses, signalProcess } from './proc.js';
+import { removeStaleLock, staleLockContent } from '../store/lock.js';
 import { PERL } from './wrapper.js';
 import { runnerAlive } from './ensure-runner.js';
 import { findHalfCreated, recordEndsFromExitFiles, removeHalfCreated, superviseActiveJobs } from './housekeeping.js';
@@ -15,8 +16,6 @@ export interface DoctorReport {
   lines: string[];
   unrepaired: number;
 }
-
-const LOCK_STALE_MS = 5_000;
 
 export async function doctor(store: Store, repair: boolean): Promise<DoctorReport> {
   const lines: string[] = [];
@@ -44,18 +43,17 @@ export async function doctor(store: Store, repair: boolean): Promise<DoctorRepor
   if (!existsSync(PERL)) problem(`${PERL} is missing: jobs cannot start (install Debian's perl-base)`);
 
   // The lock: its holder's pid and start time tell whether anyone alive holds it.
-  if (existsSync(layout.lockFile)) {
-    const holder = readFileSync(layout.lockFile, 'utf8').trim().split(' ');
-    const known = holder.length === 2 && /^\d+$/.test(holder[0]!);
-    const alive = known && isProcessAlive(Number(holder[0]), holder[1]!);
-    if (known ? !alive : Date.now() - statSync(layout.lockFile).mtimeMs > LOCK_STALE_MS) {
-      problem(`stale lock ${layout.lockFile} (holder ${holder[0] || 'unknown'} is gone)`, () => {
-        unlinkSync(layout.lockFile);
-        return 'removed';
-      });
-    } else if (alive) {
-      lines.push(`ok: lock held by live process ${holder[0]}`);
-    }
+  const stale = staleLockContent(layout.lockFile);
+  if (stale !== undefined) {
+    problem(`stale lock ${layout.lockFile} (holder ${stale.trim().split(' ')[0] || 'unknown'} is gone)`, () =>
+      (removeStaleLock(layout.lockFile) ? 'removed' : 'left: released or taken by a live process meanwhile'));
+  } else {
+    let holder = '';
+    try {
+      holder = readFileSync(layout.lockFile, 'utf8');
+    } catch { /* no lock */ }
+    const m = /^(\d+) \d+$/.exec(holder.trim());
+    if (m) lines.push(`ok: lock held by live process ${m[1]}`);
   }
 
   // The state file.

@@ -234,7 +234,10 @@ export class Runner {
       this.launcher = new Launcher(join(this.store.home, `.launcher.${process.pid}`), {
         up: (id) => this.onUp(id),
         exit: (id, status) => this.onExit(id, status),
-        gone: (why) => this.onLauncherGone(why),
+        gone: (why) => {
+          this.dropLauncher(why);
+          this.schedule();
+        },
       }, logFd);
     } finally {
       if (logFd !== 'ignore') closeSync(logFd);
@@ -255,12 +258,16 @@ export class Runner {
     this.schedule();
   }
 
-  /** Its wrappers live on but nothing reports their ends: they are watched in /proc instead. */
-  private onLauncherGone(why: string): void {
+  /**
+   * The launcher ended, or is given up (it may be hung: killed). Its wrappers live on but
+   * nothing reports their ends: they are watched in /proc instead. The next job to start
+   * starts a new launcher.
+   */
+  private dropLauncher(why: string): void {
     this.log(`${why}; its ${this.children.size} running job(s) are watched in /proc`);
+    this.launcher?.close();
     this.launcher = undefined;
     this.children.clear();
-    this.schedule();
   }
 
   private startJob(tx: Transaction, id: string): boolean {
@@ -276,12 +283,7 @@ export class Runner {
       });
     } catch (err) {
       if (!(err instanceof LaunchError)) throw err;
-      this.log(`job ${id}: ${err.message}; it stays QUEUED`);
-      // Given up (it may be hung: killed). Its wrappers are watched in /proc from now on;
-      // the next cycle that has a job to start starts a new launcher.
-      this.launcher?.close();
-      this.launcher = undefined;
-      this.children.clear();
+      this.dropLauncher(`job ${id}: ${err.message}; it stays QUEUED`);
       return false;
     }
     if (launched.pid === null) {

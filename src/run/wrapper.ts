@@ -29,6 +29,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, constants, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { signalName } from './exit-status.js';
 import { readProcStat } from './proc.js';
+import { sleepSync } from '../store/lock.js';
 
 const LAUNCHER = String.raw`
 use strict;
@@ -159,8 +160,6 @@ export interface LauncherEvents {
 const SETUP_TIMEOUT_MS = 5_000;
 /** How long a launch may wait for the launcher's answer before it is taken to be hung. */
 const ANSWER_TIMEOUT_MS = 5_000;
-const pause = new Int32Array(new SharedArrayBuffer(4));
-const sleepMs = (ms: number): void => { Atomics.wait(pause, 0, 0, ms); };
 
 export class LaunchError extends Error {}
 
@@ -231,7 +230,7 @@ export class Launcher {
       if (!codes.includes((err as NodeJS.ErrnoException).code ?? '') || Date.now() > deadline) throw err;
       const stat = readProcStat(this.proc.pid!);
       if (!stat || stat.state === 'Z') throw new Error('it exited (see runner.log)');
-      sleepMs(1);
+      sleepSync(1);
     };
     let probe: number;
     for (;;) {
@@ -281,7 +280,7 @@ export class Launcher {
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
           if (Date.now() > deadline) throw new Error(`no answer within ${ANSWER_TIMEOUT_MS / 1000} s (stopped or hung?)`);
-          sleepMs(0.05);
+          sleepSync(0.05);
           continue;
         }
         if (n === 0) throw new Error('launcher closed its answer pipe');

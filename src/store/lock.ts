@@ -51,7 +51,7 @@ function createExclusive(path: string, content: string): boolean {
  * start time name no live process, or it has no owner and is older than STALE_MS);
  * undefined when it is live or gone.
  */
-function staleContent(path: string): string | undefined {
+export function staleLockContent(path: string): string | undefined {
   let text: string;
   let mtimeMs: number;
   try {
@@ -72,22 +72,26 @@ function staleContent(path: string): string | undefined {
  * A lock whose holder is dead is removed by nobody but a takeover, so a lock that still
  * reads the same right before the unlink is the one judged.
  */
-function unlinkIfStale(path: string): void {
-  const judged = staleContent(path);
-  if (judged === undefined) return;
+export function removeStaleLock(path: string): boolean {
+  const judged = staleLockContent(path);
+  if (judged === undefined) return false;
   try {
-    if (readFileSync(path, 'utf8') === judged) unlinkSync(path);
-  } catch { /* gone meanwhile */ }
+    if (readFileSync(path, 'utf8') !== judged) return false;
+    unlinkSync(path);
+    return true;
+  } catch {
+    return false; // gone meanwhile
+  }
 }
 
 function removeIfStale(lockFile: string): void {
   const guard = `${lockFile}.takeover`;
   if (!createExclusive(guard, identity())) {
-    unlinkIfStale(guard);
+    removeStaleLock(guard);
     return;
   }
   try {
-    unlinkIfStale(lockFile);
+    removeStaleLock(lockFile);
   } finally {
     try { unlinkSync(guard); } catch { /* taken over as stale meanwhile */ }
   }
