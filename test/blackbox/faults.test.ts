@@ -154,7 +154,7 @@ test('kill -9 of the runner with 2 jobs running and 3 queued: jobs keep running,
     for (const id of ids) assert.equal(readFileSync(join(sb.jobDir(id), 'stdout.log'), 'utf8'), 'done\n');
 
     // Nothing ran twice, nothing is left EXECUTING.
-    const ran = readFileSync(join(sb.dir, 'ran'), 'utf8').trim().split('\n');
+    const ran = ranLines(sb);
     for (const id of ids) assert.equal(ran.filter((l) => l === id).length, 1, `job ${id} must have run exactly once: ${ran.join(',')}`);
     assert.equal(ran.length, ids.length);
     const list = sb.json<any[]>(['list']);

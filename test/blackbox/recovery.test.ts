@@ -45,6 +45,16 @@ function runnerAlive(sb: Sandbox): boolean {
   return !!r && alive(r.pid, r.startTime);
 }
 
+/** `tick` finds a QUEUED job and no live runner: it starts a successor, which adopts the job. */
+async function adoptedAfterTick(sb: Sandbox, id: string, pid: number): Promise<void> {
+  const t = sb.run(['tick']);
+  assert.equal(t.code, 0, t.stderr);
+  await waitFor(`job ${id} EXECUTING again`, () => {
+    const hot = stateOrEmpty(sb).jobs[id];
+    return hot?.phase === 'EXECUTING' && hot.pid === pid;
+  }, 20_000);
+}
+
 /** The job's `started` marker: "PID STARTTIME" (asserted). */
 function startMarker(sb: Sandbox, id: string): { pid: number; pidStart: string } {
   const file = join(sb.jobDir(id), 'started');
@@ -131,13 +141,7 @@ test('a job adopted through its marker can still be aborted: ABORTED, its proces
   const sb = new Sandbox(YAML);
   try {
     const { id, pid, pidStart } = await startedButUnrecorded(sb);
-    // `tick` finds a QUEUED job and no live runner: it starts a successor, which adopts it.
-    const t = sb.run(['tick']);
-    assert.equal(t.code, 0, t.stderr);
-    await waitFor(`job ${id} EXECUTING again`, () => {
-      const hot = stateOrEmpty(sb).jobs[id];
-      return hot?.phase === 'EXECUTING' && hot.pid === pid;
-    }, 20_000);
+    await adoptedAfterTick(sb, id, pid);
     const r = sb.run(['abort', id]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(sb.job(id).phase, 'ABORTED');
@@ -206,12 +210,7 @@ test('a job adopted through its marker keeps its executionDuration: ABORTED by t
     // The start went unrecorded, so nothing recorded its startTime either; the successor
     // must still hold the job to its limit (SPEC §7), counted from its start or its adoption.
     const { id, pid, pidStart } = await startedButUnrecorded(sb, ['--execution-duration', '2']);
-    const t = sb.run(['tick']);
-    assert.equal(t.code, 0, t.stderr);
-    await waitFor(`job ${id} EXECUTING again`, () => {
-      const hot = stateOrEmpty(sb).jobs[id];
-      return hot?.phase === 'EXECUTING' && hot.pid === pid;
-    }, 20_000);
+    await adoptedAfterTick(sb, id, pid);
     // Never released: only the time limit can end it.
     const w = sb.run(['wait', id, '--timeout', '20']);
     const job = sb.job(id);
