@@ -22,10 +22,11 @@ jobs:
     killGrace: 5
 `;
 
-export function tempHome(label) {
+/** A temporary HOME with BENCH_JOBS (plus `extraJobs`, YAML under `jobs:`) as its definitions. */
+export function tempHome(label, extraJobs = '') {
   const dir = mkdtempSync(join(tmpdir(), `uwsrun-bench-${label}-`));
   const jobs = join(dir, 'jobs.yaml');
-  writeFileSync(jobs, BENCH_JOBS);
+  writeFileSync(jobs, BENCH_JOBS + extraJobs);
   const env = { ...process.env, UWSRUN_HOME: join(dir, 'home'), UWSRUN_JOBS: jobs, NO_COLOR: '1' };
   const cleanup = () => {
     killHomeProcesses(env.UWSRUN_HOME);
