@@ -5,6 +5,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Sandbox, waitFor } from './helpers.js';
+import { HomeLayout } from '../src/store/home.js';
+import { entryName } from '../src/store/queue-dir.js';
 import { type Proc, allProcs, isZombie, readProc } from './procfs.js';
 
 export const stateText = (sb: Sandbox): string => readFileSync(join(sb.home, 'state.json'), 'utf8');
@@ -14,6 +16,26 @@ export const state = (sb: Sandbox): any => JSON.parse(stateText(sb));
 /** The state, tolerating a missing file (nothing written yet). */
 export function stateOrEmpty(sb: Sandbox): any {
   return existsSync(join(sb.home, 'state.json')) ? state(sb) : { jobs: {}, finished: {}, runner: null };
+}
+
+/** A job's record file as it is on disk (a PENDING or QUEUED job's truth), or undefined. */
+export function jobFileOf(sb: Sandbox, id: string): any {
+  const file = new HomeLayout(sb.home).jobFile(id);
+  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined;
+}
+
+/**
+ * A job's phase as the files show it: its hot entry in state.json (EXECUTING), its final
+ * record there, else its job.json (PENDING, QUEUED, or final and moved out); 'gone' when none.
+ */
+export function phaseOf(sb: Sandbox, id: string): string {
+  const st = stateOrEmpty(sb);
+  return st.jobs[id]?.phase ?? st.finished?.[id]?.phase ?? jobFileOf(sb, id)?.phase ?? 'gone';
+}
+
+/** The queue entry a QUEUED job has in HOME/queue/ (see src/store/queue-dir.ts). */
+export function queueEntryFile(sb: Sandbox, id: string): string {
+  return join(new HomeLayout(sb.home).queueDir, entryName(jobFileOf(sb, id)));
 }
 
 export function runnerLog(sb: Sandbox): string {

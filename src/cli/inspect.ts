@@ -29,8 +29,8 @@ const collect = (value: string, prev: string[]): string[] => [...prev, value];
 
 /** The quote (SPEC §4) is computed when shown: from every job's history and the queue. */
 function quoteModel(state: StateData, all: JobRecord[]): QuoteModel {
-  // The queue manager's FIFO order (run/queue.ts): the hot entry's queuedAt.
-  return new QuoteModel(all, state.limit, new Date(), (j) => state.jobs[j.jobId]?.queuedAt ?? 0);
+  // The queue manager's FIFO order (run/queue.ts): the job's queuedAt.
+  return new QuoteModel(all, state.limit, new Date(), (j) => j.queuedAt ?? state.jobs[j.jobId]?.queuedAt ?? 0);
 }
 
 const withQuote = (job: JobRecord, model: QuoteModel): JobRecord => ({ ...job, quote: model.quoteFor(job) });
@@ -122,13 +122,20 @@ export function registerInspect(program: Command): void {
       const filter = parseListFilter(flags);
       const state = ctx.store.readState();
       await superviseIfOrphaned(ctx.store.home, state);
-      const all = ctx.store.listJobs(state);
-      const jobs = filterJobs(all, filter);
-      // uws:jobref carries no quote, so only the JSON listing needs one.
+      // --last N reads the tail of the creation index only; the rest lists every job.
+      const { last, ...rest } = filter;
+      const tail = last === null ? undefined
+        : ctx.store.lastJobs(last, (j) => filterJobs([j], { ...rest, last: null }).length === 1, state);
+      let all = tail ? undefined : ctx.store.listJobs(state);
+      const jobs = tail ?? filterJobs(all!, filter);
+      // uws:jobref carries no quote, so only the JSON listing needs one; and only QUEUED and
+      // EXECUTING jobs have one (computed from every job's history: O(n)).
       if (ctx.xml) ctx.out(jobsDocument(jobs));
       else if (ctx.json) {
+        const needQuote = jobs.some((j) => j.phase === 'QUEUED' || j.phase === 'EXECUTING');
+        all ??= needQuote ? ctx.store.listJobs(state) : [];
         const model = quoteModel(state, all);
-        ctx.outJson(jobs.map((j) => toPublic(withQuote(j, model))));
+        ctx.outJson(jobs.map((j) => toPublic(needQuote ? withQuote(j, model) : j)));
       } else if (jobs.length === 0) ctx.info('no jobs');
       else ctx.out(jobsTable(jobs, phasePainter(ctx.color)));
     });

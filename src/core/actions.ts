@@ -8,11 +8,14 @@ import { type JobRecord } from './job.js';
 import { applyTransition, isFinal } from './phases.js';
 import { noSuchJob, usageError } from '../errors.js';
 import type { Store } from '../store/state.js';
-import { runnerWakeFor, wakeRunner, type RunnerWake } from '../run/ensure-runner.js';
+import { SYNCFS_FROM, prepareSyncfs } from '../store/syncfs.js';
+import { needsRunner, runnerWakeFor, wakeRunner, type RunnerWake } from '../run/ensure-runner.js';
 import { abortJob } from '../run/abort.js';
 
 /** Queues PENDING jobs (FIFO); returns, per id, the queued job or the refusal. */
 export async function runJobs(store: Store, ids: string[]): Promise<(JobRecord | Error)[]> {
+  // Many records written in the transaction are synced with syncfs(2) (store/syncfs.ts).
+  if (ids.length >= SYNCFS_FROM) await prepareSyncfs();
   let wake: RunnerWake | undefined;
   const outcome = store.update((tx) => {
     const results = ids.map((id): JobRecord | Error => {
@@ -68,7 +71,7 @@ export async function setLimit(store: Store, text: string): Promise<number> {
   let wake: RunnerWake | undefined;
   store.update((tx) => {
     tx.state.limit = limit;
-    if (Object.values(tx.state.jobs).some((h) => h.phase === 'QUEUED')) wake = runnerWakeFor(tx);
+    if (needsRunner(tx.state, tx.layout)) wake = runnerWakeFor(tx);
   }, true);
   if (wake) await wakeRunner(store.home, wake);
   return limit;

@@ -1,8 +1,10 @@
 // The job record: what `show --json` prints (SPEC §4) plus the internal fields uwsrun needs
-// to start, supervise and re-resolve a job. A job lives in two places while it is active:
-//   jobs/ID/job.json  the full record, written at submit (and by `set`), rewritten once final;
-//   state.json        a small "hot" entry with the fields that change while it runs.
-// The merged view is hot fields over the file; once final, the file alone is the truth.
+// to start, supervise and re-resolve a job. Where a job's truth is:
+//   PENDING, QUEUED   jobs/ID/job.json alone (phase and queuedAt included), so the file every
+//                     command reads does not grow with the queue;
+//   EXECUTING         job.json plus a small "hot" entry in state.json with the fields that
+//                     change while it runs; the merged view is hot fields over the file;
+//   final             state.json's finished records for a while, then job.json alone.
 
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { Phase } from './phases.js';
@@ -67,6 +69,8 @@ export interface JobRecord extends PublicJob {
   holdStart: number;
   /** When an abort (or a time limit) was asked for while the child was in control. */
   abortRequested: string | null;
+  /** Place in the queue (FIFO) once queued; null while PENDING. Older records lack it. */
+  queuedAt?: number | null;
 }
 
 /** The fields of a job that change while it is active; kept in state.json. */
@@ -87,7 +91,10 @@ export interface HotEntry {
 
 export function mergeHot(record: JobRecord, hot: HotEntry | undefined): JobRecord {
   if (!hot) return record;
-  return { ...record, seq: hot.seq, phase: hot.phase, pid: hot.pid, pidStart: hot.pidStart, startTime: hot.startTime, abortRequested: hot.abortRequested };
+  return {
+    ...record, seq: hot.seq, phase: hot.phase, queuedAt: hot.queuedAt, pid: hot.pid, pidStart: hot.pidStart, startTime: hot.startTime,
+    abortRequested: hot.abortRequested,
+  };
 }
 
 export function toPublic(job: JobRecord): PublicJob {
@@ -133,16 +140,27 @@ export function randomBytes(n: number): Buffer {
   return buf;
 }
 
+/** Random bytes read ahead, so that 100,000 ids cost a few reads of /dev/urandom, not 100,000. */
+let pool: Buffer = Buffer.alloc(0);
+let poolAt = 0;
+
+function randomByte(): number {
+  if (poolAt >= pool.length) {
+    pool = randomBytes(4096);
+    poolAt = 0;
+  }
+  return pool[poolAt++]!;
+}
+
 /** 16 characters from 62: about 95 bits from the system's CSPRNG, so ids cannot be guessed. */
 export function newJobId(): string {
-  const bytes = randomBytes(ID_LENGTH * 2);
   let id = '';
-  for (const byte of bytes) {
+  while (id.length < ID_LENGTH) {
+    const byte = randomByte();
     if (byte >= 248) continue; // 248 = 4 * 62: keeps the draw uniform
     id += ID_ALPHABET[byte % 62];
-    if (id.length === ID_LENGTH) return id;
   }
-  return id + newJobId().slice(id.length);
+  return id;
 }
 
 export const isJobId = (text: string): boolean => ID_PATTERN.test(text);

@@ -1,17 +1,21 @@
-// Creating jobs. Each job's directory and full record (job.json) are written durably first,
-// outside the lock; then one state transaction adds the hot entries of all of them at once
-// (all or nothing). Only then is an id printed: a submit killed before that leaves a
-// directory without a hot entry, which no command shows and `tick` removes.
+// Creating jobs (see submitJobs): a reservation in state.json, then each job's directory,
+// full record (job.json, which is all a PENDING or QUEUED job has), index line and queue
+// entry, written outside the lock and made durable together, then the reservation removed:
+// all or nothing. Only then is an id printed: a submit killed before that leaves invisible
+// files, which no command shows and `tick` removes.
 
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import type { Definition } from '../definitions/load.js';
 import { buildJobEnv, substituteCommand } from '../definitions/substitute.js';
 import { type JobRecord, type ParamValue, isJobId, newJobId } from './job.js';
 import { applyTransition } from './phases.js';
-import { fsyncDir, writeFileDurable } from '../store/durable.js';
-import type { Store, Transaction } from '../store/state.js';
+import { discardTemp, fsyncDir, writeFileDurable, writeTemp } from '../store/durable.js';
+import type { Store, SubmitBatch, Transaction } from '../store/state.js';
+import { addEntries, entryName, fsyncPath, removeEntry } from '../store/queue-dir.js';
+import { processStartTime } from '../run/proc.js';
+import { SYNCFS_FROM, prepareSyncfs, syncFileSystem } from '../store/syncfs.js';
 import { fileKey } from '../store/home.js';
 import { storeError } from '../errors.js';
 import { type RunnerWake, runnerWakeFor, wakeRunner } from '../run/ensure-runner.js';
@@ -32,12 +36,16 @@ export interface SubmitOptions {
   unique?: boolean;
 }
 
+let owner: string | undefined;
+
 function ownerName(): string {
+  if (owner !== undefined) return owner;
   try {
-    return userInfo().username;
+    owner = userInfo().username;
   } catch {
-    return process.env.USER ?? `uid${process.getuid?.() ?? ''}`;
+    owner = process.env.USER ?? `uid${process.getuid?.() ?? ''}`;
   }
+  return owner;
 }
 
 /** The command line of a job: the definition's template with its placeholders filled in. */
@@ -94,6 +102,7 @@ function buildRecord(store: Store, jobId: string, def: Definition, params: Resol
     pidStart: null,
     abortRequested: null,
     holdStart: Number(process.env.UWSRUN_TEST_HOLD_START) || 0,
+    queuedAt: null,
   };
 }
 
@@ -115,54 +124,125 @@ function existingUniqueJob(tx: Transaction, definition: string, runId: string): 
   return job && job.phase !== 'ARCHIVED' && job.runId === runId && job.definition === definition ? job : undefined;
 }
 
-/** Creates one job per parameter set, all or nothing. Returns them in order. */
+/** The files of a job that is still invisible (its batch is reserved): plain exclusive writes. */
+function writeJobFiles(store: Store, job: JobRecord): void {
+  mkdirSync(store.layout.resultsDir(job.jobId), { mode: 0o700 });
+  closeSync(openSync(store.layout.stdoutLog(job.jobId), 'wx', 0o600));
+  closeSync(openSync(store.layout.stderrLog(job.jobId), 'wx', 0o600));
+  // Through a temp file and rename all the same: a submit killed mid-write leaves no torn
+  // record for `list` or `tick` to stumble over.
+  const file = writeTemp(store.layout.jobFile(job.jobId), JSON.stringify(job, null, 1));
+  try {
+    closeSync(file.fd);
+    renameSync(file.tmp, file.path);
+  } catch (err) {
+    discardTemp(file);
+    throw err;
+  }
+}
+
+/**
+ * Makes the jobs' files durable: a few file by file (the record, its directory, then the
+ * jobs and queue directories), many with one syncfs(2) (store/syncfs.ts).
+ */
+async function syncJobFiles(store: Store, jobs: JobRecord[], queued: boolean): Promise<void> {
+  if (jobs.length >= SYNCFS_FROM) {
+    await prepareSyncfs();
+    if (syncFileSystem(store.layout.indexFile)) return;
+  }
+  for (const job of jobs) {
+    fsyncPath(store.layout.jobFile(job.jobId));
+    fsyncDir(store.layout.jobDir(job.jobId));
+  }
+  fsyncPath(store.layout.indexFile);
+  fsyncDir(store.layout.jobsDir);
+  if (queued) fsyncDir(store.layout.queueDir);
+}
+
+/**
+ * Creates one job per parameter set, all or nothing. Returns them in order. Three steps,
+ * so that 100,000 jobs cost one short lock, not one long one:
+ *   1. under the lock: reserve the seq numbers (and queue places) as a batch in state.json;
+ *   2. without it: write every job's directory, record, index line and queue entry, and
+ *      make them durable (jobs of a reserved batch are invisible to everyone);
+ *   3. under the lock: remove the reservation. From this write on the jobs exist.
+ * A submit killed before step 3 leaves only invisible files, which `tick` removes.
+ */
 export async function submitJobs(store: Store, def: Definition, paramSets: ResolvedParameters[], opts: SubmitOptions): Promise<JobRecord[]> {
   store.layout.ensure();
+  if (paramSets.length === 0) return [];
   const now = new Date();
+  const n = paramSets.length;
+  const me = { pid: process.pid, pidStart: processStartTime(process.pid) ?? '' };
+  const [token, batch] = store.update((tx): [string, SubmitBatch] => {
+    let name = `${me.pid}-${Date.now().toString(36)}`;
+    while (tx.state.batches[name]) name += 'x';
+    const b: SubmitBatch = {
+      ...me,
+      seqFrom: tx.state.seq + 1,
+      seqTo: tx.state.seq + n,
+      queueFrom: opts.run ? tx.state.queueSeq + 1 : 1,
+      queueTo: opts.run ? tx.state.queueSeq + n : 0,
+    };
+    tx.state.seq += n;
+    if (opts.run) tx.state.queueSeq += n;
+    tx.state.batches[name] = b;
+    return [name, b];
+  }, true);
   const created: JobRecord[] = [];
   let wake: RunnerWake | undefined;
   const removeCreated = () => {
-    for (const job of created) rmSync(store.layout.jobDir(job.jobId), { recursive: true, force: true });
+    for (const job of created) {
+      rmSync(store.layout.jobDir(job.jobId), { recursive: true, force: true });
+      if (opts.run) removeEntry(store.layout, entryName(job));
+    }
   };
   try {
     try {
-      for (const params of paramSets) {
+      for (let i = 0; i < n; i++) {
         const jobId = newJobDirectory(store);
-        const job = buildRecord(store, jobId, def, params, opts, now);
+        const job = buildRecord(store, jobId, def, paramSets[i]!, opts, now);
+        job.seq = batch.seqFrom + i;
+        if (opts.run) {
+          job.phase = applyTransition(job, 'run').to;
+          job.queuedAt = batch.queueFrom + i;
+        }
         created.push(job);
-        mkdirSync(store.layout.resultsDir(jobId), { mode: 0o700 });
-        writeFileSync(store.layout.stdoutLog(jobId), '', { mode: 0o600 });
-        writeFileSync(store.layout.stderrLog(jobId), '', { mode: 0o600 });
-        store.writeJobFile(job);
+        writeJobFiles(store, job);
       }
-      if (created.length > 0) fsyncDir(store.layout.jobsDir);
+      store.writeIndex(batch.seqFrom, created.map((j) => j.jobId), false);
+      if (opts.run) addEntries(store.layout, created, false);
+      await syncJobFiles(store, created, opts.run);
     } catch (err) {
       throw storeError(`cannot create a job in ${store.home}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
-    // The hot entry carries the creation sequence number; job.json gets it when final.
     const existing = store.update((tx) => {
       if (opts.unique && opts.runId !== null) {
         const found = existingUniqueJob(tx, def.name, opts.runId);
-        if (found) return found;
+        if (found) {
+          // Gone before the reservation is: they never become visible.
+          removeCreated();
+          created.length = 0;
+          delete tx.state.batches[token];
+          return found;
+        }
       }
       if (opts.runId !== null) {
         mkdirSync(tx.layout.runIdsDir, { recursive: true, mode: 0o700 });
         writeFileDurable(join(tx.layout.runIdsDir, runIdKey(def.name, opts.runId)), created.at(-1)!.jobId);
       }
-      for (const job of created) {
-        job.seq = ++tx.state.seq;
-        if (opts.run) job.phase = applyTransition(job, 'run').to;
-        tx.putHot(job, { queuedAt: opts.run ? ++tx.state.queueSeq : null });
-      }
+      delete tx.state.batches[token];
       if (opts.run) wake = runnerWakeFor(tx);
       return undefined;
-    }, true);
-    if (existing) {
-      removeCreated();
-      return [existing];
-    }
+    });
+    if (existing) return [existing];
   } catch (err) {
     removeCreated();
+    try {
+      store.update((tx) => {
+        delete tx.state.batches[token];
+      });
+    } catch { /* its submitter is gone then: tick drops the reservation */ }
     throw err;
   }
   if (wake) await wakeRunner(store.home, wake);

@@ -1,5 +1,6 @@
 // Watching jobs until they are final, without the lock: each poll reads state.json (small:
-// active jobs only) and, for a job no longer in it, that job's record once. A poll follows
+// executing jobs only) and, for a job not in it (PENDING, QUEUED, or final and moved out),
+// that job's record. A poll follows
 // each replacement of state.json (inotify on HOME, at most one per MIN_POLL_MS), and at
 // least one every 200 ms; where inotify is not available, polls start fast and back off
 // to 200 ms.
@@ -108,17 +109,21 @@ export async function watchUntilFinal(
           finished.set(id, done);
           continue;
         }
-        const hot = state.jobs[id];
-        if (hot) {
+        if (state.jobs[id]) {
           still.push(id);
-          if (hot.phase === 'EXECUTING') progress.running++;
-          else if (hot.phase === 'QUEUED') progress.queued++;
-          else progress.pending++;
+          progress.running++;
           continue;
         }
-        const job = store.readJobFile(id);
-        if (job && isFinal(job.phase)) finished.set(id, job);
-        else vanished.push(id);
+        // PENDING and QUEUED jobs, and final ones whose record has moved out: job.json.
+        const job = store.jobFrom(state, id);
+        if (!job) vanished.push(id);
+        else if (isFinal(job.phase)) finished.set(id, job);
+        else {
+          still.push(id);
+          if (job.phase === 'EXECUTING') progress.running++;
+          else if (job.phase === 'QUEUED') progress.queued++;
+          else progress.pending++;
+        }
       }
       waiting = still;
       progress.done = finished.size;

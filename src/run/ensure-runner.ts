@@ -1,7 +1,9 @@
 // Making sure a runner will look at newly queued jobs (see runner.ts). Decided inside the
 // same state transaction that queued them, acted on after the lock is released.
 
-import type { StateData, Transaction } from '../store/state.js';
+import { type StateData, type Transaction, entryInBatch } from '../store/state.js';
+import { HomeLayout } from '../store/home.js';
+import { hasEntries, readEntries } from '../store/queue-dir.js';
 import { isProcessAlive } from './proc.js';
 
 export type RunnerWake = { signal: number } | { spawn: true };
@@ -12,9 +14,19 @@ export function runnerAlive(state: StateData): boolean {
   return r !== null && isProcessAlive(r.pid, r.startTime);
 }
 
-/** How many jobs want a runner: queued ones to start, executing ones to watch. */
-export function jobsNeedingRunner(state: StateData): number {
-  return Object.values(state.jobs).filter((h) => h.phase === 'QUEUED' || h.phase === 'EXECUTING').length;
+const executingJobs = (state: StateData): number => Object.values(state.jobs).filter((h) => h.phase === 'EXECUTING').length;
+
+/**
+ * How many jobs want a runner: queued ones to start (their entries in HOME/queue/, but not
+ * those of a submit still in progress), executing ones to watch. O(queued jobs).
+ */
+export function jobsNeedingRunner(state: StateData, layout: HomeLayout): number {
+  return executingJobs(state) + readEntries(layout).filter((e) => !entryInBatch(state, e)).length;
+}
+
+/** Whether any job wants a runner; reads one queue entry, not all of them. */
+export function needsRunner(state: StateData, layout: HomeLayout): boolean {
+  return executingJobs(state) > 0 || hasEntries(layout, (e) => entryInBatch(state, e));
 }
 
 export function runnerWakeFor(tx: Transaction): RunnerWake {
@@ -52,7 +64,7 @@ export async function wakeRunner(home: string, wake: RunnerWake): Promise<void> 
  */
 export async function superviseIfOrphaned(home: string, state: StateData): Promise<boolean> {
   if (runnerAlive(state)) return false;
-  const active = jobsNeedingRunner(state) > 0;
+  const active = needsRunner(state, new HomeLayout(home));
   if (active) await wakeRunner(home, { spawn: true });
   return active;
 }

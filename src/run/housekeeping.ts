@@ -7,15 +7,17 @@
 //   - jobs whose destruction time has passed are aborted if active, then deleted or, with
 //     archive: true, kept as ARCHIVED without their directory;
 //   - queued jobs get a runner; EXECUTING jobs without a live runner get one to adopt them;
-//   - directories left by a submit that died half-way (older than a minute) are removed.
+//   - the jobs of a submit that died half-way are removed with its reservation, and other
+//     directories no job owns (older than a minute) too.
 // Each returns one line per thing it did; nothing when it did nothing.
 
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type JobRecord, isJobId } from '../core/job.js';
 import { applyTransition, isFinal } from '../core/phases.js';
 import { UserError, EXIT } from '../errors.js';
-import type { Store } from '../store/state.js';
+import type { StateData, Store } from '../store/state.js';
+import { readEntries, removeEntry } from '../store/queue-dir.js';
 import { abortJob, enforceTimeLimits } from './abort.js';
 import { recordEnd } from './lifecycle.js';
 import { isProcessAlive } from './proc.js';
@@ -47,7 +49,7 @@ export async function superviseActiveJobs(store: Store, now = Date.now()): Promi
       const did = enforceTimeLimits(tx, job, now);
       if (did) lines.push(did);
     }
-    const needy = jobsNeedingRunner(tx.state);
+    const needy = jobsNeedingRunner(tx.state, tx.layout);
     if (needy > 0) {
       wake = runnerWakeFor(tx);
       if ('spawn' in wake) lines.push(`started a runner for ${needy} queued or executing job${needy === 1 ? '' : 's'}`);
@@ -116,9 +118,10 @@ const readdirSafe = (dir: string): string[] => {
 export function recordEndsFromExitFiles(store: Store): string[] {
   const lines: string[] = [];
   store.update((tx) => {
-    for (const id of tx.activeJobIds()) {
+    const queued = readEntries(tx.layout).map((e) => e.jobId).filter((id) => !tx.state.jobs[id]);
+    for (const id of [...tx.activeJobIds(), ...queued]) {
       const job = tx.getJob(id);
-      if (!job || !existsSync(tx.layout.exitFile(id))) continue;
+      if (!job || isFinal(job.phase) || !existsSync(tx.layout.exitFile(id))) continue;
       if (job.phase !== 'EXECUTING') tx.putHot({ ...job, phase: applyTransition({ ...job, phase: 'QUEUED' }, 'start').to });
       recordEnd(tx, id, undefined);
       lines.push(`job ${id}: had already ended: ${tx.getJob(id)?.phase ?? 'gone'}`);
@@ -140,6 +143,9 @@ export function findHalfCreated(store: Store, now = Date.now()): string[] {
     if (!isJobId(id) || state.jobs[id] || state.finished[id]) return false;
     const rec = store.readJobFile(id);
     if (rec && isFinal(rec.phase)) return false;
+    // A PENDING or QUEUED job (its record is all it has), or one of a submit still writing.
+    if (rec && store.jobFrom(state, id)) return false;
+    if (rec && liveBatchOf(state, rec.seq)) return false;
     // A directory in which a job ran is never taken for a half-created one, whatever the
     // state says: its output is somebody's data.
     if (everRan(store, id)) return false;
@@ -151,8 +157,59 @@ export function findHalfCreated(store: Store, now = Date.now()): string[] {
   });
 }
 
-export function removeHalfCreated(store: Store, now = Date.now()): string[] {
+/** Whether `seq` belongs to a submit in progress whose process is still alive. */
+function liveBatchOf(state: StateData, seq: number): boolean {
+  return Object.values(state.batches).some((b) => seq >= b.seqFrom && seq <= b.seqTo && isProcessAlive(b.pid, b.pidStart));
+}
+
+/**
+ * Reservations of submits that died half-way (see core/submit.ts): their jobs are removed
+ * (found by their records' seq, outside the lock; moved to trash under it), then their
+ * queue entries, and only then the reservation, which would otherwise make them visible.
+ */
+export function dropDeadBatches(store: Store): string[] {
+  const dead = Object.entries(store.readState().batches).filter(([, b]) => !isProcessAlive(b.pid, b.pidStart));
+  if (dead.length === 0) return [];
+  const ids = new Map<string, string[]>(dead.map(([name]) => [name, []]));
+  for (const id of readdirSafe(store.layout.jobsDir)) {
+    if (!isJobId(id)) continue;
+    let rec;
+    try {
+      rec = store.readJobFile(id);
+    } catch {
+      continue;
+    }
+    const hit = rec && dead.find(([, b]) => rec.seq >= b.seqFrom && rec.seq <= b.seqTo);
+    if (hit) ids.get(hit[0])!.push(id);
+  }
   const lines: string[] = [];
+  const trash: string[] = [];
+  store.update((tx) => {
+    for (const [name, b] of dead) {
+      const now = tx.state.batches[name];
+      if (!now || now.pid !== b.pid || isProcessAlive(b.pid, b.pidStart)) continue;
+      mkdirSync(tx.layout.trashDir, { recursive: true, mode: 0o700 });
+      for (const id of ids.get(name)!) {
+        const to = join(tx.layout.trashDir, `${id}.${process.pid}.${Date.now()}`);
+        try {
+          renameSync(tx.layout.jobDir(id), to);
+          trash.push(to);
+          lines.push(`removed half-created job directory ${id} (of a submit that died half-way)`);
+        } catch { /* gone already */ }
+      }
+      for (const e of readEntries(tx.layout)) {
+        if (e.queuedAt >= b.queueFrom && e.queuedAt <= b.queueTo) removeEntry(tx.layout, e.name);
+      }
+      delete tx.state.batches[name];
+      lines.push(`dropped the reservation of a submit that died half-way (pid ${b.pid})`);
+    }
+  });
+  for (const dir of trash) rmSync(dir, { recursive: true, force: true });
+  return lines;
+}
+
+export function removeHalfCreated(store: Store, now = Date.now()): string[] {
+  const lines: string[] = dropDeadBatches(store);
   for (const id of findHalfCreated(store, now)) {
     // Checked again under the lock: a submit may have finished meanwhile.
     const removed = store.update((tx) => {

@@ -1,29 +1,30 @@
 // Which queued jobs may start now: FIFO by the order in which they were queued, bounded by
-// the HOME-wide limit, skipping only jobs whose definition is at its own maxRunning.
+// the HOME-wide limit, skipping only jobs whose definition is at its own maxRunning. Queued
+// jobs are known by their entries in HOME/queue/ alone (store/queue-dir.ts), whose names
+// carry the definition and its maxRunning; executing ones by their hot entries.
 
 import type { HotEntry } from '../core/job.js';
+import { type QueueEntry, definitionKey } from '../store/queue-dir.js';
 
-export function selectJobsToStart(jobs: Record<string, HotEntry>, limit: number): string[] {
+/** `queued` in queue order (as listed); returns the entries to start, in that order. */
+export function selectJobsToStart(jobs: Record<string, HotEntry>, queued: readonly QueueEntry[], limit: number): QueueEntry[] {
   const running = new Map<string, number>();
   let executing = 0;
-  const queued: [string, HotEntry][] = [];
-  for (const [id, hot] of Object.entries(jobs)) {
-    if (hot.phase === 'EXECUTING') {
-      executing++;
-      running.set(hot.definition, (running.get(hot.definition) ?? 0) + 1);
-    } else if (hot.phase === 'QUEUED') {
-      queued.push([id, hot]);
-    }
-  }
-  queued.sort((a, b) => (a[1].queuedAt ?? 0) - (b[1].queuedAt ?? 0));
-  const chosen: string[] = [];
-  for (const [id, hot] of queued) {
-    if (executing >= limit) break;
-    const mine = running.get(hot.definition) ?? 0;
-    if (hot.maxRunning !== null && mine >= hot.maxRunning) continue;
-    chosen.push(id);
+  for (const hot of Object.values(jobs)) {
+    if (hot.phase !== 'EXECUTING') continue;
     executing++;
-    running.set(hot.definition, mine + 1);
+    const key = definitionKey(hot.definition);
+    running.set(key, (running.get(key) ?? 0) + 1);
+  }
+  const chosen: QueueEntry[] = [];
+  for (const entry of queued) {
+    if (executing >= limit) break;
+    if (jobs[entry.jobId]) continue; // started already: a stale entry
+    const mine = running.get(entry.defKey) ?? 0;
+    if (entry.maxRunning !== null && mine >= entry.maxRunning) continue;
+    chosen.push(entry);
+    executing++;
+    running.set(entry.defKey, mine + 1);
   }
   return chosen;
 }

@@ -15,7 +15,10 @@ import { appendFileSync, closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { isoNow } from '../core/job.js';
 import { MAX_BACKOFF_MS, lockWanted } from '../store/lock.js';
-import { FINISHED_BATCH, type HeldTransaction, type StateData, Store, type Transaction } from '../store/state.js';
+import {
+  FINISHED_BATCH, type HeldTransaction, type StateData, Store, type Transaction, entryInBatch, queueRevision,
+} from '../store/state.js';
+import { type QueueEntry, QueueListing, removeEntry } from '../store/queue-dir.js';
 import { selectJobsToStart } from './queue.js';
 import {
   type ExitStatus, readExitFile, recordEnd, recordStart, recordUp, removeStartMarker, startMarkerAge, startMarkerTime,
@@ -38,6 +41,10 @@ export class Runner {
   private readonly store: Store;
   /** Jobs whose wrappers our launcher forked and has not yet reported ended: id -> pid. */
   private readonly children = new Map<string, number>();
+  /** HOME/queue/ as last read (read again when a transaction may have added to it). */
+  private readonly queue: QueueListing;
+  /** The state of things when no queued job could start (see startQueued). */
+  private blockedQueue: string | undefined;
   private launcher: Launcher | undefined;
   private readonly ups = new Map<string, string>();
   private readonly exits = new Map<string, ExitStatus>();
@@ -58,6 +65,7 @@ export class Runner {
 
   constructor(home: string) {
     this.store = new Store(home);
+    this.queue = new QueueListing(this.store.layout);
     // Final records are moved into job.json in the background (migrateIfDue); the
     // synchronous path in the store is only a backstop should that fall behind or fail.
     this.store.migrateAbove = 4 * FINISHED_BATCH;
@@ -188,11 +196,48 @@ export class Runner {
       this.lastSupervised = now;
       this.supervise(tx, now);
     }
-    for (const id of selectJobsToStart(tx.state.jobs, tx.state.limit)) {
-      if (!this.startJob(tx, id)) break;
-    }
-    return jobsNeedingRunner(tx.state) > 0
+    const queued = this.startQueued(tx);
+    return queued || Object.keys(tx.state.jobs).length > 0
       || this.children.size > 0 || this.exits.size > 0;
+  }
+
+  /**
+   * Starts what may start, FIFO from the queue listing (entries of submits in progress
+   * left out). A stale entry frees its slot for the next one. True while jobs are queued.
+   */
+  private startQueued(tx: Transaction): boolean {
+    const visible = (): QueueEntry[] => {
+      const all = this.queue.list(queueRevision(tx.state));
+      return Object.keys(tx.state.batches).length === 0 ? all : all.filter((e) => !entryInBatch(tx.state, e));
+    };
+    // A queue of 100,000 jobs that cannot start (their definition at its maxRunning) is not
+    // gone through again every cycle: only when the queue, the limit or the running set changed.
+    const key = (n: number) => `${queueRevision(tx.state)}|${tx.state.limit}|${Object.keys(tx.state.jobs).join(',')}|${n}`;
+    if (this.blockedQueue !== undefined && this.blockedQueue === key(visible().length)) return true;
+    this.blockedQueue = undefined;
+    for (;;) {
+      const chosen = selectJobsToStart(tx.state.jobs, visible(), tx.state.limit);
+      const done = new Set<string>();
+      let stop = false;
+      let stale = false;
+      for (const entry of chosen) {
+        const result = this.startJob(tx, entry);
+        if (result === 'stop') {
+          stop = true;
+          break;
+        }
+        if (result === 'stale') stale = true;
+        done.add(entry.name);
+      }
+      this.queue.drop(done);
+      if (chosen.length === 0) {
+        const left = visible().length;
+        if (left > 0) this.blockedQueue = key(left);
+        return left > 0;
+      }
+      if (stop || !stale) break;
+    }
+    return visible().length > 0;
   }
 
   /**
@@ -270,11 +315,13 @@ export class Runner {
     this.children.clear();
   }
 
-  private startJob(tx: Transaction, id: string): boolean {
+  /** Starts the job of a queue entry; 'stale': the entry's job is not queued (dropped). */
+  private startJob(tx: Transaction, entry: QueueEntry): 'started' | 'stale' | 'stop' {
+    const id = entry.jobId;
     const job = tx.getJob(id);
-    if (!job) {
-      delete tx.state.jobs[id];
-      return true;
+    if (!job || job.phase !== 'QUEUED' || (job.queuedAt ?? 0) !== entry.queuedAt) {
+      removeEntry(tx.layout, entry.name);
+      return 'stale';
     }
     let launched: Launched;
     try {
@@ -284,13 +331,13 @@ export class Runner {
     } catch (err) {
       if (!(err instanceof LaunchError)) throw err;
       this.dropLauncher(`job ${id}: ${err.message}; it stays QUEUED`);
-      return false;
+      return 'stop';
     }
     if (launched.pid === null) {
       // Its starter died between taking the marker and writing the pid into it (a few
       // microseconds): after a while, the marker is taken to be all that happened.
       if (startMarkerAge(tx.layout, id) > ABANDONED_MARKER_MS) removeStartMarker(tx.layout, id);
-      return false;
+      return 'stop';
     }
     if (launched.before) {
       // Started by a runner that died before recording it: adopted, never run twice.
@@ -300,7 +347,7 @@ export class Runner {
       this.children.set(id, launched.pid);
     }
     recordStart(tx, job, launched.pid, launched.pidStart);
-    return true;
+    return 'started';
   }
 
   /** Starts moving final records into their job.json when enough have gathered. */
@@ -328,7 +375,7 @@ export class Runner {
     }
     try {
       const idle = this.store.update((tx) => {
-        const busy = jobsNeedingRunner(tx.state) > 0;
+        const busy = jobsNeedingRunner(tx.state, tx.layout) > 0;
         if (busy || this.children.size > 0) return false;
         tx.migrateFinished();
         if (tx.state.runner?.pid === process.pid) tx.state.runner = null;

@@ -1,5 +1,8 @@
 // Where a HOME is and what lives in it (SPEC §8):
-//   HOME/state.json        lowdb: limit, runner, and the hot entries of active jobs only
+//   HOME/state.json        lowdb: limit, runner, counters, submits in progress, and the hot
+//                          entries of EXECUTING jobs only (PENDING/QUEUED ones: job.json)
+//   HOME/queue/            one empty file per QUEUED job, named for its place (queue-dir.ts)
+//   HOME/index             creation order: one fixed-width line (job id) per seq number
 //   HOME/state.lock        the lock of every read-modify-write (holder's pid + start time)
 //   HOME/state.good.json   the last good copy of state.json (for `doctor --repair`)
 //   HOME/runner.log        what the auto-started runner says
@@ -48,6 +51,10 @@ export class HomeLayout {
   get lockFile(): string { return join(this.dir, 'state.lock'); }
   get runnerLog(): string { return join(this.dir, 'runner.log'); }
   get jobsDir(): string { return join(this.dir, 'jobs'); }
+  /** One entry per QUEUED job (see store/queue-dir.ts). */
+  get queueDir(): string { return join(this.dir, 'queue'); }
+  /** Job ids in creation order, one fixed-width line per seq (see Store.lastJobs). */
+  get indexFile(): string { return join(this.dir, 'index'); }
   /** Deleted job directories, moved here under the lock and removed after it. */
   get trashDir(): string { return join(this.dir, 'trash'); }
   /** Validated definitions files, as JSON (see definitions/cached.ts). */
@@ -81,6 +88,10 @@ export class HomeLayout {
       throw storeError(`cannot create HOME ${this.dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
     this.checkOwnership();
+  }
+
+  ensureQueueDir(): void {
+    mkdirSync(this.queueDir, { recursive: true, mode: 0o700 });
   }
 
   checkOwnership(): void {

@@ -1,20 +1,30 @@
 // The state store. state.json (lowdb, through DurableJsonAdapter) holds only what changes
-// often: the HOME-wide limit, the runner's identity, one small "hot" entry per *active* job,
-// and the final records of at most a few dozen jobs that ended recently. Each job's full
-// record is jobs/ID/job.json. A job that ends gets its final record in `finished` (one
-// state write, which its end needed anyway); records are moved from there into their
-// job.json in batches (migrateFinished: write all, fsync all, then drop them from state),
-// so a queue of short jobs costs one durable write per batch of endings, not one per job,
-// and state.json never grows with finished jobs.
+// often and stays small however many jobs wait: the HOME-wide limit, the runner's identity,
+// the counters, the submits in progress, one small "hot" entry per EXECUTING job, and the
+// final records of at most a few dozen jobs that ended recently. Each job's full record is
+// jobs/ID/job.json; a PENDING or QUEUED job's phase and queue place are in it too (putHot
+// writes them there), and a QUEUED job also has an entry in HOME/queue/ (queue-dir.ts), so
+// 100,000 queued jobs cost every command nothing. A job that ends gets its final record
+// in `finished` (one state write, which its end needed anyway); records are moved from
+// there into their job.json in batches (migrateFinished: write all, fsync all, then drop
+// them from state), so a queue of short jobs costs one durable write per batch of endings.
+// HOME/index lists job ids in creation order (fixed-width lines, line N-1 = seq N), so
+// `list --last N` reads its tail only.
 //
 // Reading needs no lock (every file is replaced by rename, so a reader sees a whole file);
 // every read-modify-write runs in update() under the inter-process lock.
 // A job exists when state.json has a hot entry or a finished record for it, or when its
-// job.json is final. Writers keep that true by ordering: job.json is durable before a hot
-// entry is added, and a final job.json is durable before the finished record is dropped. A job.json that is not final
-// and has no hot entry is a submit that died half-way: invisible, and removed by `tick`.
+// job.json is final, or PENDING/QUEUED with a seq outside every submit still in progress
+// (`batches`: a submit reserves its seq range there first, writes its jobs, and removes the
+// reservation as its commit). Writers keep that true by ordering: job.json is durable before
+// a hot entry is added, a final job.json is durable before the finished record is dropped,
+// and a queue entry is durable before job.json says QUEUED. A job.json that is not final
+// and not visible is a submit that died half-way: invisible, and removed by `tick`.
 
-import { copyFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import {
+  closeSync, constants, copyFileSync, existsSync, fdatasyncSync, fstatSync, openSync, readFileSync, readSync, readdirSync, renameSync, writeSync,
+} from 'node:fs';
+import { dirname } from 'node:path';
 import { LowSync, type SyncAdapter } from 'lowdb';
 import { UserError, storeError } from '../errors.js';
 import { type HotEntry, type JobRecord, isJobId, mergeHot } from '../core/job.js';
@@ -24,12 +34,25 @@ import {
 } from './durable.js';
 import { HomeLayout } from './home.js';
 import { acquireLock } from './lock.js';
+import { type QueueEntry, addEntries, entryName, removeEntry } from './queue-dir.js';
+import { SYNCFS_FROM, syncFileSystem } from './syncfs.js';
 
 export const DEFAULT_LIMIT = 2;
 
 export interface RunnerIdentity {
   pid: number;
   startTime: string;
+}
+
+/** A submit in progress: its jobs stay invisible until it removes this reservation. */
+export interface SubmitBatch {
+  pid: number;
+  pidStart: string;
+  /** Its jobs' seq numbers, and queue places (queueFrom > queueTo: none). */
+  seqFrom: number;
+  seqTo: number;
+  queueFrom: number;
+  queueTo: number;
 }
 
 export interface StateData {
@@ -40,12 +63,31 @@ export interface StateData {
   /** Last queue sequence number given out (FIFO order of `run`). */
   queueSeq: number;
   runner: RunnerIdentity | null;
+  /** Submits in progress, by a name of their own (see the top comment). */
+  batches: Record<string, SubmitBatch>;
+  /** Hot entries of EXECUTING jobs. */
   jobs: Record<string, HotEntry>;
   /** Final records not yet moved into their job.json (see migrateFinished). */
   finished: Record<string, JobRecord>;
 }
 
-const emptyState = (): StateData => ({ version: 1, limit: DEFAULT_LIMIT, seq: 0, queueSeq: 0, runner: null, jobs: {}, finished: {} });
+const emptyState = (): StateData => ({
+  version: 1, limit: DEFAULT_LIMIT, seq: 0, queueSeq: 0, runner: null, batches: {}, jobs: {}, finished: {},
+});
+
+/** Bytes per line of HOME/index: a job id (at most 32 characters) padded, and a newline. */
+const INDEX_LINE = 33;
+
+/** Whether a job with this seq belongs to a submit still in progress (invisible). */
+export const inBatch = (state: StateData, seq: number): boolean =>
+  Object.values(state.batches).some((b) => seq >= b.seqFrom && seq <= b.seqTo);
+
+/** Whether a queue entry belongs to a submit still in progress (not to be started yet). */
+export const entryInBatch = (state: StateData, e: QueueEntry): boolean =>
+  Object.values(state.batches).some((b) => e.queuedAt >= b.queueFrom && e.queuedAt <= b.queueTo);
+
+/** Changes whenever a transaction may have added queue entries (see QueueListing). */
+export const queueRevision = (state: StateData): string => `${state.queueSeq}/${Object.keys(state.batches).join(',')}`;
 
 /** More finished records than this in state.json are moved out by the next writer. */
 export const FINISHED_BATCH = 64;
@@ -194,11 +236,13 @@ export class Store {
       storeErrors(this.home, () => {
         const state = held.tx.state;
         if (Object.keys(state.finished).length > this.migrateAbove) held.tx.migrateFinished();
+        held.tx.writeRecords();
         const after = JSON.stringify(state);
         if (after !== held.before) {
           this.db.data = state;
           this.adapter.writeText(after, state);
         }
+        for (const step of held.tx.afterCommit.splice(0)) step();
       });
     } catch (err) {
       this.adapter.forget();
@@ -262,11 +306,71 @@ export class Store {
     const file = this.readJobFile(jobId);
     if (!file) return undefined;
     if (isFinal(file.phase)) return file;
-    return hot ? mergeHot(file, hot) : undefined;
+    if (hot) return mergeHot(file, hot);
+    return (file.phase === 'PENDING' || file.phase === 'QUEUED') && file.seq > 0 && !inBatch(state, file.seq) ? file : undefined;
   }
 
   getJob(jobId: string): JobRecord | undefined {
     return this.jobFrom(this.readState(), jobId);
+  }
+
+  /**
+   * Writes the index lines of jobs seq `from`, from + 1, ... (a reserved range: no other
+   * process writes there), synced unless the caller syncs the file system.
+   */
+  writeIndex(from: number, jobIds: string[], sync: boolean): void {
+    if (jobIds.length === 0) return;
+    const text = jobIds.map((id) => `${id.padEnd(INDEX_LINE - 1)}\n`).join('');
+    // Positioned writes: no O_APPEND.
+    const out = openSync(this.layout.indexFile, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+    try {
+      const buf = Buffer.from(text, 'latin1');
+      let done = 0;
+      while (done < buf.length) done += writeSync(out, buf, done, buf.length - done, (from - 1) * INDEX_LINE + done);
+      if (sync) fdatasyncSync(out);
+    } finally {
+      closeSync(out);
+    }
+  }
+
+  /**
+   * The last `n` existing jobs that `accept` keeps, oldest first, read from the tail of
+   * HOME/index: O(n + jobs skipped), not O(all jobs). Undefined when HOME has no index
+   * (made by an older uwsrun): the caller lists every job instead.
+   */
+  lastJobs(n: number, accept: (job: JobRecord) => boolean, state: StateData = this.readState()): JobRecord[] | undefined {
+    let fd: number;
+    try {
+      fd = openSync(this.layout.indexFile, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return state.seq === 0 ? [] : undefined;
+      throw storeError(`cannot read ${this.layout.indexFile}: ${errnoOf(err)}`);
+    }
+    const found: JobRecord[] = [];
+    try {
+      let end = Math.min(state.seq, Math.floor(fstatSync(fd).size / INDEX_LINE));
+      const chunk = Buffer.alloc(INDEX_LINE * 256);
+      while (end > 0 && found.length < n) {
+        const start = Math.max(0, end - 256);
+        const len = (end - start) * INDEX_LINE;
+        let got = 0;
+        while (got < len) {
+          const r = readSync(fd, chunk, got, len - got, start * INDEX_LINE + got);
+          if (r === 0) break;
+          got += r;
+        }
+        for (let line = end - start - 1; line >= 0 && found.length < n; line--) {
+          const id = chunk.toString('latin1', line * INDEX_LINE, (line + 1) * INDEX_LINE - 1).trim();
+          if (!isJobId(id)) continue;
+          const job = this.jobFrom(state, id);
+          if (job && accept(job)) found.push(job);
+        }
+        end = start;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return found.reverse();
   }
 
   /** Every existing job, oldest first. O(number of job directories). */
@@ -328,6 +432,11 @@ export class HeldTransaction {
 
 /** One read-modify-write: the state as read under the lock, and the job files it touches. */
 export class Transaction {
+  /** What may only happen once the state is written: removing queue entries. */
+  readonly afterCommit: (() => void)[] = [];
+  /** PENDING and QUEUED records changed by this transaction, written at commit (writeRecords). */
+  private readonly records = new Map<string, JobRecord>();
+
   constructor(
     readonly store: Store,
     readonly state: StateData,
@@ -338,6 +447,8 @@ export class Transaction {
   }
 
   getJob(jobId: string): JobRecord | undefined {
+    const own = this.records.get(jobId);
+    if (own) return own;
     const job = this.store.jobFrom(this.state, jobId);
     if (job && isFinal(job.phase) && this.state.jobs[jobId]) {
       // A final job.json beside a hot entry: a writer died between the two steps.
@@ -346,19 +457,31 @@ export class Transaction {
     return job;
   }
 
+  /** The jobs with a hot entry: the EXECUTING ones (queued ones are in HOME/queue/). */
   activeJobIds(): string[] {
     return Object.keys(this.state.jobs);
   }
 
   /** Records a final job in state.json's finished records; its job.json follows later. */
   finish(job: JobRecord): void {
+    const wasHot = this.state.jobs[job.jobId] !== undefined;
+    this.records.delete(job.jobId);
     this.state.finished[job.jobId] = { ...job, pid: null, pidStart: null, abortRequested: null };
     delete this.state.jobs[job.jobId];
+    if (!wasHot) this.leaveQueue(job);
+  }
+
+  /** A job that was QUEUED (or may have been) left the queue: its entry goes once committed. */
+  private leaveQueue(job: JobRecord): void {
+    if (job.queuedAt === null || job.queuedAt === undefined) return;
+    const name = entryName(job);
+    this.afterCommit.push(() => removeEntry(this.layout, name));
   }
 
   /** Saves a changed record where the truth about it is: finished records or job.json. */
   saveRecord(job: JobRecord): void {
     if (this.state.finished[job.jobId]) this.state.finished[job.jobId] = job;
+    else if (this.records.has(job.jobId)) this.records.set(job.jobId, job);
     else this.store.writeJobFile(job);
   }
 
@@ -366,6 +489,7 @@ export class Transaction {
   forget(jobId: string): void {
     delete this.state.jobs[jobId];
     delete this.state.finished[jobId];
+    this.records.delete(jobId);
   }
 
   /**
@@ -397,6 +521,39 @@ export class Transaction {
   }
 
   /**
+   * Writes the PENDING and QUEUED records this transaction changed, before the state write
+   * that goes with them: queue entries first, then every record to a temp file, all synced
+   * (the entries before any record says QUEUED), then renamed into place and their
+   * directories synced. Many records cost two syncfs(2) instead of a few fsyncs each
+   * (when the command prepared it, see store/syncfs.ts).
+   */
+  writeRecords(): void {
+    const records = [...this.records.values()];
+    this.records.clear();
+    if (records.length === 0) return;
+    const queued = records.filter((r) => r.phase === 'QUEUED');
+    const many = records.length >= SYNCFS_FROM;
+    addEntries(this.layout, queued, false);
+    const pending: PendingFile[] = [];
+    try {
+      for (const r of records) pending.push(writeTemp(this.layout.jobFile(r.jobId), JSON.stringify(r, null, 1)));
+      const synced = many && syncFileSystem(this.layout.dir);
+      if (!synced) {
+        if (queued.length > 0) fsyncDir(this.layout.queueDir);
+        for (const p of pending) fdatasyncSync(p.fd);
+      }
+      while (pending.length > 0) {
+        const p = pending.shift()!;
+        closeSync(p.fd);
+        renameSync(p.tmp, p.path);
+      }
+      if (!(many && syncFileSystem(this.layout.dir))) for (const r of records) fsyncDir(dirname(this.layout.jobFile(r.jobId)));
+    } finally {
+      for (const p of pending) discardTemp(p);
+    }
+  }
+
+  /**
    * The second half of the runner's migrateFinished: drops the finished records whose
    * job.json is now durable, each only if it did not change meanwhile (`set` on a final
    * job), and those of jobs deleted meanwhile.
@@ -411,21 +568,32 @@ export class Transaction {
     }
   }
 
-  /** Copies the hot fields of an active job's merged record into state.json. */
+  /**
+   * Saves the hot fields of an active job's merged record: a PENDING or QUEUED job's into
+   * its job.json (a QUEUED one's queue entry first), an EXECUTING job's into state.json.
+   */
   putHot(job: JobRecord, extra: Partial<HotEntry> = {}): void {
     const prev = this.state.jobs[job.jobId];
+    const queuedAt = extra.queuedAt !== undefined ? extra.queuedAt : prev?.queuedAt ?? job.queuedAt ?? null;
+    if (job.phase === 'PENDING' || job.phase === 'QUEUED') {
+      this.records.set(job.jobId, { ...job, queuedAt });
+      delete this.state.jobs[job.jobId];
+      return;
+    }
+    this.records.delete(job.jobId);
+    if (!prev) this.leaveQueue({ ...job, queuedAt });
     this.state.jobs[job.jobId] = {
       seq: job.seq,
       phase: job.phase,
       definition: job.definition,
       maxRunning: job.maxRunning,
-      queuedAt: prev?.queuedAt ?? null,
       pid: job.pid,
       pidStart: job.pidStart,
       startTime: job.startTime,
       abortRequested: job.abortRequested,
       abortReason: prev?.abortReason ?? null,
       ...extra,
+      queuedAt,
     };
   }
 }

@@ -20,7 +20,7 @@ import { BIN, FINAL, ID_RE, Sandbox, release, submitJob, waitFor } from '../help
 import {
   type Proc, alive, allProcs, describeProcs, groupMembers, isZombie, jobEnvProcs, killQuietly, procStat, readProc, stillAlive,
 } from '../procfs.js';
-import { launcherOf, ranLines, runnerLog, state, stateOrEmpty, stateText, waitStarted } from '../runner-state.js';
+import { launcherOf, phaseOf, ranLines, runnerLog, state, stateOrEmpty, stateText, waitStarted } from '../runner-state.js';
 
 const YAML = `
 defaults:
@@ -126,15 +126,13 @@ test('kill -9 of the runner with 2 jobs running and 3 queued: jobs keep running,
       submitJob(sb, ['work', '--run']),
     ];
     const [a, b] = [await waitStarted(sb, ids[0]!), await waitStarted(sb, ids[1]!)];
-    const before = state(sb);
-    for (const id of ids.slice(2)) assert.equal(before.jobs[id]?.phase, 'QUEUED', `job ${id} must still be queued (limit 2)`);
+    for (const id of ids.slice(2)) assert.equal(phaseOf(sb, id), 'QUEUED', `job ${id} must still be queued (limit 2)`);
 
     await killRunner(sb);
     // The jobs live in their own sessions: the runner's death does not touch them.
     assert.ok(alive(a.pid, a.pidStart), `job ${ids[0]} (pid ${a.pid}) must survive its runner`);
     assert.ok(alive(b.pid, b.pidStart), `job ${ids[1]} (pid ${b.pid}) must survive its runner`);
-    const after = state(sb);
-    for (const id of ids.slice(2)) assert.equal(after.jobs[id]?.phase, 'QUEUED', `job ${id} is still queued`);
+    for (const id of ids.slice(2)) assert.equal(phaseOf(sb, id), 'QUEUED', `job ${id} is still queued`);
 
     // `wait` finds no live runner and starts a successor, which adopts the two and runs the rest.
     const w = sb.run(['wait', ...ids, '--timeout', '60']);
@@ -227,8 +225,7 @@ test('kill -9 of the launcher with 2 jobs running and 3 queued: the jobs keep ru
     const started = [await waitStarted(sb, ids[0]!), await waitStarted(sb, ids[1]!)];
     // Both commands are really running (each has appended its id) before anything is killed.
     await waitFor('both running jobs to have appended their ids', () => ranLines(sb).length === 2, 10_000);
-    const before = state(sb);
-    for (const id of ids.slice(2)) assert.equal(before.jobs[id]?.phase, 'QUEUED', `job ${id} must still be queued (limit 2)`);
+    for (const id of ids.slice(2)) assert.equal(phaseOf(sb, id), 'QUEUED', `job ${id} must still be queued (limit 2)`);
 
     const runner = liveRunner(sb);
     const launcher = launcherOf(runner.pid);
@@ -256,14 +253,14 @@ test('kill -9 of the launcher with 2 jobs running and 3 queued: the jobs keep ru
       assert.equal(mid.jobs[ids[k]!]?.phase, 'EXECUTING', `job ${ids[k]} still EXECUTING`);
       assert.equal(mid.jobs[ids[k]!]?.pid, s.pid, `job ${ids[k]} keeps its pid`);
     }
-    for (const id of ids.slice(2)) assert.equal(mid.jobs[id]?.phase, 'QUEUED', `job ${id} still queued: no slot is free`);
+    for (const id of ids.slice(2)) assert.equal(phaseOf(sb, id), 'QUEUED', `job ${id} still queued: no slot is free`);
 
     // Release the two: their ends are found through /proc and the exit files, and the next
     // two queued jobs start under a new launcher of the same runner.
     release(sb, ids[0]!);
     release(sb, ids[1]!);
     const next = [await waitStarted(sb, ids[2]!), await waitStarted(sb, ids[3]!)];
-    assert.equal(state(sb).jobs[ids[4]!]?.phase, 'QUEUED', 'the fifth job waits for a slot');
+    assert.equal(phaseOf(sb, ids[4]!), 'QUEUED', 'the fifth job waits for a slot');
     assert.equal(liveRunner(sb).pid, runner.pid, 'the same runner goes on');
     const second = launcherOf(runner.pid);
     assert.ok(second && second.pid !== launcher.pid, `a new launcher is started: ${second?.pid}`);

@@ -20,7 +20,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FINAL, ID_RE, Sandbox, release, submitJob, waitFor } from '../helpers.js';
 import { alive, describeProcs, groupMembers, jobEnvProcs, procStat, readProc } from '../procfs.js';
-import { launcherOf, ranLines, runnerLog, state, stateOrEmpty, stateText, waitStarted } from '../runner-state.js';
+import {
+  jobFileOf, launcherOf, phaseOf, queueEntryFile, ranLines, runnerLog, state, stateOrEmpty, stateText, waitStarted,
+} from '../runner-state.js';
 
 const YAML = `
 defaults:
@@ -86,12 +88,15 @@ async function startedButUnrecorded(sb: Sandbox, extra: string[] = []): Promise<
   await waitFor(`launcher ${launcher.pid} to exit after its runner died`, () => !alive(launcher.pid, launcher.start), 10_000);
   assert.ok(alive(pid, pidStart), `job ${id}'s wrapper (pid ${pid}) outlives its runner`);
 
-  // Back to what state.json held before the start was recorded.
+  // Back to what the files held before the start was recorded: no hot entry in state.json,
+  // job.json (untouched by the start) QUEUED, and the job's queue entry.
   const st = state(sb);
   const hot = st.jobs[id];
   assert.equal(hot?.phase, 'EXECUTING', `job ${id}'s hot entry: ${JSON.stringify(hot)}`);
   assert.equal(typeof hot.queuedAt, 'number', 'the hot entry keeps its place in the queue');
-  st.jobs[id] = { ...hot, phase: 'QUEUED', pid: null, pidStart: null, startTime: null };
+  assert.equal(jobFileOf(sb, id)?.phase, 'QUEUED', 'job.json still says QUEUED');
+  delete st.jobs[id];
+  writeFileSync(queueEntryFile(sb, id), '');
   writeFileSync(join(sb.home, 'state.json'), JSON.stringify(st));
   assert.ok(existsSync(join(sb.jobDir(id), 'started')), 'the started marker is left in place');
   return { id, pid, pidStart, runnerPid: runner.pid };
@@ -159,7 +164,7 @@ test('abort of a QUEUED job whose marker shows it started: SIGTERM to its group,
     const { id, pid, pidStart, runnerPid } = await startedButUnrecorded(sb);
     // Nothing has run since the kill: no runner is alive, and state.json says QUEUED.
     assert.equal(runnerAlive(sb), false, 'no runner is alive');
-    assert.equal(state(sb).jobs[id]?.phase, 'QUEUED');
+    assert.equal(phaseOf(sb, id), 'QUEUED');
     const group = groupMembers(pid);
     assert.ok(group.some((p) => p.pid === pid), `the wrapper leads the job's group: ${describeProcs(group)}`);
     const envProcs = jobEnvProcs(id);
@@ -230,12 +235,12 @@ test('a job adopted through its marker keeps its executionDuration: ABORTED by t
 
 // ---- the lock while a queue drains ----------------------------------------------------------
 
-/** Counts the given jobs by phase as state.json's hot entries show them ("gone" = not active). */
+/** Counts the given jobs by phase as the files show them ("gone" = not active). */
 function hotPhases(sb: Sandbox, ids: string[]): Record<string, number> {
-  const st = stateOrEmpty(sb);
   const out: Record<string, number> = {};
   for (const id of ids) {
-    const p = st.jobs[id]?.phase ?? 'gone';
+    const ph = phaseOf(sb, id);
+    const p = ph === 'EXECUTING' || ph === 'QUEUED' || ph === 'PENDING' ? ph : 'gone';
     out[p] = (out[p] ?? 0) + 1;
   }
   return out;

@@ -1,36 +1,50 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { selectJobsToStart } from '../../src/run/queue.js';
+import { type QueueEntry, entryName, parseEntry } from '../../src/store/queue-dir.js';
 import type { HotEntry } from '../../src/core/job.js';
-import type { Phase } from '../../src/core/phases.js';
 
-const hot = (phase: Phase, definition: string, queuedAt: number | null, maxRunning: number | null = null): HotEntry => ({
-  seq: queuedAt ?? 0, phase, definition, maxRunning, queuedAt, pid: null, pidStart: null, startTime: null,
+const hot = (definition: string, queuedAt: number, maxRunning: number | null = null): HotEntry => ({
+  seq: queuedAt, phase: 'EXECUTING', definition, maxRunning, queuedAt, pid: 1, pidStart: '1', startTime: null,
   abortRequested: null, abortReason: null,
 });
 
-test('queued jobs start in the order they were queued, up to the limit', () => {
-  const jobs = { c: hot('QUEUED', 'a', 3), a: hot('QUEUED', 'a', 1), b: hot('QUEUED', 'a', 2), p: hot('PENDING', 'a', null) };
-  assert.deepEqual(selectJobsToStart(jobs, 2), ['a', 'b']);
-  assert.deepEqual(selectJobsToStart(jobs, 10), ['a', 'b', 'c']);
+const queued = (jobId: string, definition: string, queuedAt: number, maxRunning: number | null = null): QueueEntry =>
+  parseEntry(entryName({ jobId, definition, queuedAt, maxRunning }))!;
+
+/** In queue order, as the runner lists them (names sort in queue order). */
+const sorted = (...entries: QueueEntry[]) => entries.sort((a, b) => (a.name < b.name ? -1 : 1));
+const ids = (entries: QueueEntry[]) => entries.map((e) => e.jobId);
+
+test('queue entry names round-trip and sort in queue order', () => {
+  const e = queued('abcdef123456', 'my.def-1', 42, 3);
+  assert.deepEqual({ ...e, name: undefined }, { name: undefined, queuedAt: 42, jobId: 'abcdef123456', maxRunning: 3, defKey: 'my.def-1' });
+  assert.deepEqual(ids(sorted(queued('cccccc', 'a', 100), queued('aaaaaa', 'a', 9), queued('bbbbbb', 'a', 10))), ['aaaaaa', 'bbbbbb', 'cccccc']);
+  const long = queued('dddddd', 'x'.repeat(300), 1);
+  assert.ok(long.name.length < 255 && long.defKey.startsWith('#'), 'a very long definition name is hashed');
+  assert.equal(parseEntry('.tmp.file'), undefined);
 });
 
-test('executing jobs count against the limit', () => {
-  const jobs = { x: hot('EXECUTING', 'a', 1), y: hot('QUEUED', 'a', 2), z: hot('QUEUED', 'a', 3) };
-  assert.deepEqual(selectJobsToStart(jobs, 2), ['y']);
-  assert.deepEqual(selectJobsToStart(jobs, 1), []);
+test('queued jobs start in the order they were queued, up to the limit', () => {
+  const q = sorted(queued('cccccc', 'a', 3), queued('aaaaaa', 'a', 1), queued('bbbbbb', 'a', 2));
+  assert.deepEqual(ids(selectJobsToStart({}, q, 2)), ['aaaaaa', 'bbbbbb']);
+  assert.deepEqual(ids(selectJobsToStart({}, q, 10)), ['aaaaaa', 'bbbbbb', 'cccccc']);
+});
+
+test('executing jobs count against the limit, and a stale entry of one is skipped', () => {
+  const jobs = { xxxxxx: hot('a', 1) };
+  const q = sorted(queued('xxxxxx', 'a', 1), queued('yyyyyy', 'a', 2), queued('zzzzzz', 'a', 3));
+  assert.deepEqual(ids(selectJobsToStart(jobs, q, 2)), ['yyyyyy']);
+  assert.deepEqual(ids(selectJobsToStart(jobs, q, 1)), []);
 });
 
 test('a definition at its maxRunning is skipped, later jobs of others still start', () => {
-  const jobs = {
-    r1: hot('EXECUTING', 'reduce', 1, 1),
-    r2: hot('QUEUED', 'reduce', 2, 1),
-    h1: hot('QUEUED', 'hello', 3),
-  };
-  assert.deepEqual(selectJobsToStart(jobs, 3), ['h1']);
+  const jobs = { rrrrr1: hot('reduce', 1, 1) };
+  const q = sorted(queued('rrrrr2', 'reduce', 2, 1), queued('hhhhh1', 'hello', 3));
+  assert.deepEqual(ids(selectJobsToStart(jobs, q, 3)), ['hhhhh1']);
 });
 
 test('maxRunning counts jobs chosen in the same round', () => {
-  const jobs = { r1: hot('QUEUED', 'reduce', 1, 1), r2: hot('QUEUED', 'reduce', 2, 1), h: hot('QUEUED', 'hello', 3) };
-  assert.deepEqual(selectJobsToStart(jobs, 5), ['r1', 'h']);
+  const q = sorted(queued('rrrrr1', 'reduce', 1, 1), queued('rrrrr2', 'reduce', 2, 1), queued('hhhhhh', 'hello', 3));
+  assert.deepEqual(ids(selectJobsToStart({}, q, 5)), ['rrrrr1', 'hhhhhh']);
 });

@@ -1,0 +1,142 @@
+// The queue directory, HOME/queue/: one empty file per QUEUED job, whose name says all the
+// runner needs to pick jobs FIFO within the limits, so it never reads a queued job's record
+// until it starts it:
+//     <queuedAt, 12 digits>.<jobId>.<maxRunning or "-">.<definition>
+// Names sort in queue order. A QUEUED job's truth is its record (job.json, phase QUEUED
+// with queuedAt); the entry is an index of it, created (O_EXCL, directory synced) before the
+// record says QUEUED and removed after the job left the queue (started, aborted, deleted).
+// So a crash can leave an entry whose job is no longer queued, never a queued job without
+// an entry; the runner drops such stale entries when it looks at them.
+// The runner keeps the listing in memory (QueueListing) and reads the directory again only
+// when a transaction may have added entries.
+
+import { closeSync, fsyncSync, openSync, opendirSync, readdirSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import type { JobRecord } from '../core/job.js';
+import type { HomeLayout } from './home.js';
+import { fileKey } from './home.js';
+import { fsyncDir } from './durable.js';
+
+export interface QueueEntry {
+  name: string;
+  queuedAt: number;
+  jobId: string;
+  maxRunning: number | null;
+  /** The definition's name, or (too long for a file name) '#' and a hash of it. */
+  defKey: string;
+}
+
+const REREAD_MS = 10_000;
+const NAME = /^(\d{12})\.([A-Za-z0-9][A-Za-z0-9_-]{5,31})\.(\d+|-)\.(.+)$/;
+
+/** What groups jobs for maxRunning: the definition's name, hashed when it is very long. */
+export const definitionKey = (definition: string): string =>
+  definition.length <= 160 ? definition : `#${fileKey(definition)}`;
+
+export function entryName(job: Pick<JobRecord, 'jobId' | 'queuedAt' | 'maxRunning' | 'definition'>): string {
+  return `${String(job.queuedAt ?? 0).padStart(12, '0')}.${job.jobId}.${job.maxRunning ?? '-'}.${definitionKey(job.definition)}`;
+}
+
+export function parseEntry(name: string): QueueEntry | undefined {
+  const m = NAME.exec(name);
+  if (!m) return undefined;
+  return { name, queuedAt: Number(m[1]), jobId: m[2]!, maxRunning: m[3] === '-' ? null : Number(m[3]), defKey: m[4]! };
+}
+
+/** Creates the entries of queued jobs (existing ones are kept); `sync`: the directory too. */
+export function addEntries(layout: HomeLayout, jobs: Pick<JobRecord, 'jobId' | 'queuedAt' | 'maxRunning' | 'definition'>[], sync = true): void {
+  if (jobs.length === 0) return;
+  layout.ensureQueueDir();
+  for (const job of jobs) {
+    try {
+      closeSync(openSync(join(layout.queueDir, entryName(job)), 'wx', 0o600));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  if (sync) fsyncDir(layout.queueDir);
+}
+
+/** Removes a job's entry; one already gone is fine. */
+export function removeEntry(layout: HomeLayout, name: string): void {
+  try {
+    unlinkSync(join(layout.queueDir, name));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/** All entries, in queue order. O(queued jobs). */
+export function readEntries(layout: HomeLayout): QueueEntry[] {
+  let names: string[];
+  try {
+    names = readdirSync(layout.queueDir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const entries: QueueEntry[] = [];
+  for (const name of names.sort()) {
+    const e = parseEntry(name);
+    if (e) entries.push(e);
+  }
+  return entries;
+}
+
+/** Whether any entry (that `skip` does not skip) exists: reads up to the first such one. */
+export function hasEntries(layout: HomeLayout, skip: (e: QueueEntry) => boolean = () => false): boolean {
+  let dir;
+  try {
+    dir = opendirSync(layout.queueDir);
+  } catch {
+    return false;
+  }
+  try {
+    for (let d = dir.readSync(); d !== null; d = dir.readSync()) {
+      const e = parseEntry(d.name);
+      if (e && !skip(e)) return true;
+    }
+    return false;
+  } finally {
+    dir.closeSync();
+  }
+}
+
+/**
+ * The runner's listing of the queue directory, read again only when it may have gained
+ * entries. Entries are added only by transactions that also change `revision` (the state's
+ * queueSeq and its submits in progress, see Store.queueRevision), so a revision unchanged
+ * since the last reading means nothing new to start; entries that went away are found
+ * stale when looked at. A reading every REREAD_MS backs that up.
+ */
+export class QueueListing {
+  private entries: QueueEntry[] = [];
+  private revision = '';
+  private readAt = 0;
+
+  constructor(private readonly layout: HomeLayout) {}
+
+  list(revision: string, now = Date.now()): QueueEntry[] {
+    if (revision !== this.revision || now - this.readAt > REREAD_MS) {
+      this.entries = readEntries(this.layout);
+      this.revision = revision;
+      this.readAt = now;
+    }
+    return this.entries;
+  }
+
+  /** Forgets entries the caller removed (or found stale) without reading the directory. */
+  drop(names: Set<string>): void {
+    if (names.size > 0) this.entries = this.entries.filter((e) => !names.has(e.name));
+  }
+}
+
+/** Syncs a file by path (for entries and records written without their own fsync). */
+export function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
