@@ -62,6 +62,12 @@ export interface StateData {
   seq: number;
   /** Last queue sequence number given out (FIFO order of `run`). */
   queueSeq: number;
+  /**
+   * Counts the writes that took a job out of state.json's view without a trace in it: final
+   * records moved into job.json, jobs deleted. A watcher re-reads the job.json of a job it
+   * does not find in state.json only when this (or queueSeq) changed (core/watch.ts).
+   */
+  moved: number;
   runner: RunnerIdentity | null;
   /** Submits in progress, by a name of their own (see the top comment). */
   batches: Record<string, SubmitBatch>;
@@ -72,7 +78,7 @@ export interface StateData {
 }
 
 const emptyState = (): StateData => ({
-  version: 1, limit: DEFAULT_LIMIT, seq: 0, queueSeq: 0, runner: null, batches: {}, jobs: {}, finished: {},
+  version: 1, limit: DEFAULT_LIMIT, seq: 0, queueSeq: 0, moved: 0, runner: null, batches: {}, jobs: {}, finished: {},
 });
 
 /** Bytes per line of HOME/index: a job id (at most 32 characters) padded, and a newline. */
@@ -490,6 +496,7 @@ export class Transaction {
     delete this.state.jobs[jobId];
     delete this.state.finished[jobId];
     this.records.delete(jobId);
+    this.state.moved++;
   }
 
   /**
@@ -514,6 +521,7 @@ export class Transaction {
         const { id } = pending.shift()!;
         fsyncDir(this.layout.jobDir(id));
         delete this.state.finished[id];
+        this.state.moved++;
       }
     } finally {
       for (const p of pending) discardTemp(p.file);
@@ -564,6 +572,7 @@ export class Transaction {
       if (!now) continue;
       if (text === null ? !existsSync(this.layout.jobDir(id)) : JSON.stringify(now, null, 1) === text) {
         delete this.state.finished[id];
+        this.state.moved++;
       }
     }
   }
