@@ -34,7 +34,7 @@ import {
 } from './durable.js';
 import { HomeLayout } from './home.js';
 import { acquireLock } from './lock.js';
-import { type QueueEntry, addEntries, entryName, removeEntry } from './queue-dir.js';
+import { type QueueEntry, addEntries, entryName, fsyncPath, removeEntry } from './queue-dir.js';
 import { SYNCFS_FROM, syncFileSystem } from './syncfs.js';
 
 export const DEFAULT_LIMIT = 2;
@@ -57,6 +57,8 @@ export interface SubmitBatch {
 
 export interface StateData {
   version: 1;
+  /** 2: PENDING/QUEUED jobs in job.json, HOME/queue/ and HOME/index; 1: all in here (upgraded by begin()). */
+  layout: 1 | 2;
   limit: number;
   /** Last creation sequence number given out. */
   seq: number;
@@ -78,7 +80,7 @@ export interface StateData {
 }
 
 const emptyState = (): StateData => ({
-  version: 1, limit: DEFAULT_LIMIT, seq: 0, queueSeq: 0, moved: 0, runner: null, batches: {}, jobs: {}, finished: {},
+  version: 1, layout: 2, limit: DEFAULT_LIMIT, seq: 0, queueSeq: 0, moved: 0, runner: null, batches: {}, jobs: {}, finished: {},
 });
 
 /** Bytes per line of HOME/index: a job id (at most 32 characters) padded, and a newline. */
@@ -171,7 +173,8 @@ export function parseState(text: string, file: string): StateData {
     || typeof d.limit !== 'number' || typeof d.seq !== 'number') {
     throw storeError(`state file ${file} does not hold a uwsrun state; left untouched: run \`uwsrun doctor\``);
   }
-  return { ...emptyState(), ...d } as StateData;
+  // A state without `layout` was written by a uwsrun that kept PENDING and QUEUED jobs in it.
+  return { ...emptyState(), layout: 1, ...d } as StateData;
 }
 
 export class Store {
@@ -227,7 +230,9 @@ export class Store {
       const release = acquireLock(this.layout.lockFile);
       try {
         const state = this.readState();
-        return new HeldTransaction(new Transaction(this, state), this.adapter.text, release);
+        const tx = new Transaction(this, state);
+        if (state.layout !== 2) tx.upgradeLayout();
+        return new HeldTransaction(tx, this.adapter.text, release);
       } catch (err) {
         this.adapter.forget();
         release();
@@ -461,6 +466,27 @@ export class Transaction {
       delete this.state.jobs[jobId];
     }
     return job;
+  }
+
+  /**
+   * A HOME last written by a uwsrun that kept PENDING and QUEUED jobs in state.json and had
+   * no index: the index is written from every job's record, and each such job's hot fields
+   * go into its job.json (and queue entry) at commit, so none is stuck in the old place.
+   */
+  upgradeLayout(): void {
+    for (const job of this.store.listJobs(this.state)) this.store.writeIndex(job.seq, [job.jobId], false);
+    if (this.state.seq > 0) fsyncPath(this.layout.indexFile);
+    let queued = false;
+    for (const [id, hot] of Object.entries(this.state.jobs)) {
+      if (hot.phase === 'EXECUTING') continue;
+      const file = this.store.readJobFile(id);
+      delete this.state.jobs[id];
+      if (file && !isFinal(file.phase)) this.putHot(mergeHot(file, hot));
+      queued ||= hot.phase === 'QUEUED';
+    }
+    // A new queue revision: a runner lists HOME/queue/ again (see QueueListing).
+    if (queued) this.state.queueSeq++;
+    this.state.layout = 2;
   }
 
   /** The jobs with a hot entry: the EXECUTING ones (queued ones are in HOME/queue/). */

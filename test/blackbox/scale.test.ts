@@ -8,15 +8,18 @@
 //   - many concurrent submits, runs and aborts: no lost update, every job ran at most once;
 //   - a --params-from submit killed with SIGKILL half-way: none of its jobs is visible or
 //     ever runs, later submits are unaffected, and `tick` removes what it left;
-//   - `list --last N` (the index tail) agrees with `list`, after deletes too.
+//   - `list --last N` (the index tail) agrees with `list`, after deletes too;
+//   - a HOME in the old layout (queued jobs in state.json, no index) is upgraded, not stuck.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, FINAL, ID_RE, Sandbox, submitJob, waitFor } from '../helpers.js';
-import { phaseOf, ranLines, state, stateOrEmpty } from '../runner-state.js';
+import { jobFileOf, phaseOf, ranLines, state, stateOrEmpty } from '../runner-state.js';
+import { alive } from '../procfs.js';
+import { HomeLayout } from '../../src/store/home.js';
 
 const YAML = `
 jobs:
@@ -235,6 +238,59 @@ test('list --last N reads the index tail and agrees with list, with filters and 
     assert.match(table, new RegExp(ids[29]!));
     assert.equal(readFileSync(join(sb.home, 'index'), 'latin1').length, 33 * 31, 'one fixed-width index line per job created');
     for (const id of ids.slice(0, 29)) assert.ok(!FINAL.includes(phaseOf(sb, id)), `job ${id} untouched`);
+  } finally {
+    sb.cleanup();
+  }
+});
+
+test('a HOME of the old layout (PENDING/QUEUED jobs in state.json, no queue, no index) is upgraded: its queued jobs run FIFO', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    sb.ok(['limit', '1']);
+    const holder = submitJob(sb, ['hold', '--run']);
+    await waitFor('the holder to be EXECUTING', () => phaseOf(sb, holder) === 'EXECUTING', 20_000);
+    const [a, b, c] = [submitJob(sb, ['rec']), submitJob(sb, ['rec']), submitJob(sb, ['rec'])];
+    sb.ok(['run', b]);
+    sb.ok(['run', a]);
+    const runner = state(sb).runner;
+    process.kill(runner.pid, 'SIGKILL');
+    await waitFor('the runner gone', () => !alive(runner.pid, runner.startTime), 10_000);
+
+    // Rewrite the HOME as the old uwsrun left it: hot entries for every active job in
+    // state.json, job.json as submit wrote it (PENDING, seq 0), no queue entries, no index.
+    const layout = new HomeLayout(sb.home);
+    const st = state(sb);
+    for (const id of [a, b, c]) {
+      const rec = jobFileOf(sb, id);
+      st.jobs[id] = {
+        seq: rec.seq, phase: rec.phase, definition: rec.definition, maxRunning: rec.maxRunning, queuedAt: rec.queuedAt ?? null,
+        pid: null, pidStart: null, startTime: null, abortRequested: null, abortReason: null,
+      };
+      const { queuedAt: _q, ...old } = rec;
+      writeFileSync(layout.jobFile(id), JSON.stringify({ ...old, phase: 'PENDING', seq: 0 }, null, 1));
+    }
+    delete st.layout;
+    delete st.batches;
+    delete st.moved;
+    writeFileSync(layout.stateFile, JSON.stringify(st));
+    rmSync(layout.queueDir, { recursive: true, force: true });
+    rmSync(layout.indexFile, { force: true });
+
+    // Readers see the old HOME as it was.
+    assert.deepEqual([a, b, c].map((id) => sb.job(id).phase), ['QUEUED', 'QUEUED', 'PENDING']);
+    assert.deepEqual(listIds(sb, ['--last', '2']), [b, c], 'list --last without an index lists from the records');
+    // The first writer upgrades it; the queued jobs then run in their queue order.
+    sb.ok(['abort', holder]);
+    assert.equal(state(sb).layout, 2, 'upgraded');
+    assert.deepEqual(Object.keys(state(sb).jobs), [], 'no PENDING or QUEUED entry left in state.json');
+    assert.equal(jobFileOf(sb, b).phase, 'QUEUED');
+    const w = sb.run(['wait', b, a, '--timeout', '60']);
+    assert.equal(w.code, 0, w.stderr);
+    assert.deepEqual(ranLines(sb), [b, a], 'run in the order they were queued');
+    assert.equal(sb.job(c).phase, 'PENDING');
+    assert.deepEqual(listIds(sb, ['--last', '2']), [b, c], 'the index was built from the records');
+    assert.equal(readFileSync(new HomeLayout(sb.home).indexFile, 'latin1').length, 33 * 4);
+    assert.deepEqual(listIds(sb, ['--last', '4']), [holder, a, b, c]);
   } finally {
     sb.cleanup();
   }
