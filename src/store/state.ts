@@ -359,7 +359,9 @@ export class Store {
     }
     const found: JobRecord[] = [];
     try {
-      let end = Math.min(state.seq, Math.floor(fstatSync(fd).size / INDEX_LINE));
+      // The whole file, not up to state.seq: lines of submits in progress are invisible
+      // anyway (jobFrom), and a state restored from an older copy must not hide newer jobs.
+      let end = Math.floor(fstatSync(fd).size / INDEX_LINE);
       const chunk = Buffer.alloc(INDEX_LINE * 256);
       while (end > 0 && found.length < n) {
         const start = Math.max(0, end - 256);

@@ -282,7 +282,10 @@ test('a HOME of the old layout (PENDING/QUEUED jobs in state.json, no queue, no 
     // The first writer upgrades it; the queued jobs then run in their queue order.
     sb.ok(['abort', holder]);
     assert.equal(state(sb).layout, 2, 'upgraded');
-    assert.deepEqual(Object.keys(state(sb).jobs), [], 'no PENDING or QUEUED entry left in state.json');
+    // (`show` of a QUEUED job above started a runner for the orphaned holder: it may have
+    // started b by now, so EXECUTING entries are allowed.)
+    const left = Object.entries<any>(state(sb).jobs).filter(([, h]) => h.phase !== 'EXECUTING');
+    assert.deepEqual(left, [], 'no PENDING or QUEUED entry left in state.json');
     assert.equal(jobFileOf(sb, b).phase, 'QUEUED');
     const w = sb.run(['wait', b, a, '--timeout', '60']);
     assert.equal(w.code, 0, w.stderr);
