@@ -1,0 +1,149 @@
+// Black-box: the single-node Slurm cluster the Slurm tests run against (scripts/slurm-cluster.sh).
+// Real slurmctld, slurmd and munged; jobs go in with the real sbatch and their end is read
+// back from scontrol and from `sacct -c` (jobcomp/filetxt, the accounting this cluster has).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { waitFor } from '../helpers.js';
+import { CLUSTER_SCRIPT, SLURM_ENDED, slurm, slurmEnv, slurmJob } from '../slurm.js';
+
+/** Submits with `sbatch --parsable`; returns the job id. */
+function sbatch(args: string[], env: NodeJS.ProcessEnv = slurmEnv()): string {
+  const r = slurm('sbatch', ['--parsable', ...args], env);
+  assert.equal(r.code, 0, `sbatch ${args.join(' ')}: ${r.stderr}`);
+  const id = r.stdout.trim().split(';')[0]!;
+  assert.match(id, /^\d+$/);
+  return id;
+}
+
+/** Waits until Slurm reports the job in an end state; returns its scontrol fields. */
+function ended(id: string, env: NodeJS.ProcessEnv = slurmEnv(), ms = 30_000): Promise<Record<string, string>> {
+  return waitFor(`Slurm job ${id} to end`, () => {
+    const job = slurmJob(id, env);
+    return job && SLURM_ENDED.test(job.JobState ?? '') ? job : undefined;
+  }, ms);
+}
+
+/** The `sacct -c` line (JobID|State|ExitCode) of a job, once the jobcomp file has it. */
+function sacctLine(id: string): Promise<string> {
+  return waitFor(`sacct -c to list job ${id}`, () => {
+    const r = slurm('sacct', ['-c', '-j', id, '-n', '-P', '-o', 'JobID,State,ExitCode']);
+    return r.code === 0 ? r.stdout.split('\n').find((l) => l.startsWith(`${id}|`)) : undefined;
+  });
+}
+
+function cluster(command: string, env: NodeJS.ProcessEnv): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(CLUSTER_SCRIPT, [command], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 });
+  if (r.error) throw r.error;
+  return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A port P with P and P + 1 free just now (the controller's and slurmd's). */
+async function freePortPair(): Promise<number> {
+  const listen = (port: number): Promise<number | undefined> =>
+    new Promise((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(undefined));
+      server.listen(port, '127.0.0.1', () => {
+        const got = (server.address() as { port: number }).port;
+        server.close(() => resolve(got));
+      });
+    });
+  for (;;) {
+    const port = await listen(0);
+    if (port !== undefined && port < 65535 && (await listen(port + 1)) !== undefined) return port;
+  }
+}
+
+test('the cluster answers: scripts/slurm-cluster.sh status exits 0', () => {
+  const r = cluster('status', slurmEnv());
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^slurm-cluster: up: slurmctld answers, node \S+ is (idle|mixed|allocated)/);
+});
+
+test('a batch job that exits 3 is FAILED with exit code 3 in scontrol and in sacct -c', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'uwsrun-slurm-job-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const id = sbatch([`--chdir=${dir}`, `--output=${join(dir, 'out')}`, '--wrap', 'echo ran in $PWD; exit 3']);
+  const job = await ended(id);
+  assert.equal(job.JobState, 'FAILED');
+  assert.equal(job.ExitCode, '3:0');
+  assert.equal(readFileSync(join(dir, 'out'), 'utf8'), `ran in ${dir}\n`);
+  assert.equal(await sacctLine(id), `${id}|FAILED|3:0`);
+});
+
+test('a batch job killed by a signal reports the signal, and exit 0 is COMPLETED', async () => {
+  const killed = sbatch(['--output=/dev/null', '--wrap', 'kill -TERM $$']);
+  const fine = sbatch(['--output=/dev/null', '--wrap', 'true']);
+  const k = await ended(killed);
+  assert.equal(k.JobState, 'FAILED');
+  assert.equal(k.ExitCode, '0:15');
+  assert.equal(await sacctLine(killed), `${killed}|FAILED|0:15`);
+  const f = await ended(fine);
+  assert.equal(f.JobState, 'COMPLETED');
+  assert.equal(await sacctLine(fine), `${fine}|COMPLETED|0:0`);
+});
+
+test('the node runs one job per CPU at once (memory is not a consumable resource)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'uwsrun-slurm-job-'));
+  const node = slurm('sinfo', ['-h', '-o', '%c']);
+  const cpus = Number(node.stdout.trim());
+  assert.ok(cpus >= 1, `sinfo -o %c: ${node.stdout}${node.stderr}`);
+  const release = join(dir, 'release');
+  const ids = Array.from({ length: cpus }, () =>
+    sbatch([`--chdir=${dir}`, '--output=/dev/null', '--wrap', `while [ ! -e ${release} ]; do sleep 0.05; done`]));
+  t.after(() => {
+    slurm('scancel', ids);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await waitFor(`${cpus} jobs RUNNING at once`, () => ids.every((id) => slurmJob(id)?.JobState === 'RUNNING'));
+  writeFileSync(release, '');
+  for (const id of ids) assert.equal((await ended(id)).JobState, 'COMPLETED');
+});
+
+test('a controller outage (ctld-stop, ctld-start) keeps running and held jobs; both complete', async (t) => {
+  // A cluster of its own (own directory and ports), so the outage touches no other test.
+  const dir = mkdtempSync(join(tmpdir(), 'uwsrun-slurm-outage-'));
+  const env = { UWSRUN_SLURM_DIR: dir, UWSRUN_SLURM_PORT: String(await freePortPair()) };
+  t.after(() => {
+    const down = cluster('down', env);
+    assert.equal(down.code, 0, down.stderr);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const up = cluster('up', env);
+  assert.equal(up.code, 0, up.stderr);
+  assert.equal(up.stdout, `export SLURM_CONF=${dir}/slurm.conf\n`);
+  assert.match(up.stderr, /probe job \d+ \(sbatch --wrap true\) completed in \d+\.\d\d s/);
+  const slurmOwn = { SLURM_CONF: `${dir}/slurm.conf` };
+
+  const release = join(dir, 'release');
+  const running = sbatch(['--output=/dev/null', '--wrap', `while [ ! -e ${release} ]; do sleep 0.05; done; exit 4`], slurmOwn);
+  const held = sbatch(['--output=/dev/null', '--hold', '--wrap', 'true'], slurmOwn);
+  await waitFor('the first job RUNNING', () => slurmJob(running, slurmOwn)?.JobState === 'RUNNING');
+
+  const stop = cluster('ctld-stop', env);
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.match(stop.stderr, /stopped slurmctld \(pid \d+\)/);
+  const status = cluster('status', env);
+  assert.equal(status.code, 1);
+  assert.match(status.stderr, /slurmctld does not answer/);
+  // The job ends while the controller is away; slurmd reports it when it is back.
+  writeFileSync(release, '');
+
+  const start = cluster('ctld-start', env);
+  assert.equal(start.code, 0, start.stderr);
+  const r = await ended(running, slurmOwn);
+  assert.equal(r.JobState, 'FAILED');
+  assert.equal(r.ExitCode, '4:0');
+  const h = slurmJob(held, slurmOwn);
+  assert.equal(h?.JobState, 'PENDING');
+  assert.equal(h?.Reason, 'JobHeldUser');
+  assert.equal(slurm('scontrol', ['release', held], slurmOwn).code, 0);
+  assert.equal((await ended(held, slurmOwn)).JobState, 'COMPLETED');
+  assert.ok(existsSync(join(dir, 'state', 'job_state')), 'the controller saved its state in the cluster directory');
+});
