@@ -190,11 +190,16 @@ NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=1000 State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
   if cmp -s "$CONF.new" "$CONF"; then rm -f "$CONF.new"; else mv "$CONF.new" "$CONF"; fi
+  # Job ids start again at 1 without saved state: the records of the old ids would be
+  # read as the new jobs' by `sacct -c -j ID`.
+  if [ ! -e "$DIR/state/job_state" ] && [ -z "$(ctld_pid)" ]; then : >"$DIR/jobcomp.log"; fi
   printf 'export SLURM_CONF=%s\n' "$CONF" >"$DIR/env"
 }
 
 require_installed() {
   local prog
+  # slurmd runs each job as its submitter and munged must be started as user munge.
+  [ "$(id -u)" = 0 ] || fail "must run as root (slurmd runs jobs as their submitter; munged runs as user munge)"
   for prog in slurmctld slurmd sbatch scontrol sinfo squeue scancel munged munge unmunge; do
     PATH=$PATH:/usr/sbin:/sbin command -v "$prog" >/dev/null ||
       fail "$prog not found: install the Debian packages slurm-wlm and munge (.ci/run does)"
@@ -352,6 +357,7 @@ our_stepds() {
 
 cmd_down() {
   local leftover munged
+  require_installed
   lock_dir
   # Jobs are cancelled through the controller, so an outage (ctld-stop) is ended first when
   # slurmd still runs jobs.
@@ -379,12 +385,14 @@ cmd_status() {
 }
 
 cmd_ctld_stop() {
+  require_installed
   lock_dir
   stop_daemons slurmctld="$(ctld_pid)"
 }
 
 cmd_ctld_start() {
   [ -e "$CONF" ] || fail "no cluster set up in $DIR (run: scripts/slurm-cluster.sh up)"
+  require_installed
   lock_dir
   ctld_up
 }
