@@ -158,6 +158,9 @@ write_conf() {
   # each take the whole node's memory and run one at a time.
   # batch_sched_delay=0: a batch job is scheduled at once (submit to done ~0.7-1 s instead of
   # up to 3 s).
+  # KillWait=5: the time from SIGTERM to SIGKILL when a job is cancelled or over its time
+  # limit (default 30 s), also for processes that outlive the batch shell; a job that ignores
+  # SIGTERM then costs a test (and `down`) 5 s, not 30.
   cat >"$CONF.new" <<EOF
 # Written by scripts/slurm-cluster.sh; rewritten by every 'up'.
 ClusterName=uwsrun
@@ -184,12 +187,22 @@ JobCompType=jobcomp/filetxt
 JobCompLoc=$DIR/jobcomp.log
 SchedulerParameters=batch_sched_delay=0
 ReturnToService=2
+KillWait=5
 MpiDefault=none
 MailProg=/bin/true
 NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=1000 State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
-  if cmp -s "$CONF.new" "$CONF"; then rm -f "$CONF.new"; else mv "$CONF.new" "$CONF"; fi
+  if cmp -s "$CONF.new" "$CONF"; then
+    rm -f "$CONF.new"
+  else
+    # Daemons running with the old file would disagree with clients reading the new one.
+    if [ -n "$(ctld_pid)$(slurmd_pid)" ]; then
+      say "slurm.conf changed: restarting slurmctld and slurmd"
+      stop_daemons slurmd="$(slurmd_pid)" slurmctld="$(ctld_pid)"
+    fi
+    mv "$CONF.new" "$CONF"
+  fi
   # Job ids start again at 1 without saved state: the records of the old ids would be
   # read as the new jobs' by `sacct -c -j ID`.
   if [ ! -e "$DIR/state/job_state" ] && [ -z "$(ctld_pid)" ]; then : >"$DIR/jobcomp.log"; fi

@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '../helpers.js';
+import { procStat, stillAlive } from '../procfs.js';
 import { CLUSTER_SCRIPT, SLURM_ENDED, slurm, slurmEnv, slurmJob } from '../slurm.js';
 
 /** Submits with `sbatch --parsable`; returns the job id. */
@@ -106,13 +107,14 @@ test('the node runs one job per CPU at once (memory is not a consumable resource
   for (const id of ids) assert.equal((await ended(id)).JobState, 'COMPLETED');
 });
 
-test('a controller outage (ctld-stop, ctld-start) keeps running and held jobs; both complete', async (t) => {
-  // A cluster of its own (own directory and ports), so the outage touches no other test.
+test('a controller outage (ctld-stop, ctld-start) keeps running and held jobs; both complete; down leaves no job process', async (t) => {
+  // A cluster of its own (own directory and ports), so that the outage and `down` touch no
+  // other test.
   const dir = mkdtempSync(join(tmpdir(), 'uwsrun-slurm-outage-'));
   const env = { UWSRUN_SLURM_DIR: dir, UWSRUN_SLURM_PORT: String(await freePortPair()) };
+  let downDone = false;
   t.after(() => {
-    const down = cluster('down', env);
-    assert.equal(down.code, 0, down.stderr);
+    if (!downDone) cluster('down', env);
     rmSync(dir, { recursive: true, force: true });
   });
   const up = cluster('up', env);
@@ -146,4 +148,22 @@ test('a controller outage (ctld-stop, ctld-start) keeps running and held jobs; b
   assert.equal(slurm('scontrol', ['release', held], slurmOwn).code, 0);
   assert.equal((await ended(held, slurmOwn)).JobState, 'COMPLETED');
   assert.ok(existsSync(join(dir, 'state', 'job_state')), 'the controller saved its state in the cluster directory');
+
+  // `down` with a job that ignores SIGTERM and has a child of its own: nothing of it is left.
+  const pidFile = join(dir, 'pids');
+  sbatch(['--output=/dev/null', '--wrap', `trap '' TERM; (trap '' TERM; exec sleep 1000) & echo $$ $! >${pidFile}; wait`], slurmOwn);
+  const pids = await waitFor('the job to write its pids', () => {
+    const text = existsSync(pidFile) ? readFileSync(pidFile, 'utf8') : '';
+    return /^\d+ \d+\n$/.test(text) ? text.trim().split(' ').map(Number) : undefined;
+  });
+  const procs = pids.map((pid) => procStat(pid));
+  assert.ok(procs.every((p) => p && stillAlive(p)), 'the job and its child run');
+  const down = cluster('down', env);
+  downDone = true;
+  assert.equal(down.code, 0, down.stderr);
+  assert.match(down.stderr, /cancelled jobs: \d+/);
+  assert.match(down.stderr, /stopped slurmd \(pid \d+\) slurmctld \(pid \d+\)/);
+  assert.deepEqual(procs.filter((p) => p && stillAlive(p)).map((p) => p!.pid), [], 'no process of the job outlives down');
+  const after = cluster('status', env);
+  assert.equal(after.code, 1);
 });
