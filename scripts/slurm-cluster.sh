@@ -10,6 +10,8 @@
 #   $UWSRUN_SLURM_PORT (default 6817) and slurmd on the next port. `up` writes slurm.conf
 #   there and prints `export SLURM_CONF=...` on stdout (also written to DIR/env), so
 #   `eval "$(scripts/slurm-cluster.sh up)"` is all a caller needs; progress goes to stderr.
+#   Daemons still running with an older slurm.conf are restarted, so clients and daemons
+#   never read different files.
 # - A daemon counts as running when the pid in its pid file is alive and is that program
 #   started with this directory's slurm.conf; anything else is a stale pid file from an
 #   earlier run and is replaced. That is what makes `up` idempotent.
