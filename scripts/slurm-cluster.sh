@@ -7,8 +7,9 @@
 #
 # How it works:
 # - The directory is $UWSRUN_SLURM_DIR (default /tmp/uwsrun-slurm); the controller listens on
-#   $UWSRUN_SLURM_PORT (default 6817) and slurmd on the next port. `up` writes slurm.conf
-#   there and prints `export SLURM_CONF=...` on stdout (also written to DIR/env), so
+#   $UWSRUN_SLURM_PORT (default 6817) and slurmd on the next port; UWSRUN_SLURM_CGROUP=1
+#   enforces each job's --mem (task/cgroup). `up` writes slurm.conf there and prints
+#   `export SLURM_CONF=...` on stdout (also written to DIR/env), so
 #   `eval "$(scripts/slurm-cluster.sh up)"` is all a caller needs; progress goes to stderr.
 #   Daemons still running with an older slurm.conf are restarted, so clients and daemons
 #   never read different files.
@@ -36,6 +37,7 @@ set -euo pipefail
 
 DIR=${UWSRUN_SLURM_DIR:-/tmp/uwsrun-slurm}
 PORT=${UWSRUN_SLURM_PORT:-6817}
+CGROUP=${UWSRUN_SLURM_CGROUP:-0}
 NODE=$(hostname -s)
 MUNGE_PIDFILE=/run/munge/munged.pid
 
@@ -77,6 +79,10 @@ case $PORT in
   '' | *[!0-9]*) fail "UWSRUN_SLURM_PORT must be a port number, got '$PORT'" ;;
 esac
 if [ "$PORT" -lt 1 ] || [ "$PORT" -gt 65534 ]; then fail "UWSRUN_SLURM_PORT must be 1 to 65534, got '$PORT'"; fi
+case $CGROUP in
+  0 | 1) ;;
+  *) fail "UWSRUN_SLURM_CGROUP must be 0 or 1, got '$CGROUP'" ;;
+esac
 
 # Whether PID is a live process. A zombie counts as gone: PID 1 on this kind of machine does
 # not always reap the orphans it inherits (as the daemons are, after they fork).
@@ -160,6 +166,20 @@ write_conf() {
   # each take the whole node's memory and run one at a time.
   # batch_sched_delay=0: a batch job is scheduled at once (submit to done ~0.7-1 s instead of
   # up to 3 s).
+  # UWSRUN_SLURM_CGROUP=1: task/cgroup puts each job in a cgroup v1 memory group limited to
+  # its --mem (a job over it ends OUT_OF_MEMORY); memory is then a consumable resource, and a
+  # job that asks for none gets 100 MB a CPU, not the whole node. Off by default: Slurm names
+  # a job's group after its id alone, so two such clusters on one machine would collide.
+  local task=task/none select=CR_Core defmem=
+  if [ "$CGROUP" = 1 ]; then
+    awk '$2 == "/sys/fs/cgroup/memory" && $3 == "cgroup" { found = 1 } END { exit !found }' /proc/mounts ||
+      fail "UWSRUN_SLURM_CGROUP=1 needs the cgroup v1 memory controller at /sys/fs/cgroup/memory"
+    task=task/cgroup select=CR_Core_Memory defmem=$'\nDefMemPerCPU=100'
+    printf '%s\n' '# Written by scripts/slurm-cluster.sh.' CgroupPlugin=cgroup/v1 CgroupMountpoint=/sys/fs/cgroup \
+      ConstrainRAMSpace=yes >"$DIR/cgroup.conf"
+  else
+    rm -f "$DIR/cgroup.conf"
+  fi
   # KillWait=5: the time from SIGTERM to SIGKILL when a job is cancelled or over its time
   # limit (default 30 s), also for processes that outlive the batch shell; a job that ignores
   # SIGTERM then costs a test (and `down`) 5 s, not 30.
@@ -180,9 +200,9 @@ SlurmdPidFile=$DIR/run/slurmd.pid
 SlurmctldLogFile=$DIR/log/slurmctld.log
 SlurmdLogFile=$DIR/log/slurmd.log
 ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
+TaskPlugin=$task
 SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
+SelectTypeParameters=$select$defmem
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/filetxt

@@ -107,21 +107,40 @@ test('the node runs one job per CPU at once (memory is not a consumable resource
   for (const id of ids) assert.equal((await ended(id)).JobState, 'COMPLETED');
 });
 
-test('a controller outage (ctld-stop, ctld-start) keeps running and held jobs; both complete; down leaves no job process', async (t) => {
-  // A cluster of its own (own directory and ports), so that the outage and `down` touch no
-  // other test.
-  const dir = mkdtempSync(join(tmpdir(), 'uwsrun-slurm-outage-'));
-  const env = { UWSRUN_SLURM_DIR: dir, UWSRUN_SLURM_PORT: String(await freePortPair()) };
-  let downDone = false;
+interface PrivateCluster {
+  dir: string;
+  /** For scripts/slurm-cluster.sh: UWSRUN_SLURM_DIR, UWSRUN_SLURM_PORT (and more). */
+  script: NodeJS.ProcessEnv;
+  /** For the Slurm client commands: its SLURM_CONF. */
+  client: NodeJS.ProcessEnv;
+  /** `down` happened in the test; the clean-up need not do it. */
+  downDone: boolean;
+}
+
+/** A cluster of its own (directory and ports), brought up by `up`, stopped after the test. */
+async function privateCluster(t: { after: (fn: () => void) => void }, extra: NodeJS.ProcessEnv = {}): Promise<PrivateCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'uwsrun-slurm-own-'));
+  const c: PrivateCluster = {
+    dir,
+    script: { UWSRUN_SLURM_DIR: dir, UWSRUN_SLURM_PORT: String(await freePortPair()), ...extra },
+    client: { SLURM_CONF: `${dir}/slurm.conf` },
+    downDone: false,
+  };
   t.after(() => {
-    if (!downDone) cluster('down', env);
+    if (!c.downDone) cluster('down', c.script);
     rmSync(dir, { recursive: true, force: true });
   });
-  const up = cluster('up', env);
+  const up = cluster('up', c.script);
   assert.equal(up.code, 0, up.stderr);
   assert.equal(up.stdout, `export SLURM_CONF=${dir}/slurm.conf\n`);
   assert.match(up.stderr, /probe job \d+ \(sbatch --wrap true\) completed in \d+\.\d\d s/);
-  const slurmOwn = { SLURM_CONF: `${dir}/slurm.conf` };
+  return c;
+}
+
+test('a controller outage (ctld-stop, ctld-start) keeps running and held jobs; both complete; down leaves no job process', async (t) => {
+  // A cluster of its own, so that the outage and `down` touch no other test.
+  const own = await privateCluster(t);
+  const { dir, script: env, client: slurmOwn } = own;
 
   const release = join(dir, 'release');
   const running = sbatch(['--output=/dev/null', '--wrap', `while [ ! -e ${release} ]; do sleep 0.05; done; exit 4`], slurmOwn);
@@ -159,11 +178,26 @@ test('a controller outage (ctld-stop, ctld-start) keeps running and held jobs; b
   const procs = pids.map((pid) => procStat(pid));
   assert.ok(procs.every((p) => p && stillAlive(p)), 'the job and its child run');
   const down = cluster('down', env);
-  downDone = true;
+  own.downDone = true;
   assert.equal(down.code, 0, down.stderr);
   assert.match(down.stderr, /cancelled jobs: \d+/);
   assert.match(down.stderr, /stopped slurmd \(pid \d+\) slurmctld \(pid \d+\)/);
   assert.deepEqual(procs.filter((p) => p && stillAlive(p)).map((p) => p!.pid), [], 'no process of the job outlives down');
   const after = cluster('status', env);
   assert.equal(after.code, 1);
+});
+
+const cgroupMemory = readFileSync('/proc/mounts', 'utf8')
+  .split('\n')
+  .some((l) => l.split(' ')[1] === '/sys/fs/cgroup/memory' && l.split(' ')[2] === 'cgroup');
+
+test('with UWSRUN_SLURM_CGROUP=1 a job over its --mem ends OUT_OF_MEMORY; one within it completes', { skip: !cgroupMemory && 'no cgroup v1 memory controller at /sys/fs/cgroup/memory' }, async (t) => {
+  const { client } = await privateCluster(t, { UWSRUN_SLURM_CGROUP: '1' });
+  const grow = (mb: number): string => `python3 -c 'x = bytearray(${mb} * 1024 * 1024); x[-1] = 1'`;
+  const over = sbatch(['--mem=50M', '--output=/dev/null', '--wrap', grow(300)], client);
+  const within = sbatch(['--mem=200M', '--output=/dev/null', '--wrap', grow(20)], client);
+  const o = await ended(over, client);
+  assert.equal(o.JobState, 'OUT_OF_MEMORY', JSON.stringify(o));
+  assert.equal(o.Reason, 'OutOfMemory');
+  assert.equal((await ended(within, client)).JobState, 'COMPLETED');
 });
