@@ -25,7 +25,8 @@
 # - `down` cancels every job (no job process outlives the cluster: slurmstepd does not die
 #   with slurmd), then stops slurmd, slurmctld and munged if it started it, and waits until
 #   they are gone. `ctld-stop`/`ctld-start` stop and start only the controller (an outage),
-#   keeping its saved state, so queued jobs survive it.
+#   keeping its saved state, so queued jobs survive it; `ctld-start` waits until the node is
+#   back in the controller's view.
 # - `run CMD` runs CMD with SLURM_CONF and UWSRUN_SLURM_DIR exported, bringing the cluster up
 #   first if it does not answer; `npm test` runs through it. Every `run` holds a shared lock
 #   on DIR/users while CMD runs; the last one out (it gets the lock exclusively) stops the
@@ -36,8 +37,6 @@
 set -euo pipefail
 
 DIR=${UWSRUN_SLURM_DIR:-/tmp/uwsrun-slurm}
-PORT=${UWSRUN_SLURM_PORT:-6817}
-CGROUP=${UWSRUN_SLURM_CGROUP:-0}
 NODE=$(hostname -s)
 MUNGE_PIDFILE=/run/munge/munged.pid
 
@@ -75,6 +74,23 @@ esac
 DIR=$(realpath -m -- "$DIR")
 CONF=$DIR/slurm.conf
 export SLURM_CONF=$CONF
+
+# The settings of the cluster this directory holds, so that commands after `up` (and `up`
+# again) need not be given them again: for `up`, the environment overrides them; for the
+# others, the running cluster's file is the truth.
+conf_port= conf_cgroup=
+if [ -r "$CONF" ]; then
+  conf_port=$(sed -n 's/^SlurmctldPort=//p' "$CONF")
+  conf_cgroup=0
+  if grep -qx 'TaskPlugin=task/cgroup' "$CONF"; then conf_cgroup=1; fi
+fi
+if [ "${1:-}" = up ]; then
+  PORT=${UWSRUN_SLURM_PORT:-${conf_port:-6817}}
+  CGROUP=${UWSRUN_SLURM_CGROUP:-${conf_cgroup:-0}}
+else
+  PORT=${conf_port:-${UWSRUN_SLURM_PORT:-6817}}
+  CGROUP=${conf_cgroup:-${UWSRUN_SLURM_CGROUP:-0}}
+fi
 case $PORT in
   '' | *[!0-9]*) fail "UWSRUN_SLURM_PORT must be a port number, got '$PORT'" ;;
 esac
@@ -430,6 +446,11 @@ cmd_ctld_start() {
   require_installed
   lock_dir
   ctld_up
+  # The restarted controller knows the node again once slurmd has registered with it.
+  local start
+  start=$(now_ms)
+  wait_until 30 node_ready || fail "node $NODE is '$(node_state)', not idle, 30 s after slurmctld started" "$DIR/log/slurmctld.log"
+  say "node $NODE is $(node_state) $(elapsed "$start") s later"
 }
 
 cmd_run() {
@@ -448,7 +469,7 @@ cmd_run() {
     (cmd_up by-run >/dev/null)
   fi
   set +e
-  UWSRUN_SLURM_DIR=$DIR "$@" 8>&- 9>&-
+  UWSRUN_SLURM_DIR=$DIR UWSRUN_SLURM_PORT=$PORT "$@" 8>&- 9>&-
   RUN_RC=$?
   set -e
   exit "$RUN_RC"

@@ -158,6 +158,7 @@ test('a controller outage (ctld-stop, ctld-start) keeps running and held jobs; b
 
   const start = cluster('ctld-start', env);
   assert.equal(start.code, 0, start.stderr);
+  assert.equal(cluster('status', env).code, 0, 'the cluster answers again once ctld-start returns');
   const r = await ended(running, slurmOwn);
   assert.equal(r.JobState, 'FAILED');
   assert.equal(r.ExitCode, '4:0');
