@@ -430,6 +430,8 @@ cmd_down() {
 
 cmd_status() {
   [ -e "$CONF" ] || { say "no cluster set up in $DIR (run: scripts/slurm-cluster.sh up)"; exit 1; }
+  # Another cluster's controller on this port would answer too.
+  [ -n "$(ctld_pid)" ] || { say "slurmctld of $DIR is not running (SLURM_CONF=$CONF)"; exit 1; }
   ctld_answers || { say "slurmctld does not answer (SLURM_CONF=$CONF)"; exit 1; }
   node_ready || { say "slurmctld answers, but node $NODE is '$(node_state)'"; exit 1; }
   say "up: slurmctld answers, node $NODE is $(node_state) (SLURM_CONF=$CONF)"
@@ -462,10 +464,13 @@ cmd_run() {
   trap 'exit 143' TERM
   trap run_done EXIT
   if ! (cmd_status) 2>/dev/null; then
-    # Marked first, so that a cluster left half up by a failing `up` is stopped too. A
-    # subshell, so the up lock (descriptor 8) is released when it ends.
-    mkdir -p "$DIR/run"
-    touch "$DIR/run/started-by-run"
+    # The cluster is this run's to stop if the controller was not running (marked before
+    # `up`, so that a cluster left half up by a failing `up` is stopped too). A subshell, so
+    # the up lock (descriptor 8) is released when it ends.
+    if [ -z "$(ctld_pid)" ]; then
+      mkdir -p "$DIR/run"
+      touch "$DIR/run/started-by-run"
+    fi
     (cmd_up by-run >/dev/null)
   fi
   set +e

@@ -38,8 +38,8 @@ function sacctLine(id: string): Promise<string> {
   });
 }
 
-function cluster(command: string, env: NodeJS.ProcessEnv): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(CLUSTER_SCRIPT, [command], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 });
+function cluster(command: string, env: NodeJS.ProcessEnv, ...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(CLUSTER_SCRIPT, [command, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 });
   if (r.error) throw r.error;
   return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
 }
@@ -152,7 +152,7 @@ test('a controller outage (ctld-stop, ctld-start) keeps running and held jobs; b
   assert.match(stop.stderr, /stopped slurmctld \(pid \d+\)/);
   const status = cluster('status', env);
   assert.equal(status.code, 1);
-  assert.match(status.stderr, /slurmctld does not answer/);
+  assert.match(status.stderr, /slurmctld of \S+ is not running/);
   // The job ends while the controller is away; slurmd reports it when it is back.
   writeFileSync(release, '');
 
@@ -186,6 +186,27 @@ test('a controller outage (ctld-stop, ctld-start) keeps running and held jobs; b
   assert.deepEqual(procs.filter((p) => p && stillAlive(p)).map((p) => p!.pid), [], 'no process of the job outlives down');
   const after = cluster('status', env);
   assert.equal(after.code, 1);
+});
+
+test('run CMD brings a cluster up for CMD, passes its exit code, and stops the cluster only if it started it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'uwsrun-slurm-own-'));
+  const env = { UWSRUN_SLURM_DIR: dir, UWSRUN_SLURM_PORT: String(await freePortPair()) };
+  t.after(() => {
+    cluster('down', env);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const conf = `${dir}/slurm.conf`;
+  const first = cluster('run', env, 'sh', '-c', 'echo "$SLURM_CONF $UWSRUN_SLURM_DIR"; scontrol ping; exit 3');
+  assert.equal(first.code, 3, first.stderr);
+  assert.match(first.stdout, new RegExp(`^${conf} ${dir}\n.* is UP\n`));
+  assert.match(first.stderr, /cluster up in .*\n(.|\n)*cluster down/);
+  assert.equal(cluster('status', env).code, 1, 'a cluster that run started is stopped after it');
+
+  assert.equal(cluster('up', env).code, 0);
+  const second = cluster('run', env, 'true');
+  assert.equal(second.code, 0, second.stderr);
+  assert.doesNotMatch(second.stderr, /cluster (up|down)/);
+  assert.equal(cluster('status', env).code, 0, 'a cluster that up started stays up after run');
 });
 
 const cgroupMemory = readFileSync('/proc/mounts', 'utf8')
