@@ -19,6 +19,7 @@ const GROUPS: Record<string, () => Promise<Register>> = {
   definitions: async () => (await import('./definitions.js')).registerDefinitions,
   set: async () => (await import('./set.js')).registerSet,
   housekeeping: async () => (await import('./housekeeping.js')).registerHousekeeping,
+  completion: async () => (await import('./completion/command.js')).registerCompletion,
 };
 
 const GROUP_OF: Record<string, keyof typeof GROUPS> = {
@@ -29,7 +30,42 @@ const GROUP_OF: Record<string, keyof typeof GROUPS> = {
   validate: 'definitions', defs: 'definitions',
   set: 'set',
   tick: 'housekeeping', doctor: 'housekeeping',
+  completion: 'completion', __complete: 'completion',
 };
+
+// One example per command, shown at the end of its --help. Kept here, in one table, so the
+// command files stay about what the commands do.
+const EXAMPLES: Record<string, string[]> = {
+  submit: [
+    'uwsrun submit hello -p name=Ada --run',
+    'uwsrun submit -f jobs.yaml reduce -p night=2026-11-30 --run-id night-2026-11-30 --unique --wait --timeout 3600',
+  ],
+  run: ['uwsrun run Kx3Vq9ZtR2mB7wLp'],
+  abort: ['uwsrun abort Kx3Vq9ZtR2mB7wLp'],
+  delete: ['uwsrun delete Kx3Vq9ZtR2mB7wLp'],
+  limit: ['uwsrun limit 4'],
+  wait: ['uwsrun wait Kx3Vq9ZtR2mB7wLp --timeout 600'],
+  show: ['uwsrun show Kx3Vq9ZtR2mB7wLp --xml'],
+  phase: ['uwsrun phase Kx3Vq9ZtR2mB7wLp'],
+  results: ['uwsrun results Kx3Vq9ZtR2mB7wLp --json'],
+  logs: ['uwsrun logs Kx3Vq9ZtR2mB7wLp --stderr --follow'],
+  list: ['uwsrun list --phase EXECUTING --phase QUEUED --last 20'],
+  validate: ['uwsrun validate jobs.yaml'],
+  defs: ['uwsrun defs -f jobs.yaml'],
+  set: ['uwsrun set Kx3Vq9ZtR2mB7wLp --destruction 30d -p sigma=2.5'],
+  tick: ['* * * * *  uwsrun -q tick        (a crontab line)'],
+  doctor: ['uwsrun doctor --repair'],
+  completion: ['source <(uwsrun completion bash)'],
+  hold: ['uwsrun hold Kx3Vq9ZtR2mB7wLp'],
+  release: ['uwsrun release Kx3Vq9ZtR2mB7wLp'],
+  resubmit: ['uwsrun resubmit Kx3Vq9ZtR2mB7wLp -p sigma=2.0 --run'],
+  clean: ['uwsrun clean --phase ERROR --older-than 30d'],
+};
+
+const examplesText = (lines: string[]): string => `\nExample${lines.length > 1 ? 's' : ''}:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
+
+/** commander's own errors ("error: unknown option ...", a suggestion on a second line) as uwsrun's: one line. */
+const commanderError = (text: string): string => `uwsrun: ${text.replace(/^error: /, '').trim().replace(/\s*\n\s*\(?Did you mean (.*?)\)?$/, ' (did you mean $1)').replace(/\s*\n\s*/g, ' ')}\n`;
 
 /** The command named in argv (after global options), if it is one of ours. */
 export function commandIn(args: string[]): string | undefined {
@@ -50,15 +86,20 @@ export async function buildProgram(args: string[]): Promise<Command> {
     .option('--home <dir>', 'the HOME holding state and jobs (default $UWSRUN_HOME, $XDG_STATE_HOME/uwsrun, ~/.local/state/uwsrun)')
     .option('--json', 'machine output on stdout')
     .addOption(new Option('--xml', 'UWS 1.1 XML on stdout (show, list, results)'))
-    .option('--no-color', 'no colours (NO_COLOR is honoured too)')
+    .option('--no-color', 'no colours (also NO_COLOR, TERM=dumb; FORCE_COLOR forces them)')
     .option('-q, --quiet', 'no informational messages')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(commanderError(s)) })
     .showHelpAfterError(false);
   const name = commandIn(args);
   const groups = name ? [GROUP_OF[name]!] : Object.keys(GROUPS);
   for (const group of groups) (await GROUPS[group]!())(program);
-  for (const cmd of program.commands) cmd.exitOverride();
+  program.addHelpText('after', examplesText(['uwsrun submit -f jobs.example.yaml hello -p name=Ada --wait', 'uwsrun list']));
+  for (const cmd of program.commands) {
+    cmd.exitOverride();
+    const examples = EXAMPLES[cmd.name()];
+    if (examples) cmd.addHelpText('after', examplesText(examples));
+  }
   return program;
 }
 
@@ -68,8 +109,8 @@ export async function runCli(argv: string[]): Promise<void> {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      const ok = err.code === 'commander.helpDisplayed' || err.code === 'commander.version';
-      process.exitCode = ok ? EXIT.ok : EXIT.usage;
+      // Help and version exit 0 (`uwsrun help CMD` too); errors and help shown for one are usage.
+      process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
       return;
     }
     process.exitCode = reportError(err);
