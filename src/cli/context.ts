@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { resolveHome } from '../store/home.js';
 import { Store } from '../store/state.js';
 import { usageError } from '../errors.js';
+import { colorWanted } from './color.js';
 
 export interface GlobalOptions {
   home?: string;
@@ -47,10 +48,9 @@ export class Context {
 
   private readonly colorOption: boolean;
 
-  /** Colours for people at a terminal; asked only by commands that print for people,
-   * since looking at process.stdout loads the stream machinery (~3 ms). */
+  /** Colours for people (see color.ts); asked only by commands that print for people. */
   get color(): boolean {
-    return this.colorOption && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '') && Boolean(process.stdout.isTTY);
+    return colorWanted(this.colorOption, () => Boolean(process.stdout.isTTY));
   }
 
   static of(cmd: Command): Context {

@@ -11,7 +11,7 @@ import { EXIT } from '../errors.js';
  * COMPLETED), else 0. On a terminal it keeps a one-line status up to date on stderr.
  */
 export async function waitForJobs(ctx: Context, ids: string[], timeoutS: number | undefined): Promise<number> {
-  const live = process.stderr.isTTY && !ctx.quiet;
+  const live = process.stderr.isTTY && !ctx.quiet && process.env.TERM !== 'dumb'; // the line is redrawn with escapes
   let shown = '';
   const show = (p: WatchProgress) => {
     const line = `waiting: ${p.done} done, ${p.running} running, ${p.queued} queued${p.pending ? `, ${p.pending} pending` : ''}`;
