@@ -118,6 +118,8 @@ describe('bash completion', () => {
     const { home, id } = otherHome();
     assert.deepEqual(bashComplete(['--home', home, 'show', '']), [id]);
     assert.deepEqual(bashComplete(['show', '--home', '=', home, '']), [id], '--home=DIR after the command');
+    assert.deepEqual(bashComplete(['--home', '~/other-home', 'show', '']), [id], '~ is $HOME (the sandbox directory)');
+    assert.deepEqual(bashComplete(['--home', `'${home}'`, 'show', '']), [id], 'a quoted directory');
   });
 
   test('option values: phases, shells, files and directories; a free value offers nothing', () => {
@@ -149,6 +151,7 @@ describe('zsh completion', { skip: hasZsh ? false : 'zsh is not installed (.ci/r
     assert.ok(zshComplete(['show', '']).includes(id));
     const { home, id: otherId } = otherHome();
     assert.deepEqual(zshComplete(['--home', home, 'phase', '']), ['list', otherId]);
+    assert.deepEqual(zshComplete(['--home', '~/other-home', 'phase', '']), ['list', otherId]);
     assert.ok(zshComplete(['list', '--phase', '']).includes('EXECUTING'));
     assert.deepEqual(zshComplete(['--home', '']), ['dir']);
     assert.deepEqual(zshComplete(['validate', '']), ['file']);

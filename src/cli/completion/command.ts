@@ -30,7 +30,8 @@ export function registerCompletion(program: Command): void {
       const ctx = Context.of(cmd);
       // The table is of the whole program, not only of the group loaded for this command.
       const { buildProgram } = await import('../program.js');
-      ctx.out(SCRIPTS[shell]!.replace('@TABLE@', completionTable(await buildProgram([]))));
+      const table = completionTable(await buildProgram([]));
+      ctx.out(SCRIPTS[shell]!.replace('@TABLE@', () => table));
     });
 
   program

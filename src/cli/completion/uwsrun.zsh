@@ -45,7 +45,9 @@ __uwsrun_argument_kind() {
 
 # A word as the shell would pass it, for the simple cases: quotes off, a leading ~ expanded.
 __uwsrun_word() {
-  print -rn -- "${~${(Q)1}}"
+  local w=${(Q)1}
+  [[ $w == '~' || $w == '~/'* ]] && w=$HOME${w#\~}
+  print -rn -- "$w"
 }
 
 # What to offer at the cursor ($words, $CURRENT): a first line "file", "dir" or "list",
