@@ -24,7 +24,7 @@ const nodeDir = dirname(process.execPath);
 const nodeOnCronPath = ['/usr/bin', '/bin'].includes(nodeDir);
 
 function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): SpawnSyncReturns<string> {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 180_000, ...opts });
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 600_000, ...opts }); // tsc under a heavy load
   if (r.error) throw r.error;
   return r;
 }
