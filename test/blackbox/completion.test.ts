@@ -2,15 +2,18 @@
 // function is driven the way bash's programmable completion drives it (COMP_WORDS split as
 // bash splits a line: at spaces and at "=", COMP_CWORD the word under the cursor); the zsh
 // script is checked by `zsh -n` and its candidate function is run in a real zsh with
-// $words/$CURRENT set as the completion system sets them. Definition names and job ids
-// come from uwsrun itself at completion time, so they follow -f, $UWSRUN_JOBS, --home.
+// $words/$CURRENT set as the completion system sets them. Then both are used as people use
+// them: an interactive bash (readline, `complete -F`) and an interactive zsh (compinit) on a
+// pseudo-terminal, with Tab typed. Definition names and job ids come from uwsrun itself at
+// completion time, so they follow -f, $UWSRUN_JOBS, --home.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, Sandbox, submitJob } from '../helpers.js';
+import { dirname } from 'node:path';
+import { BIN, Sandbox, hasScript, submitJob } from '../helpers.js';
 
 const shQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 const hasZsh = spawnSync('sh', ['-c', 'command -v zsh']).status === 0;
@@ -155,5 +158,51 @@ describe('zsh completion', { skip: hasZsh ? false : 'zsh is not installed (.ci/r
     assert.ok(zshComplete(['list', '--phase', '']).includes('EXECUTING'));
     assert.deepEqual(zshComplete(['--home', '']), ['dir']);
     assert.deepEqual(zshComplete(['validate', '']), ['file']);
+  });
+});
+
+describe('bash completion in an interactive bash', { skip: hasScript() ? false : 'needs util-linux script' }, () => {
+  test('readline completes a command, a definition name and a job id at Tab through complete -F', () => {
+    const id = submitJob(sb, ['hello']);
+    const rc = join(sb.dir, 'bashrc');
+    writeFileSync(rc, `PATH=${shQuote(dirname(BIN))}:$PATH\nsource ${shQuote(bashFile)}\nPS1='> '\n`);
+    // As for zsh below: type ahead, Tab, then Ctrl-A and `echo MARK ` so Enter prints the completed line.
+    const typed = `uwsrun sub\tre\t\x01echo LINE1 \n`
+      + `uwsrun show ${id.slice(0, -1)}\t\x01echo LINE2 \n`
+      + 'exit\n';
+    const r = spawnSync('script', ['-qec', `bash --noprofile --rcfile ${shQuote(rc)} -i`, '/dev/null'], {
+      env: { ...sb.env, TERM: 'dumb', INPUTRC: '/dev/null' }, input: typed, encoding: 'utf8', timeout: 60_000,
+    });
+    assert.equal(r.status, 0, `bash: ${r.stdout}${r.stderr}`);
+    const lines = r.stdout.split(/\r?\n/).map((l) => l.replace(/\r/g, '').trim());
+    assert.ok(lines.includes('LINE1 uwsrun submit reduce'), `sub<Tab> re<Tab>: ${JSON.stringify(r.stdout)}`);
+    assert.ok(lines.includes(`LINE2 uwsrun show ${id}`), `a job id prefix<Tab>: ${JSON.stringify(r.stdout)}`);
+  });
+});
+
+describe('zsh completion in the completion system', { skip: hasZsh && hasScript() ? false : 'needs zsh and util-linux script' }, () => {
+  test('an interactive zsh with compinit completes a command, a definition name and a job id at Tab', () => {
+    const id = submitJob(sb, ['hello']);
+    const zdotdir = join(sb.dir, 'zdotdir');
+    mkdirSync(zdotdir, { recursive: true });
+    writeFileSync(join(zdotdir, '.zshrc'), [
+      `PATH=${shQuote(dirname(BIN))}:$PATH`,
+      `autoload -U compinit && compinit -u -d ${shQuote(join(zdotdir, '.zcompdump'))}`,
+      `source ${shQuote(zshFile)}`,
+      "PS1='> '",
+      '',
+    ].join('\n'));
+    // Typed ahead into the terminal: a word, Tab; then Ctrl-A and `print -r -- MARK ` in
+    // front of the completed line, so that Enter prints the line as completion left it.
+    const typed = `uwsrun sub\tre\t\x01print -r -- LINE1 \n`
+      + `uwsrun show ${id.slice(0, -1)}\t\x01print -r -- LINE2 \n`
+      + 'exit\n';
+    const r = spawnSync('script', ['-qec', 'zsh -i', '/dev/null'], {
+      env: { ...sb.env, ZDOTDIR: zdotdir, TERM: 'dumb' }, input: typed, encoding: 'utf8', timeout: 60_000,
+    });
+    assert.equal(r.status, 0, `zsh: ${r.stdout}${r.stderr}`);
+    const lines = r.stdout.split(/\r?\n/).map((l) => l.replace(/\r/g, '').trim());
+    assert.ok(lines.includes('LINE1 uwsrun submit reduce'), `sub<Tab> re<Tab>: ${JSON.stringify(r.stdout)}`);
+    assert.ok(lines.includes(`LINE2 uwsrun show ${id}`), `a job id prefix<Tab>: ${JSON.stringify(r.stdout)}`);
   });
 });
