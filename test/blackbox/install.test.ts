@@ -113,7 +113,9 @@ test('the installed uwsrun runs a job from another directory with a fresh HOME, 
   assert.ok(statSync(join(dir, 'home', '.local', 'state', 'uwsrun', 'jobs', id)).isDirectory(), 'the job is in the default HOME');
 });
 
-test('a stale code cache is replaced, and a read-only install runs without one', () => {
+const asRoot = process.getuid?.() === 0;
+
+test('a stale code cache is replaced, and a read-only install runs without one', { skip: asRoot ? false : 'needs root for unshare -m and mount' }, () => {
   const vars = { PATH: `${prefix}/bin:/usr/bin:/bin${nodeOnCronPath ? '' : `:${nodeDir}`}`, UWSRUN_HOME: join(dir, 'ro-home'), UWSRUN_RUNNER_IDLE_MS: '400' };
   const cache = join(installed, 'dist', 'uwsrun.cjs.cache');
   writeFileSync(cache, 'not a V8 code cache');
