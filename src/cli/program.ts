@@ -19,6 +19,8 @@ const GROUPS: Record<string, () => Promise<Register>> = {
   definitions: async () => (await import('./definitions.js')).registerDefinitions,
   set: async () => (await import('./set.js')).registerSet,
   housekeeping: async () => (await import('./housekeeping.js')).registerHousekeeping,
+  clean: async () => (await import('./clean.js')).registerClean,
+  resubmit: async () => (await import('./resubmit.js')).registerResubmit,
 };
 
 const GROUP_OF: Record<string, keyof typeof GROUPS> = {
@@ -29,6 +31,8 @@ const GROUP_OF: Record<string, keyof typeof GROUPS> = {
   validate: 'definitions', defs: 'definitions',
   set: 'set',
   tick: 'housekeeping', doctor: 'housekeeping',
+  clean: 'clean',
+  resubmit: 'resubmit',
 };
 
 /** The command named in argv (after global options), if it is one of ours. */

@@ -173,4 +173,19 @@ export function checkJobId(text: string): string {
   return text;
 }
 
+export const MAX_RUN_ID = 256;
+
+/** A runId (SPEC §4): 1 to 256 characters, none of them a control character. */
+export function checkRunId(text: string): string {
+  const length = [...text].length;
+  if (length === 0) throw usageError('--run-id: a run id must not be empty');
+  if (length > MAX_RUN_ID) throw usageError(`--run-id: a run id is at most ${MAX_RUN_ID} characters, got ${length}`);
+  const control = /\p{Cc}/u.exec(text);
+  if (control) {
+    const code = control[0].codePointAt(0)!.toString(16).padStart(2, '0');
+    throw usageError(`--run-id: a run id must not contain control characters (found \\x${code} at character ${[...text.slice(0, control.index)].length + 1})`);
+  }
+  return text;
+}
+
 export const isoNow = (): string => new Date().toISOString();
