@@ -152,9 +152,18 @@ function randomByte(): number {
   return pool[poolAt++]!;
 }
 
+/**
+ * Tests only: UWSRUN_TEST_ID_PREFIX (1-8 letters or digits) starts every new id, so tests
+ * of ambiguous id prefixes (SPEC §9) can make two ids share one for real.
+ */
+function testIdPrefix(): string {
+  const prefix = process.env.UWSRUN_TEST_ID_PREFIX;
+  return prefix && /^[A-Za-z0-9]{1,8}$/.test(prefix) ? prefix : '';
+}
+
 /** 16 characters from 62: about 95 bits from the system's CSPRNG, so ids cannot be guessed. */
 export function newJobId(): string {
-  let id = '';
+  let id = testIdPrefix();
   while (id.length < ID_LENGTH) {
     const byte = randomByte();
     if (byte >= 248) continue; // 248 = 4 * 62: keeps the draw uniform
