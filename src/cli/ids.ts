@@ -28,7 +28,9 @@ export function resolveJobId(store: Store, text: string): string {
     throw usageError(`invalid job id ${JSON.stringify(text)}: expected a job id (6-32 characters [A-Za-z0-9_-], starting with a letter or digit) or a prefix of at least ${MIN_PREFIX} characters of one`);
   }
   // A full id whose directory exists is taken as it is: one stat, whatever the HOME holds.
-  if (isJobId(text) && existsSync(store.layout.jobDir(text))) return text;
+  // Without one, a job that has a record all the same (should records ever live apart
+  // from job directories) is still found by its full id.
+  if (isJobId(text) && (existsSync(store.layout.jobDir(text)) || isJob(store, text))) return text;
   let names: string[];
   try {
     names = readdirSync(store.layout.jobsDir);
