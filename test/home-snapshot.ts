@@ -30,8 +30,23 @@ export function homeSnapshot(sb: Sandbox): Map<string, string> {
   return files;
 }
 
-/** Waits until the HOME has no runner (it exits when idle), so nothing writes meanwhile. */
+/** Whether a runner process of this HOME is alive (`... __runner --home HOME` in /proc). */
+function runnerProcessAlive(sb: Sandbox): boolean {
+  const wanted = `\0__runner\0--home\0${sb.home}\0`;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(wanted)) return true;
+    } catch { /* gone meanwhile */ }
+  }
+  return false;
+}
+
+/**
+ * Waits until the HOME has no runner (it exits when idle) and its process is gone: the
+ * runner's last transaction is still writing the good copy after state.json says it left.
+ */
 export async function quietHome(sb: Sandbox): Promise<Map<string, string>> {
-  await waitFor('the runner to exit (idle)', () => stateOrEmpty(sb).runner === null, 25_000);
+  await waitFor('the runner to exit (idle)', () => stateOrEmpty(sb).runner === null && !runnerProcessAlive(sb), 25_000);
   return homeSnapshot(sb);
 }
