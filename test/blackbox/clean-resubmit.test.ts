@@ -77,6 +77,20 @@ test('clean deletes COMPLETED, ERROR and ABORTED jobs, never active ones, ARCHIV
   }
 });
 
+test('clean of a HOME that does not exist deletes nothing and creates nothing', T, () => {
+  const sb = new Sandbox(YAML);
+  try {
+    for (const args of [['clean'], ['clean', '--json'], ['clean', '--phase', 'ARCHIVED', '--older-than', '7d']]) {
+      const r = sb.run(args);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, args.includes('--json') ? '[]\n' : '');
+      assert.equal(existsSync(sb.home), false, `${args.join(' ')}: no HOME created`);
+    }
+  } finally {
+    sb.cleanup();
+  }
+});
+
 test('clean --phase and --definition are unions; --older-than counts from endTime; bad filters exit 2 and change nothing', T, async () => {
   const sb = new Sandbox(YAML);
   try {
