@@ -6,6 +6,7 @@ import { forEachId, reportError, resolveJobIds } from './ids.js';
 import { toPublic, type JobRecord } from '../core/job.js';
 import { deleteJob, runJobs, setLimit } from '../core/actions.js';
 import { abortJob } from '../run/abort.js';
+import { PAUSED_NOTICE } from './wait.js';
 
 function printChanged(ctx: Context, jobs: JobRecord[]): void {
   if (ctx.json) ctx.outJson(jobs.map(toPublic));
@@ -28,7 +29,10 @@ export function registerChange(program: Command): void {
         }
       }
       printChanged(ctx, queued);
-      if (queued.length) ctx.info(`queued ${queued.length} job${queued.length === 1 ? '' : 's'}`);
+      if (queued.length) {
+        ctx.info(`queued ${queued.length} job${queued.length === 1 ? '' : 's'}`);
+        if (ctx.store.readState().limit === 0) ctx.info(PAUSED_NOTICE);
+      }
       process.exitCode = code;
     });
 

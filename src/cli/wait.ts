@@ -6,6 +6,9 @@ import { parseDuration } from '../core/duration.js';
 import { EXIT, UserError } from '../errors.js';
 import { resolveJobId } from './ids.js';
 
+/** Said when a job is queued or waited for in a paused HOME. */
+export const PAUSED_NOTICE = 'the HOME is paused (limit 0): queued jobs start after `uwsrun limit N` with N > 0';
+
 /** Said once by `wait` and `logs --follow`: a PENDING job is never started by itself. */
 export const pendingNotice = (jobId: string): string =>
   `job ${jobId} is PENDING: nothing will start it until \`uwsrun run ${jobId}\``;
@@ -26,6 +29,7 @@ export async function waitForJobs(ctx: Context, ids: string[], timeoutS: number 
   if (!ctx.quiet) {
     const state = ctx.store.readState();
     for (const id of new Set(ids)) if (state.jobs[id]?.phase === 'PENDING') ctx.info(pendingNotice(id));
+    if (state.limit === 0 && ids.some((id) => state.jobs[id]?.phase === 'QUEUED')) ctx.info(PAUSED_NOTICE);
   }
   const outcome = await watchUntilFinal(ctx.store, ids, timeoutS, live ? show : undefined);
   if (live) process.stderr.write('\r\x1b[2K');

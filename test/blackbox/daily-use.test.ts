@@ -261,6 +261,13 @@ test('limit 0 pauses the HOME: nothing starts, the running job goes on; limit 1 
     assert.equal(paused.code, 0, paused.stderr);
     assert.equal(paused.stdout, '0\n');
     const queued = submitJob(sb, ['hello', '--run']);
+    const pending = submitJob(sb, ['hello']);
+    const ran = sb.run(['run', pending]);
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.ok(ran.stderr.includes('paused (limit 0)'), `run says the HOME is paused: ${ran.stderr}`);
+    const waited = sb.run(['wait', queued, '--timeout', '1']);
+    assert.equal(waited.code, 124);
+    assert.ok(waited.stderr.includes('paused (limit 0)'), `wait says the HOME is paused: ${waited.stderr}`);
     release(sb, running);
     await waitFor('the running job COMPLETED', () => sb.job(running).phase === 'COMPLETED');
     // The runner decides what to start in the transaction that records an end: the slot
@@ -275,7 +282,7 @@ test('limit 0 pauses the HOME: nothing starts, the running job goes on; limit 1 
 
     const t0 = Date.now();
     assert.equal(sb.ok(['limit', '1']), '1');
-    await waitFor('the queued job COMPLETED after resuming', () => sb.job(queued).phase === 'COMPLETED', 20_000);
+    await waitFor('the queued jobs COMPLETED after resuming', () => sb.job(queued).phase === 'COMPLETED' && sb.job(pending).phase === 'COMPLETED', 20_000);
     assert.ok(Date.now() - t0 < 15_000, 'started promptly after resuming');
     assert.equal(sb.job(running).phase, 'COMPLETED');
   } finally {
