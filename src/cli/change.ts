@@ -1,4 +1,4 @@
-// Commands that change jobs: run, abort, delete, clean, resubmit, limit.
+// Commands that change jobs: run, abort, delete, limit (clean and resubmit have files of their own).
 
 import type { Command } from 'commander';
 import { Context } from './context.js';
