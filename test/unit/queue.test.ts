@@ -48,3 +48,8 @@ test('maxRunning counts jobs chosen in the same round', () => {
   const q = sorted(queued('rrrrr1', 'reduce', 1, 1), queued('rrrrr2', 'reduce', 2, 1), queued('hhhhhh', 'hello', 3));
   assert.deepEqual(ids(selectJobsToStart({}, q, 5)), ['rrrrr1', 'hhhhhh']);
 });
+
+test('limit 0 (paused) starts nothing', () => {
+  const jobs = { a: hot('QUEUED', 'a', 1), b: hot('QUEUED', 'b', 2), x: hot('EXECUTING', 'a', null) };
+  assert.deepEqual(selectJobsToStart(jobs, 0), []);
+});
