@@ -27,9 +27,16 @@ export async function waitForJobs(ctx: Context, ids: string[], timeoutS: number 
     shown = line;
   };
   if (!ctx.quiet) {
-    const state = ctx.store.readState();
-    for (const id of new Set(ids)) if (state.jobs[id]?.phase === 'PENDING') ctx.info(pendingNotice(id));
-    if (state.limit === 0 && ids.some((id) => state.jobs[id]?.phase === 'QUEUED')) ctx.info(PAUSED_NOTICE);
+    const phaseOf = (id: string) => {
+      try {
+        return ctx.store.getJob(id)?.phase;
+      } catch {
+        return undefined; // a damaged record is reported by the wait itself
+      }
+    };
+    const phases = [...new Set(ids)].map((id) => [id, phaseOf(id)] as const);
+    for (const [id, phase] of phases) if (phase === 'PENDING') ctx.info(pendingNotice(id));
+    if (phases.some(([, phase]) => phase === 'QUEUED') && ctx.store.readState().limit === 0) ctx.info(PAUSED_NOTICE);
   }
   const outcome = await watchUntilFinal(ctx.store, ids, timeoutS, live ? show : undefined);
   if (live) process.stderr.write('\r\x1b[2K');

@@ -50,6 +50,7 @@ test('maxRunning counts jobs chosen in the same round', () => {
 });
 
 test('limit 0 (paused) starts nothing', () => {
-  const jobs = { a: hot('QUEUED', 'a', 1), b: hot('QUEUED', 'b', 2), x: hot('EXECUTING', 'a', null) };
-  assert.deepEqual(selectJobsToStart(jobs, 0), []);
+  const q = sorted(queued('aaaaaa', 'a', 1), queued('bbbbbb', 'b', 2));
+  assert.deepEqual(ids(selectJobsToStart({}, q, 0)), []);
+  assert.deepEqual(ids(selectJobsToStart({ x: hot('a', 0) }, q, 0)), []);
 });
