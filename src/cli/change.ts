@@ -1,11 +1,12 @@
-// Commands that change jobs: run, abort, delete, limit.
+// Commands that change jobs: run, abort, delete, limit (clean and resubmit have files of their own).
 
 import type { Command } from 'commander';
 import { Context } from './context.js';
-import { forEachId, reportError } from './ids.js';
-import { checkJobId, toPublic, type JobRecord } from '../core/job.js';
+import { forEachId, reportError, resolveJobIds } from './ids.js';
+import { toPublic, type JobRecord } from '../core/job.js';
 import { deleteJob, runJobs, setLimit } from '../core/actions.js';
 import { abortJob } from '../run/abort.js';
+import { PAUSED_NOTICE } from './wait.js';
 
 function printChanged(ctx: Context, jobs: JobRecord[]): void {
   if (ctx.json) ctx.outJson(jobs.map(toPublic));
@@ -17,16 +18,9 @@ export function registerChange(program: Command): void {
     .description('queue PENDING jobs')
     .argument('<ids...>', 'job ids')
     .action(async (ids: string[], _flags: unknown, cmd: Command) => {
-      const ctx = Context.of(cmd);
-      let code = 0;
-      const valid: string[] = [];
-      for (const id of ids) {
-        try {
-          valid.push(checkJobId(id));
-        } catch (err) {
-          code = Math.max(code, reportError(err));
-        }
-      }
+      const ctx = Context.of(cmd, { json: true });
+      const { code: idCode, resolved: valid } = resolveJobIds(ctx.store, ids);
+      let code = idCode;
       const queued: JobRecord[] = [];
       if (valid.length) {
         for (const r of await runJobs(ctx.store, valid)) {
@@ -35,7 +29,10 @@ export function registerChange(program: Command): void {
         }
       }
       printChanged(ctx, queued);
-      if (queued.length) ctx.info(`queued ${queued.length} job${queued.length === 1 ? '' : 's'}`);
+      if (queued.length) {
+        ctx.info(`queued ${queued.length} job${queued.length === 1 ? '' : 's'}`);
+        if (ctx.store.readState().limit === 0) ctx.info(PAUSED_NOTICE);
+      }
       process.exitCode = code;
     });
 
@@ -44,8 +41,8 @@ export function registerChange(program: Command): void {
     .description('abort jobs; returns when they are ABORTED and their processes gone')
     .argument('<ids...>', 'job ids')
     .action(async (ids: string[], _flags: unknown, cmd: Command) => {
-      const ctx = Context.of(cmd);
-      const { code, done } = await forEachId(ids, (id) => abortJob(ctx.store, id));
+      const ctx = Context.of(cmd, { json: true });
+      const { code, done } = await forEachId(ctx.store, ids, (id) => abortJob(ctx.store, id));
       printChanged(ctx, done);
       for (const j of done) ctx.info(`job ${j.jobId} ${j.phase}`);
       process.exitCode = code;
@@ -56,8 +53,8 @@ export function registerChange(program: Command): void {
     .description('abort jobs if active, then remove their records and directories')
     .argument('<ids...>', 'job ids')
     .action(async (ids: string[], _flags: unknown, cmd: Command) => {
-      const ctx = Context.of(cmd);
-      const { code, done } = await forEachId(ids, (id) => deleteJob(ctx.store, id));
+      const ctx = Context.of(cmd, { json: true });
+      const { code, done } = await forEachId(ctx.store, ids, (id) => deleteJob(ctx.store, id));
       printChanged(ctx, done);
       for (const j of done) ctx.info(`job ${j.jobId} deleted`);
       process.exitCode = code;
@@ -65,14 +62,13 @@ export function registerChange(program: Command): void {
 
   program
     .command('limit')
-    .description('show or set how many jobs of this HOME may execute at once')
-    .argument('[n]', 'the new limit')
+    .description('show or set how many jobs of this HOME may execute at once (0 pauses: no job starts)')
+    .argument('[n]', 'the new limit, 0 to 10000')
     .action(async (n: string | undefined, _flags: unknown, cmd: Command) => {
-      const ctx = Context.of(cmd);
-      if (n === undefined) {
-        ctx.out(String(ctx.store.readState().limit));
-        return;
-      }
-      ctx.out(String(await setLimit(ctx.store, n)));
+      const ctx = Context.of(cmd, { json: true });
+      const limit = n === undefined ? ctx.store.readState().limit : await setLimit(ctx.store, n);
+      if (ctx.json) ctx.outJson({ limit });
+      else ctx.out(String(limit));
+      if (n !== undefined && limit === 0) ctx.info('paused: no job starts until `uwsrun limit N` with N > 0; running jobs go on');
     });
 }

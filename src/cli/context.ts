@@ -31,6 +31,12 @@ export function writeOut(text: string): void {
   }
 }
 
+/** The machine outputs a command offers; any other is refused, never silently ignored. */
+export interface Outputs {
+  json?: boolean;
+  xml?: boolean;
+}
+
 export class Context {
   readonly store: Store;
   readonly json: boolean;
@@ -53,8 +59,17 @@ export class Context {
     return colorWanted(this.colorOption, () => Boolean(process.stdout.isTTY));
   }
 
-  static of(cmd: Command): Context {
-    return new Context(cmd.optsWithGlobals<GlobalOptions>());
+  /**
+   * The context of a command. `--json` and `--xml` are global options (accepted before or
+   * after the command), so commander takes them everywhere: a command that does not offer
+   * one refuses it here (exit 2), before anything is read or written.
+   */
+  static of(cmd: Command, outputs: Outputs = {}): Context {
+    const opts = cmd.optsWithGlobals<GlobalOptions>();
+    if (opts.json && opts.xml) throw usageError('--json and --xml cannot be used together');
+    if (opts.xml && !outputs.xml) throw usageError(`${cmd.name()} does not take --xml (only show, list and results print UWS XML)`);
+    if (opts.json && !outputs.json) throw usageError(`${cmd.name()} does not take --json`);
+    return new Context(opts);
   }
 
   /** Data, on stdout. */

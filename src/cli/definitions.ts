@@ -26,11 +26,12 @@ export function registerDefinitions(program: Command): void {
     .description('check a definitions file')
     .argument('[file]', 'definitions file')
     .action(async (file: string | undefined, _flags: unknown, cmd: Command) => {
-      const ctx = Context.of(cmd);
+      const ctx = Context.of(cmd, { json: true });
       const path = definitionsPath(ctx, file);
       const defs = await loadDefinitions(path);
       const names = Object.keys(defs.jobs);
-      ctx.info(`${path}: ok, ${names.length} definition${names.length === 1 ? '' : 's'} (${names.join(', ')})`);
+      if (ctx.json) ctx.outJson({ file: path, definitions: names });
+      else ctx.info(`${path}: ok, ${names.length} definition${names.length === 1 ? '' : 's'} (${names.join(', ')})`);
     });
 
   program
@@ -38,7 +39,7 @@ export function registerDefinitions(program: Command): void {
     .description('list definitions and their parameters')
     .option('-f, --file <file>', 'definitions file')
     .action(async (flags: { file?: string }, cmd: Command) => {
-      const ctx = Context.of(cmd);
+      const ctx = Context.of(cmd, { json: true });
       const defs = await loadDefinitions(definitionsPath(ctx, flags.file));
       const list = Object.values(defs.jobs);
       if (ctx.json) {

@@ -1,10 +1,12 @@
 // `logs --follow`: prints what the job has written so far, then keeps reading from where it
 // stopped, until the job is final and a last read finds nothing new. Polls the file size
-// (cheap, and works when the writer is a process we do not know).
+// (cheap, and works when the writer is a process we do not know). With `--tail N` it starts
+// at the last N lines of what is there when the file is first opened.
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { Store } from '../store/state.js';
 import { isFinal } from '../core/phases.js';
+import { tailOffset } from './tail.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -19,7 +21,7 @@ function drain(fd: number, from: number): number {
   }
 }
 
-export async function followLog(store: Store, jobId: string, file: string): Promise<void> {
+export async function followLog(store: Store, jobId: string, file: string, tailLines?: number): Promise<void> {
   let fd: number | undefined;
   let pos = 0;
   try {
@@ -29,6 +31,7 @@ export async function followLog(store: Store, jobId: string, file: string): Prom
       if (fd === undefined) {
         try {
           fd = openSync(file, 'r');
+          if (tailLines !== undefined) pos = tailOffset(fd, fstatSync(fd).size, tailLines);
         } catch {
           if (final) return;
         }

@@ -1,11 +1,14 @@
 // Commands that read jobs: show, phase, logs, results, list.
 
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fstatSync, openSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Context } from './context.js';
 import { humanSize, jobSummary, jobsTable, phasePainter, table } from './format.js';
-import { checkJobId, type JobRecord, toPublic } from '../core/job.js';
-import { filterJobs, parseListFilter } from '../core/query.js';
+import { type JobRecord, toPublic } from '../core/job.js';
+import { resolveJobId } from './ids.js';
+import { parseLineCount, tailOffset } from './tail.js';
+import { pendingNotice } from './wait.js';
+import { type ListFlags, filterJobs, parseListFilter } from '../core/query.js';
 import { isFinal } from '../core/phases.js';
 import { noSuchJob } from '../errors.js';
 import type { StateData, Store } from '../store/state.js';
@@ -13,8 +16,10 @@ import { jobDocument, jobsDocument, resultsDocument } from '../uws/xml.js';
 import { QuoteModel } from '../uws/quote.js';
 import { superviseIfOrphaned } from '../run/ensure-runner.js';
 
-export function getJobOrThrow(store: Store, jobId: string): JobRecord {
-  const job = store.getJob(checkJobId(jobId));
+/** The job an argument names (a full id or a unique prefix, see ids.ts). */
+export function getJobOrThrow(store: Store, text: string): JobRecord {
+  const jobId = resolveJobId(store, text);
+  const job = store.getJob(jobId);
   if (!job) throw noSuchJob(jobId);
   return job;
 }
@@ -47,9 +52,9 @@ export function registerInspect(program: Command): void {
   program
     .command('show')
     .description('show one job')
-    .argument('<id>', 'job id')
+    .argument('<id>', 'job id (or a unique prefix of at least 4 characters)')
     .action(async (id: string, _flags: unknown, cmd: Command) => {
-      const ctx = Context.of(cmd);
+      const ctx = Context.of(cmd, { json: true, xml: true });
       let job = getJobOrThrow(ctx.store, id);
       await lookAfter(ctx.store, job);
       // Only an active job has a quote; listing every job is O(n), so skip it otherwise.
@@ -65,20 +70,21 @@ export function registerInspect(program: Command): void {
   program
     .command('phase')
     .description('print the phase of a job')
-    .argument('<id>', 'job id')
+    .argument('<id>', 'job id (or a unique prefix of at least 4 characters)')
     .action(async (id: string, _flags: unknown, cmd: Command) => {
-      const ctx = Context.of(cmd);
+      const ctx = Context.of(cmd, { json: true });
       const job = getJobOrThrow(ctx.store, id);
       await lookAfter(ctx.store, job);
-      ctx.out(job.phase);
+      if (ctx.json) ctx.outJson({ jobId: job.jobId, phase: job.phase });
+      else ctx.out(job.phase);
     });
 
   program
     .command('results')
     .description('list the result files of a job')
-    .argument('<id>', 'job id')
+    .argument('<id>', 'job id (or a unique prefix of at least 4 characters)')
     .action((id: string, _flags: unknown, cmd: Command) => {
-      const ctx = Context.of(cmd);
+      const ctx = Context.of(cmd, { json: true, xml: true });
       const job = getJobOrThrow(ctx.store, id);
       if (ctx.xml) ctx.out(resultsDocument(job.results));
       else if (ctx.json) ctx.outJson(job.results);
@@ -89,21 +95,34 @@ export function registerInspect(program: Command): void {
   program
     .command('logs')
     .description("print a job's output")
-    .argument('<id>', 'job id')
+    .argument('<id>', 'job id (or a unique prefix of at least 4 characters)')
     .option('--stderr', 'print stderr.log instead of stdout.log')
     .option('--follow', 'keep printing until the job is final and its log drained')
-    .action(async (id: string, flags: { stderr?: boolean; follow?: boolean }, cmd: Command) => {
+    .option('--tail <n>', 'only the last N lines (with --follow: then what follows)')
+    .action(async (id: string, flags: { stderr?: boolean; follow?: boolean; tail?: string }, cmd: Command) => {
+      // The log is printed as the job wrote it: there is no JSON form of it.
       const ctx = Context.of(cmd);
+      const tailLines = flags.tail === undefined ? undefined : parseLineCount(flags.tail);
       const job = getJobOrThrow(ctx.store, id);
       const file = flags.stderr ? ctx.store.layout.stderrLog(job.jobId) : ctx.store.layout.stdoutLog(job.jobId);
       if (flags.follow) {
+        if (job.phase === 'PENDING') ctx.info(pendingNotice(job.jobId));
         const { followLog } = await import('./follow.js');
-        await followLog(ctx.store, job.jobId, file);
+        await followLog(ctx.store, job.jobId, file, tailLines);
         return;
       }
       if (!existsSync(file)) return;
+      let start = 0;
+      if (tailLines !== undefined) {
+        const fd = openSync(file, 'r');
+        try {
+          start = tailOffset(fd, fstatSync(fd).size, tailLines);
+        } finally {
+          closeSync(fd);
+        }
+      }
       await new Promise<void>((resolve, reject) => {
-        const stream = createReadStream(file);
+        const stream = createReadStream(file, { start });
         stream.on('error', reject);
         stream.on('end', resolve);
         stream.pipe(process.stdout, { end: false });
@@ -114,11 +133,11 @@ export function registerInspect(program: Command): void {
     .command('list')
     .description('list jobs, oldest first')
     .option('--phase <phase>', 'only jobs in this phase (repeatable: union)', collect, [])
-    .option('--after <iso>', 'only jobs created strictly after this instant')
+    .option('--after <when>', 'only jobs created strictly after this ISO 8601 instant or date (YYYY-MM-DD: its midnight UTC)')
     .option('--last <n>', 'only the N most recently created jobs')
-    .option('--definition <name>', 'only jobs of this definition')
-    .action(async (flags: { phase: string[]; after?: string; last?: string; definition?: string }, cmd: Command) => {
-      const ctx = Context.of(cmd);
+    .option('--definition <name>', 'only jobs of this definition (repeatable: union)', collect, [])
+    .action(async (flags: ListFlags, cmd: Command) => {
+      const ctx = Context.of(cmd, { json: true, xml: true });
       const filter = parseListFilter(flags);
       const state = ctx.store.readState();
       await superviseIfOrphaned(ctx.store.home, state);

@@ -20,6 +20,8 @@ const GROUPS: Record<string, () => Promise<Register>> = {
   set: async () => (await import('./set.js')).registerSet,
   housekeeping: async () => (await import('./housekeeping.js')).registerHousekeeping,
   completion: async () => (await import('./completion/command.js')).registerCompletion,
+  clean: async () => (await import('./clean.js')).registerClean,
+  resubmit: async () => (await import('./resubmit.js')).registerResubmit,
 };
 
 const GROUP_OF: Record<string, keyof typeof GROUPS> = {
@@ -31,6 +33,8 @@ const GROUP_OF: Record<string, keyof typeof GROUPS> = {
   set: 'set',
   tick: 'housekeeping', doctor: 'housekeeping',
   completion: 'completion', __complete: 'completion',
+  clean: 'clean',
+  resubmit: 'resubmit',
 };
 
 // One example per command, shown at the end of its --help. Kept here, in one table, so the

@@ -5,9 +5,9 @@ import { definitionsPath } from './definitions-file.js';
 import { getDefinition } from '../definitions/lookup.js';
 import { loadDefinitionsCached } from '../definitions/cached.js';
 import { parseParamAssignment, resolveParameterObject, resolveParameters } from '../definitions/params.js';
-import { parseDestruction, parseSeconds } from '../core/duration.js';
+import { parseDestruction, parseDuration } from '../core/duration.js';
 import { type ResolvedParameters, submitJobs } from '../core/submit.js';
-import { toPublic } from '../core/job.js';
+import { checkRunId, toPublic } from '../core/job.js';
 import { usageError } from '../errors.js';
 import { waitForJobs } from './wait.js';
 
@@ -64,20 +64,21 @@ export function registerSubmit(program: Command): void {
     .option('--params-from <file>', 'JSON Lines of parameter objects, one job each (- for stdin)')
     .option('--run', 'queue the job at once')
     .option('--run-id <id>', 'a free label, echoed back')
-    .option('--execution-duration <seconds>', 'time limit in seconds (0 = unlimited)')
+    .option('--execution-duration <duration>', 'time limit: 90s, 30m, 12h, 7d or whole seconds (0 = unlimited)')
     .option('--destruction <when>', 'ISO 8601 instant, duration (90s 30m 12h 7d) or 0 = never')
-    .option('--unique', 'with --run-id: if a job of this definition and run id exists, print its id and create nothing')
+    .option('--unique', 'with --run-id: if a job of this definition and run id exists that has not failed, print its id and create nothing (with --run: queue it if PENDING)')
     .option('--wait', 'run, then wait until the job is final')
-    .option('--timeout <seconds>', 'with --wait: give up after this many seconds (exit 124)')
+    .option('--timeout <duration>', 'with --wait: give up after this long (90s, 30m, 12h, 7d or seconds; exit 124)')
     .action(async (name: string, flags: SubmitFlags, cmd: Command) => {
-      const ctx = Context.of(cmd);
+      const ctx = Context.of(cmd, { json: true });
+      if (flags.runId !== undefined) checkRunId(flags.runId);
       if (flags.timeout !== undefined && !flags.wait) throw usageError('--timeout needs --wait');
       if (flags.unique && flags.runId === undefined) throw usageError('--unique needs --run-id');
       if (flags.unique && flags.paramsFrom !== undefined) throw usageError('--unique and --params-from cannot be used together');
       if (flags.paramsFrom !== undefined && flags.param.length > 0) throw usageError('-p and --params-from cannot be used together');
-      const executionDuration = flags.executionDuration === undefined ? undefined : parseSeconds(flags.executionDuration, '--execution-duration');
+      const executionDuration = flags.executionDuration === undefined ? undefined : parseDuration(flags.executionDuration, '--execution-duration');
       const destruction = flags.destruction === undefined ? undefined : parseDestruction(flags.destruction, new Date());
-      const timeout = flags.timeout === undefined ? undefined : parseSeconds(flags.timeout, '--timeout');
+      const timeout = flags.timeout === undefined ? undefined : parseDuration(flags.timeout, '--timeout');
       const defs = await loadDefinitionsCached(definitionsPath(ctx, flags.file), ctx.store.layout.exists() ? ctx.store.layout.cacheDir : null);
       const def = getDefinition(defs, name);
       const paramSets = flags.paramsFrom !== undefined
@@ -93,10 +94,10 @@ export function registerSubmit(program: Command): void {
       });
       if (ctx.json && !flags.wait) {
         ctx.outJson(flags.paramsFrom !== undefined ? jobs.map(toPublic) : toPublic(jobs[0]!));
-      } else if (!ctx.json) {
+      } else if (!ctx.json && jobs.length > 0) {
         ctx.out(jobs.map((j) => j.jobId).join('\n'));
       }
-      if (flags.wait) {
+      if (flags.wait && jobs.length > 0) {
         process.exitCode = await waitForJobs(ctx, jobs.map((j) => j.jobId), timeout);
       }
     });

@@ -1,9 +1,17 @@
 import type { Command } from 'commander';
 import { Context } from './context.js';
-import { checkJobId, toPublic } from '../core/job.js';
+import { toPublic } from '../core/job.js';
 import { watchUntilFinal, type WatchProgress } from '../core/watch.js';
-import { parseSeconds } from '../core/duration.js';
-import { EXIT } from '../errors.js';
+import { parseDuration } from '../core/duration.js';
+import { EXIT, UserError } from '../errors.js';
+import { resolveJobId } from './ids.js';
+
+/** Said when a job is queued or waited for in a paused HOME. */
+export const PAUSED_NOTICE = 'the HOME is paused (limit 0): queued jobs start after `uwsrun limit N` with N > 0';
+
+/** Said once by `wait` and `logs --follow`: a PENDING job is never started by itself. */
+export const pendingNotice = (jobId: string): string =>
+  `job ${jobId} is PENDING: nothing will start it until \`uwsrun run ${jobId}\``;
 
 /**
  * Waits for jobs and returns wait's exit code (SPEC §9), by precedence: 124 timed out,
@@ -18,6 +26,18 @@ export async function waitForJobs(ctx: Context, ids: string[], timeoutS: number 
     if (line !== shown) process.stderr.write(`\r\x1b[2K${line}`);
     shown = line;
   };
+  if (!ctx.quiet) {
+    const phaseOf = (id: string) => {
+      try {
+        return ctx.store.getJob(id)?.phase;
+      } catch {
+        return undefined; // a damaged record is reported by the wait itself
+      }
+    };
+    const phases = [...new Set(ids)].map((id) => [id, phaseOf(id)] as const);
+    for (const [id, phase] of phases) if (phase === 'PENDING') ctx.info(pendingNotice(id));
+    if (phases.some(([, phase]) => phase === 'QUEUED') && ctx.store.readState().limit === 0) ctx.info(PAUSED_NOTICE);
+  }
   const outcome = await watchUntilFinal(ctx.store, ids, timeoutS, live ? show : undefined);
   if (live) process.stderr.write('\r\x1b[2K');
   for (const id of outcome.vanished) process.stderr.write(`uwsrun: no such job: ${id}\n`);
@@ -37,12 +57,22 @@ export function registerWait(program: Command): void {
   program
     .command('wait')
     .description('block until every job is final')
-    .argument('<ids...>', 'job ids')
-    .option('--timeout <seconds>', 'give up after this many seconds (exit 124)')
+    .argument('<ids...>', 'job ids (or unique prefixes of at least 4 characters)')
+    .option('--timeout <duration>', 'give up after this long (90s, 30m, 12h, 7d or seconds; exit 124)')
     .action(async (ids: string[], flags: { timeout?: string }, cmd: Command) => {
-      const ctx = Context.of(cmd);
-      const timeout = flags.timeout === undefined ? undefined : parseSeconds(flags.timeout, '--timeout');
-      ids.forEach(checkJobId);
-      process.exitCode = await waitForJobs(ctx, ids, timeout);
+      const ctx = Context.of(cmd, { json: true });
+      const timeout = flags.timeout === undefined ? undefined : parseDuration(flags.timeout, '--timeout');
+      // An id that names no job is waited for like one that vanished (exit 3, after the
+      // others); a bad or ambiguous one is a usage error before any waiting.
+      const resolved: string[] = [];
+      for (const id of ids) {
+        try {
+          resolved.push(resolveJobId(ctx.store, id));
+        } catch (err) {
+          if (!(err instanceof UserError && err.exitCode === EXIT.noSuchJob)) throw err;
+          resolved.push(id);
+        }
+      }
+      process.exitCode = await waitForJobs(ctx, resolved, timeout);
     });
 }

@@ -1,12 +1,13 @@
 // The state changes users ask for besides submit and abort: run (PENDING -> QUEUED),
-// delete, and the HOME-wide limit. Each is one transaction; refusals come from the
-// transition table and leave everything unchanged.
+// delete (and clean, which deletes through it), and the HOME-wide limit (0 pauses the
+// HOME). Each is one transaction; refusals come from the transition table and leave
+// everything unchanged.
 
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type JobRecord } from './job.js';
-import { applyTransition, isFinal } from './phases.js';
-import { noSuchJob, usageError } from '../errors.js';
+import { type Phase, applyTransition, isFinal } from './phases.js';
+import { EXIT, UserError, noSuchJob, usageError } from '../errors.js';
 import type { Store } from '../store/state.js';
 import { SYNCFS_FROM, prepareSyncfs } from '../store/syncfs.js';
 import { needsRunner, runnerWakeFor, wakeRunner, type RunnerWake } from '../run/ensure-runner.js';
@@ -36,8 +37,14 @@ export async function runJobs(store: Store, ids: string[]): Promise<(JobRecord |
   return outcome;
 }
 
-/** Aborts the job if it is active, then removes its record and directory. */
-export async function deleteJob(store: Store, jobId: string): Promise<JobRecord> {
+/**
+ * Aborts the job if it is active, then removes its record and directory. `onlyIf`, checked
+ * again under the lock, lets a caller that chose the job from a snapshot (clean) leave it
+ * alone if it changed meanwhile: then nothing is removed and the result is undefined.
+ */
+export async function deleteJob(store: Store, jobId: string): Promise<JobRecord>;
+export async function deleteJob(store: Store, jobId: string, onlyIf: (job: JobRecord) => boolean): Promise<JobRecord | undefined>;
+export async function deleteJob(store: Store, jobId: string, onlyIf?: (job: JobRecord) => boolean): Promise<JobRecord | undefined> {
   let job = store.getJob(jobId);
   if (!job) throw noSuchJob(jobId);
   if (!isFinal(job.phase)) {
@@ -54,23 +61,63 @@ export async function deleteJob(store: Store, jobId: string): Promise<JobRecord>
   const deleted = store.update((tx) => {
     const now = tx.getJob(jobId);
     if (!now) throw noSuchJob(jobId);
+    if (onlyIf && !onlyIf(now)) return undefined;
     mkdirSync(tx.layout.trashDir, { recursive: true, mode: 0o700 });
     renameSync(tx.layout.jobDir(jobId), trash);
     tx.forget(jobId);
     return now;
   });
-  rmSync(trash, { recursive: true, force: true });
+  if (deleted) rmSync(trash, { recursive: true, force: true });
+  return deleted;
+}
+
+export interface CleanFilter {
+  /** Final phases to delete; empty = COMPLETED, ERROR and ABORTED (ARCHIVED only when named). */
+  phases: Phase[];
+  /** Only jobs whose endTime is more than this many seconds ago; null = any. */
+  olderThan: number | null;
+  /** Only jobs of these definitions (union); empty = all. */
+  definitions: string[];
+}
+
+const CLEANED_BY_DEFAULT: readonly Phase[] = ['COMPLETED', 'ERROR', 'ABORTED'];
+
+/**
+ * `clean`: deletes the final jobs the filter selects, each through deleteJob; a job whose
+ * phase changed meanwhile (archived by its destruction) or that someone else deleted is
+ * left out. Returns the deleted jobs, oldest first.
+ */
+export async function cleanJobs(store: Store, filter: CleanFilter, now = Date.now()): Promise<JobRecord[]> {
+  const phases = filter.phases.length ? filter.phases : CLEANED_BY_DEFAULT;
+  const wanted = (job: JobRecord): boolean => {
+    if (!isFinal(job.phase) || !phases.includes(job.phase)) return false;
+    if (filter.definitions.length && !filter.definitions.includes(job.definition)) return false;
+    if (filter.olderThan === null) return true;
+    return job.endTime !== null && Date.parse(job.endTime) < now - filter.olderThan * 1000;
+  };
+  const deleted: JobRecord[] = [];
+  for (const job of store.listJobs()) {
+    if (!wanted(job)) continue;
+    try {
+      const gone = await deleteJob(store, job.jobId, wanted);
+      if (gone) deleted.push(gone);
+    } catch (err) {
+      if (!(err instanceof UserError && err.exitCode === EXIT.noSuchJob)) throw err;
+    }
+  }
   return deleted;
 }
 
 export async function setLimit(store: Store, text: string): Promise<number> {
   const limit = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
-    throw usageError(`limit must be a whole number from 1 to 10000, got ${JSON.stringify(text)}`);
+  if (!Number.isInteger(limit) || limit < 0 || limit > 10_000) {
+    throw usageError(`limit must be a whole number from 0 (pause) to 10000, got ${JSON.stringify(text)}`);
   }
   let wake: RunnerWake | undefined;
   store.update((tx) => {
     tx.state.limit = limit;
+    // A resumed HOME (or a raised limit) starts its queued jobs at once, as after `run`;
+    // a paused one needs no runner for them (needsRunner).
     if (needsRunner(tx.state, tx.layout)) wake = runnerWakeFor(tx);
   }, true);
   if (wake) await wakeRunner(store.home, wake);

@@ -1,5 +1,5 @@
-// Time as users write it: durations (`90s 30m 12h 7d`, or a plain number of seconds), whole
-// seconds for limits, and ISO 8601 instants. Every quantity is bounded by 2147483647 seconds
+// Time as users write it: durations (`90s 30m 12h 7d`, or a plain number of seconds) and
+// ISO 8601 instants. Every quantity is bounded by 2147483647 seconds
 // (the UWS executionDuration range, about 68 years), so a duration added to "now" always
 // stays inside what a JS Date can hold. Instants must carry `Z` or an offset: a local time
 // would mean something different on every machine and under cron's TZ.
@@ -12,7 +12,6 @@ export const MAX_SECONDS = 2147483647;
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 const DURATION_PATTERN = /^(\d+)([smhd]?)$/;
-const WHOLE_SECONDS_PATTERN = /^\d+$/;
 
 /** Seconds for `90s`, `30m`, `12h`, `7d`, `3600` or `0`; null when the text is none of them. */
 export function durationSeconds(text: string): number | null {
@@ -22,20 +21,19 @@ export function durationSeconds(text: string): number | null {
   return seconds <= MAX_SECONDS ? seconds : null;
 }
 
+/** What a duration may be, for a lifetime (where 0 means keep forever). */
 export const DURATION_HINT = `a duration (90s, 30m, 12h, 7d, or whole seconds; 0 = never; at most ${MAX_SECONDS} seconds)`;
-export const SECONDS_HINT = `a whole number of seconds (0 to ${MAX_SECONDS})`;
+/** What a duration may be, for any other quantity. */
+export const DURATION_FORMS = `a duration (90s, 30m, 12h, 7d, or whole seconds; 0 to ${MAX_SECONDS} seconds)`;
 
+/**
+ * The one parser of durations on the command line (SPEC §3): `--execution-duration`,
+ * `--timeout`, `--older-than`, ... all take `90`, `90s`, `30m`, `12h` or `7d`.
+ */
 export function parseDuration(text: string, what: string): number {
   const seconds = durationSeconds(text);
-  if (seconds === null) throw usageError(`${what}: ${JSON.stringify(text)} is not ${DURATION_HINT}`);
+  if (seconds === null) throw usageError(`${what}: ${JSON.stringify(text)} is not ${DURATION_FORMS}`);
   return seconds;
-}
-
-export function parseSeconds(text: string, what: string): number {
-  if (!WHOLE_SECONDS_PATTERN.test(text) || Number(text) > MAX_SECONDS) {
-    throw usageError(`${what}: ${JSON.stringify(text)} is not ${SECONDS_HINT}`);
-  }
-  return Number(text);
 }
 
 // YYYY-MM-DDTHH:MM[:SS[.fraction]] followed by Z or an offset (+HH:MM, +HHMM, +HH).

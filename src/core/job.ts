@@ -152,9 +152,18 @@ function randomByte(): number {
   return pool[poolAt++]!;
 }
 
+/**
+ * Tests only: UWSRUN_TEST_ID_PREFIX (1-8 letters or digits) starts every new id, so tests
+ * of ambiguous id prefixes (SPEC §9) can make two ids share one for real.
+ */
+function testIdPrefix(): string {
+  const prefix = process.env.UWSRUN_TEST_ID_PREFIX;
+  return prefix && /^[A-Za-z0-9]{1,8}$/.test(prefix) ? prefix : '';
+}
+
 /** 16 characters from 62: about 95 bits from the system's CSPRNG, so ids cannot be guessed. */
 export function newJobId(): string {
-  let id = '';
+  let id = testIdPrefix();
   while (id.length < ID_LENGTH) {
     const byte = randomByte();
     if (byte >= 248) continue; // 248 = 4 * 62: keeps the draw uniform
@@ -169,6 +178,21 @@ export const isJobId = (text: string): boolean => ID_PATTERN.test(text);
 export function checkJobId(text: string): string {
   if (!ID_PATTERN.test(text)) {
     throw usageError(`invalid job id ${JSON.stringify(text)}: expected 6-32 characters [A-Za-z0-9_-], starting with a letter or digit`);
+  }
+  return text;
+}
+
+export const MAX_RUN_ID = 256;
+
+/** A runId (SPEC §4): 1 to 256 characters, none of them a control character. */
+export function checkRunId(text: string): string {
+  const length = [...text].length;
+  if (length === 0) throw usageError('--run-id: a run id must not be empty');
+  if (length > MAX_RUN_ID) throw usageError(`--run-id: a run id is at most ${MAX_RUN_ID} characters, got ${length}`);
+  const control = /\p{Cc}/u.exec(text);
+  if (control) {
+    const code = control[0].codePointAt(0)!.toString(16).padStart(2, '0');
+    throw usageError(`--run-id: a run id must not contain control characters (found \\x${code} at character ${[...text.slice(0, control.index)].length + 1})`);
   }
   return text;
 }

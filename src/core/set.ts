@@ -25,9 +25,9 @@ export function setJob(store: Store, jobId: string, changes: JobChanges): JobRec
     if (changes.params.length > 0) {
       checkSettable(job, 'parameters');
       const def = job.definitionSnapshot;
-      const given = new Map(Object.entries(job.paramText));
-      for (const [name, text] of changes.params) given.set(name, text);
-      const resolved = resolveParameters(def, [...given].filter(([n]) => n in def.parameters));
+      // Checked exactly as by submit (an unknown or miscased name, a bad value: exit 2,
+      // nothing changed); parameters not given keep their text.
+      const resolved = resolveParameters(def, changes.params, undefined, job.paramText);
       const layout = tx.layout;
       next.parameters = resolved.values;
       next.paramText = resolved.text;

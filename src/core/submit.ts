@@ -2,22 +2,24 @@
 // full record (job.json, which is all a PENDING or QUEUED job has), index line and queue
 // entry, written outside the lock and made durable together, then the reservation removed:
 // all or nothing. Only then is an id printed: a submit killed before that leaves invisible
-// files, which no command shows and `tick` removes.
+// files, which no command shows and `tick` removes. `resubmit` creates its job through the
+// same path, from an earlier job instead of the YAML file.
 
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import type { Definition } from '../definitions/load.js';
 import { buildJobEnv, substituteCommand } from '../definitions/substitute.js';
-import { type JobRecord, type ParamValue, isJobId, newJobId } from './job.js';
-import { applyTransition } from './phases.js';
+import { type JobRecord, type ParamValue, checkRunId, isJobId, newJobId } from './job.js';
+import { type Phase, applyTransition } from './phases.js';
 import { discardTemp, fsyncDir, writeFileDurable, writeTemp } from '../store/durable.js';
 import type { Store, SubmitBatch, Transaction } from '../store/state.js';
 import { addEntries, entryName, fsyncPath, removeEntry } from '../store/queue-dir.js';
 import { processStartTime } from '../run/proc.js';
 import { SYNCFS_FROM, prepareSyncfs, syncFileSystem } from '../store/syncfs.js';
 import { fileKey } from '../store/home.js';
-import { storeError } from '../errors.js';
+import { noSuchJob, storeError } from '../errors.js';
+import { resolveParameters } from '../definitions/params.js';
 import { type RunnerWake, runnerWakeFor, wakeRunner } from '../run/ensure-runner.js';
 
 export interface ResolvedParameters {
@@ -32,8 +34,17 @@ export interface SubmitOptions {
   /** An ISO instant, null for never; undefined keeps the definition's lifetime. */
   destruction?: string | null;
   run: boolean;
-  /** With runId: return the existing job of this definition and run id instead (cron retries). */
+  /**
+   * With runId: return the existing job of this definition and run id instead, unless it
+   * failed (cron retries); with `run`, a PENDING one is queued.
+   */
   unique?: boolean;
+  /**
+   * `resubmit`: the earlier job whose environment stands for the submitter's (so the new
+   * job gets the same variables, with its own UWS_*), and whose killGrace and maxRunning
+   * it keeps.
+   */
+  from?: Pick<JobRecord, 'killGrace' | 'maxRunning' | 'env'>;
 }
 
 let owner: string | undefined;
@@ -94,10 +105,10 @@ function buildRecord(store: Store, jobId: string, def: Definition, params: Resol
     seq: 0,
     definitionSnapshot: def,
     paramText: params.text,
-    env: buildJobEnv({ def, submitterEnv: process.env, jobId, jobDir, resultsDir, paramText: params.text }),
+    env: buildJobEnv({ def, submitterEnv: opts.from?.env ?? process.env, jobId, jobDir, resultsDir, paramText: params.text }),
     cwd: def.cwd ?? jobDir,
-    killGrace: def.killGrace,
-    maxRunning: def.maxRunning,
+    killGrace: opts.from?.killGrace ?? def.killGrace,
+    maxRunning: opts.from ? opts.from.maxRunning : def.maxRunning,
     archive: def.archive,
     pidStart: null,
     abortRequested: null,
@@ -112,6 +123,9 @@ function buildRecord(store: Store, jobId: string, def: Definition, params: Resol
  */
 const runIdKey = (definition: string, runId: string): string => fileKey(`${definition}\0${runId}`);
 
+/** The phases in which a job counts as "this run" for --unique: all but the failed ones. */
+const UNIQUE_MATCH: readonly Phase[] = ['PENDING', 'QUEUED', 'HELD', 'EXECUTING', 'COMPLETED'];
+
 function existingUniqueJob(tx: Transaction, definition: string, runId: string): JobRecord | undefined {
   let jobId: string;
   try {
@@ -121,7 +135,7 @@ function existingUniqueJob(tx: Transaction, definition: string, runId: string): 
   }
   if (!isJobId(jobId)) return undefined;
   const job = tx.getJob(jobId);
-  return job && job.phase !== 'ARCHIVED' && job.runId === runId && job.definition === definition ? job : undefined;
+  return job && UNIQUE_MATCH.includes(job.phase) && job.runId === runId && job.definition === definition ? job : undefined;
 }
 
 /** The files of a job that is still invisible (its batch is reserved): plain exclusive writes. */
@@ -169,8 +183,10 @@ async function syncJobFiles(store: Store, jobs: JobRecord[], queued: boolean): P
  * A submit killed before step 3 leaves only invisible files, which `tick` removes.
  */
 export async function submitJobs(store: Store, def: Definition, paramSets: ResolvedParameters[], opts: SubmitOptions): Promise<JobRecord[]> {
-  store.layout.ensure();
+  if (opts.runId !== null) checkRunId(opts.runId);
+  // Nothing to submit (an empty --params-from) creates nothing, not even the HOME.
   if (paramSets.length === 0) return [];
+  store.layout.ensure();
   const now = new Date();
   const n = paramSets.length;
   const me = { pid: process.pid, pidStart: processStartTime(process.pid) ?? '' };
@@ -224,6 +240,13 @@ export async function submitJobs(store: Store, def: Definition, paramSets: Resol
           removeCreated();
           created.length = 0;
           delete tx.state.batches[token];
+          // Asked to run it: a PENDING match is queued (nothing else would ever start it).
+          if (opts.run && found.phase === 'PENDING') {
+            const queued = { ...found, phase: applyTransition(found, 'run').to };
+            tx.putHot(queued, { queuedAt: ++tx.state.queueSeq });
+            wake = runnerWakeFor(tx);
+            return queued;
+          }
           return found;
         }
       }
@@ -235,7 +258,10 @@ export async function submitJobs(store: Store, def: Definition, paramSets: Resol
       if (opts.run) wake = runnerWakeFor(tx);
       return undefined;
     });
-    if (existing) return [existing];
+    if (existing) {
+      if (wake) await wakeRunner(store.home, wake);
+      return [existing];
+    }
   } catch (err) {
     removeCreated();
     try {
@@ -247,4 +273,24 @@ export async function submitJobs(store: Store, def: Definition, paramSets: Resol
   }
   if (wake) await wakeRunner(store.home, wake);
   return created;
+}
+
+/**
+ * `resubmit`: a new job from an earlier one (in any phase, ARCHIVED too): its definition as
+ * it was at submit time (command template, env, cwd), its environment, its parameters with
+ * `params` applied (checked exactly as by submit), its runId, executionDuration, killGrace
+ * and maxRunning. The YAML file is not read: editing it never changes a resubmitted job.
+ */
+export async function resubmitJob(store: Store, jobId: string, params: Array<[string, string]>, run: boolean): Promise<JobRecord> {
+  const old = store.getJob(jobId);
+  if (!old) throw noSuchJob(jobId);
+  const def = old.definitionSnapshot;
+  const resolved = resolveParameters(def, params, undefined, old.paramText);
+  const [job] = await submitJobs(store, def, [resolved], {
+    runId: old.runId,
+    executionDuration: old.executionDuration,
+    run,
+    from: old,
+  });
+  return job!;
 }

@@ -16,7 +16,7 @@ import { dirname, resolve } from 'node:path';
 import * as v from 'valibot';
 import { type Document, LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseDocument, visit } from 'yaml';
 import type { ParamValue } from '../core/job.js';
-import { DURATION_HINT, durationSeconds } from '../core/duration.js';
+import { DURATION_FORMS, DURATION_HINT, durationSeconds } from '../core/duration.js';
 import { usageError, type UserError } from '../errors.js';
 import { anchoredPattern, checkParamText, parseTypedText, TYPE_DESCRIPTIONS } from './params.js';
 import {
@@ -177,9 +177,9 @@ function dottedPath(path: readonly PathKey[]): string {
 function resolveDefinitionsFile(path: string, raw: RawDefinitionsFile, source: YamlSource): DefinitionsFile {
   const given = raw.defaults ?? {};
   const defaults: Limits = {
-    executionDuration: given.executionDuration ?? BUILT_IN_DEFAULTS.executionDuration,
-    destruction: destructionSeconds(given.destruction ?? BUILT_IN_DEFAULTS.destruction, ['defaults', 'destruction'], source),
-    killGrace: given.killGrace ?? BUILT_IN_DEFAULTS.killGrace,
+    executionDuration: durationAt(given.executionDuration ?? BUILT_IN_DEFAULTS.executionDuration, ['defaults', 'executionDuration'], source),
+    destruction: durationAt(given.destruction ?? BUILT_IN_DEFAULTS.destruction, ['defaults', 'destruction'], source, DURATION_HINT),
+    killGrace: durationAt(given.killGrace ?? BUILT_IN_DEFAULTS.killGrace, ['defaults', 'killGrace'], source),
     archive: given.archive ?? BUILT_IN_DEFAULTS.archive,
   };
   // A relative cwd means the same directory whoever submits, from wherever: the file's own.
@@ -189,10 +189,11 @@ function resolveDefinitionsFile(path: string, raw: RawDefinitionsFile, source: Y
   return { path, jobs };
 }
 
-function destructionSeconds(value: string | number, at: PathKey[], source: YamlSource): number {
+/** A duration in the file (`7d`, `90s`, `3600`), in seconds, by the one parser of core/duration. */
+function durationAt(value: string | number, at: PathKey[], source: YamlSource, hint = DURATION_FORMS): number {
   const text = typeof value === 'number' ? source.sourceText(at) ?? String(value) : value;
   const seconds = durationSeconds(text);
-  if (seconds === null) throw source.error(at, `expected ${DURATION_HINT}, got ${JSON.stringify(text)}`);
+  if (seconds === null) throw source.error(at, `expected ${hint}, got ${JSON.stringify(text)}`);
   return seconds;
 }
 
@@ -226,9 +227,9 @@ function resolveDefinition(name: string, raw: RawDefinition, defaults: Limits, b
     env,
     inheritEnv: raw.inheritEnv ?? false,
     parameters,
-    executionDuration: raw.executionDuration ?? defaults.executionDuration,
-    destruction: raw.destruction === undefined ? defaults.destruction : destructionSeconds(raw.destruction, [...at, 'destruction'], source),
-    killGrace: raw.killGrace ?? defaults.killGrace,
+    executionDuration: raw.executionDuration === undefined ? defaults.executionDuration : durationAt(raw.executionDuration, [...at, 'executionDuration'], source),
+    destruction: raw.destruction === undefined ? defaults.destruction : durationAt(raw.destruction, [...at, 'destruction'], source, DURATION_HINT),
+    killGrace: raw.killGrace === undefined ? defaults.killGrace : durationAt(raw.killGrace, [...at, 'killGrace'], source),
     archive: raw.archive ?? defaults.archive,
     maxRunning: raw.maxRunning ?? null,
   };

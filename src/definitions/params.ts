@@ -96,9 +96,11 @@ export interface ResolvedParameters {
 /**
  * The parameters of one job from `-p` pairs, defaults filled in (a parameter that is
  * optional and has no default stays absent from both maps). `source`, when given, starts
- * every message (for example `params.jsonl:3`).
+ * every message (for example `params.jsonl:3`). `previous` (for `set` and `resubmit`) is
+ * the text a job already has: it stands in for a parameter not given, before the default,
+ * so what is given is checked exactly as by `submit` and the rest is kept.
  */
-export function resolveParameters(def: Definition, given: Array<[string, string]>, source?: string): ResolvedParameters {
+export function resolveParameters(def: Definition, given: Array<[string, string]>, source?: string, previous: Record<string, string> = {}): ResolvedParameters {
   const fail = (message: string) => usageError(source ? `${source}: ${message}` : message);
   const givenText = new Map<string, string>();
   for (const [name, text] of given) {
@@ -108,7 +110,7 @@ export function resolveParameters(def: Definition, given: Array<[string, string]
   }
   const resolved: ResolvedParameters = { values: {}, text: {} };
   for (const [name, spec] of Object.entries(def.parameters)) {
-    const text = givenText.get(name);
+    const text = givenText.get(name) ?? (Object.hasOwn(previous, name) ? previous[name] : undefined);
     if (text === undefined) {
       if (spec.required) throw fail(`missing required parameter ${name} for ${def.name}`);
       if (spec.default === undefined || spec.defaultText === undefined) continue;

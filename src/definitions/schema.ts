@@ -103,12 +103,6 @@ function mapping<TSchema extends v.GenericSchema<Record<string, unknown>>>(schem
 }
 
 const scalar = v.union([v.string(), v.number(), v.boolean()], expected('a single value'));
-const wholeSeconds = v.pipe(
-  v.number(expected(`whole seconds (0 to ${INT32_MAX})`)),
-  v.integer(expected(`whole seconds (0 to ${INT32_MAX})`)),
-  v.minValue(0, expected(`whole seconds (0 to ${INT32_MAX})`)),
-  v.maxValue(INT32_MAX, expected(`whole seconds (0 to ${INT32_MAX})`)),
-);
 /** `7d`, `90s`, ... or a plain number of seconds; parsed by load.ts. */
 const durationText = v.union([v.string(), v.number()], expected('a duration (90s, 30m, 12h, 7d, whole seconds, or 0)'));
 const finiteNumber = v.pipe(v.number(expected('a number')), v.finite(expected('a finite number')));
@@ -129,9 +123,9 @@ export const RawParameter = mapping(v.strictObject({
 }));
 
 const limits = {
-  executionDuration: v.optional(wholeSeconds),
+  executionDuration: v.optional(durationText),
   destruction: v.optional(durationText),
-  killGrace: v.optional(wholeSeconds),
+  killGrace: v.optional(durationText),
   archive: v.optional(flag),
 };
 

@@ -15,22 +15,30 @@ import { findHalfCreated, recordEndsFromExitFiles, removeHalfCreated, superviseA
 export interface DoctorReport {
   lines: string[];
   unrepaired: number;
+  /** For `doctor --json`: each problem left, and each repaired with what was done. */
+  problems: string[];
+  repaired: string[];
 }
 
 export async function doctor(store: Store, repair: boolean): Promise<DoctorReport> {
   const lines: string[] = [];
   let unrepaired = 0;
+  const problems: string[] = [];
+  const repaired: string[] = [];
   const problem = (text: string, fix?: () => string) => {
     if (repair && fix) {
-      lines.push(`repaired: ${text}: ${fix()}`);
+      const done = `${text}: ${fix()}`;
+      repaired.push(done);
+      lines.push(`repaired: ${done}`);
     } else {
+      problems.push(text);
       lines.push(`problem: ${text}${fix ? ' (doctor --repair fixes this)' : ''}`);
       unrepaired++;
     }
   };
   const layout = store.layout;
   if (!layout.exists()) {
-    return { lines: [`ok: HOME ${layout.dir} does not exist yet (nothing to check)`], unrepaired: 0 };
+    return { lines: [`ok: HOME ${layout.dir} does not exist yet (nothing to check)`], unrepaired: 0, problems, repaired };
   }
   try {
     layout.checkOwnership();
@@ -79,7 +87,7 @@ export async function doctor(store: Store, repair: boolean): Promise<DoctorRepor
     problem((err as Error).message, goodUsable ? restore : undefined);
     if (!goodUsable) lines.push(`  no usable good copy at ${layout.goodCopy}; move the damaged file aside to start afresh`);
   }
-  if (!readable) return { lines, unrepaired };
+  if (!readable) return { lines, unrepaired, problems, repaired };
 
   const state = store.readState();
   const runnerUp = runnerAlive(state);
@@ -118,7 +126,7 @@ export async function doctor(store: Store, repair: boolean): Promise<DoctorRepor
       () => removeHalfCreated(store).join('; ') || 'removed');
   }
   if (unrepaired === 0 && lines.every((l) => l.startsWith('ok'))) lines.push('ok: no problems found');
-  return { lines, unrepaired };
+  return { lines, unrepaired, problems, repaired };
 }
 
 /** The job a process belongs to, from UWS_JOB_DIR in its environment, if under jobsDir. */

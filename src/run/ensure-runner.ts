@@ -18,15 +18,18 @@ const executingJobs = (state: StateData): number => Object.values(state.jobs).fi
 
 /**
  * How many jobs want a runner: queued ones to start (their entries in HOME/queue/, but not
- * those of a submit still in progress), executing ones to watch. O(queued jobs).
+ * those of a submit still in progress), executing ones to watch. O(queued jobs). A paused
+ * HOME (limit 0) starts nothing, so its queued jobs want no runner: it exits once the
+ * executing ones are done, and `limit N` wakes or starts one again.
  */
 export function jobsNeedingRunner(state: StateData, layout: HomeLayout): number {
-  return executingJobs(state) + readEntries(layout).filter((e) => !entryInBatch(state, e)).length;
+  const queued = state.limit > 0 ? readEntries(layout).filter((e) => !entryInBatch(state, e)).length : 0;
+  return executingJobs(state) + queued;
 }
 
 /** Whether any job wants a runner; reads one queue entry, not all of them. */
 export function needsRunner(state: StateData, layout: HomeLayout): boolean {
-  return executingJobs(state) > 0 || hasEntries(layout, (e) => entryInBatch(state, e));
+  return executingJobs(state) > 0 || (state.limit > 0 && hasEntries(layout, (e) => entryInBatch(state, e)));
 }
 
 export function runnerWakeFor(tx: Transaction): RunnerWake {

@@ -206,6 +206,9 @@ export class Runner {
    * left out). A stale entry frees its slot for the next one. True while jobs are queued.
    */
   private startQueued(tx: Transaction): boolean {
+    // A paused HOME (limit 0) starts nothing, and its queued jobs keep no runner busy:
+    // `limit N` wakes or starts one again (see jobsNeedingRunner).
+    if (tx.state.limit === 0) return false;
     const visible = (): QueueEntry[] => {
       const all = this.queue.list(queueRevision(tx.state));
       return Object.keys(tx.state.batches).length === 0 ? all : all.filter((e) => !entryInBatch(tx.state, e));

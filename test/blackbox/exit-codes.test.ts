@@ -74,7 +74,10 @@ test('exit 2 for bad usage: unknown command, unknown option, --json with --xml, 
       [['logs', '-abc'], []],
       [['results', 'abc/defgh'], ['abc/defgh']],
       [['show', `${'a'.repeat(33)}`], ['a'.repeat(33)]],
-      [['limit', '0'], ['0']],
+      [['limit', '10001'], ['10001']],
+      [['show', 'abc'], ['"abc"']],
+      [['phase', 'abcd', '--xml'], ['--xml']],
+      [['submit', 'alpha', '--xml'], ['--xml']],
     ];
     for (const [args, needles] of cases) {
       const line = assertError(sb.run(args), 2, args.join(' '));

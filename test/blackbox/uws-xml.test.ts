@@ -30,7 +30,8 @@ const LABEL = `<&"'> ]]> é 日本`;
 const RUN_ID = `night <1> & "é"`;
 // Not representable in XML 1.0: written (and read back) as U+FFFD.
 const CONTROL_LABEL = 'x\u0001y';
-const CONTROL_RUN_ID = 'p\u0002';
+// A run id may not hold control characters (SPEC §4); parameter values may.
+const PENDING_RUN_ID = 'p é';
 
 function validate(sb: Sandbox, xml: string, name: string): void {
   const file = join(sb.dir, `${name}.xml`);
@@ -97,7 +98,7 @@ describe('UWS XML of real jobs', () => {
     assert.equal(sb.run(['wait', done, '--timeout', '60']).code, 0);
     failed = sb.ok(['submit', 'fail', '--run']);
     assert.equal(sb.run(['wait', failed, '--timeout', '60']).code, 1, 'wait exits 1 for a job that ended ERROR');
-    pending = sb.ok(['submit', 'write', '-p', `label=${CONTROL_LABEL}`, '--run-id', CONTROL_RUN_ID]);
+    pending = sb.ok(['submit', 'write', '-p', `label=${CONTROL_LABEL}`, '--run-id', PENDING_RUN_ID]);
   });
 
   test('show --xml of a COMPLETED job validates and reads back as show --json says', () => {
@@ -137,7 +138,7 @@ describe('UWS XML of real jobs', () => {
     const got = readBack(sb, 'job', xml, 'pending');
     assert.equal(got.phase, 'PENDING');
     assert.equal(got.startTime, null);
-    assert.equal(got.runId, 'p\uFFFD');
+    assert.equal(got.runId, PENDING_RUN_ID);
     assert.deepEqual(got.parameters, { label: 'x\uFFFDy', count: '3' });
   });
 
@@ -154,7 +155,7 @@ describe('UWS XML of real jobs', () => {
       ['jobs', xmlOf(sb, ['list']), 'list-all'],
       ...cases.map(([args], i): [Kind, string, string] => ['jobs', xmlOf(sb, ['list', ...args]), `list-${i}`]),
     ]);
-    assert.deepEqual(all.map((j: any) => [j.jobId, j.phase, j.runId]), [[done, 'COMPLETED', RUN_ID], [failed, 'ERROR', null], [pending, 'PENDING', 'p\uFFFD']]);
+    assert.deepEqual(all.map((j: any) => [j.jobId, j.phase, j.runId]), [[done, 'COMPLETED', RUN_ID], [failed, 'ERROR', null], [pending, 'PENDING', PENDING_RUN_ID]]);
     assert.equal(all[0].creationTime, isot(doneCreated));
     cases.forEach(([args, expected], i) => {
       const ids = filtered[i].map((j: any) => j.jobId);

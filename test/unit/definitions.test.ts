@@ -14,7 +14,7 @@ import { EXIT, UserError } from '../../src/errors.js';
 import { getDefinition, loadDefinitions, type Definition } from '../../src/definitions/load.js';
 import { parseParamAssignment, resolveParameterObject, resolveParameters } from '../../src/definitions/params.js';
 import { buildJobEnv, substituteCommand } from '../../src/definitions/substitute.js';
-import { parseDestruction, parseDuration, parseSeconds } from '../../src/core/duration.js';
+import { parseDestruction, parseDuration } from '../../src/core/duration.js';
 
 const root = mkdtempSync(join(tmpdir(), 'uwsrun-definitions-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -183,14 +183,18 @@ describe('definitions file: YAML and schema errors name file:line:column and the
       'jobs.yaml:6:7: jobs.a.parameters.NIGHT: parameters night and NIGHT would both be UWS_PARAM_NIGHT');
   });
 
-  test('limits: whole seconds, durations, maxRunning', () => {
+  test('limits: durations with units or whole seconds, maxRunning', () => {
     const job = (line: string) => `jobs:\n  a:\n    command: [x]\n    ${line}\n`;
+    const forms = '(90s, 30m, 12h, 7d, or whole seconds; 0 to 2147483647 seconds)';
     assert.equal(loadError(job('executionDuration: -1')),
-      'jobs.yaml:4:24: jobs.a.executionDuration: expected whole seconds (0 to 2147483647), got -1');
+      `jobs.yaml:4:24: jobs.a.executionDuration: expected a duration ${forms}, got "-1"`);
     assert.equal(loadError(job('executionDuration: 2.5')),
-      'jobs.yaml:4:24: jobs.a.executionDuration: expected whole seconds (0 to 2147483647), got 2.5');
+      `jobs.yaml:4:24: jobs.a.executionDuration: expected a duration ${forms}, got "2.5"`);
     assert.equal(loadError(job('killGrace: 2147483648')),
-      'jobs.yaml:4:16: jobs.a.killGrace: expected whole seconds (0 to 2147483647), got 2147483648');
+      `jobs.yaml:4:16: jobs.a.killGrace: expected a duration ${forms}, got "2147483648"`);
+    assert.equal(loadError('defaults:\n  killGrace: 1 h\njobs: {}\n'), `jobs.yaml:2:14: defaults.killGrace: expected a duration ${forms}, got "1 h"`);
+    const units = load('defaults:\n  executionDuration: 2h\n  killGrace: 1m\njobs:\n  a:\n    command: [x]\n  b:\n    command: [x]\n    executionDuration: 90s\n    killGrace: 30\n');
+    assert.deepEqual([units.jobs.a!.executionDuration, units.jobs.a!.killGrace, units.jobs.b!.executionDuration, units.jobs.b!.killGrace], [7200, 60, 90, 30]);
     assert.match(loadError(job('destruction: 7 days')), /^jobs\.yaml:4:18: jobs\.a\.destruction: expected a duration \(90s, 30m, 12h, 7d.*, got "7 days"$/);
     assert.match(loadError('defaults:\n  destruction: 1.5\njobs: {}\n'), /^jobs\.yaml:2:16: defaults\.destruction: expected a duration .*, got "1\.5"$/);
     assert.equal(loadError(job('maxRunning: 0')), 'jobs.yaml:4:17: jobs.a.maxRunning: expected a whole number of at least 1, got 0');
@@ -491,12 +495,11 @@ describe('time parsing (core/duration)', () => {
     usageErrorOf(() => parseDuration('1.5h', '--x'));
   });
 
-  test('parseSeconds', () => {
-    assert.equal(parseSeconds('0', '--timeout'), 0);
-    assert.equal(parseSeconds('2147483647', '--timeout'), 2147483647);
-    assert.equal(usageErrorOf(() => parseSeconds('abc', '--execution-duration')).message,
-      '--execution-duration: "abc" is not a whole number of seconds (0 to 2147483647)');
-    for (const bad of ['2147483648', '-1', '1.5', '', '1e3', ' 1']) usageErrorOf(() => parseSeconds(bad, '--timeout'));
+  test('parseDuration: every unit for every duration option, bounded', () => {
+    assert.deepEqual(['1h', '2147483647', '2147483647s'].map((t) => parseDuration(t, '--timeout')), [3600, 2147483647, 2147483647]);
+    assert.equal(usageErrorOf(() => parseDuration('abc', '--execution-duration')).message,
+      '--execution-duration: "abc" is not a duration (90s, 30m, 12h, 7d, or whole seconds; 0 to 2147483647 seconds)');
+    for (const bad of ['2147483648', '24856d', '-1', '1.5', '', '1e3', ' 1', '1H', '1w']) usageErrorOf(() => parseDuration(bad, '--timeout'));
   });
 
   test('parseDestruction: instant, duration from now, 0 = never, past refused', () => {

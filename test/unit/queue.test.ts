@@ -48,3 +48,9 @@ test('maxRunning counts jobs chosen in the same round', () => {
   const q = sorted(queued('rrrrr1', 'reduce', 1, 1), queued('rrrrr2', 'reduce', 2, 1), queued('hhhhhh', 'hello', 3));
   assert.deepEqual(ids(selectJobsToStart({}, q, 5)), ['rrrrr1', 'hhhhhh']);
 });
+
+test('limit 0 (paused) starts nothing', () => {
+  const q = sorted(queued('aaaaaa', 'a', 1), queued('bbbbbb', 'b', 2));
+  assert.deepEqual(ids(selectJobsToStart({}, q, 0)), []);
+  assert.deepEqual(ids(selectJobsToStart({ x: hot('a', 0) }, q, 0)), []);
+});
