@@ -48,7 +48,7 @@ test("commander's errors read like uwsrun's: one line, uwsrun: ..., exit 2, noth
       [['frobnicate'], /^uwsrun: unknown command 'frobnicate'\n$/],
       [['show'], /^uwsrun: missing required argument 'id'\n$/],
       [['show', 'a', 'b'], /^uwsrun: too many arguments for 'show'\. Expected 1 argument but got 2\.\n$/],
-      [['submit', 'hello', '--timeout'], /^uwsrun: option '--timeout <seconds>' argument missing\n$/],
+      [['submit', 'hello', '--timeout'], /^uwsrun: option '--timeout <duration>' argument missing\n$/],
       [['completion', 'fish'], /^uwsrun: .*'fish'.*bash, zsh\.?\n$/],
     ];
     for (const [args, message] of cases) {
