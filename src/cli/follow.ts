@@ -3,7 +3,8 @@
 // (cheap, and works when the writer is a process we do not know). With `--tail N` it starts
 // at the last N lines of what is there when the file is first opened.
 
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
+import { openJobFile } from '../run/job-files.js';
 import type { Store } from '../store/state.js';
 import { isFinal } from '../core/phases.js';
 import { tailOffset } from './tail.js';
@@ -29,12 +30,10 @@ export async function followLog(store: Store, jobId: string, file: string, tailL
       const job = store.getJob(jobId);
       const final = !job || isFinal(job.phase);
       if (fd === undefined) {
-        try {
-          fd = openSync(file, 'r');
-          if (tailLines !== undefined) pos = tailOffset(fd, fstatSync(fd).size, tailLines);
-        } catch {
-          if (final) return;
-        }
+        // Only a regular file is read: the job may have made its log a FIFO or a symlink.
+        fd = openJobFile(file)?.fd;
+        if (fd === undefined && final) return;
+        if (fd !== undefined && tailLines !== undefined) pos = tailOffset(fd, fstatSync(fd).size, tailLines);
       }
       if (fd !== undefined) {
         if (fstatSync(fd).size > pos) pos = drain(fd, pos);

@@ -1,6 +1,6 @@
 // Commands that read jobs: show, phase, logs, results, list.
 
-import { closeSync, createReadStream, existsSync, fstatSync, openSync, statSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Context } from './context.js';
 import { humanSize, jobSummary, jobsTable, phasePainter, table } from './format.js';
@@ -111,18 +111,13 @@ export function registerInspect(program: Command): void {
         await followLog(ctx.store, job.jobId, file, tailLines);
         return;
       }
-      if (!existsSync(file)) return;
-      let start = 0;
-      if (tailLines !== undefined) {
-        const fd = openSync(file, 'r');
-        try {
-          start = tailOffset(fd, fstatSync(fd).size, tailLines);
-        } finally {
-          closeSync(fd);
-        }
-      }
+      // The job may have made its log a FIFO or a symlink: only a regular file is read.
+      const { openJobFile } = await import('../run/job-files.js');
+      const opened = openJobFile(file);
+      if (!opened) return;
+      const start = tailLines === undefined ? 0 : tailOffset(opened.fd, opened.size, tailLines);
       await new Promise<void>((resolve, reject) => {
-        const stream = createReadStream(file, { start });
+        const stream = createReadStream(file, { fd: opened.fd, start });
         stream.on('error', reject);
         stream.on('end', resolve);
         stream.pipe(process.stdout, { end: false });

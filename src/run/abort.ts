@@ -14,6 +14,7 @@ import { EXIT, UserError, noSuchJob } from '../errors.js';
 import type { Store, Transaction } from '../store/state.js';
 import { readExitFile, readStartMarker, recordEnd } from './lifecycle.js';
 import { isProcessAlive } from './proc.js';
+import { gatherEndFacts } from './job-files.js';
 import { jobProcesses, signalJob } from './signal.js';
 
 const POLL_MS = 10;
@@ -47,9 +48,10 @@ export function enforceTimeLimits(tx: Transaction, job: JobRecord, now = Date.no
 
 type AbortStep = { done: JobRecord } | { waitFor: JobRecord };
 
-function abortStep(tx: Transaction, jobId: string): AbortStep {
+function abortStep(tx: Transaction, jobId: string, onlyIf?: (job: JobRecord) => boolean): AbortStep {
   const job = tx.getJob(jobId);
   if (!job) throw noSuchJob(jobId);
+  if (onlyIf && !onlyIf(job)) return { done: job };
   const row = applyTransition(job, 'abort');
   if (job.phase !== 'EXECUTING') {
     const aborted = { ...job, phase: row.to, endTime: isoNow() };
@@ -79,16 +81,26 @@ function hasEnded(tx: Transaction, job: JobRecord): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Aborts one job and waits until its processes are gone. Returns the job as it ended. */
-export async function abortJob(store: Store, jobId: string): Promise<JobRecord> {
+/**
+ * Aborts one job and waits until its processes are gone. Returns the job as it ended. With
+ * `onlyIf`, a job that no longer satisfies it when the abort is decided (under the lock) is
+ * returned as it is, not aborted (destruction moved later meanwhile).
+ */
+export async function abortJob(store: Store, jobId: string, onlyIf?: (job: JobRecord) => boolean): Promise<JobRecord> {
   // A job that ended a moment ago, unrecorded yet by its supervisor (busy or dead), gets its
   // own end recorded first (its own transaction), so the abort is refused as for any final
   // job (SPEC §2).
-  store.update((tx) => {
-    const job = tx.getJob(jobId);
-    if (job?.phase === 'EXECUTING' && !job.abortRequested && hasEnded(tx, job)) recordEnd(tx, jobId, undefined);
-  });
-  const step = store.update((tx) => abortStep(tx, jobId));
+  // Its files are read before the lock is taken (job-files.ts), and only when it looks ended.
+  const seen = store.getJob(jobId);
+  const early = seen?.phase === 'EXECUTING' && !seen.abortRequested && (readExitFile(store.layout, jobId)
+    || (seen.pid !== null && !isProcessAlive(seen.pid, seen.pidStart))) ? gatherEndFacts(store.layout, jobId) : undefined;
+  if (early) {
+    store.update((tx) => {
+      const job = tx.getJob(jobId);
+      if (job?.phase === 'EXECUTING' && !job.abortRequested && hasEnded(tx, job)) recordEnd(tx, jobId, undefined, early);
+    });
+  }
+  const step = store.update((tx) => abortStep(tx, jobId, onlyIf));
   if ('done' in step) return step.done;
   const job = step.waitFor;
   const since = Date.parse(job.abortRequested ?? isoNow());
@@ -104,9 +116,10 @@ export async function abortJob(store: Store, jobId: string): Promise<JobRecord> 
     }
     await sleep(POLL_MS);
   }
+  const facts = gatherEndFacts(store.layout, jobId);
   return store.update((tx) => {
     const now = tx.getJob(jobId);
-    if (now?.phase === 'EXECUTING') recordEnd(tx, jobId, undefined);
+    if (now?.phase === 'EXECUTING') recordEnd(tx, jobId, undefined, facts);
     return tx.getJob(jobId) ?? job;
   });
 }

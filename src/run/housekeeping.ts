@@ -21,6 +21,7 @@ import { readEntries, removeEntry } from '../store/queue-dir.js';
 import { abortJob, enforceTimeLimits } from './abort.js';
 import { recordEnd } from './lifecycle.js';
 import { isProcessAlive } from './proc.js';
+import { type EndFacts, gatherEndFacts } from './job-files.js';
 import { type RunnerWake, jobsNeedingRunner, runnerAlive, runnerWakeFor, wakeRunner } from './ensure-runner.js';
 import { deleteJob } from '../core/actions.js';
 
@@ -30,6 +31,18 @@ const HALF_CREATED_AGE_MS = 60_000;
 export async function superviseActiveJobs(store: Store, now = Date.now()): Promise<string[]> {
   const lines: string[] = [];
   let wake: RunnerWake | undefined;
+  // The files of jobs that look ended are read before the lock is taken (job-files.ts); a
+  // job that ends between this look and the transaction is left for the runner started
+  // below (or the next tick).
+  const facts = new Map<string, EndFacts>();
+  const seen = store.readState();
+  if (!runnerAlive(seen)) {
+    for (const [id, hot] of Object.entries(seen.jobs)) {
+      if (hot.phase === 'EXECUTING' && hot.pid !== null && !isProcessAlive(hot.pid, hot.pidStart)) {
+        facts.set(id, gatherEndFacts(store.layout, id));
+      }
+    }
+  }
   store.update((tx) => {
     const supervised = runnerAlive(tx.state);
     for (const id of tx.activeJobIds()) {
@@ -41,10 +54,13 @@ export async function superviseActiveJobs(store: Store, now = Date.now()): Promi
       }
       if (job.phase !== 'EXECUTING') continue;
       if (!supervised && job.pid !== null && !isProcessAlive(job.pid, job.pidStart)) {
-        if (recordEnd(tx, id, undefined)) {
+        const known = facts.get(id);
+        if (known && recordEnd(tx, id, undefined, known)) {
           lines.push(`job ${id}: ended while unsupervised: ${tx.getJob(id)?.phase ?? 'gone'}`);
           continue;
         }
+        // Ended after the look above: recorded by the runner woken below, never aborted here.
+        if (!known && !job.abortRequested) continue;
       }
       const did = enforceTimeLimits(tx, job, now);
       if (did) lines.push(did);
@@ -117,13 +133,19 @@ const readdirSafe = (dir: string): string[] => {
  */
 export function recordEndsFromExitFiles(store: Store): string[] {
   const lines: string[] = [];
+  const facts = new Map<string, EndFacts>();
+  const ids = [...Object.keys(store.readState().jobs), ...readEntries(store.layout).map((e) => e.jobId)];
+  for (const id of ids) {
+    if (existsSync(store.layout.exitFile(id))) facts.set(id, gatherEndFacts(store.layout, id));
+  }
   store.update((tx) => {
     const queued = readEntries(tx.layout).map((e) => e.jobId).filter((id) => !tx.state.jobs[id]);
     for (const id of [...tx.activeJobIds(), ...queued]) {
+      const known = facts.get(id);
       const job = tx.getJob(id);
-      if (!job || isFinal(job.phase) || !existsSync(tx.layout.exitFile(id))) continue;
+      if (!job || !known || isFinal(job.phase) || !existsSync(tx.layout.exitFile(id))) continue;
       if (job.phase !== 'EXECUTING') tx.putHot({ ...job, phase: applyTransition({ ...job, phase: 'QUEUED' }, 'start').to });
-      recordEnd(tx, id, undefined);
+      recordEnd(tx, id, undefined, known);
       lines.push(`job ${id}: had already ended: ${tx.getJob(id)?.phase ?? 'gone'}`);
     }
   });

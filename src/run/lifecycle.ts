@@ -2,14 +2,16 @@
 // start, "up", and the end, each a row of the transition table applied inside a state
 // transaction. The end is decided from the wrapper's `exit` file when it exists (it is the
 // job's own account and survives the runner), else from what waitpid told the runner, else
-// the job was lost.
+// the job was lost. What the end takes from the job's own files (the last stderr line, the
+// results) is read before the transaction, as EndFacts (job-files.ts): a job's files are
+// never opened under the lock.
 
-import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync, unlinkSync } from 'node:fs';
+import { readFileSync, statSync, unlinkSync } from 'node:fs';
 import { type JobRecord, isoNow } from '../core/job.js';
 import { applyTransition } from '../core/phases.js';
 import type { Transaction } from '../store/state.js';
 import type { HomeLayout } from '../store/home.js';
-import { listResults } from './results.js';
+import type { EndFacts } from './job-files.js';
 import { type EndStatus, parseExitFile } from './exit-status.js';
 import { jobGroupMembers } from './signal.js';
 
@@ -67,27 +69,6 @@ export function removeStartMarker(layout: HomeLayout, jobId: string): void {
   } catch { /* gone already */ }
 }
 
-/** The last non-empty line of a log, read from its last 4 KiB only. */
-export function lastLine(file: string): string {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch {
-    return '';
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const length = Math.min(size, 4096);
-    const buf = Buffer.alloc(length);
-    readSync(fd, buf, 0, length, size - length);
-    const lines = buf.toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean);
-    const line = lines.at(-1) ?? '';
-    return line.length > 300 ? `${line.slice(0, 297)}...` : line;
-  } finally {
-    closeSync(fd);
-  }
-}
-
 const describeStatus = (s: ExitStatus): string =>
   s.signal ? `killed by signal ${s.signal}` : `exited with status ${s.exitCode}`;
 
@@ -107,7 +88,7 @@ export function recordUp(tx: Transaction, jobId: string, at: string): void {
  * The job's group leader is gone. Returns false when the job must stay EXECUTING for now:
  * it was aborted and other members of its process group are still alive.
  */
-export function recordEnd(tx: Transaction, jobId: string, observed: ExitStatus | undefined): boolean {
+export function recordEnd(tx: Transaction, jobId: string, observed: ExitStatus | undefined, facts: EndFacts): boolean {
   const job = tx.getJob(jobId);
   if (!job || job.phase !== 'EXECUTING') return true;
   const status = readExitFile(tx.layout, jobId) ?? observed;
@@ -115,28 +96,28 @@ export function recordEnd(tx: Transaction, jobId: string, observed: ExitStatus |
   if (job.abortRequested) {
     if (jobGroupMembers(job).length > 0) return false;
     const reason = tx.state.jobs[jobId]?.abortReason ?? null;
-    finishAs(tx, base, 'aborted', reason ? { type: 'transient', message: reason } : null);
+    finishAs(tx, base, 'aborted', reason ? { type: 'transient', message: reason } : null, facts);
     return true;
   }
   if (!status) {
     finishAs(tx, base, 'lost', {
       type: 'transient',
       message: 'the job was lost: it ended while nothing supervised it and left no exit status',
-    });
+    }, facts);
   } else if (status.error !== undefined) {
-    finishAs(tx, base, 'exit-failed', { type: 'fatal', message: status.error });
+    finishAs(tx, base, 'exit-failed', { type: 'fatal', message: status.error }, facts);
   } else if (status.exitCode === 0) {
-    finishAs(tx, base, 'exit-ok', null);
+    finishAs(tx, base, 'exit-ok', null, facts);
   } else {
-    const line = lastLine(tx.layout.stderrLog(jobId));
-    finishAs(tx, base, 'exit-failed', { type: 'fatal', message: line ? `${describeStatus(status)}: ${line}` : describeStatus(status) });
+    const line = facts.stderrLine;
+    finishAs(tx, base, 'exit-failed', { type: 'fatal', message: line ? `${describeStatus(status)}: ${line}` : describeStatus(status) }, facts);
   }
   return true;
 }
 
 type EndEvent = 'aborted' | 'lost' | 'exit-ok' | 'exit-failed';
 
-function finishAs(tx: Transaction, job: JobRecord, event: EndEvent, errorSummary: JobRecord['errorSummary']): void {
+function finishAs(tx: Transaction, job: JobRecord, event: EndEvent, errorSummary: JobRecord['errorSummary'], facts: EndFacts): void {
   const row = applyTransition(job, event);
-  tx.finish({ ...job, phase: row.to, errorSummary, results: listResults(tx.layout.resultsDir(job.jobId)) });
+  tx.finish({ ...job, phase: row.to, errorSummary, results: facts.results });
 }

@@ -10,6 +10,11 @@
 // in /proc), time limits, and the SIGKILL that follows an abort's grace period.
 // It exits after a few idle seconds, but only in a transaction that sees no queued or
 // executing job, so a job queued concurrently always finds a runner.
+//
+// A job's end is recorded with what its files say (last stderr line, results), read while
+// the runner does NOT hold the lock: an end waits for the next cycle that starts without the
+// lock (at most one lease), which first gathers the files of every end in hand. A job that
+// turned its stderr.log into a FIFO can thus never keep the runner in open() with the lock.
 
 import { appendFileSync, closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +28,7 @@ import { selectJobsToStart } from './queue.js';
 import {
   type ExitStatus, readExitFile, recordEnd, recordStart, recordUp, removeStartMarker, startMarkerAge, startMarkerTime,
 } from './lifecycle.js';
+import { type EndFacts, gatherEndFacts } from './job-files.js';
 import { isProcessAlive, processStartTime } from './proc.js';
 import { jobsNeedingRunner } from './ensure-runner.js';
 import { type Launched, type WrapperExit, Launcher, LaunchError } from './wrapper.js';
@@ -47,7 +53,10 @@ export class Runner {
   private blockedQueue: string | undefined;
   private launcher: Launcher | undefined;
   private readonly ups = new Map<string, string>();
-  private readonly exits = new Map<string, ExitStatus>();
+  /** Jobs whose leader ended and whose end is not recorded yet; undefined: seen in /proc. */
+  private readonly exits = new Map<string, ExitStatus | undefined>();
+  /** What the files of those jobs said, read in the last cycle begun without the lock. */
+  private readonly facts = new Map<string, EndFacts>();
   private cycleQueued = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private superviseTimer: NodeJS.Timeout | undefined;
@@ -129,6 +138,7 @@ export class Runner {
           setTimeout(() => this.schedule(), LOCK_YIELD_MS);
           return;
         }
+        this.gatherFacts();
         this.held = this.store.begin();
         this.heldSince = Date.now();
       }
@@ -147,7 +157,10 @@ export class Runner {
     clearTimeout(this.superviseTimer);
     clearTimeout(this.idleTimer);
     if (active) {
-      this.superviseTimer = setTimeout(() => this.schedule(), SUPERVISE_MS);
+      // Ends that wait for their files to be read get the next cycle at once (or when the
+      // lease ends: commitSafely).
+      const endsWaiting = !this.held && [...this.exits.keys()].some((id) => !this.facts.has(id));
+      this.superviseTimer = setTimeout(() => this.schedule(), endsWaiting ? 0 : SUPERVISE_MS);
     } else {
       this.idleTimer = setTimeout(() => this.exitIfIdle(), IDLE_EXIT_MS);
     }
@@ -167,10 +180,17 @@ export class Runner {
   private commitSafely(): void {
     try {
       this.commit();
+      if (this.exits.size > 0) this.schedule();
     } catch (err) {
       this.log(`writing state failed: ${(err as Error).message}`);
       this.schedule();
     }
+  }
+
+  /** Reads the files of every end in hand (never under the lock: job-files.ts). */
+  private gatherFacts(): void {
+    this.facts.clear();
+    for (const id of this.exits.keys()) this.facts.set(id, gatherEndFacts(this.store.layout, id));
   }
 
   private abandon(): void {
@@ -189,7 +209,11 @@ export class Runner {
     for (const [id, at] of this.ups) recordUp(tx, id, at);
     this.ups.clear();
     for (const [id, status] of this.exits) {
-      if (recordEnd(tx, id, status)) this.exits.delete(id);
+      const facts = this.facts.get(id);
+      if (facts && recordEnd(tx, id, status, facts)) {
+        this.exits.delete(id);
+        this.facts.delete(id);
+      }
     }
     const now = Date.now();
     if (now - this.lastSupervised >= SUPERVISE_MS) {
@@ -259,8 +283,11 @@ export class Runner {
       if (!this.exits.has(id) && hot.pid !== null && !isProcessAlive(hot.pid, hot.pidStart)
         && (!ours || readExitFile(tx.layout, id) !== undefined)) {
         this.children.delete(id);
-        if (recordEnd(tx, id, undefined)) continue;
+        this.exits.set(id, undefined); // recorded once its files are read (see the top)
       }
+      // An end in hand is never taken for a job over its time limit; an aborted one still
+      // gets its SIGKILL after the grace period below.
+      if (this.exits.has(id) && !hot.abortRequested) continue;
       if (hot.startTime === null && !this.children.has(id)) {
         // Its "up" went to a runner that died: the job started when its marker was written.
         const at = startMarkerTime(tx.layout, id);

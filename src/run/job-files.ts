@@ -1,0 +1,68 @@
+// Reading the files a job may have changed: its logs and its results (SPEC §8). The job owns
+// its directory and may have replaced any file in it by a FIFO (open() would block until
+// someone writes), a symlink (to a secret, a device, another job's file) or a directory. So
+// such a file is opened with O_NONBLOCK (a FIFO opens at once and reads as empty),
+// O_NOFOLLOW (a symlink fails to open: ELOOP) and O_NOCTTY, and only read when fstat() of
+// the open descriptor says it is a regular file; reads are bounded. Nothing here is ever
+// done while holding the state lock: what the end of a job records (the last stderr line,
+// the result listing) is gathered into EndFacts before the transaction that records it.
+
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import type { ResultFile } from '../core/job.js';
+import type { HomeLayout } from '../store/home.js';
+import { listResults } from './results.js';
+
+const SAFE_READ = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW | constants.O_NOCTTY;
+
+/**
+ * Opens a file of the job for reading: its descriptor and size, or undefined when it is
+ * missing, a symlink, or not a regular file. The caller closes the descriptor.
+ */
+export function openJobFile(path: string): { fd: number; size: number } | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, SAFE_READ);
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (st.isFile()) return { fd, size: st.size };
+  } catch { /* unreadable: as if missing */ }
+  closeSync(fd);
+  return undefined;
+}
+
+/** The last non-empty line of a log, read from its last 4 KiB only; '' when none. */
+export function lastLine(file: string): string {
+  const opened = openJobFile(file);
+  if (!opened) return '';
+  try {
+    const length = Math.min(opened.size, 4096);
+    const buf = Buffer.alloc(length);
+    let got = 0;
+    while (got < length) {
+      const n = readSync(opened.fd, buf, got, length - got, opened.size - length + got);
+      if (n === 0) break; // truncated meanwhile
+      got += n;
+    }
+    const lines = buf.subarray(0, got).toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+    const line = lines.at(-1) ?? '';
+    return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+  } catch {
+    return '';
+  } finally {
+    closeSync(opened.fd);
+  }
+}
+
+/** What the final record of a job takes from its files, gathered outside the lock. */
+export interface EndFacts {
+  /** The last line of stderr.log (for errorSummary); '' when none or not a regular file. */
+  stderrLine: string;
+  results: ResultFile[];
+}
+
+export function gatherEndFacts(layout: HomeLayout, jobId: string): EndFacts {
+  return { stderrLine: lastLine(layout.stderrLog(jobId)), results: listResults(layout.resultsDir(jobId)) };
+}
