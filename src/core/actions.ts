@@ -49,7 +49,7 @@ export async function deleteJob(store: Store, jobId: string, onlyIf?: (job: JobR
   if (!job) throw noSuchJob(jobId);
   if (!isFinal(job.phase)) {
     try {
-      job = await abortJob(store, jobId);
+      job = await abortJob(store, jobId, onlyIf);
     } catch (err) {
       // It became final on its own meanwhile; delete it all the same.
       if (!(err instanceof Error && 'exitCode' in err && err.exitCode === 4)) throw err;

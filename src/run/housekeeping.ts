@@ -5,7 +5,9 @@
 //     or ERROR "lost" when there is none);
 //   - executionDuration is enforced (abort as by `abort`, errorSummary names the limit);
 //   - jobs whose destruction time has passed are aborted if active, then deleted or, with
-//     archive: true, kept as ARCHIVED without their directory;
+//     archive: true, kept as ARCHIVED without their directory; each step re-checks, under
+//     the lock, that the job is still due (a `set --destruction` meanwhile wins), and a job
+//     that is gone already (another tick, a user's delete) is done, not an error;
 //   - queued jobs get a runner; EXECUTING jobs without a live runner get one to adopt them;
 //   - the jobs of a submit that died half-way are removed with its reservation, and other
 //     directories no job owns (older than a minute) too.
@@ -75,33 +77,36 @@ export async function superviseActiveJobs(store: Store, now = Date.now()): Promi
   return lines;
 }
 
-/** Removes a final job's files but keeps its record, as ARCHIVED. */
-function archiveJob(store: Store, jobId: string): void {
-  store.update((tx) => {
+/** Removes a final job's files but keeps its record, as ARCHIVED, if it is still `due`. */
+function archiveJob(store: Store, jobId: string, due: (job: JobRecord) => boolean): boolean {
+  return store.update((tx) => {
     const job = tx.getJob(jobId);
-    if (!job || job.phase === 'ARCHIVED') return;
+    if (!job || !due(job) || !isFinal(job.phase)) return false;
     const archived: JobRecord = { ...job, phase: applyTransition(job, 'archive').to, results: [] };
     tx.finish(archived);
     const dir = tx.layout.jobDir(jobId);
     for (const name of readdirSync(dir)) if (name !== 'job.json') rmSync(join(dir, name), { recursive: true, force: true });
+    return true;
   });
 }
 
 export async function destroyExpiredJobs(store: Store, now = Date.now()): Promise<string[]> {
   const lines: string[] = [];
-  for (const job of store.listJobs()) {
-    if (job.destruction === null || Date.parse(job.destruction) > now || job.phase === 'ARCHIVED') continue;
+  // Judged from a listing, then again by every step under the lock: a job whose destruction
+  // was moved meanwhile is left alone, one already gone is done.
+  const due = (job: JobRecord): boolean => job.destruction !== null && Date.parse(job.destruction) <= now && job.phase !== 'ARCHIVED';
+  for (const seen of store.listJobs()) {
+    if (!due(seen)) continue;
     try {
-      if (!isFinal(job.phase)) await abortJob(store, job.jobId);
+      if (!isFinal(seen.phase)) await abortJob(store, seen.jobId, due);
+      if (seen.archive) {
+        if (archiveJob(store, seen.jobId, due)) lines.push(`job ${seen.jobId}: destruction time passed: archived`);
+      } else if (await deleteJob(store, seen.jobId, due)) {
+        lines.push(`job ${seen.jobId}: destruction time passed: deleted`);
+      }
     } catch (err) {
+      if (err instanceof UserError && err.exitCode === EXIT.noSuchJob) continue; // destroyed by someone else
       if (!(err instanceof UserError && err.exitCode === EXIT.notAllowed)) throw err;
-    }
-    if (job.archive) {
-      archiveJob(store, job.jobId);
-      lines.push(`job ${job.jobId}: destruction time passed: archived`);
-    } else {
-      await deleteJob(store, job.jobId);
-      lines.push(`job ${job.jobId}: destruction time passed: deleted`);
     }
   }
   return lines;
