@@ -1,16 +1,29 @@
 // `doctor`: checks a HOME and, with repair, fixes what it safely can. Each check reports a
 // line "ok: ...", "problem: ..." or "repaired: ..."; the caller exits 1 when a problem was
 // left unrepaired.
+//
+// Strays (processes of this HOME's jobs that no job may own any more) are what --repair
+// kills, so they are judged where no job can start meanwhile: under the lock (jobs start
+// only inside the runner's transactions). Every non-final job's processes are legitimate,
+// whatever its phase (a QUEUED job may have been started by a runner that died); a process
+// is a stray only when its job is final or gone, and each is re-checked (same process,
+// still of that job) right before its SIGKILL. Without --repair the lock is not taken: the
+// processes are listed first and the state read after, so a job that started in between
+// is in the state that judges it.
 
 import { existsSync, readFileSync } from 'node:fs';
 import type { Store } from '../store/state.js';
 import { parseState } from '../store/state.js';
 import { writeFileDurable } from '../store/durable.js';
-import { isProcessAlive, listProcesses, signalProcess } from './proc.js';
+import { type ProcStat, isProcessAlive, listProcesses, signalProcess } from './proc.js';
 import { removeStaleLock, staleLockContent } from '../store/lock.js';
 import { PERL } from './wrapper.js';
 import { runnerAlive } from './ensure-runner.js';
 import { findHalfCreated, recordEndsFromExitFiles, removeHalfCreated, superviseActiveJobs } from './housekeeping.js';
+import { describeStall, killStalledRunner, runnerStall } from './runner-stall.js';
+import { isFinal } from '../core/phases.js';
+import type { JobRecord } from '../core/job.js';
+import type { StateData } from '../store/state.js';
 
 export interface DoctorReport {
   lines: string[];
@@ -89,7 +102,14 @@ export async function doctor(store: Store, repair: boolean): Promise<DoctorRepor
   }
   if (!readable) return { lines, unrepaired, problems, repaired };
 
-  const state = store.readState();
+  let state = store.readState();
+  // A runner that is alive but no longer beats (stopped, or stuck): queued jobs would wait.
+  const stall = runnerStall(layout, state);
+  if (stall) {
+    const done = repair ? `${await killStalledRunner(stall)}${(await superviseActiveJobs(store)).map((l) => `; ${l}`).join('')}` : '';
+    problem(describeStall(stall), () => done);
+    state = store.readState();
+  }
   const runnerUp = runnerAlive(state);
   if (state.runner && !runnerUp) {
     lines.push(`ok: recorded runner ${state.runner.pid} is gone (the next command that needs one starts one)`);
@@ -104,20 +124,18 @@ export async function doctor(store: Store, repair: boolean): Promise<DoctorRepor
       () => done);
   }
 
-  // Processes of this HOME's jobs that no active job owns.
-  const all = listProcesses();
-  const active = new Set(Object.entries(state.jobs).filter(([, h]) => h.phase === 'EXECUTING').map(([id]) => id));
-  const stray: { pid: number; jobId: string }[] = [];
-  for (const p of all) {
-    const jobId = jobIdOf(p.pid, layout.jobsDir);
-    if (jobId && !active.has(jobId)) stray.push({ pid: p.pid, jobId });
-  }
-  if (stray.length > 0) {
-    problem(`${stray.length} process(es) of jobs that are no longer running: ${stray.map((s) => `${s.pid} (job ${s.jobId})`).join(', ')}`,
-      () => {
-        for (const s of stray) signalProcess(s.pid, 'SIGKILL');
-        return 'killed';
-      });
+  const strayText = (stray: Stray[]) =>
+    `${stray.length} process(es) of jobs that are no longer running: ${stray.map((s) => `${s.pid} (job ${s.jobId})`).join(', ')}`;
+  if (repair) {
+    const { stray, killed } = store.update((tx) => {
+      const found = findStrays(layout.jobsDir, listProcesses(), tx.state, (id) => tx.getJob(id));
+      return { stray: found, killed: found.map((f) => killStray(layout.jobsDir, f)) };
+    });
+    if (stray.length > 0) problem(strayText(stray), () => killed.join(', '));
+  } else {
+    const procs = listProcesses();
+    const stray = findStrays(layout.jobsDir, procs, store.readState(), (id) => store.getJob(id));
+    if (stray.length > 0) problem(strayText(stray), () => '');
   }
 
   const half = findHalfCreated(store);
@@ -127,6 +145,50 @@ export async function doctor(store: Store, repair: boolean): Promise<DoctorRepor
   }
   if (unrepaired === 0 && lines.every((l) => l.startsWith('ok'))) lines.push('ok: no problems found');
   return { lines, unrepaired, problems, repaired };
+}
+
+interface Stray {
+  pid: number;
+  startTime: string;
+  jobId: string;
+}
+
+/**
+ * Processes carrying UWS_JOB_DIR of a job of this HOME that is final or gone. A job with
+ * any entry in the state (non-final), or whose record cannot be read, owns its processes.
+ */
+function findStrays(jobsDir: string, procs: ProcStat[], state: StateData, jobOf: (id: string) => JobRecord | undefined): Stray[] {
+  const verdict = new Map<string, boolean>();
+  const isStray = (jobId: string): boolean => {
+    if (state.jobs[jobId]) return false;
+    if (state.finished[jobId]) return true;
+    try {
+      const job = jobOf(jobId);
+      return job ? isFinal(job.phase) : !existsSync(`${jobsDir}/${jobId}`);
+    } catch {
+      return false; // a damaged record: not ours to judge
+    }
+  };
+  const stray: Stray[] = [];
+  for (const p of procs) {
+    if (p.state === 'Z') continue;
+    const jobId = jobIdOf(p.pid, jobsDir);
+    if (!jobId) continue;
+    if (!verdict.has(jobId)) verdict.set(jobId, isStray(jobId));
+    if (verdict.get(jobId)) stray.push({ pid: p.pid, startTime: p.startTime, jobId });
+  }
+  return stray;
+}
+
+/** SIGKILL to a stray, re-checked first: the same process (start time), still of that job. */
+function killStray(jobsDir: string, s: Stray): string {
+  if (!isProcessAlive(s.pid, s.startTime) || jobIdOf(s.pid, jobsDir) !== s.jobId) return `${s.pid} gone already`;
+  try {
+    signalProcess(s.pid, 'SIGKILL');
+    return `${s.pid} killed`;
+  } catch (err) {
+    return `${s.pid} could not be killed (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+  }
 }
 
 /** The job a process belongs to, from UWS_JOB_DIR in its environment, if under jobsDir. */
