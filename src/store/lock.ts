@@ -11,12 +11,20 @@
 // Taking over is itself guarded by a second lock (`.takeover`, created exclusively), so two
 // processes that both find the lock stale cannot both remove it and then both hold a fresh
 // one. Critical sections are synchronous and short; the deadline gives exit 5, not a hang.
+//
+// A holder that is alive but stopped (SIGSTOP: state T in /proc) would keep the lock until
+// someone continues it: a waiter that sees the same holder stopped throughout
+// STOPPED_HOLDER_MS of its own waiting kills it (reclaimFromStoppedHolder), after which it
+// is a dead holder like any other. Taking the lock from it alive would make two writers
+// the moment it continues.
 
 import { closeSync, existsSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { storeError } from '../errors.js';
-import { isProcessAlive, processStartTime } from '../run/proc.js';
+import { isProcessAlive, processStartTime, readProcStat } from '../run/proc.js';
 
 const STALE_MS = 5_000;
+/** How long a waiter watches a stopped holder before it kills it (less than the deadline). */
+const STOPPED_HOLDER_MS = 3_000;
 const LOCK_DEADLINE_MS = Number(process.env.UWSRUN_LOCK_TIMEOUT_MS) || 10_000;
 /** The longest pause between two attempts (times 0.5 to 1.5, at random). */
 export const MAX_BACKOFF_MS = 10;
@@ -97,6 +105,35 @@ function removeIfStale(lockFile: string): void {
   }
 }
 
+export interface StoppedHolder {
+  text: string;
+  since: number;
+}
+
+/**
+ * Watches for a lock holder that is stopped: returns the observation to pass to the next
+ * call (undefined when the holder runs, or is gone); once the same holder has been seen
+ * stopped for STOPPED_HOLDER_MS, SIGKILLs it (see the top comment).
+ */
+export function reclaimFromStoppedHolder(lockFile: string, seen: StoppedHolder | undefined, now = Date.now()): StoppedHolder | undefined {
+  let text: string;
+  try {
+    text = readFileSync(lockFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const [pid, start] = text.trim().split(' ');
+  if (!pid || !/^\d+$/.test(pid) || Number(pid) <= 1) return undefined;
+  const stat = readProcStat(Number(pid));
+  if (!stat || stat.startTime !== start || (stat.state !== 'T' && stat.state !== 't')) return undefined;
+  if (seen?.text !== text) return { text, since: now };
+  if (now - seen.since < STOPPED_HOLDER_MS) return seen;
+  try {
+    process.kill(Number(pid), 'SIGKILL');
+  } catch { /* gone meanwhile */ }
+  return undefined;
+}
+
 /**
  * A waiter that failed a few times says so in `state.lock.want`: a holder that takes the
  * lock again and again (the runner, while a queue drains) then leaves it free for a moment
@@ -118,6 +155,7 @@ export function lockWanted(lockFile: string): boolean {
 /** Takes the lock (retrying until the deadline: exit 5); returns the function that releases it. */
 export function acquireLock(lockFile: string): () => void {
   const deadline = Date.now() + LOCK_DEADLINE_MS;
+  let stopped: StoppedHolder | undefined;
   for (let attempt = 0; ; attempt++) {
     let got: boolean;
     try {
@@ -127,7 +165,10 @@ export function acquireLock(lockFile: string): () => void {
     }
     if (got) break;
     if (attempt >= 2) announceWaiter(lockFile);
-    if (attempt % 4 === 3) removeIfStale(lockFile);
+    if (attempt % 4 === 3) {
+      stopped = reclaimFromStoppedHolder(lockFile, stopped);
+      removeIfStale(lockFile);
+    }
     if (Date.now() >= deadline) {
       throw storeError(`state is locked by another uwsrun process (${lockFile}); gave up after ${LOCK_DEADLINE_MS / 1000} s`);
     }
