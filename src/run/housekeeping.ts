@@ -1,6 +1,7 @@
 // Housekeeping: what `tick` does every minute from cron, and what `doctor --repair` reuses.
 // Each step is idempotent and runs in its own short transaction, so tick is safe beside
 // anything else (the runner, users, another tick):
+//   - a runner that stopped making progress (runner-stall.ts) is killed and replaced;
 //   - jobs that ended while nothing supervised them are recorded (from their `exit` file,
 //     or ERROR "lost" when there is none);
 //   - executionDuration is enforced (abort as by `abort`, errorSummary names the limit);
@@ -24,6 +25,7 @@ import { abortJob, enforceTimeLimits } from './abort.js';
 import { recordEnd } from './lifecycle.js';
 import { isProcessAlive } from './proc.js';
 import { type EndFacts, gatherEndFacts } from './job-files.js';
+import { describeStall, killStalledRunner, runnerStall } from './runner-stall.js';
 import { type RunnerWake, jobsNeedingRunner, runnerAlive, runnerWakeFor, wakeRunner } from './ensure-runner.js';
 import { deleteJob } from '../core/actions.js';
 
@@ -255,9 +257,18 @@ export function removeHalfCreated(store: Store, now = Date.now()): string[] {
   return lines;
 }
 
+/** A runner that is alive but no longer beats is killed; the next step starts another. */
+export async function replaceStalledRunner(store: Store): Promise<string[]> {
+  const stall = runnerStall(store.layout, store.readState());
+  if (!stall) return [];
+  const did = await killStalledRunner(stall);
+  return [`${describeStall(stall)}: ${did}; replaced by a new runner, which adopts its jobs`];
+}
+
 export async function tick(store: Store): Promise<string[]> {
   if (!store.layout.exists()) return [];
   return [
+    ...(await replaceStalledRunner(store)),
     ...(await superviseActiveJobs(store)),
     ...(await destroyExpiredJobs(store)),
     ...removeHalfCreated(store),

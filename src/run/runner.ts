@@ -15,6 +15,8 @@
 // the runner does NOT hold the lock: an end waits for the next cycle that starts without the
 // lock (at most one lease), which first gathers the files of every end in hand. A job that
 // turned its stderr.log into a FIFO can thus never keep the runner in open() with the lock.
+// The runner shows it makes progress by rewriting `runner.beat` every second from its event
+// loop (runner-stall.ts); `doctor` and `tick` judge a runner whose beat stopped.
 
 import { appendFileSync, closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +31,7 @@ import {
   type ExitStatus, readExitFile, recordEnd, recordStart, recordUp, removeStartMarker, startMarkerAge, startMarkerTime,
 } from './lifecycle.js';
 import { type EndFacts, gatherEndFacts } from './job-files.js';
+import { BEAT_MS, writeBeat } from './runner-stall.js';
 import { isProcessAlive, processStartTime } from './proc.js';
 import { jobsNeedingRunner } from './ensure-runner.js';
 import { type Launched, type WrapperExit, Launcher, LaunchError } from './wrapper.js';
@@ -94,6 +97,10 @@ export class Runner {
     // the next runner adopts them.
     for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => this.leave(sig));
     const me = { pid: process.pid, startTime: processStartTime(process.pid) ?? '' };
+    // The beat exists before the runner is recorded, so a recorded runner always has one.
+    const identity = `${me.pid} ${me.startTime}`;
+    writeBeat(this.store.layout, identity);
+    setInterval(() => writeBeat(this.store.layout, identity), BEAT_MS).unref();
     const claimed = this.store.update((tx) => {
       const other = tx.state.runner;
       if (other && other.pid !== me.pid && isProcessAlive(other.pid, other.startTime)) return false;

@@ -6,6 +6,7 @@
 //   HOME/state.lock        the lock of every read-modify-write (holder's pid + start time)
 //   HOME/state.good.json   the last good copy of state.json (for `doctor --repair`)
 //   HOME/runner.log        what the auto-started runner says
+//   HOME/runner.beat       the runner's heartbeat: rewritten every second (run/runner-stall.ts)
 //   HOME/trash/            directories of deleted jobs, on their way out
 //   HOME/runids/           run-id index for `submit --unique`
 //   HOME/cache/            definitions files that validated, as JSON (keyed by inode+mtime)
@@ -50,6 +51,8 @@ export class HomeLayout {
   get goodCopy(): string { return join(this.dir, 'state.good.json'); }
   get lockFile(): string { return join(this.dir, 'state.lock'); }
   get runnerLog(): string { return join(this.dir, 'runner.log'); }
+  /** Rewritten every second by the live runner: its mtime tells that it makes progress. */
+  get runnerBeat(): string { return join(this.dir, 'runner.beat'); }
   get jobsDir(): string { return join(this.dir, 'jobs'); }
   /** One entry per QUEUED job (see store/queue-dir.ts). */
   get queueDir(): string { return join(this.dir, 'queue'); }
