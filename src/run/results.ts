@@ -3,16 +3,19 @@
 // symlink is never followed, whatever it points to (a file, a directory, inside or outside),
 // and a results directory that is itself a symlink lists nothing, so no file outside the
 // directory is ever reported. Sockets, FIFOs and devices are skipped. Entries that vanish or
-// cannot be read mid-walk are skipped. The walk stops at MAX_RESULTS files. (A process that
+// cannot be read mid-walk are skipped. The walk stops at MAX_RESULTS files, and reads at
+// most MAX_ENTRIES directory entries in all (a job may leave millions of empty directories
+// or non-files: the listing stays bounded in time and memory). (A process that
 // swaps a directory for a symlink between our lstat and readdir could win a race; results
 // are listed once the job's processes are gone, which is what makes that acceptable.)
 
-import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { lstatSync, opendirSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ResultFile } from '../core/job.js';
 import { mimeTypeOf } from './mime.js';
 
 export const MAX_RESULTS = 10_000;
+export const MAX_ENTRIES = 200_000;
 
 function lstatOrUndefined(path: string): Stats | undefined {
   try {
@@ -22,12 +25,21 @@ function lstatOrUndefined(path: string): Stats | undefined {
   }
 }
 
-function namesIn(dir: string): string[] {
+/** Up to `budget.left` names in `dir`, sorted; the budget is spent as they are read. */
+function namesIn(dir: string, budget: { left: number }): string[] {
+  const names: string[] = [];
+  let d;
   try {
-    return readdirSync(dir).sort();
+    d = opendirSync(dir);
   } catch {
-    return [];
+    return names;
   }
+  try {
+    for (let e = d.readSync(); e !== null && budget.left > 0; e = d.readSync(), budget.left--) names.push(e.name);
+  } catch { /* unreadable mid-way: what was read */ } finally {
+    d.closeSync();
+  }
+  return names.sort();
 }
 
 /** Regular files under `resultsDir`, ids relative with '/', sorted by id; [] if it is missing. */
@@ -35,8 +47,9 @@ export function listResults(resultsDir: string, limit: number = MAX_RESULTS): Re
   const root = resolve(resultsDir);
   if (!lstatOrUndefined(root)?.isDirectory()) return [];
   const found: ResultFile[] = [];
+  const budget = { left: MAX_ENTRIES };
   const walk = (dir: string, prefix: string): void => {
-    for (const name of namesIn(dir)) {
+    for (const name of namesIn(dir, budget)) {
       if (found.length >= limit) return;
       const path = join(dir, name);
       const stat = lstatOrUndefined(path);
