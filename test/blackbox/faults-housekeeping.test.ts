@@ -47,8 +47,9 @@ jobs:
       mode: { type: string, default: fifo }
 `;
 
-const T = { timeout: 180_000 };
+/** Each scenario runs RUNS times in one test (UWSRUN_FAULT_RUNS=5 to loop them). */
 const RUNS = Number(process.env.UWSRUN_FAULT_RUNS) || 1;
+const T = { timeout: 180_000 * RUNS };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -63,6 +64,14 @@ function finalPhase(sb: Sandbox, id: string): string | undefined {
   if (r.code !== 0) return undefined;
   const phase = JSON.parse(r.stdout).phase as string;
   return FINAL.includes(phase) ? phase : undefined;
+}
+
+/** Waits (uwsrun wait) until every job is final, then returns each one's phase. */
+function phasesWhenFinal(sb: Sandbox, ids: string[]): Map<string, string> {
+  const w = sb.run(['wait', ...ids, '--timeout', '120']);
+  assert.equal(w.code, 0, `wait: ${w.code} ${w.stderr}\n${runnerLog(sb)}`);
+  const all = JSON.parse(sb.ok(['list', '--json'])) as { jobId: string; phase: string }[];
+  return new Map(all.map((j) => [j.jobId, j.phase]));
 }
 
 /** Submits one job per line of `params` (JSON Lines), returns their ids. */
@@ -146,10 +155,8 @@ test('garbage, empty and missing job records: list, tick, doctor and the runner 
       assert.equal(sb.job(blocker).phase, 'ERROR');
       assert.match(sb.job(blocker).errorSummary.message, new RegExp(`job ${blocker}: its record .* is damaged .*exited with status 0`));
       // The runner goes on: the good queued jobs run, each once.
-      for (const id of good) {
-        await waitFor(`${id} final`, () => finalPhase(sb, id), 30_000);
-        assert.equal(sb.job(id).phase, 'COMPLETED', runnerLog(sb));
-      }
+      const phases = phasesWhenFinal(sb, good);
+      for (const id of good) assert.equal(phases.get(id), 'COMPLETED', `${id}\n${runnerLog(sb)}`);
       assert.deepEqual(ranLines(sb).sort(), [blocker, ...good].sort(), 'damaged jobs never ran');
 
       const list = sb.run(['list', '--json']);
@@ -319,10 +326,8 @@ test('a runner stopped with SIGSTOP (not holding the lock): doctor reports it, t
         assert.ok(!alive(stopped.pid, stopped.start), 'the stopped runner is gone');
         if (launcher) await waitFor('its launcher gone', () => !alive(launcher.pid, launcher.start), 10_000);
         for (const id of running) release(sb, id);
-        for (const id of [...running, ...queued]) {
-          await waitFor(`${id} final`, () => finalPhase(sb, id), 60_000);
-          assert.equal(sb.job(id).phase, 'COMPLETED', runnerLog(sb));
-        }
+        const phases = phasesWhenFinal(sb, [...running, ...queued]);
+        for (const id of [...running, ...queued]) assert.equal(phases.get(id), 'COMPLETED', `${id}\n${runnerLog(sb)}`);
         const ran = ranLines(sb);
         assert.equal(ran.length, new Set(ran).size, 'no job ran twice');
         assert.equal(ran.length, 42);
@@ -342,7 +347,7 @@ test('a runner stopped with SIGSTOP while it holds the lock: the next command ta
     try {
       sb.env = { ...sb.env, ...STALL };
       sb.ok(['limit', '4']);
-      const ids = submitMany(sb, 'short', 200, ['--run']);
+      const ids = submitMany(sb, 'short', 100, ['--run']);
       const stopped = await stopRunner(sb, true);
       try {
         const t0 = Date.now();
@@ -353,10 +358,8 @@ test('a runner stopped with SIGSTOP while it holds the lock: the next command ta
         assert.ok(!alive(stopped.pid, stopped.start), 'the stopped holder was removed');
         const t = sb.run(['tick']);
         assert.equal(t.code, 0, t.stderr);
-        for (const id of ids) {
-          await waitFor(`${id} final`, () => finalPhase(sb, id), 60_000);
-          assert.equal(sb.job(id).phase, 'COMPLETED', runnerLog(sb));
-        }
+        const phases = phasesWhenFinal(sb, ids);
+        for (const id of ids) assert.equal(phases.get(id), 'COMPLETED', `${id}\n${runnerLog(sb)}`);
         const ran = ranLines(sb);
         assert.equal(ran.length, new Set(ran).size, 'no job ran twice');
         assert.equal(ran.length, ids.length);
