@@ -125,7 +125,8 @@ export function reclaimFromStoppedHolder(lockFile: string, seen: StoppedHolder |
   const [pid, start] = text.trim().split(' ');
   if (!pid || !/^\d+$/.test(pid) || Number(pid) <= 1) return undefined;
   const stat = readProcStat(Number(pid));
-  if (!stat || stat.startTime !== start || (stat.state !== 'T' && stat.state !== 't')) return undefined;
+  // T only (SIGSTOP, SIGTSTP): a process held by a debugger (t) is someone's deliberate choice.
+  if (!stat || stat.startTime !== start || stat.state !== 'T') return undefined;
   if (seen?.text !== text) return { text, since: now };
   if (now - seen.since < STOPPED_HOLDER_MS) return seen;
   try {
