@@ -79,17 +79,25 @@ export async function superviseActiveJobs(store: Store, now = Date.now()): Promi
   return lines;
 }
 
-/** Removes a final job's files but keeps its record, as ARCHIVED, if it is still `due`. */
+/**
+ * Removes a final job's files but keeps its record, as ARCHIVED, if it is still `due`. Under
+ * the lock the files are only moved aside (one rename each, as `delete` does); removing them,
+ * which may take long, happens after the lock is released.
+ */
 function archiveJob(store: Store, jobId: string, due: (job: JobRecord) => boolean): boolean {
-  return store.update((tx) => {
+  const aside = join(store.layout.trashDir, `${jobId}.archived.${process.pid}.${Date.now()}`);
+  const archived = store.update((tx) => {
     const job = tx.getJob(jobId);
     if (!job || !due(job) || !isFinal(job.phase)) return false;
-    const archived: JobRecord = { ...job, phase: applyTransition(job, 'archive').to, results: [] };
-    tx.finish(archived);
+    const record: JobRecord = { ...job, phase: applyTransition(job, 'archive').to, results: [] };
+    tx.finish(record);
     const dir = tx.layout.jobDir(jobId);
-    for (const name of readdirSync(dir)) if (name !== 'job.json') rmSync(join(dir, name), { recursive: true, force: true });
+    mkdirSync(aside, { recursive: true, mode: 0o700 });
+    for (const name of readdirSync(dir)) if (name !== 'job.json') renameSync(join(dir, name), join(aside, name));
     return true;
   });
+  rmSync(aside, { recursive: true, force: true });
+  return archived;
 }
 
 export async function destroyExpiredJobs(store: Store, now = Date.now()): Promise<string[]> {
@@ -250,6 +258,8 @@ export function removeHalfCreated(store: Store, now = Date.now()): string[] {
   }
   try {
     for (const name of readdirSync(store.layout.trashDir)) {
+      // Named ID[.archived].PID.MS: a delete or archive still at work removes its own.
+      if (now - Number(name.split('.').at(-1)) < HALF_CREATED_AGE_MS) continue;
       rmSync(join(store.layout.trashDir, name), { recursive: true, force: true });
       lines.push(`removed the remains of deleted job ${name.split('.')[0]}`);
     }
