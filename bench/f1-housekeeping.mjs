@@ -9,6 +9,8 @@
 //            ticks that failed, jobs deleted although their set succeeded
 //   stop     the runner SIGSTOPped (not holding the lock) with 20 queued jobs: does doctor
 //            report it, and are the jobs done 20 s later (stall threshold 3 s) after a tick
+//   stoplock the runner SIGSTOPped while it holds the lock (during a drain of 100 jobs): the
+//            exit code and time of the next submit
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -119,7 +121,7 @@ const scenarios = {
     try {
       const ids = h.many('hello', 300, ['--destruction', '3s']);
       await sleep(3_300);
-      const moved = ids.filter((_, i) => i % 5 === 2);
+      const moved = ids.filter((_, i) => i % 5 === 2).reverse(); // last first: destroyed last
       const ticks = [h.start(['tick']), h.start(['tick'])];
       const sets = [];
       await Promise.all(Array.from({ length: 4 }, async (_, w) => {
@@ -157,6 +159,38 @@ const scenarios = {
       const done = await until(() => ids.every((id) => FINAL.includes(phase(h, id))), 20_000);
       try { process.kill(pid, 'SIGKILL'); } catch { /* replaced */ }
       return `doctor reports it: ${reported ? 'yes' : 'no'}, queue drained after tick: ${done ? 'yes' : 'no'}`;
+    } finally {
+      h.cleanup();
+    }
+  },
+  async stoplock() {
+    const h = home('stoplock');
+    try {
+      h.run(['limit', '4']);
+      h.many('hello', 100, ['--run']);
+      let pid;
+      for (let i = 0; i < 2000 && !pid; i++) {
+        const r = h.state().runner;
+        if (!r) {
+          await sleep(5);
+          continue;
+        }
+        process.kill(r.pid, 'SIGSTOP');
+        await sleep(10);
+        let holder = '';
+        try { holder = readFileSync(join(h.env.UWSRUN_HOME, 'state.lock'), 'utf8'); } catch { /* free */ }
+        if (holder.startsWith(`${r.pid} `)) pid = r.pid;
+        else {
+          process.kill(r.pid, 'SIGCONT');
+          await sleep(Math.random() * 5);
+        }
+      }
+      if (!pid) return 'could not catch the runner holding the lock';
+      const t0 = Date.now();
+      const code = h.run(['submit', 'hello', '--run']).code;
+      const ms = Date.now() - t0;
+      try { process.kill(pid, 'SIGKILL'); } catch { /* killed already */ }
+      return `submit exit ${code} after ${(ms / 1000).toFixed(1)} s`;
     } finally {
       h.cleanup();
     }
