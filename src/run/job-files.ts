@@ -6,11 +6,15 @@
 // the open descriptor says it is a regular file; reads are bounded. Nothing here is ever
 // done while holding the state lock: what the end of a job records (the last stderr line,
 // the result listing) is gathered into EndFacts before the transaction that records it.
+// The runner, which keeps the lock across event-loop turns while a queue drains, gathers
+// them on libuv's thread pool instead (gatherEndFactsAsync): its main thread, the one that
+// holds and releases the lock, never waits on a job's file.
 
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { ResultFile } from '../core/job.js';
 import type { HomeLayout } from '../store/home.js';
-import { listResults } from './results.js';
+import { listResults, listResultsAsync } from './results.js';
 
 const SAFE_READ = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW | constants.O_NOCTTY;
 
@@ -33,12 +37,20 @@ export function openJobFile(path: string): { fd: number; size: number } | undefi
   return undefined;
 }
 
+const TAIL = 4096;
+
+function lastLineOf(buf: Buffer): string {
+  const lines = buf.toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+  const line = lines.at(-1) ?? '';
+  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+}
+
 /** The last non-empty line of a log, read from its last 4 KiB only; '' when none. */
 export function lastLine(file: string): string {
   const opened = openJobFile(file);
   if (!opened) return '';
   try {
-    const length = Math.min(opened.size, 4096);
+    const length = Math.min(opened.size, TAIL);
     const buf = Buffer.alloc(length);
     let got = 0;
     while (got < length) {
@@ -46,13 +58,38 @@ export function lastLine(file: string): string {
       if (n === 0) break; // truncated meanwhile
       got += n;
     }
-    const lines = buf.subarray(0, got).toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean);
-    const line = lines.at(-1) ?? '';
-    return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+    return lastLineOf(buf.subarray(0, got));
   } catch {
     return '';
   } finally {
     closeSync(opened.fd);
+  }
+}
+
+/** lastLine on libuv's thread pool, with the same checks. */
+async function lastLineAsync(file: string): Promise<string> {
+  let fh;
+  try {
+    fh = await open(file, SAFE_READ);
+  } catch {
+    return '';
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) return '';
+    const length = Math.min(st.size, TAIL);
+    const buf = Buffer.alloc(length);
+    let got = 0;
+    while (got < length) {
+      const { bytesRead } = await fh.read(buf, got, length - got, st.size - length + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return lastLineOf(buf.subarray(0, got));
+  } catch {
+    return '';
+  } finally {
+    await fh.close().catch(() => undefined);
   }
 }
 
@@ -65,4 +102,9 @@ export interface EndFacts {
 
 export function gatherEndFacts(layout: HomeLayout, jobId: string): EndFacts {
   return { stderrLine: lastLine(layout.stderrLog(jobId)), results: listResults(layout.resultsDir(jobId)) };
+}
+
+export async function gatherEndFactsAsync(layout: HomeLayout, jobId: string): Promise<EndFacts> {
+  const [stderrLine, results] = await Promise.all([lastLineAsync(layout.stderrLog(jobId)), listResultsAsync(layout.resultsDir(jobId))]);
+  return { stderrLine, results };
 }

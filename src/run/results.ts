@@ -10,6 +10,7 @@
 // are listed once the job's processes are gone, which is what makes that acceptable.)
 
 import { lstatSync, opendirSync, type Stats } from 'node:fs';
+import { lstat, opendir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ResultFile } from '../core/job.js';
 import { mimeTypeOf } from './mime.js';
@@ -61,5 +62,34 @@ export function listResults(resultsDir: string, limit: number = MAX_RESULTS): Re
     }
   };
   walk(root, '');
+  return found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** listResults on libuv's thread pool: for the runner, which must not wait on a job's files. */
+export async function listResultsAsync(resultsDir: string, limit: number = MAX_RESULTS): Promise<ResultFile[]> {
+  const lstatQuietly = (path: string) => lstat(path).catch(() => undefined);
+  const root = resolve(resultsDir);
+  if (!(await lstatQuietly(root))?.isDirectory()) return [];
+  const found: ResultFile[] = [];
+  const budget = { left: MAX_ENTRIES };
+  const walk = async (dir: string, prefix: string): Promise<void> => {
+    const names: string[] = [];
+    try {
+      const d = await opendir(dir);
+      try {
+        for (let e = await d.read(); e !== null && budget.left > 0; e = await d.read(), budget.left--) names.push(e.name);
+      } finally {
+        await d.close().catch(() => undefined);
+      }
+    } catch { /* missing or unreadable mid-way: what was read */ }
+    for (const name of names.sort()) {
+      if (found.length >= limit) return;
+      const path = join(dir, name);
+      const stat = await lstatQuietly(path);
+      if (stat?.isDirectory()) await walk(path, `${prefix}${name}/`);
+      else if (stat?.isFile()) found.push({ id: prefix + name, path, size: stat.size, mimeType: mimeTypeOf(name) });
+    }
+  };
+  await walk(root, '');
   return found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }

@@ -11,10 +11,11 @@
 // It exits after a few idle seconds, but only in a transaction that sees no queued or
 // executing job, so a job queued concurrently always finds a runner.
 //
-// A job's end is recorded with what its files say (last stderr line, results), read while
-// the runner does NOT hold the lock: an end waits for the next cycle that starts without the
-// lock (at most one lease), which first gathers the files of every end in hand. A job that
-// turned its stderr.log into a FIFO can thus never keep the runner in open() with the lock.
+// A job's end is recorded with what its files say (last stderr line, results), read as soon
+// as the end is known (job-files.ts): at once when the runner does not hold the lock, else
+// on libuv's thread pool, and the end is applied by the first cycle after they are in. The runner's own thread, which holds the lock during a
+// lease, never waits on a job's file: a job that turned its stderr.log into a FIFO can never
+// keep the runner in open() with the lock.
 // The runner shows it makes progress by rewriting `runner.beat` every second from its event
 // loop (runner-stall.ts); `doctor` and `tick` judge a runner whose beat stopped.
 
@@ -30,7 +31,7 @@ import { selectJobsToStart } from './queue.js';
 import {
   type ExitStatus, readExitFile, recordEnd, recordStart, recordUp, removeStartMarker, startMarkerAge, startMarkerTime,
 } from './lifecycle.js';
-import { type EndFacts, gatherEndFacts } from './job-files.js';
+import { type EndFacts, gatherEndFacts, gatherEndFactsAsync } from './job-files.js';
 import { BEAT_MS, writeBeat } from './runner-stall.js';
 import { isProcessAlive, processStartTime } from './proc.js';
 import { jobsNeedingRunner } from './ensure-runner.js';
@@ -58,8 +59,9 @@ export class Runner {
   private readonly ups = new Map<string, string>();
   /** Jobs whose leader ended and whose end is not recorded yet; undefined: seen in /proc. */
   private readonly exits = new Map<string, ExitStatus | undefined>();
-  /** What the files of those jobs said, read in the last cycle begun without the lock. */
+  /** What the files of those jobs said (gatherFacts), and whose are being read. */
   private readonly facts = new Map<string, EndFacts>();
+  private readonly gathering = new Set<string>();
   private cycleQueued = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private superviseTimer: NodeJS.Timeout | undefined;
@@ -145,7 +147,6 @@ export class Runner {
           setTimeout(() => this.schedule(), LOCK_YIELD_MS);
           return;
         }
-        this.gatherFacts();
         this.held = this.store.begin();
         this.heldSince = Date.now();
       }
@@ -164,10 +165,7 @@ export class Runner {
     clearTimeout(this.superviseTimer);
     clearTimeout(this.idleTimer);
     if (active) {
-      // Ends that wait for their files to be read get the next cycle at once (or when the
-      // lease ends: commitSafely).
-      const endsWaiting = !this.held && [...this.exits.keys()].some((id) => !this.facts.has(id));
-      this.superviseTimer = setTimeout(() => this.schedule(), endsWaiting ? 0 : SUPERVISE_MS);
+      this.superviseTimer = setTimeout(() => this.schedule(), SUPERVISE_MS);
     } else {
       this.idleTimer = setTimeout(() => this.exitIfIdle(), IDLE_EXIT_MS);
     }
@@ -187,17 +185,30 @@ export class Runner {
   private commitSafely(): void {
     try {
       this.commit();
-      if (this.exits.size > 0) this.schedule();
     } catch (err) {
       this.log(`writing state failed: ${(err as Error).message}`);
       this.schedule();
     }
   }
 
-  /** Reads the files of every end in hand (never under the lock: job-files.ts). */
-  private gatherFacts(): void {
-    this.facts.clear();
-    for (const id of this.exits.keys()) this.facts.set(id, gatherEndFacts(this.store.layout, id));
+  /**
+   * Reads the files of an ended job: at once when the runner does not hold the lock, else
+   * off its thread (the lock is never held waiting on them); a cycle follows.
+   */
+  private gatherFacts(id: string): void {
+    if (!this.held) {
+      this.facts.set(id, gatherEndFacts(this.store.layout, id));
+      return;
+    }
+    if (this.gathering.has(id)) return;
+    this.gathering.add(id);
+    gatherEndFactsAsync(this.store.layout, id)
+      .catch((): EndFacts => ({ stderrLine: '', results: [] }))
+      .then((facts) => {
+        this.gathering.delete(id);
+        if (this.exits.has(id)) this.facts.set(id, facts);
+        this.schedule();
+      });
   }
 
   private abandon(): void {
@@ -217,10 +228,10 @@ export class Runner {
     this.ups.clear();
     for (const [id, status] of this.exits) {
       const facts = this.facts.get(id);
-      if (facts && recordEnd(tx, id, status, facts)) {
-        this.exits.delete(id);
-        this.facts.delete(id);
-      }
+      if (!facts) continue;
+      // Not recorded yet (aborted, its group still alive): read again by the next supervise.
+      this.facts.delete(id);
+      if (recordEnd(tx, id, status, facts)) this.exits.delete(id);
     }
     const now = Date.now();
     if (now - this.lastSupervised >= SUPERVISE_MS) {
@@ -292,6 +303,7 @@ export class Runner {
         this.children.delete(id);
         this.exits.set(id, undefined); // recorded once its files are read (see the top)
       }
+      if (this.exits.has(id) && !this.facts.has(id)) this.gatherFacts(id);
       // An end in hand is never taken for a job over its time limit; an aborted one still
       // gets its SIGKILL after the grace period below.
       if (this.exits.has(id) && !hot.abortRequested) continue;
@@ -337,6 +349,7 @@ export class Runner {
   private onExit(id: string, status: WrapperExit): void {
     this.children.delete(id);
     this.exits.set(id, status);
+    this.gatherFacts(id);
     this.schedule();
   }
 
