@@ -1,5 +1,5 @@
 // Fault injection against housekeeping, black-box (SPEC §5, §6, §8): a job that turns its
-// logs into a FIFO or a symlink, damaged and missing job records, `doctor --repair` during a
+// logs into a FIFO or a symlink, `doctor --repair` during a
 // drain, concurrent `tick`s destroying jobs while `set` moves their destruction, and a
 // runner stopped with SIGSTOP (idle, and while holding the lock).
 //
@@ -9,9 +9,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, unlinkSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FINAL, Sandbox, release, submitJob, waitFor, type Run } from '../helpers.js';
+import { Sandbox, release, submitJob, waitFor, type Run } from '../helpers.js';
 import { alive, killQuietly, procStat } from '../procfs.js';
 import { launcherOf, ranLines, runnerLog, state, stateOrEmpty } from '../runner-state.js';
 
@@ -52,19 +52,6 @@ const RUNS = Number(process.env.UWSRUN_FAULT_RUNS) || 1;
 const T = { timeout: 180_000 * RUNS };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A job's record file, wherever this version of uwsrun keeps it. */
-function recordFile(sb: Sandbox, id: string): string {
-  const candidates = [join(sb.home, 'records', id, 'job.json'), join(sb.jobDir(id), 'job.json')];
-  return candidates.find((f) => existsSync(f)) ?? candidates[1]!;
-}
-
-function finalPhase(sb: Sandbox, id: string): string | undefined {
-  const r = sb.run(['show', id, '--json']);
-  if (r.code !== 0) return undefined;
-  const phase = JSON.parse(r.stdout).phase as string;
-  return FINAL.includes(phase) ? phase : undefined;
-}
 
 /** Waits (uwsrun wait) until every job is final, then returns each one's phase. */
 function phasesWhenFinal(sb: Sandbox, ids: string[]): Map<string, string> {
@@ -121,82 +108,6 @@ for (const mode of ['fifo', 'secret', 'linkfifo'] as const) {
     }
   });
 }
-
-// ---- one damaged or missing record affects only its job ---------------------------------
-
-test('garbage, empty and missing job records: list, tick, doctor and the runner go on for all other jobs; doctor names them; delete removes each', T, async () => {
-  for (let run = 0; run < RUNS; run++) {
-    const sb = new Sandbox(YAML);
-    try {
-      const done = submitJob(sb, ['hello', '--run']);
-      const garbageFinal = submitJob(sb, ['hello', '--run']);
-      assert.equal(sb.run(['wait', done, garbageFinal, '--timeout', '30']).code, 0);
-      // The idle runner moves final records into their job.json before it exits.
-      await waitFor('final records in job.json', () => {
-        const st = stateOrEmpty(sb);
-        return st.runner === null && Object.keys(st.finished).length === 0;
-      });
-      sb.ok(['limit', '1']);
-      const blocker = submitJob(sb, ['gated', '--run']);
-      await waitFor(`${blocker} running`, () => stateOrEmpty(sb).jobs[blocker]?.startTime);
-      const emptyQueued = submitJob(sb, ['short', '--run']);
-      const missingQueued = submitJob(sb, ['short', '--run']);
-      const garbagePending = submitJob(sb, ['short']);
-      const good = [submitJob(sb, ['short', '--run']), submitJob(sb, ['short', '--run'])];
-      writeFileSync(recordFile(sb, garbageFinal), 'this is not { json');
-      writeFileSync(recordFile(sb, emptyQueued), '');
-      unlinkSync(recordFile(sb, missingQueued));
-      writeFileSync(recordFile(sb, garbagePending), '\u0000\u0001garbage');
-      writeFileSync(recordFile(sb, blocker), '[1, 2, 3]'); // while it runs
-      release(sb, blocker);
-
-      // The running job ends ERROR (its record is gone, its status is kept in the message).
-      await waitFor(`${blocker} final`, () => finalPhase(sb, blocker), 30_000);
-      assert.equal(sb.job(blocker).phase, 'ERROR');
-      assert.match(sb.job(blocker).errorSummary.message, new RegExp(`job ${blocker}: its record .* is damaged .*exited with status 0`));
-      // The runner goes on: the good queued jobs run, each once.
-      const phases = phasesWhenFinal(sb, good);
-      for (const id of good) assert.equal(phases.get(id), 'COMPLETED', `${id}\n${runnerLog(sb)}`);
-      assert.deepEqual(ranLines(sb).sort(), [blocker, ...good].sort(), 'damaged jobs never ran');
-
-      const list = sb.run(['list', '--json']);
-      assert.equal(list.code, 0, list.stderr);
-      const listed = JSON.parse(list.stdout).map((j: any) => j.jobId) as string[];
-      for (const id of [done, blocker, ...good]) assert.ok(listed.includes(id), `list shows ${id}`);
-      for (const id of [garbageFinal, emptyQueued, missingQueued, garbagePending]) assert.ok(listed.includes(id), `list shows the stand-in of ${id}`);
-      assert.match(list.stderr, new RegExp(garbageFinal), 'list names the damaged record on stderr');
-
-      const tick = sb.run(['tick']);
-      assert.equal(tick.code, 0, tick.stderr);
-      const doctor = sb.run(['doctor']);
-      assert.equal(doctor.code, 1, doctor.stdout);
-      for (const id of [garbageFinal, emptyQueued, missingQueued, garbagePending, blocker]) {
-        assert.match(doctor.stdout, new RegExp(id), `doctor names ${id}`);
-      }
-      // A bad record is that job's problem only: it shows as ERROR naming the damage (the
-      // queued ones ended so by the runner, which cannot start them), the pending one waits.
-      for (const id of [garbageFinal, emptyQueued, missingQueued]) {
-        const j = sb.job(id);
-        assert.equal(j.phase, 'ERROR', id);
-        assert.match(j.errorSummary.message, new RegExp(`job ${id}: its record .* is (damaged|missing)`));
-      }
-      assert.equal(sb.job(garbagePending).phase, 'PENDING');
-      assert.equal(sb.run(['set', garbagePending, '--destruction', '1h']).code, 5, 'a stand-in is never saved over the damaged record');
-
-      for (const id of [garbageFinal, emptyQueued, missingQueued, garbagePending, blocker]) {
-        const d = sb.run(['delete', id]);
-        assert.equal(d.code, 0, `delete ${id}: ${d.stderr}`);
-        assert.equal(sb.run(['show', id]).code, 3, `${id} is gone`);
-        assert.equal(existsSync(sb.jobDir(id)), false, `${id}'s directory is gone`);
-      }
-      const after = sb.run(['doctor']);
-      assert.equal(after.code, 0, after.stdout);
-      assert.equal(sb.run(['list']).stderr, '');
-    } finally {
-      sb.cleanup();
-    }
-  }
-});
 
 // ---- doctor --repair during a drain -------------------------------------------------------
 
