@@ -12,7 +12,9 @@
 // processes that both find the lock stale cannot both remove it and then both hold a fresh
 // one. Critical sections are synchronous and short; the deadline gives exit 5, not a hang.
 
-import { closeSync, existsSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { describeFsError, writeAll } from './durable.js';
 import { storeError } from '../errors.js';
 import { isProcessAlive, processStartTime } from '../run/proc.js';
 
@@ -33,16 +35,19 @@ const identity = (): string => (myIdentity ??= `${process.pid} ${processStartTim
 function createExclusive(path: string, content: string): boolean {
   let fd: number;
   try {
-    fd = openSync(path, 'wx', 0o600);
+    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;
   }
   try {
-    writeSync(fd, content);
-  } finally {
+    writeAll(fd, Buffer.from(content), path);
+  } catch (err) {
     closeSync(fd);
+    try { unlinkSync(path); } catch { /* gone */ }
+    throw err;
   }
+  closeSync(fd);
   return true;
 }
 
@@ -107,7 +112,7 @@ const waiterFile = (lockFile: string): string => `${lockFile}.want`;
 
 function announceWaiter(lockFile: string): void {
   try {
-    closeSync(openSync(waiterFile(lockFile), 'a', 0o600));
+    closeSync(openSync(waiterFile(lockFile), constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600));
   } catch { /* only a courtesy */ }
 }
 
@@ -123,7 +128,7 @@ export function acquireLock(lockFile: string): () => void {
     try {
       got = createExclusive(lockFile, identity());
     } catch (err) {
-      throw storeError(`cannot create lock ${lockFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw storeError(`cannot create lock ${lockFile}: ${describeFsError(err, dirname(lockFile))}`);
     }
     if (got) break;
     if (attempt >= 2) announceWaiter(lockFile);
