@@ -10,13 +10,14 @@ import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import type { Definition } from '../definitions/load.js';
 import { buildJobEnv, substituteCommand } from '../definitions/substitute.js';
-import { type JobRecord, type ParamValue, checkRunId, isJobId, newJobId } from './job.js';
+import { ID_LENGTH, type JobRecord, type ParamValue, checkRunId, isJobId, newJobId } from './job.js';
 import { type Phase, applyTransition } from './phases.js';
 import { discardTemp, fsyncDir, readOwnFile, writeError, writeFileDurable, writeTemp } from '../store/durable.js';
 import type { Store, SubmitBatch, Transaction } from '../store/state.js';
 import { addEntries, entryName, fsyncPath, removeEntry } from '../store/queue-dir.js';
 import { processStartTime } from '../run/proc.js';
 import { SYNCFS_FROM, prepareSyncfs, syncFileSystem } from '../store/syncfs.js';
+import { checkExecBounds } from './exec-bounds.js';
 import { fileKey } from '../store/home.js';
 import { noSuchJob } from '../errors.js';
 import { resolveParameters } from '../definitions/params.js';
@@ -63,6 +64,8 @@ function ownerName(): string {
 export function resolveCommand(template: string[], jobId: string, jobDir: string, resultsDir: string, paramText: Record<string, string>): string[] {
   return substituteCommand(template, { ...paramText, jobId, jobDir, resultsDir });
 }
+
+const PROBE_ID = '0'.repeat(ID_LENGTH);
 
 function newJobDirectory(store: Store): string {
   for (;;) {
@@ -186,8 +189,10 @@ export async function submitJobs(store: Store, def: Definition, paramSets: Resol
   if (opts.runId !== null) checkRunId(opts.runId);
   // Nothing to submit (an empty --params-from) creates nothing, not even the HOME.
   if (paramSets.length === 0) return [];
-  store.layout.ensure();
   const now = new Date();
+  // Bounds first (exit 2), before anything is written; the probe id has a real id's length.
+  for (const params of paramSets) checkExecBounds(buildRecord(store, PROBE_ID, def, params, opts, now));
+  store.layout.ensure();
   const n = paramSets.length;
   const me = { pid: process.pid, pidStart: processStartTime(process.pid) ?? '' };
   const [token, batch] = store.update((tx): [string, SubmitBatch] => {
