@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import {
-  lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync,
+  existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, ID_RE, Sandbox, submitJob, waitFor } from '../helpers.js';
@@ -207,5 +207,171 @@ test('garbage written over state.json during a drain never reaches the good copy
     } finally {
       sb.cleanup();
     }
+  }
+});
+
+// ---- inputs without bounds ---------------------------------------------------------------
+
+/** Runs uwsrun under GNU time: its outcome and its peak RSS in MB. */
+function runMeasured(sb: Sandbox, args: string[], shell?: string): { code: number; stderr: string; rssMb: number; ms: number } {
+  const t0 = Date.now();
+  const r = shell
+    ? spawnSync('/usr/bin/time', ['-f', '%M', 'sh', '-c', shell, 'sh', BIN, ...args], { env: sb.env, encoding: 'utf8', timeout: 60_000 })
+    : spawnSync('/usr/bin/time', ['-f', '%M', BIN, ...args], { env: sb.env, encoding: 'utf8', timeout: 60_000 });
+  const errLines = lines(r.stderr).filter((l) => !l.startsWith('Command exited with non-zero status'));
+  return { code: r.status ?? 128, stderr: errLines.slice(0, -1).join('\n'), rssMb: Number(errLines.at(-1)) / 1024, ms: Date.now() - t0 };
+}
+
+const hasTime = (): boolean => existsSync('/usr/bin/time');
+
+test('/dev/zero, a directory and a file over 16 MiB as definitions file: validate and submit exit 2 at once with small RSS, nothing created', T, (t) => {
+  if (!hasTime()) {
+    t.skip('/usr/bin/time is not installed');
+    return;
+  }
+  const sb = new Sandbox(YAML);
+  try {
+    const big = join(sb.dir, 'big.yaml');
+    writeFileSync(big, `jobs:\n  hello:\n    command: [echo, hi]\n#${'x'.repeat(17 * 1024 * 1024)}\n`);
+    const cases: Array<[string, RegExp]> = [
+      ['/dev/zero', /definitions file \/dev\/zero is a character device; expected a regular file or a pipe/],
+      [sb.dir, /is a directory; expected a regular file or a pipe/],
+      [big, /is larger than 16 MiB/],
+    ];
+    for (const [file, message] of cases) {
+      for (const args of [['validate', file], ['submit', 'hello', '-f', file]]) {
+        const r = runMeasured(sb, args);
+        assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+        assert.match(r.stderr, message);
+        assert.ok(r.stderr.includes(file), `names the file: ${r.stderr}`);
+        assert.equal(r.stderr.split('\n').length, 1, `one line: ${r.stderr}`);
+        assert.ok(r.rssMb < 250, `${args.join(' ')}: peak RSS ${r.rssMb.toFixed(0)} MB`);
+      }
+    }
+    assert.ok(!existsSync(sb.home), 'no HOME was created');
+  } finally {
+    sb.cleanup();
+  }
+});
+
+test('definitions from a pipe: a FIFO or stdin with a valid file works; an endless pipe is refused after 16 MiB (exit 2, small RSS)', T, (t) => {
+  if (!hasTime()) {
+    t.skip('/usr/bin/time is not installed');
+    return;
+  }
+  const sb = new Sandbox(YAML);
+  try {
+    const fifo = join(sb.dir, 'defs.fifo');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    // "$@" is uwsrun and its arguments; the writer runs in the background of the same shell.
+    const viaFifo = runMeasured(sb, ['submit', 'hello', '-f', fifo, '-p', 'name=fifo'], `cat "${sb.jobsFile}" > "${fifo}" & "$@"; s=$?; wait; exit $s`);
+    assert.equal(viaFifo.code, 0, viaFifo.stderr);
+    const viaStdin = runMeasured(sb, ['validate', '/dev/stdin'], `"$@" < "${sb.jobsFile}"`);
+    assert.equal(viaStdin.code, 0, viaStdin.stderr);
+    const endless = runMeasured(sb, ['validate', fifo], `(cat "${sb.jobsFile}"; yes '# filler line') > "${fifo}" 2> /dev/null & "$@"; s=$?; wait; exit $s`);
+    assert.equal(endless.code, 2, endless.stderr);
+    assert.match(endless.stderr, /definitions file .*defs\.fifo is larger than 16 MiB/);
+    assert.ok(endless.rssMb < 250, `peak RSS ${endless.rssMb.toFixed(0)} MB`);
+    const endlessStdin = runMeasured(sb, ['submit', 'hello', '-f', '/dev/stdin'], `yes '# filler line' | "$@"`);
+    assert.equal(endlessStdin.code, 2, endlessStdin.stderr);
+    assert.match(endlessStdin.stderr, /definitions file \/dev\/stdin is larger than 16 MiB/);
+    assert.equal(sb.json<any[]>(['list']).length, 1, 'only the job from the FIFO exists');
+  } finally {
+    sb.cleanup();
+  }
+});
+
+test('a YAML bomb (aliases nested nine deep) is refused at once (exit 2)', T, () => {
+  const sb = new Sandbox(YAML);
+  try {
+    let text = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n';
+    let prev = 'a';
+    for (const n of 'bcdefghi') {
+      text += `${n}: &${n} [${Array(9).fill(`*${prev}`).join(',')}]\n`;
+      prev = n;
+    }
+    const bomb = join(sb.dir, 'bomb.yaml');
+    writeFileSync(bomb, `${text}jobs:\n  hello:\n    command: [echo, hi]\n`);
+    const t0 = Date.now();
+    const r = sb.run(['validate', bomb]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /bomb\.yaml:1:1: .*alias/i);
+    assert.ok(Date.now() - t0 < 30_000, 'refused without expanding it');
+  } finally {
+    sb.cleanup();
+  }
+});
+
+test('a parameter value over 128 KiB is refused at submit (exit 2 naming it, nothing written); 120 KiB is accepted and reaches the job whole', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const big = join(sb.dir, 'big.jsonl');
+    writeFileSync(big, `${JSON.stringify({ name: 'x'.repeat(1024 * 1024) })}\n`);
+    const refused = sb.run(['submit', 'hello', '--run', '--params-from', big]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /parameter name: the value is 1024 KiB; a value may have at most 128 KiB/);
+    assert.ok(!existsSync(sb.home), 'nothing written: no HOME');
+
+    const id0 = submitJob(sb, ['hello']);
+    const stateBefore = readFileSync(join(sb.home, 'state.json'), 'utf8');
+    writeFileSync(big, `${JSON.stringify({ name: 'x'.repeat(128 * 1024 + 1) })}\n`);
+    const over = sb.run(['submit', 'hello', '--run', '--params-from', big]);
+    assert.equal(over.code, 2, over.stderr);
+    assert.match(over.stderr, /parameter name: .*at most 128 KiB/);
+    assert.equal(readFileSync(join(sb.home, 'state.json'), 'utf8'), stateBefore, 'state.json untouched');
+    assert.deepEqual(readdirSync(join(sb.home, 'jobs')), [id0], 'no job directory created');
+
+    const value = 'v'.repeat(120 * 1024);
+    writeFileSync(big, `${JSON.stringify({ name: value })}\n`);
+    const id = lines(sb.ok(['submit', 'hello', '--run', '--params-from', big]))[0]!;
+    const w = sb.run(['wait', id, '--timeout', '60']);
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(sb.job(id).phase, 'COMPLETED');
+    assert.equal(readFileSync(join(sb.jobDir(id), 'stdout.log'), 'utf8'), `Hello, ${value}!\n`);
+  } finally {
+    sb.cleanup();
+  }
+});
+
+test("a job's argv + environment beyond ARG_MAX is refused at submit and at set -p (exit 2); half of it is accepted and runs", T, async () => {
+  const argMax = Number(spawnSync('getconf', ['ARG_MAX'], { encoding: 'utf8' }).stdout.trim());
+  assert.ok(argMax > 0, 'getconf ARG_MAX');
+  const valueBytes = 100 * 1024;
+  const copies = Math.ceil(argMax / valueBytes) + 1; // over the limit by at least one copy
+  const half = Math.floor(copies / 2);
+  const sb = new Sandbox(`
+jobs:
+  many:
+    command: [sh, -c, 'echo "$#" args', sh, ${Array(copies).fill('"{v}"').join(', ')}]
+    parameters:
+      v: { type: string, default: small }
+  fewer:
+    command: [sh, -c, 'echo "$#" args', sh, ${Array(half).fill('"{v}"').join(', ')}]
+    parameters:
+      v: { type: string, default: small }
+`);
+  try {
+    const value = 'a'.repeat(valueBytes);
+    const file = join(sb.dir, 'v.jsonl');
+    writeFileSync(file, `${JSON.stringify({ v: value })}\n`);
+    const refused = sb.run(['submit', 'many', '--run', '--params-from', file]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /command line and environment together are \d+ KiB, more than the system's limit of \d+ KiB \(ARG_MAX\)/);
+    assert.ok(!existsSync(sb.home), 'nothing written');
+
+    const small = submitJob(sb, ['many']);
+    const set = sb.run(['set', small, '-p', `v=${'b'.repeat(valueBytes)}`]);
+    assert.equal(set.code, 2, set.stderr);
+    assert.match(set.stderr, /ARG_MAX/);
+    assert.deepEqual(sb.job(small).parameters, { v: 'small' }, 'the refused set changed nothing');
+
+    const id = lines(sb.ok(['submit', 'fewer', '--run', '--params-from', file]))[0]!;
+    const w = sb.run(['wait', id, '--timeout', '60']);
+    assert.equal(w.code, 0, w.stderr);
+    // (show --json would print the 1 MB command line: the table says enough.)
+    assert.match(sb.ok(['list']), new RegExp(`${id}\\s+COMPLETED`));
+    assert.equal(readFileSync(join(sb.jobDir(id), 'stdout.log'), 'utf8'), `${half} args\n`);
+  } finally {
+    sb.cleanup();
   }
 });
