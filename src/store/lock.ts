@@ -11,6 +11,9 @@
 // Taking over is itself guarded by a second lock (`.takeover`, created exclusively), so two
 // processes that both find the lock stale cannot both remove it and then both hold a fresh
 // one. Critical sections are synchronous and short; the deadline gives exit 5, not a hang.
+//
+// Waiting is fair by age (pauseAfter): the longer a command has waited, the more often it
+// tries, so the oldest waiters are the likeliest to get the lock when it comes free.
 
 import { closeSync, constants, existsSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -20,7 +23,7 @@ import { isProcessAlive, processStartTime } from '../run/proc.js';
 
 const STALE_MS = 5_000;
 const LOCK_DEADLINE_MS = Number(process.env.UWSRUN_LOCK_TIMEOUT_MS) || 10_000;
-/** The longest pause between two attempts (times 0.5 to 1.5, at random). */
+/** The longest pause between two attempts, a fresh waiter's (times 0.5 to 1.5, at random). */
 export const MAX_BACKOFF_MS = 10;
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -105,8 +108,9 @@ function removeIfStale(lockFile: string): void {
 /**
  * A waiter that failed a few times says so in `state.lock.want`: a holder that takes the
  * lock again and again (the runner, while a queue drains) then leaves it free for a moment
- * (lockWanted), so waiters are not starved. The next holder removes the file; other
- * waiters renew it on their next failed attempt.
+ * (lockWanted), and a newcomer that finds it does not jump in at once but waits its turn
+ * in the polling below. The next holder removes the file; other waiters renew it on their
+ * next failed attempt.
  */
 const waiterFile = (lockFile: string): string => `${lockFile}.want`;
 
@@ -120,9 +124,26 @@ export function lockWanted(lockFile: string): boolean {
   return existsSync(waiterFile(lockFile));
 }
 
+/**
+ * The pause before the next attempt of a waiter that has waited `waitedMs`: the longer it
+ * has waited, the more often it tries (MAX_BACKOFF_MS when fresh, 1 ms after half a
+ * second), so when the lock comes free the old waiters are the likeliest to take it and
+ * nobody's wait is left to luck. (A growing back-off does the opposite: the newest waiters
+ * try most often and an unlucky old one can lose for the whole deadline.) Everyone keeps
+ * polling, so a lock that comes free while the oldest waiter is not running is taken by
+ * another, never left idle.
+ */
+export function pauseAfter(waitedMs: number): number {
+  return Math.max(1, MAX_BACKOFF_MS - waitedMs / AGE_PER_MS_OF_PAUSE) * (0.5 + Math.random());
+}
+const AGE_PER_MS_OF_PAUSE = 50;
+
 /** Takes the lock (retrying until the deadline: exit 5); returns the function that releases it. */
 export function acquireLock(lockFile: string): () => void {
-  const deadline = Date.now() + LOCK_DEADLINE_MS;
+  const started = Date.now();
+  const deadline = started + LOCK_DEADLINE_MS;
+  // A newcomer that finds waiters announced leaves the next turn to them.
+  if (lockWanted(lockFile)) sleepSync(pauseAfter(0));
   for (let attempt = 0; ; attempt++) {
     let got: boolean;
     try {
@@ -136,14 +157,24 @@ export function acquireLock(lockFile: string): () => void {
     if (Date.now() >= deadline) {
       throw storeError(`state is locked by another uwsrun process (${lockFile}); gave up after ${LOCK_DEADLINE_MS / 1000} s`);
     }
-    sleepSync(Math.min(1 + attempt, MAX_BACKOFF_MS) * (0.5 + Math.random()));
+    sleepSync(pauseAfter(Date.now() - started));
   }
   if (existsSync(waiterFile(lockFile))) try { unlinkSync(waiterFile(lockFile)); } catch { /* another took it */ }
+  if (process.env.UWSRUN_LOCK_WAIT_LOG) logWait(process.env.UWSRUN_LOCK_WAIT_LOG, `${Date.now() - started} ${Date.now()} ${process.pid}`);
   return () => {
     try {
       unlinkSync(lockFile);
     } catch { /* taken over as stale: impossible while we live, but never throw here */ }
+    if (process.env.UWSRUN_LOCK_WAIT_LOG) logWait(`${process.env.UWSRUN_LOCK_WAIT_LOG}.released`, `${Date.now()} ${process.pid}`);
   };
+}
+
+/** For bench/p6-lock-storm.mjs: one line per lock taken (waited ms, when, pid) or released. */
+function logWait(file: string, line: string): void {
+  try {
+    const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW, 0o600);
+    try { writeAll(fd, Buffer.from(`${line}\n`), file); } finally { closeSync(fd); }
+  } catch { /* measurement only */ }
 }
 
 export function withLock<T>(lockFile: string, body: () => T): T {

@@ -8,12 +8,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import {
   existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, ID_RE, Sandbox, submitJob, waitFor } from '../helpers.js';
+import { BIN, ID_RE, ROOT, Sandbox, submitJob, waitFor } from '../helpers.js';
 
 const T = { timeout: 240_000 };
 
@@ -372,6 +372,44 @@ jobs:
     assert.match(sb.ok(['list']), new RegExp(`${id}\\s+COMPLETED`));
     assert.equal(readFileSync(join(sb.jobDir(id), 'stdout.log'), 'utf8'), `${half} args\n`);
   } finally {
+    sb.cleanup();
+  }
+});
+
+// ---- lock fairness -----------------------------------------------------------------------
+
+/**
+ * Processes that take the HOME's lock again and again, each time for 2 ms, through the
+ * lock code itself (build/src/store/lock.js), until the file `stop` exists: holders that
+ * are all brief and come back at once, as a draining runner or a cron loop does.
+ */
+function startContenders(sb: Sandbox, n: number): ChildProcess[] {
+  const lockModule = join(ROOT, 'build', 'src', 'store', 'lock.js');
+  const script = `
+    import { acquireLock, sleepSync } from ${JSON.stringify(lockModule)};
+    import { existsSync } from 'node:fs';
+    const [lockFile, stop] = process.argv.slice(1);
+    while (!existsSync(stop)) { const release = acquireLock(lockFile); sleepSync(2); release(); }`;
+  return Array.from({ length: n }, () => spawn(process.execPath, ['--input-type=module', '-e', script, join(sb.home, 'state.lock'), join(sb.dir, 'stop')], {
+    env: sb.env, stdio: 'ignore',
+  }));
+}
+
+test('brief holders that take the lock again at once starve no command: 30 commands beside 6 such holders all get the lock', T, async () => {
+  const sb = new Sandbox(YAML);
+  let contenders: ChildProcess[] = [];
+  try {
+    const id = submitJob(sb, ['hello']);
+    contenders = startContenders(sb, 6);
+    await waitFor('contenders hold the lock', () => existsSync(join(sb.home, 'state.lock')), 20_000);
+    const kinds = [['submit', 'hello'], ['set', id, '--destruction', '1d'], ['limit', '3']];
+    const runs = await Promise.all(Array.from({ length: 30 }, (_, i) => sb.start(kinds[i % kinds.length]!)));
+    const failed = runs.filter((r) => r.code !== 0).map((r) => `${r.code}: ${r.stderr.trim()}`);
+    assert.deepEqual(failed, [], 'every command got the lock within its 10 s');
+    assert.equal(contenders.filter((c) => c.exitCode !== null).length, 0, 'the contenders were running all along');
+  } finally {
+    writeFileSync(join(sb.dir, 'stop'), '');
+    await Promise.all(contenders.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.on('exit', r)))));
     sb.cleanup();
   }
 });
