@@ -12,8 +12,8 @@
 // processes that both find the lock stale cannot both remove it and then both hold a fresh
 // one. Critical sections are synchronous and short; the deadline gives exit 5, not a hang.
 //
-// Waiting is fair by age (pauseAfter): the longer a command has waited, the more often it
-// tries, so the oldest waiters are the likeliest to get the lock when it comes free.
+// Waiting is fair by age under contention (pauseAfter): the longer a command has waited,
+// the more often it tries, so the oldest waiters are the likeliest to get the lock.
 
 import { closeSync, constants, existsSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -23,7 +23,7 @@ import { isProcessAlive, processStartTime } from '../run/proc.js';
 
 const STALE_MS = 5_000;
 const LOCK_DEADLINE_MS = Number(process.env.UWSRUN_LOCK_TIMEOUT_MS) || 10_000;
-/** The longest pause between two attempts, a fresh waiter's (times 0.5 to 1.5, at random). */
+/** The longest pause between two attempts under light contention (times 0.5 to 1.5, at random). */
 export const MAX_BACKOFF_MS = 10;
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -125,25 +125,34 @@ export function lockWanted(lockFile: string): boolean {
 }
 
 /**
- * The pause before the next attempt of a waiter that has waited `waitedMs`: the longer it
- * has waited, the more often it tries (MAX_BACKOFF_MS when fresh, 1 ms after half a
- * second), so when the lock comes free the old waiters are the likeliest to take it and
- * nobody's wait is left to luck. (A growing back-off does the opposite: the newest waiters
+ * The pause before attempt `attempt + 1` of a waiter that has waited `waitedMs`. While
+ * contention is light (a fresh waiter, nobody announced), a growing back-off: 1, 2, 3 ...
+ * up to MAX_BACKOFF_MS, so a command that meets a short transaction waits little. Under
+ * contention the order is by age instead: a fresh waiter pauses 2 * MAX_BACKOFF_MS, one
+ * that has waited longer less and less, down to MAX_BACKOFF_MS / 2 after half a second,
+ * so when the lock comes free the old waiters are the likeliest to take it and nobody's
+ * wait is left to luck. (A growing back-off alone does the opposite: the newest waiters
  * try most often and an unlucky old one can lose for the whole deadline.) Everyone keeps
  * polling, so a lock that comes free while the oldest waiter is not running is taken by
- * another, never left idle.
+ * another, never left idle; and nobody polls faster than every few ms, which would take
+ * the CPU from the holder on a loaded machine. Times 0.5 to 1.5, at random.
  */
-export function pauseAfter(waitedMs: number): number {
-  return Math.max(1, MAX_BACKOFF_MS - waitedMs / AGE_PER_MS_OF_PAUSE) * (0.5 + Math.random());
+export function pauseAfter(attempt: number, waitedMs: number, contended: boolean): number {
+  const ms = !contended && waitedMs < LIGHT_CONTENTION_MS
+    ? Math.min(1 + attempt, MAX_BACKOFF_MS)
+    : Math.max(MAX_BACKOFF_MS / 2, 2 * MAX_BACKOFF_MS - waitedMs / AGE_PER_MS_OF_PAUSE);
+  return ms * (0.5 + Math.random());
 }
-const AGE_PER_MS_OF_PAUSE = 50;
+const LIGHT_CONTENTION_MS = 50;
+const AGE_PER_MS_OF_PAUSE = 33;
 
 /** Takes the lock (retrying until the deadline: exit 5); returns the function that releases it. */
 export function acquireLock(lockFile: string): () => void {
   const started = Date.now();
   const deadline = started + LOCK_DEADLINE_MS;
   // A newcomer that finds waiters announced leaves the next turn to them.
-  if (lockWanted(lockFile)) sleepSync(pauseAfter(0));
+  let contended = lockWanted(lockFile);
+  if (contended) sleepSync(pauseAfter(0, 0, true));
   for (let attempt = 0; ; attempt++) {
     let got: boolean;
     try {
@@ -157,7 +166,8 @@ export function acquireLock(lockFile: string): () => void {
     if (Date.now() >= deadline) {
       throw storeError(`state is locked by another uwsrun process (${lockFile}); gave up after ${LOCK_DEADLINE_MS / 1000} s`);
     }
-    sleepSync(pauseAfter(Date.now() - started));
+    contended ||= attempt >= 2;
+    sleepSync(pauseAfter(attempt, Date.now() - started, contended));
   }
   if (existsSync(waiterFile(lockFile))) try { unlinkSync(waiterFile(lockFile)); } catch { /* another took it */ }
   if (process.env.UWSRUN_LOCK_WAIT_LOG) logWait(process.env.UWSRUN_LOCK_WAIT_LOG, `${Date.now() - started} ${Date.now()} ${process.pid}`);
