@@ -266,7 +266,8 @@ export class Store {
    * make the rename durable: one journal commit fewer inside the lock, so holders stay
    * brief on a busy disk. This is safe because nothing is reported before commitHeld
    * returns, and the fsync makes durable whatever state.json is by then: ours, or a later
-   * writer's, which read ours under the lock and so contains it.
+   * writer's, which read ours under the lock and so contains it. (Not when afterCommit
+   * steps wait for the commit: see below.)
    */
   commitHeld(held: HeldTransaction): void {
     let written = false;
@@ -281,7 +282,14 @@ export class Store {
           this.adapter.writeText(after, state, false);
           written = true;
         }
-        for (const step of held.tx.afterCommit.splice(0)) step();
+        // Steps that must follow a durable commit (a queue entry goes only once the state
+        // that took its job out of the queue is on disk) keep the fsync inside the lock.
+        const steps = held.tx.afterCommit.splice(0);
+        if (written && steps.length > 0) {
+          fsyncDir(this.layout.dir);
+          written = false;
+        }
+        for (const step of steps) step();
       });
     } catch (err) {
       this.adapter.forget();
