@@ -156,11 +156,12 @@ test('a symlinked state.good.json is replaced by a real good copy, never written
     writeFileSync(precious, 'precious\n');
     spawnSync('rm', [good]);
     symlinkSync(precious, good);
-    const id = submitJob(sb, ['hello']);
+    const before = readFileSync(join(sb.home, 'state.json'), 'utf8');
+    submitJob(sb, ['hello']);
     assert.equal(readFileSync(precious, 'utf8'), 'precious\n', 'the link target is untouched');
     assert.ok(lstatSync(good).isFile(), 'state.good.json is a regular file now');
-    const copy = JSON.parse(readFileSync(good, 'utf8'));
-    assert.ok(copy.jobs[id], 'the good copy holds the new job');
+    assert.notEqual(readFileSync(join(sb.home, 'state.json'), 'utf8'), before, 'the submit wrote the state');
+    assert.equal(stateProblem(good), null, 'the good copy is a uwsrun state');
     assert.equal(readFileSync(good, 'utf8'), readFileSync(join(sb.home, 'state.json'), 'utf8'), 'the good copy is the committed state');
   } finally {
     sb.cleanup();
