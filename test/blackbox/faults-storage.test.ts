@@ -60,7 +60,7 @@ function stateProblem(path: string): string | null {
 
 // ---- a full disk at every moment ---------------------------------------------------------
 
-test('disk full at every moment of a submit (2 MB tmpfs, 0-200 KB left free): every printed id listed, state.json and its good copy whole, no temp file left; doctor --repair restores every printed id', T, (t) => {
+test('disk full at every moment of a submit (4 MB tmpfs, 0-200 KB left free): every printed id listed, state.json and its good copy whole, no temp file left; doctor --repair restores every printed id', T, (t) => {
   if (!canUnshare()) {
     t.skip('unshare -m is not available');
     return;
@@ -73,7 +73,7 @@ test('disk full at every moment of a submit (2 MB tmpfs, 0-200 KB left free): ev
     // the state's and the good copy's, or after all of them. Half the submits queue their
     // job, so the runner (in the same namespace) writes the state too, on the same full disk.
     const r = inMountNamespace(sb, `
-      mount -t tmpfs -o size=2m,mode=0700 tmpfs "$H" || exit 99
+      mount -t tmpfs -o size=4m,mode=0700 tmpfs "$H" || exit 99
       "$B" submit hello --params-from "$D/params.jsonl" > "$O/ids" 2> "$O/err" || exit 98
       k=0
       while [ $k -le 200 ]; do
