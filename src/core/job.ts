@@ -121,7 +121,7 @@ export function toPublic(job: JobRecord): PublicJob {
 }
 
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-const ID_LENGTH = 16;
+export const ID_LENGTH = 16;
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{5,31}$/;
 
 /**

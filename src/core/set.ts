@@ -9,6 +9,7 @@ import { resolveParameters } from '../definitions/params.js';
 import { paramEnvName } from '../definitions/substitute.js';
 import type { Store } from '../store/state.js';
 import { resolveCommand } from './submit.js';
+import { checkExecBounds } from './exec-bounds.js';
 
 export interface JobChanges {
   executionDuration?: number;
@@ -35,6 +36,7 @@ export function setJob(store: Store, jobId: string, changes: JobChanges): JobRec
       const env = Object.fromEntries(Object.entries(job.env).filter(([k]) => !k.startsWith('UWS_PARAM_')));
       for (const [name, text] of Object.entries(resolved.text)) env[paramEnvName(name)] = text;
       next.env = env;
+      checkExecBounds(next);
     }
     if (changes.executionDuration !== undefined) {
       checkSettable(job, 'executionDuration');

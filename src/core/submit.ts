@@ -5,20 +5,21 @@
 // files, which no command shows and `tick` removes. `resubmit` creates its job through the
 // same path, from an earlier job instead of the YAML file.
 
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import type { Definition } from '../definitions/load.js';
 import { buildJobEnv, substituteCommand } from '../definitions/substitute.js';
-import { type JobRecord, type ParamValue, checkRunId, isJobId, newJobId } from './job.js';
+import { ID_LENGTH, type JobRecord, type ParamValue, checkRunId, isJobId, newJobId } from './job.js';
 import { type Phase, applyTransition } from './phases.js';
-import { discardTemp, fsyncDir, writeFileDurable, writeTemp } from '../store/durable.js';
+import { discardTemp, fsyncDir, readOwnFile, writeError, writeFileDurable, writeTemp } from '../store/durable.js';
 import type { Store, SubmitBatch, Transaction } from '../store/state.js';
 import { addEntries, entryName, fsyncPath, removeEntry } from '../store/queue-dir.js';
 import { processStartTime } from '../run/proc.js';
 import { SYNCFS_FROM, prepareSyncfs, syncFileSystem } from '../store/syncfs.js';
+import { checkExecBounds } from './exec-bounds.js';
 import { fileKey } from '../store/home.js';
-import { noSuchJob, storeError } from '../errors.js';
+import { noSuchJob } from '../errors.js';
 import { resolveParameters } from '../definitions/params.js';
 import { type RunnerWake, runnerWakeFor, wakeRunner } from '../run/ensure-runner.js';
 
@@ -63,6 +64,8 @@ function ownerName(): string {
 export function resolveCommand(template: string[], jobId: string, jobDir: string, resultsDir: string, paramText: Record<string, string>): string[] {
   return substituteCommand(template, { ...paramText, jobId, jobDir, resultsDir });
 }
+
+const PROBE_ID = '0'.repeat(ID_LENGTH);
 
 function newJobDirectory(store: Store): string {
   for (;;) {
@@ -129,7 +132,7 @@ const UNIQUE_MATCH: readonly Phase[] = ['PENDING', 'QUEUED', 'HELD', 'EXECUTING'
 function existingUniqueJob(tx: Transaction, definition: string, runId: string): JobRecord | undefined {
   let jobId: string;
   try {
-    jobId = readFileSync(join(tx.layout.runIdsDir, runIdKey(definition, runId)), 'utf8').trim();
+    jobId = readOwnFile(join(tx.layout.runIdsDir, runIdKey(definition, runId))).trim();
   } catch {
     return undefined;
   }
@@ -186,8 +189,10 @@ export async function submitJobs(store: Store, def: Definition, paramSets: Resol
   if (opts.runId !== null) checkRunId(opts.runId);
   // Nothing to submit (an empty --params-from) creates nothing, not even the HOME.
   if (paramSets.length === 0) return [];
-  store.layout.ensure();
   const now = new Date();
+  // Bounds first (exit 2), before anything is written; the probe id has a real id's length.
+  for (const params of paramSets) checkExecBounds(buildRecord(store, PROBE_ID, def, params, opts, now));
+  store.layout.ensure();
   const n = paramSets.length;
   const me = { pid: process.pid, pidStart: processStartTime(process.pid) ?? '' };
   const [token, batch] = store.update((tx): [string, SubmitBatch] => {
@@ -230,7 +235,7 @@ export async function submitJobs(store: Store, def: Definition, paramSets: Resol
       if (opts.run) addEntries(store.layout, created, false);
       await syncJobFiles(store, created, opts.run);
     } catch (err) {
-      throw storeError(`cannot create a job in ${store.home}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw writeError(err, store.home, 'a new job');
     }
     const existing = store.update((tx) => {
       if (opts.unique && opts.runId !== null) {

@@ -5,10 +5,11 @@
 // parsed and checked afresh. Only files that validated are cached, so every error message
 // still comes from the real parser. The YAML code is loaded only on a miss.
 
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { DefinitionsFile } from './schema.js';
 import { fileKey } from '../store/home.js';
+import { readOwnFile, replaceFile } from '../store/durable.js';
 
 interface CacheEntry {
   key: string;
@@ -23,14 +24,15 @@ export async function loadDefinitionsCached(path: string, cacheDir: string | nul
   let key: string | undefined;
   try {
     const st = statSync(abs, { bigint: true });
-    key = `${abs}\0${st.ino}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}`;
+    // A pipe gives other text each time it is read: only a regular file can be cached.
+    if (st.isFile()) key = `${abs}\0${st.ino}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}`;
   } catch {
     // Missing or unreadable: the loader says so properly.
   }
   const cacheFile = cacheDir ? join(cacheDir, cacheName(abs)) : null;
   if (key && cacheFile) {
     try {
-      const entry = JSON.parse(readFileSync(cacheFile, 'utf8')) as CacheEntry;
+      const entry = JSON.parse(readOwnFile(cacheFile)) as CacheEntry;
       if (entry.key === key) return entry.file;
     } catch { /* a miss */ }
   }
@@ -39,9 +41,7 @@ export async function loadDefinitionsCached(path: string, cacheDir: string | nul
   if (key && cacheFile) {
     try {
       mkdirSync(cacheDir!, { recursive: true, mode: 0o700 });
-      const tmp = `${cacheFile}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify({ key, file } satisfies CacheEntry), { mode: 0o600 });
-      renameSync(tmp, cacheFile);
+      replaceFile(cacheFile, JSON.stringify({ key, file } satisfies CacheEntry));
     } catch { /* the cache is only an optimisation */ }
   }
   return file;

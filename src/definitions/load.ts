@@ -11,7 +11,6 @@
 // Numbers keep the text they were written with (`3.0`, `1.50`): a placeholder receives what
 // the operator wrote, not what JavaScript would print.
 
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import * as v from 'valibot';
 import { type Document, LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseDocument, visit } from 'yaml';
@@ -24,6 +23,7 @@ import {
   RawDefinitionsFile, type RawDefinition, type RawParameter,
 } from './schema.js';
 import { paramEnvName, placeholdersOf, TemplateError } from './substitute.js';
+import { readDefinitionsText } from './read-file.js';
 
 export type { Definition, DefinitionsFile, ParamSpec, ParamType } from './schema.js';
 export { getDefinition } from './lookup.js';
@@ -34,12 +34,7 @@ type PathKey = string | number;
 const BUILT_IN_DEFAULTS = { executionDuration: 0, destruction: '7d', killGrace: 5, archive: false };
 
 export function loadDefinitions(path: string): DefinitionsFile {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw usageError(`cannot read definitions file ${path}: ${(err as Error).message}`);
-  }
+  const text = readDefinitionsText(path);
   const source = new YamlSource(path, text);
   const parsed = v.safeParse(RawDefinitionsFile, source.toData());
   if (!parsed.success) throw source.issueError(parsed.issues);
@@ -52,13 +47,30 @@ class YamlSource {
   private readonly doc: Document.Parsed;
 
   constructor(private readonly file: string, text: string) {
-    this.doc = parseDocument(text, { lineCounter: this.lineCounter, prettyErrors: true });
+    // yaml's own duplicate-key check compares each key with every earlier one (quadratic:
+    // minutes for a file of many definitions); refuseDuplicateKeys does it with a Set.
+    this.doc = parseDocument(text, { lineCounter: this.lineCounter, prettyErrors: true, uniqueKeys: false });
     const [error] = this.doc.errors;
     if (error) {
       // yaml's message ends in " at line L, column C:" and a multi-line excerpt; keep one line.
       const message = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
       throw usageError(`${this.where(error.pos[0])}: ${message}`);
     }
+    this.refuseDuplicateKeys();
+  }
+
+  /** The first key written twice in one mapping, refused where it is written a second time. */
+  private refuseDuplicateKeys(): void {
+    visit(this.doc, {
+      Map: (_key, map) => {
+        const seen = new Set<unknown>();
+        for (const pair of map.items) {
+          const key = isScalar(pair.key) ? pair.key.value : pair.key;
+          if (seen.has(key)) throw usageError(`${this.where((pair.key as { range?: [number] } | null)?.range?.[0] ?? 0)}: Map keys must be unique`);
+          seen.add(key);
+        }
+      },
+    });
   }
 
   /** The document as plain data; aliases that point nowhere are refused where they are written. */

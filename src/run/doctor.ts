@@ -14,7 +14,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Store } from '../store/state.js';
 import { parseState } from '../store/state.js';
-import { writeFileDurable } from '../store/durable.js';
+import { readOwnFile, writeFileDurable } from '../store/durable.js';
 import { type ProcStat, isProcessAlive, listProcesses, signalProcess } from './proc.js';
 import { removeStaleLock, staleLockContent } from '../store/lock.js';
 import { PERL } from './wrapper.js';
@@ -85,7 +85,7 @@ export async function doctor(store: Store, repair: boolean): Promise<DoctorRepor
   } catch (err) {
     readable = false;
     const restore = (): string => {
-      const good = readFileSync(layout.goodCopy, 'utf8');
+      const good = readOwnFile(layout.goodCopy);
       parseState(good, layout.goodCopy);
       writeFileDurable(layout.stateFile, good);
       readable = true;
@@ -94,7 +94,7 @@ export async function doctor(store: Store, repair: boolean): Promise<DoctorRepor
     };
     let goodUsable = false;
     try {
-      parseState(readFileSync(layout.goodCopy, 'utf8'), layout.goodCopy);
+      parseState(readOwnFile(layout.goodCopy), layout.goodCopy);
       goodUsable = true;
     } catch { /* no usable copy */ }
     problem((err as Error).message, goodUsable ? restore : undefined);

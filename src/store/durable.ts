@@ -1,9 +1,25 @@
 // Crash-safe file replacement: write a temp file with a name no other process uses, fsync
 // it, rename it over the target, fsync the directory. A reader sees the old file or the new
 // one, never a torn one, and a crash never loses a write that was reported as done.
+//
+// What can go wrong on the way is handled here, once, for every file uwsrun keeps (state,
+// good copy, job records, run-id index, definitions cache):
+//   - a short write (a full disk often accepts part of a write(2) without an error) is
+//     continued until every byte is written; the next write then reports ENOSPC, or, if the
+//     kernel keeps accepting nothing, the write fails as "short write". The temp file is
+//     removed and the target is never renamed over: the previous version stays in place.
+//   - nothing is written through a symbolic link: temp files are created exclusively with
+//     O_NOFOLLOW, and rename(2) replaces a link at the target instead of following it.
+//     Reads of uwsrun's own files (readOwnFile) refuse a link and a non-regular file (a
+//     FIFO would block the reader), so a planted link never steers uwsrun anywhere.
+//   - writeError turns what failed into one line in words for the operator.
 
-import { closeSync, fdatasyncSync, fsyncSync, openSync, promises as fsp, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync, constants, fdatasyncSync, fstatSync, fsyncSync, openSync, promises as fsp, readFileSync, renameSync, unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { UserError, storeError } from '../errors.js';
 
 export function fsyncDir(dir: string): void {
   const fd = openSync(dir, 'r');
@@ -27,12 +43,35 @@ export interface PendingFile {
 const tempName = (path: string): string =>
   join(dirname(path), `.${basename(path)}.${process.pid}.${(tmpCounter++).toString(36)}.tmp`);
 
+const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** write(2) that accepted nothing this many times in a row: give up (the disk takes no more). */
+const MAX_ZERO_WRITES = 3;
+
+const shortWrite = (path: string): NodeJS.ErrnoException =>
+  Object.assign(new Error(`short write to ${path}`), { code: 'ESHORTWRITE' });
+
+/** Writes every byte of `data` to `fd`, continuing after short writes. */
+export function writeAll(fd: number, data: Uint8Array, path: string): void {
+  let done = 0;
+  let zeros = 0;
+  while (done < data.length) {
+    const n = writeSync(fd, data, done, data.length - done);
+    if (n > 0) {
+      done += n;
+      zeros = 0;
+    } else if (++zeros >= MAX_ZERO_WRITES) {
+      throw shortWrite(path);
+    }
+  }
+}
+
 /** Writes `text` to a fresh temp file beside `path`; the caller syncs and commits it. */
 export function writeTemp(path: string, text: string, mode = 0o600): PendingFile {
   const tmp = tempName(path);
-  const fd = openSync(tmp, 'wx', mode);
+  const fd = openSync(tmp, CREATE_FLAGS, mode);
   try {
-    writeSync(fd, text);
+    writeAll(fd, Buffer.from(text, 'utf8'), tmp);
   } catch (err) {
     discardTemp({ path, tmp, fd });
     throw err;
@@ -45,10 +84,13 @@ export function discardTemp(file: PendingFile): void {
   try { unlinkSync(file.tmp); } catch { /* already gone */ }
 }
 
-/** Syncs the temp file's data, closes it and renames it over its target. */
-export function commitTemp(file: PendingFile): void {
+/**
+ * Syncs the temp file's data (unless `sync` is false), closes it and renames it over its
+ * target. close(2) is checked too: some file systems report a failed write only there.
+ */
+export function commitTemp(file: PendingFile, sync = true): void {
   try {
-    fdatasyncSync(file.fd);
+    if (sync) fdatasyncSync(file.fd);
     closeSync(file.fd);
     renameSync(file.tmp, file.path);
   } catch (err) {
@@ -63,22 +105,38 @@ export function writeFileDurable(path: string, text: string, mode = 0o600): void
 }
 
 /**
+ * Replaces `path` by temp file + rename without fsync: for copies that only help (the good
+ * copy of the state, the definitions cache), which a crash may lose but never tear.
+ */
+export function replaceFile(path: string, text: string, mode = 0o600): void {
+  commitTemp(writeTemp(path, text, mode), false);
+}
+
+/**
  * The same as writeTemp + commitTemp, on libuv's thread pool: many files written this way
  * at once share the journal commits of their fsyncs, and the caller's thread never waits.
  * The caller syncs the directory.
  */
 export async function writeFileDurableAsync(path: string, text: string, mode = 0o600): Promise<void> {
   const tmp = tempName(path);
-  const fh = await fsp.open(tmp, 'wx', mode);
+  const fh = await fsp.open(tmp, CREATE_FLAGS, mode);
   try {
-    await fh.writeFile(text);
+    const data = Buffer.from(text, 'utf8');
+    let done = 0;
+    let zeros = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await fh.write(data, done, data.length - done);
+      done += bytesWritten;
+      if (bytesWritten > 0) zeros = 0;
+      else if (++zeros >= MAX_ZERO_WRITES) throw shortWrite(tmp);
+    }
     await fh.datasync();
+    await fh.close();
   } catch (err) {
     await fh.close().catch(() => undefined);
     await fsp.unlink(tmp).catch(() => undefined);
     throw err;
   }
-  await fh.close();
   await fsp.rename(tmp, path).catch(async (err: unknown) => {
     await fsp.unlink(tmp).catch(() => undefined);
     throw err;
@@ -92,4 +150,42 @@ export async function fsyncDirAsync(dir: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Reads one of uwsrun's own files: never through a symbolic link (ELOOP) and only when it
+ * is a regular file (ENOTREG otherwise; O_NONBLOCK keeps a FIFO from blocking the open).
+ */
+export function readOwnFile(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    if (!fstatSync(fd).isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'ENOTREG' });
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const errnoOf = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | null)?.code;
+
+/** What went wrong with a file of HOME, in words (the errno in parentheses). */
+export function describeFsError(err: unknown, home: string): string {
+  const code = errnoOf(err);
+  switch (code) {
+    case 'ENOSPC': return `HOME ${home} is full (no space left on device)`;
+    case 'EDQUOT': return `HOME ${home} is over its disk quota (EDQUOT)`;
+    case 'EROFS': return `HOME ${home} is on a read-only file system (EROFS)`;
+    case 'EIO': return `input/output error in HOME ${home} (EIO)`;
+    case 'ESHORTWRITE': return `HOME ${home} accepted only part of a write (short write)`;
+    case 'EACCES': case 'EPERM': return `permission denied in HOME ${home} (${code})`;
+    case 'ELOOP': return `a symbolic link in HOME ${home} where uwsrun keeps its own file (ELOOP)`;
+    case 'ENOTREG': return `a file that is not a regular file in HOME ${home}`;
+    default: return `HOME ${home}: ${code ?? String(err)}`;
+  }
+}
+
+/** exit 5 for a failed write of `what` ("the state", "a job record"); UserErrors pass as they are. */
+export function writeError(err: unknown, home: string, what: string): UserError {
+  if (err instanceof UserError) return err;
+  return storeError(`cannot write ${what}: ${describeFsError(err, home)}`);
 }

@@ -17,8 +17,13 @@
 // STOPPED_HOLDER_MS of its own waiting kills it (reclaimFromStoppedHolder), after which it
 // is a dead holder like any other. Taking the lock from it alive would make two writers
 // the moment it continues.
+//
+// Waiting is fair by age under contention (pauseAfter): the longer a command has waited,
+// the more often it tries, so the oldest waiters are the likeliest to get the lock.
 
-import { closeSync, existsSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { describeFsError, writeAll } from './durable.js';
 import { storeError } from '../errors.js';
 import { isProcessAlive, processStartTime, readProcStat } from '../run/proc.js';
 
@@ -26,7 +31,7 @@ const STALE_MS = 5_000;
 /** How long a waiter watches a stopped holder before it kills it (less than the deadline). */
 const STOPPED_HOLDER_MS = 3_000;
 const LOCK_DEADLINE_MS = Number(process.env.UWSRUN_LOCK_TIMEOUT_MS) || 10_000;
-/** The longest pause between two attempts (times 0.5 to 1.5, at random). */
+/** The longest pause between two attempts under light contention (times 0.5 to 1.5, at random). */
 export const MAX_BACKOFF_MS = 10;
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -41,16 +46,19 @@ const identity = (): string => (myIdentity ??= `${process.pid} ${processStartTim
 function createExclusive(path: string, content: string): boolean {
   let fd: number;
   try {
-    fd = openSync(path, 'wx', 0o600);
+    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;
   }
   try {
-    writeSync(fd, content);
-  } finally {
+    writeAll(fd, Buffer.from(content), path);
+  } catch (err) {
     closeSync(fd);
+    try { unlinkSync(path); } catch { /* gone */ }
+    throw err;
   }
+  closeSync(fd);
   return true;
 }
 
@@ -138,14 +146,15 @@ export function reclaimFromStoppedHolder(lockFile: string, seen: StoppedHolder |
 /**
  * A waiter that failed a few times says so in `state.lock.want`: a holder that takes the
  * lock again and again (the runner, while a queue drains) then leaves it free for a moment
- * (lockWanted), so waiters are not starved. The next holder removes the file; other
- * waiters renew it on their next failed attempt.
+ * (lockWanted), and a newcomer that finds it does not jump in at once but waits its turn
+ * in the polling below. The next holder removes the file; other waiters renew it on their
+ * next failed attempt.
  */
 const waiterFile = (lockFile: string): string => `${lockFile}.want`;
 
 function announceWaiter(lockFile: string): void {
   try {
-    closeSync(openSync(waiterFile(lockFile), 'a', 0o600));
+    closeSync(openSync(waiterFile(lockFile), constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600));
   } catch { /* only a courtesy */ }
 }
 
@@ -153,16 +162,42 @@ export function lockWanted(lockFile: string): boolean {
   return existsSync(waiterFile(lockFile));
 }
 
+/**
+ * The pause before attempt `attempt + 1` of a waiter that has waited `waitedMs`. While
+ * contention is light (a fresh waiter, nobody announced), a growing back-off: 1, 2, 3 ...
+ * up to MAX_BACKOFF_MS, so a command that meets a short transaction waits little. Under
+ * contention the order is by age instead: a fresh waiter pauses 2 * MAX_BACKOFF_MS, one
+ * that has waited longer less and less, down to MAX_BACKOFF_MS / 2 after half a second,
+ * so when the lock comes free the old waiters are the likeliest to take it and nobody's
+ * wait is left to luck. (A growing back-off alone does the opposite: the newest waiters
+ * try most often and an unlucky old one can lose for the whole deadline.) Everyone keeps
+ * polling, so a lock that comes free while the oldest waiter is not running is taken by
+ * another, never left idle; and nobody polls faster than every few ms, which would take
+ * the CPU from the holder on a loaded machine. Times 0.5 to 1.5, at random.
+ */
+export function pauseAfter(attempt: number, waitedMs: number, contended: boolean): number {
+  const ms = !contended && waitedMs < LIGHT_CONTENTION_MS
+    ? Math.min(1 + attempt, MAX_BACKOFF_MS)
+    : Math.max(MAX_BACKOFF_MS / 2, 2 * MAX_BACKOFF_MS - waitedMs / AGE_PER_MS_OF_PAUSE);
+  return ms * (0.5 + Math.random());
+}
+const LIGHT_CONTENTION_MS = 50;
+const AGE_PER_MS_OF_PAUSE = 33;
+
 /** Takes the lock (retrying until the deadline: exit 5); returns the function that releases it. */
 export function acquireLock(lockFile: string): () => void {
-  const deadline = Date.now() + LOCK_DEADLINE_MS;
+  const started = Date.now();
+  const deadline = started + LOCK_DEADLINE_MS;
   let stopped: StoppedHolder | undefined;
+  // A newcomer that finds waiters announced leaves the next turn to them.
+  let contended = lockWanted(lockFile);
+  if (contended) sleepSync(pauseAfter(0, 0, true));
   for (let attempt = 0; ; attempt++) {
     let got: boolean;
     try {
       got = createExclusive(lockFile, identity());
     } catch (err) {
-      throw storeError(`cannot create lock ${lockFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw storeError(`cannot create lock ${lockFile}: ${describeFsError(err, dirname(lockFile))}`);
     }
     if (got) break;
     if (attempt >= 2) announceWaiter(lockFile);
@@ -173,14 +208,25 @@ export function acquireLock(lockFile: string): () => void {
     if (Date.now() >= deadline) {
       throw storeError(`state is locked by another uwsrun process (${lockFile}); gave up after ${LOCK_DEADLINE_MS / 1000} s`);
     }
-    sleepSync(Math.min(1 + attempt, MAX_BACKOFF_MS) * (0.5 + Math.random()));
+    contended ||= attempt >= 2;
+    sleepSync(pauseAfter(attempt, Date.now() - started, contended));
   }
   if (existsSync(waiterFile(lockFile))) try { unlinkSync(waiterFile(lockFile)); } catch { /* another took it */ }
+  if (process.env.UWSRUN_LOCK_WAIT_LOG) logWait(process.env.UWSRUN_LOCK_WAIT_LOG, `${Date.now() - started} ${Date.now()} ${process.pid}`);
   return () => {
     try {
       unlinkSync(lockFile);
     } catch { /* taken over as stale: impossible while we live, but never throw here */ }
+    if (process.env.UWSRUN_LOCK_WAIT_LOG) logWait(`${process.env.UWSRUN_LOCK_WAIT_LOG}.released`, `${Date.now()} ${process.pid}`);
   };
+}
+
+/** For bench/p6-lock-storm.mjs: one line per lock taken (waited ms, when, pid) or released. */
+function logWait(file: string, line: string): void {
+  try {
+    const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW, 0o600);
+    try { writeAll(fd, Buffer.from(`${line}\n`), file); } finally { closeSync(fd); }
+  } catch { /* measurement only */ }
 }
 
 export function withLock<T>(lockFile: string, body: () => T): T {

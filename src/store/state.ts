@@ -22,7 +22,7 @@
 // and not visible is a submit that died half-way: invisible, and removed by `tick`.
 
 import {
-  closeSync, constants, copyFileSync, existsSync, fdatasyncSync, fstatSync, openSync, readFileSync, readSync, readdirSync, renameSync, writeSync,
+  closeSync, constants, existsSync, fdatasyncSync, fstatSync, openSync, readSync, readdirSync, renameSync, writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { LowSync, type SyncAdapter } from 'lowdb';
@@ -30,7 +30,8 @@ import { UserError, storeError } from '../errors.js';
 import { type HotEntry, type JobRecord, isJobId, mergeHot } from '../core/job.js';
 import { isFinal } from '../core/phases.js';
 import {
-  type PendingFile, commitTemp, discardTemp, fsyncDir, fsyncDirAsync, writeFileDurable, writeFileDurableAsync, writeTemp,
+  type PendingFile, commitTemp, describeFsError, discardTemp, fsyncDir, fsyncDirAsync, readOwnFile, writeFileDurable,
+  writeFileDurableAsync, writeTemp,
 } from './durable.js';
 import { HomeLayout } from './home.js';
 import { acquireLock } from './lock.js';
@@ -121,11 +122,11 @@ class DurableJsonAdapter implements SyncAdapter<StateData> {
   read(): StateData | null {
     let text: string;
     try {
-      text = readFileSync(this.layout.stateFile, 'utf8');
+      text = readOwnFile(this.layout.stateFile);
     } catch (err) {
       this.forget();
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw storeError(`cannot read state file ${this.layout.stateFile}: ${errnoOf(err)}`);
+      throw storeError(`cannot read state file ${this.layout.stateFile}: ${ownFileProblem(err)}`);
     }
     if (this.data && text === this.text) return this.data;
     const data = parseState(text, this.layout.stateFile);
@@ -148,17 +149,36 @@ class DurableJsonAdapter implements SyncAdapter<StateData> {
     this.writeText(JSON.stringify(data), data);
   }
 
-  writeText(text: string, data: StateData): void {
+  /** With syncDir false the caller fsyncs HOME itself (commitHeld: after the lock is released). */
+  writeText(text: string, data: StateData, syncDir = true): void {
     this.forget();
-    writeFileDurable(this.layout.stateFile, text);
-    this.remember(text, data);
-    // The last good copy for `doctor --repair`, after every successful write: a real copy
-    // (an in-place edit of state.json would damage a hard link too). Not fsynced: a crash
-    // can lose it, but then state.json itself is whole.
+    // The last good copy for `doctor --repair` is the text in hand, never a copy of the
+    // file on disk (which another process may have changed since), through its own temp
+    // file and rename. Its temp file is written before state.json is replaced, so a disk
+    // too full for both fails the write with nothing changed, and the good copy always
+    // holds the last committed state. It is not fsynced: a crash may lose its newest
+    // version, but then state.json itself is whole.
+    const good = writeTemp(this.layout.goodCopy, text);
     try {
-      copyFileSync(this.layout.stateFile, this.layout.goodCopy);
-    } catch { /* best effort: state.json itself was written */ }
+      if (syncDir) writeFileDurable(this.layout.stateFile, text);
+      else commitTemp(writeTemp(this.layout.stateFile, text));
+    } catch (err) {
+      discardTemp(good);
+      throw err;
+    }
+    this.remember(text, data);
+    try {
+      commitTemp(good, false);
+    } catch { /* the state is committed; the previous good copy stays whole */ }
   }
+}
+
+/** Why one of uwsrun's own files could not be read, in words. */
+export function ownFileProblem(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ELOOP') return 'it is a symbolic link, and uwsrun never reads or writes through one (replace the link by the file itself)';
+  if (code === 'ENOTREG') return 'it is not a regular file';
+  return errnoOf(err);
 }
 
 export function parseState(text: string, file: string): StateData {
@@ -241,8 +261,16 @@ export class Store {
     });
   }
 
-  /** Writes state.json if `held` changed it, then releases the lock. */
+  /**
+   * Writes state.json if `held` changed it, releases the lock, and only then fsyncs HOME to
+   * make the rename durable: one journal commit fewer inside the lock, so holders stay
+   * brief on a busy disk. This is safe because nothing is reported before commitHeld
+   * returns, and the fsync makes durable whatever state.json is by then: ours, or a later
+   * writer's, which read ours under the lock and so contains it. (Not when afterCommit
+   * steps wait for the commit: see below.)
+   */
   commitHeld(held: HeldTransaction): void {
+    let written = false;
     try {
       storeErrors(this.home, () => {
         const state = held.tx.state;
@@ -251,9 +279,17 @@ export class Store {
         const after = JSON.stringify(state);
         if (after !== held.before) {
           this.db.data = state;
-          this.adapter.writeText(after, state);
+          this.adapter.writeText(after, state, false);
+          written = true;
         }
-        for (const step of held.tx.afterCommit.splice(0)) step();
+        // Steps that must follow a durable commit (a queue entry goes only once the state
+        // that took its job out of the queue is on disk) keep the fsync inside the lock.
+        const steps = held.tx.afterCommit.splice(0);
+        if (written && steps.length > 0) {
+          fsyncDir(this.layout.dir);
+          written = false;
+        }
+        for (const step of steps) step();
       });
     } catch (err) {
       this.adapter.forget();
@@ -261,6 +297,7 @@ export class Store {
     } finally {
       held.release();
     }
+    if (written) storeErrors(this.home, () => fsyncDir(this.layout.dir));
   }
 
   /** Releases the lock without writing; the state in hand may be half-changed: forgotten. */
@@ -293,10 +330,10 @@ export class Store {
   readJobFile(jobId: string): JobRecord | undefined {
     let text: string;
     try {
-      text = readFileSync(this.layout.jobFile(jobId), 'utf8');
+      text = readOwnFile(this.layout.jobFile(jobId));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
-      throw storeError(`cannot read job record ${this.layout.jobFile(jobId)}: ${errnoOf(err)}`);
+      throw storeError(`cannot read job record ${this.layout.jobFile(jobId)}: ${ownFileProblem(err)}`);
     }
     try {
       return JSON.parse(text) as JobRecord;
@@ -405,14 +442,13 @@ export class Store {
   }
 }
 
-/** Store errors with an errno become exit 5 naming HOME; UserErrors pass as they are. */
+/** Store errors with an errno become exit 5 naming HOME, in words; UserErrors pass as they are. */
 function storeErrors<T>(home: string, body: () => T): T {
   try {
     return body();
   } catch (err) {
     if (err instanceof UserError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code) throw storeError(`cannot write to HOME ${home}: ${code}`);
+    if ((err as NodeJS.ErrnoException).code) throw storeError(describeFsError(err, home));
     throw err;
   }
 }

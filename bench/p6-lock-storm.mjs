@@ -1,0 +1,94 @@
+// P6: the lock under a storm. 150 commands of every kind that take the lock (submit, submit
+// --run, set, abort, limit, tick, run) start at once, while the runner drains a queue of
+// short jobs (it holds the lock in batches of up to 10 ms) and CPU burners keep the
+// machine loaded. Each command appends how long it waited for the lock to the file named
+// by UWSRUN_LOCK_WAIT_LOG (and when it released it). Prints per round: commands that exited 5 (gave up after 10 s),
+// lock wait p50 / p99 / max, how long holders kept it (and in all, beside the storm's wall
+// time: a lock held most of the storm leaves waiting inevitable, whatever the order), and the load average (exit 4, e.g. abort of a job that ended, is expected). Goal: no exit 5 while every holder is brief.
+//   node bench/p6-lock-storm.mjs [rounds=3] [commands=150] [burners=8]
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { BIN, fmt, row, tempHome } from './lib.mjs';
+
+const quantile = (sorted, q) => sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN;
+
+function run(env, args) {
+  return new Promise((resolve) => {
+    const child = spawn(BIN, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+/** How long each holder kept the lock: its acquisition paired with its next release. */
+function holdTimes(taken, waitLog) {
+  let released = [];
+  try {
+    released = readFileSync(`${waitLog}.released`, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ').map(Number));
+  } catch { /* an older build logs no releases */ }
+  const events = [...taken.map(([, at, pid]) => [at, 0, pid]), ...released.map(([at, pid]) => [at, 1, pid])].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const since = new Map();
+  const holds = [];
+  for (const [at, kind, pid] of events) {
+    if (kind === 0) since.set(pid, at);
+    else if (since.has(pid)) { holds.push(at - since.get(pid)); since.delete(pid); }
+  }
+  return holds.sort((a, b) => a - b);
+}
+
+export async function benchLockStorm({ rounds = 3, commands = 150, burners = 8 } = {}) {
+  const results = [];
+  for (let round = 0; round < rounds; round++) {
+    const h = tempHome('p6');
+    const waitLog = join(h.dir, 'lock-waits');
+    writeFileSync(waitLog, '');
+    const env = { ...h.env, UWSRUN_LOCK_WAIT_LOG: waitLog, UWSRUN_RUNNER_IDLE_MS: '2000' };
+    const sh = (args) => spawnSync(BIN, args, { env, encoding: 'utf8' });
+    sh(['limit', '4']);
+    const params = join(h.dir, 'p.jsonl');
+    writeFileSync(params, Array.from({ length: 60 }, () => '{}').join('\n'));
+    const pending = sh(['submit', 'hello', '--params-from', params]).stdout.trim().split('\n');
+    writeFileSync(params, Array.from({ length: 400 }, () => '{}').join('\n'));
+    sh(['submit', 'true', '--run', '--params-from', params]); // the drain: the runner batches
+    const burning = Array.from({ length: burners }, () => spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }));
+    writeFileSync(waitLog, ''); // only the storm's waits
+    const kinds = [
+      () => ['submit', 'hello'],
+      () => ['submit', 'true', '--run'],
+      (i) => ['set', pending[i % pending.length], '--destruction', '1d'],
+      (i) => ['abort', pending[i % pending.length]],
+      () => ['limit', '4'],
+      () => ['tick'],
+      (i) => ['run', pending[(i + 7) % pending.length]],
+    ];
+    const t0 = Date.now();
+    const storm = await Promise.all(Array.from({ length: commands }, (_, i) => run(env, kinds[i % kinds.length](i))));
+    const wallMs = Date.now() - t0;
+    const load = loadavg()[0];
+    for (const b of burning) b.kill('SIGKILL');
+    const taken = readFileSync(waitLog, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ').map(Number));
+    const waits = taken.map(([ms]) => ms).sort((a, b) => a - b);
+    const holds = holdTimes(taken, waitLog);
+    const gaveUp = storm.filter((r) => r.code === 5 && /gave up/.test(r.stderr)).length;
+    const otherFailures = storm.filter((r) => r.code !== 0 && r.code !== 4 && !(r.code === 5 && /gave up/.test(r.stderr)))
+      .map((r) => `${r.code}: ${r.stderr.trim()}`);
+    results.push({ gaveUp, waits, holds, load, otherFailures, wallMs });
+    h.cleanup();
+  }
+  return results;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [rounds, commands, burners] = process.argv.slice(2).map(Number);
+  const results = await benchLockStorm({ rounds: rounds || 3, commands: commands || 150, burners: burners ?? 8 });
+  console.log(row(['P6 lock storm', 'exit 5', 'locks taken', 'wait p50', 'wait p99', 'wait max', 'hold p50/p99/max', 'held/storm s', 'load']));
+  for (const [i, r] of results.entries()) {
+    console.log(row([`round ${i + 1}`, String(r.gaveUp), String(r.waits.length), fmt(quantile(r.waits, 0.5)), fmt(quantile(r.waits, 0.99)),
+      fmt(r.waits.at(-1) ?? NaN), r.holds.length ? `${quantile(r.holds, 0.5)}/${quantile(r.holds, 0.99)}/${r.holds.at(-1)} ms` : '-',
+      `${(r.holds.reduce((a, b) => a + b, 0) / 1000).toFixed(1)}/${(r.wallMs / 1000).toFixed(1)}`, r.load.toFixed(0)]));
+    for (const f of [...new Set(r.otherFailures)].slice(0, 3)) console.log(`  other failure ${f}`);
+  }
+}
