@@ -17,13 +17,16 @@ interface CacheEntry {
 
 const cacheName = (path: string): string => `defs-${fileKey(path)}.json`;
 
+/** Counted up whenever the resolved form changes, so a cache written by an older uwsrun is a miss. */
+const CACHE_FORMAT = 2;
+
 /** Loads (and, when cacheDir's parent HOME exists, caches) a definitions file. */
 export async function loadDefinitionsCached(path: string, cacheDir: string | null): Promise<DefinitionsFile> {
   const abs = resolve(path);
   let key: string | undefined;
   try {
     const st = statSync(abs, { bigint: true });
-    key = `${abs}\0${st.ino}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}`;
+    key = `${CACHE_FORMAT}\0${abs}\0${st.ino}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}`;
   } catch {
     // Missing or unreadable: the loader says so properly.
   }
