@@ -305,7 +305,9 @@ function resolveDefinitionsFile(path: string, data: unknown, broken: PathKey[][]
     if (!isMapping(rawDef) || broken.some((b) => isPrefix(b, at))) continue; // not even a mapping
     if (brokenAt(broken, at)) {
       // A definition whose shape is wrong somewhere is still checked where it is right.
-      resolveDefinition(name, soundFields<RawDefinition>(rawDef, at, broken), defaults, baseDir, source, problems);
+      const sound = soundFields<RawDefinition>(rawDef, at, broken);
+      const dropped = Object.keys(isMapping(rawDef.parameters) ? rawDef.parameters : {}).filter((p) => !Object.hasOwn(sound.parameters ?? {}, p));
+      resolveDefinition(name, sound, defaults, baseDir, source, problems, dropped);
       continue;
     }
     const def = resolveDefinition(name, v.parse(RawDefinition, rawDef), defaults, baseDir, source, problems);
@@ -335,9 +337,12 @@ interface Limits { executionDuration: number; destruction: number; killGrace: nu
  * Checks one definition and resolves it. `raw` lacks the fields whose shape was wrong (see
  * soundFields); without a command there is no Definition, only the problems found.
  */
-function resolveDefinition(name: string, raw: Partial<RawDefinition>, defaults: Limits, baseDir: string, source: YamlSource, problems: Problems): Definition | undefined {
+function resolveDefinition(
+  name: string, raw: Partial<RawDefinition>, defaults: Limits, baseDir: string, source: YamlSource, problems: Problems, dropped: string[] = [],
+): Definition | undefined {
   const at = ['jobs', name];
   const { specs: parameters, broken } = resolveParameters(at, raw.parameters ?? {}, source, problems);
+  for (const param of dropped) broken.add(param); // had a shape problem: placeholders using it are not judged
   const command = raw.command === undefined ? undefined : argvText(raw.command, [...at, 'command'], source);
   problems.check(() => {
     if (command?.[0] === '') throw source.error([...at, 'command', 0], 'the program name is empty');
