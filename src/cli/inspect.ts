@@ -15,6 +15,7 @@ import type { StateData, Store } from '../store/state.js';
 import { jobDocument, jobsDocument, resultsDocument } from '../uws/xml.js';
 import { QuoteModel } from '../uws/quote.js';
 import { superviseIfOrphaned } from '../run/ensure-runner.js';
+import { whyWaiting } from '../run/why-waiting.js';
 
 /** The job an argument names (a full id or a unique prefix, see ids.ts). */
 export function getJobOrThrow(store: Store, text: string): JobRecord {
@@ -58,13 +59,15 @@ export function registerInspect(program: Command): void {
       let job = getJobOrThrow(ctx.store, id);
       await lookAfter(ctx.store, job);
       // Only an active job has a quote; listing every job is O(n), so skip it otherwise.
+      let waiting: string | null = null;
       if (job.phase === 'QUEUED' || job.phase === 'EXECUTING') {
         const state = ctx.store.readState();
         job = withQuote(job, quoteModel(state, ctx.store.listJobs(state)));
+        waiting = whyWaiting({ jobId: job.jobId, limit: state.limit, jobs: state.jobs });
       }
       if (ctx.xml) ctx.out(jobDocument(job, { hasDetail: (j) => hasContent(ctx.store.layout.stderrLog(j.jobId)) }));
       else if (ctx.json) ctx.outJson(toPublic(job));
-      else ctx.out(jobSummary(job, ctx.store.layout.jobDir(job.jobId), phasePainter(ctx.color)));
+      else ctx.out(jobSummary(job, ctx.store.layout.jobDir(job.jobId), phasePainter(ctx.color), { waiting }));
     });
 
   program
