@@ -15,6 +15,7 @@
 import { closeSync, existsSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { storeError } from '../errors.js';
 import { isProcessAlive, processStartTime } from '../run/proc.js';
+import { describeLockHolder } from './lock-holder.js';
 
 const STALE_MS = 5_000;
 const LOCK_DEADLINE_MS = Number(process.env.UWSRUN_LOCK_TIMEOUT_MS) || 10_000;
@@ -129,7 +130,7 @@ export function acquireLock(lockFile: string): () => void {
     if (attempt >= 2) announceWaiter(lockFile);
     if (attempt % 4 === 3) removeIfStale(lockFile);
     if (Date.now() >= deadline) {
-      throw storeError(`state is locked by another uwsrun process (${lockFile}); gave up after ${LOCK_DEADLINE_MS / 1000} s`);
+      throw storeError(`the state is locked by ${describeLockHolder(lockFile)}; gave up waiting after ${LOCK_DEADLINE_MS / 1000} s (lock file ${lockFile})`);
     }
     sleepSync(Math.min(1 + attempt, MAX_BACKOFF_MS) * (0.5 + Math.random()));
   }
