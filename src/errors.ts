@@ -43,6 +43,9 @@ const ERRNO_WORDS: Record<string, string> = {
   ENAMETOOLONG: 'the name is too long',
   EMFILE: 'too many open files',
   ENOSPC: 'no space left on the device',
+  EDQUOT: 'the disk quota is exceeded',
+  EEXIST: 'it exists already',
+  ENOTEMPTY: 'the directory is not empty',
   EROFS: 'the file system is read-only',
   EIO: 'an input/output error',
 };

@@ -333,6 +333,14 @@ test('a missing definitions file is named in words with what to do, not as ENOEN
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.equal(r.stderr, `uwsrun: cannot read definitions file ${missing}: no such file; give -f FILE or set UWSRUN_JOBS\n`);
     }
+    const params = sb.run(['submit', 'echo', '--params-from', missing]);
+    assert.equal(params.code, 2);
+    assert.equal(params.stderr, `uwsrun: cannot read --params-from ${missing}: no such file\n`);
+    // commander's own errors echo what was typed: escaped too.
+    const unknown = sb.run([`${ESC}[31mzz`]);
+    assert.equal(unknown.code, 2);
+    assertNoControls(unknown.stderr, 'an unknown command');
+    assert.ok(unknown.stderr.includes('\\x1b[31mzz'), unknown.stderr);
   } finally {
     sb.cleanup();
   }
