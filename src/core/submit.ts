@@ -184,8 +184,9 @@ async function syncJobFiles(store: Store, jobs: JobRecord[], queued: boolean): P
  */
 export async function submitJobs(store: Store, def: Definition, paramSets: ResolvedParameters[], opts: SubmitOptions): Promise<JobRecord[]> {
   if (opts.runId !== null) checkRunId(opts.runId);
-  // The schema knows the slurm executor (SPEC §11); nothing runs its jobs yet.
-  if (def.executor !== 'local') throw usageError(`definition ${def.name} has executor: ${def.executor}, which is not supported yet; only local jobs run`);
+  // The schema knows the slurm executor (SPEC §11); nothing runs its jobs yet. (A snapshot
+  // taken before executors existed has none: local.)
+  if ((def.executor ?? 'local') !== 'local') throw usageError(`definition ${def.name} has executor: ${def.executor}, which is not supported yet; only local jobs run`);
   // Nothing to submit (an empty --params-from) creates nothing, not even the HOME.
   if (paramSets.length === 0) return [];
   store.layout.ensure();
