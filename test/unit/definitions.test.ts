@@ -400,7 +400,7 @@ describe('definitions file: defaults, overrides and source text', () => {
   test('an unknown definition name lists the known ones', () => {
     const path = writeDefs('jobs:\n  hello:\n    command: [x]\n  reduce:\n    command: [x]\n  wrap:\n    command: [x]\n');
     const file = loadDefinitions(path);
-    assert.equal(usageErrorOf(() => getDefinition(file, 'helo')).message, `unknown definition "helo" in ${path}; known: hello, reduce, wrap`);
+    assert.equal(usageErrorOf(() => getDefinition(file, 'helo')).message, `unknown definition "helo" in ${path} (did you mean "hello"?); known: hello, reduce, wrap`);
     assert.equal(usageErrorOf(() => getDefinition(file, 'toString')).message, `unknown definition "toString" in ${path}; known: hello, reduce, wrap`);
   });
 });
@@ -432,7 +432,9 @@ describe('parameter values', () => {
 
   test('unknown, repeated and missing parameters', () => {
     assert.equal(usageErrorOf(() => resolveParameters(def, [night, ['sigm', '1']])).message,
-      'unknown parameter "sigm" for reduce; declared: night, sigma, mode, count, flag, at, tag');
+      'unknown parameter "sigm" for reduce (did you mean "sigma"?); declared: night, sigma, mode, count, flag, at, tag');
+    assert.equal(usageErrorOf(() => resolveParameters(def, [['Night', '2026-01-01']])).message,
+      'unknown parameter "Night" for reduce (did you mean "night"?); declared: night, sigma, mode, count, flag, at, tag');
     assert.equal(usageErrorOf(() => resolveParameters(def, [night, ['sigma', '1'], ['sigma', '2']])).message, 'parameter sigma given more than once');
     assert.equal(usageErrorOf(() => resolveParameters(def, [['sigma', '1']])).message, 'missing required parameter night for reduce');
     assert.equal(usageErrorOf(() => resolveParameters(def, [['sigma', 'x']], 'params.jsonl:3')).message, 'params.jsonl:3: missing required parameter night for reduce');
