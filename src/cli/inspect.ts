@@ -15,7 +15,7 @@ import type { StateData, Store } from '../store/state.js';
 import { jobDocument, jobsDocument, resultsDocument } from '../uws/xml.js';
 import { QuoteModel } from '../uws/quote.js';
 import { superviseIfOrphaned } from '../run/ensure-runner.js';
-import { whyWaiting } from '../run/why-waiting.js';
+import { type QueueView, whyWaiting } from '../run/why-waiting.js';
 
 /** The job an argument names (a full id or a unique prefix, see ids.ts). */
 export function getJobOrThrow(store: Store, text: string): JobRecord {
@@ -41,6 +41,18 @@ function quoteModel(state: StateData, all: JobRecord[]): QuoteModel {
 
 const withQuote = (job: JobRecord, model: QuoteModel): JobRecord => ({ ...job, quote: model.quoteFor(job) });
 
+/** What run/why-waiting.ts judges a QUEUED job by: the limit, the EXECUTING jobs, its place in the queue. */
+function queueView(job: JobRecord, state: StateData): QueueView {
+  const hot = Object.values(state.jobs);
+  const mine = state.jobs[job.jobId]?.queuedAt ?? Infinity;
+  return {
+    job,
+    limit: state.limit,
+    executing: hot.filter((h) => h.phase === 'EXECUTING').map((h) => h.definition),
+    queuedBefore: hot.filter((h) => h.phase === 'QUEUED' && (h.queuedAt ?? 0) < mine).length,
+  };
+}
+
 function hasContent(file: string): boolean {
   try {
     return statSync(file).size > 0;
@@ -63,7 +75,7 @@ export function registerInspect(program: Command): void {
       if (job.phase === 'QUEUED' || job.phase === 'EXECUTING') {
         const state = ctx.store.readState();
         job = withQuote(job, quoteModel(state, ctx.store.listJobs(state)));
-        waiting = whyWaiting({ jobId: job.jobId, limit: state.limit, jobs: state.jobs });
+        waiting = whyWaiting(queueView(job, state));
       }
       if (ctx.xml) ctx.out(jobDocument(job, { hasDetail: (j) => hasContent(ctx.store.layout.stderrLog(j.jobId)) }));
       else if (ctx.json) ctx.outJson(toPublic(job));

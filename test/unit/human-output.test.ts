@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { printable, printableLines } from '../../src/cli/printable.js';
 import { closestName, editDistance } from '../../src/definitions/suggest.js';
 import { whyWaiting } from '../../src/run/why-waiting.js';
-import type { HotEntry } from '../../src/core/job.js';
 
 describe('printable', () => {
   test('control characters are escaped; everything else, backslashes included, is left as it is', () => {
@@ -47,21 +46,20 @@ describe('closestName', () => {
 });
 
 describe('whyWaiting', () => {
-  const hot = (phase: HotEntry['phase'], definition: string, queuedAt: number | null, maxRunning: number | null = null): HotEntry => ({
-    seq: 0, phase, definition, maxRunning, queuedAt, pid: phase === 'EXECUTING' ? 1 : null, pidStart: null, startTime: null, abortRequested: null, abortReason: null,
-  });
+  const job = (jobId: string, definition: string, maxRunning: number | null = null, phase: 'QUEUED' | 'EXECUTING' = 'QUEUED') =>
+    ({ jobId, phase, definition, maxRunning });
 
   test('the first rule that holds the job back is named', () => {
-    const jobs = { run1: hot('EXECUTING', 'a', 1), run2: hot('EXECUTING', 'b', 2, 1), q1: hot('QUEUED', 'a', 3), q2: hot('QUEUED', 'b', 4, 1) };
-    assert.equal(whyWaiting({ jobId: 'q1', limit: 0, jobs }), 'the HOME is paused (limit 0): no job starts until `uwsrun limit N` sets N > 0');
-    assert.equal(whyWaiting({ jobId: 'q1', limit: 2, jobs }), "the HOME's limit is reached: 2/2 jobs executing");
-    assert.equal(whyWaiting({ jobId: 'q2', limit: 5, jobs }), 'its definition b is at its maxRunning: 1/1 executing');
-    assert.equal(whyWaiting({ jobId: 'q1', limit: 5, jobs }), null, 'nothing holds it: it starts any moment');
-    const behind = { ...jobs, q3: hot('QUEUED', 'a', 5), q4: hot('QUEUED', 'a', 6) };
-    assert.equal(whyWaiting({ jobId: 'q4', limit: 5, jobs: behind }), '3 jobs are queued before it');
-    assert.equal(whyWaiting({ jobId: 'q3', limit: 5, jobs: behind }), '2 jobs are queued before it');
-    assert.equal(whyWaiting({ jobId: 'q1', limit: 5, jobs: { q0: hot('QUEUED', 'a', 0), q1: hot('QUEUED', 'a', 3) } }), '1 job is queued before it');
-    assert.equal(whyWaiting({ jobId: 'run1', limit: 1, jobs }), null, 'only a QUEUED job waits');
-    assert.equal(whyWaiting({ jobId: 'gone', limit: 1, jobs }), null);
+    const executing = ['a', 'b'];
+    const q1 = job('q1', 'a');
+    const q2 = job('q2', 'b', 1);
+    assert.equal(whyWaiting({ job: q1, limit: 0, executing, queuedBefore: 3 }), 'the HOME is paused (limit 0): no job starts until `uwsrun limit N` sets N > 0');
+    assert.equal(whyWaiting({ job: q1, limit: 2, executing, queuedBefore: 3 }), "the HOME's limit is reached: 2/2 jobs executing");
+    assert.equal(whyWaiting({ job: q2, limit: 5, executing, queuedBefore: 3 }), 'its definition b is at its maxRunning: 1/1 executing');
+    assert.equal(whyWaiting({ job: q1, limit: 5, executing, queuedBefore: 3 }), '3 jobs are queued before it');
+    assert.equal(whyWaiting({ job: q1, limit: 5, executing, queuedBefore: 1 }), '1 job is queued before it');
+    assert.equal(whyWaiting({ job: q1, limit: 5, executing, queuedBefore: 0 }), null, 'nothing holds it: it starts any moment');
+    assert.equal(whyWaiting({ job: job('x', 'a', 2), limit: 5, executing: ['a', 'a'], queuedBefore: 0 }), 'its definition a is at its maxRunning: 2/2 executing');
+    assert.equal(whyWaiting({ job: job('r', 'a', null, 'EXECUTING'), limit: 1, executing, queuedBefore: 0 }), null, 'only a QUEUED job waits');
   });
 });
