@@ -325,7 +325,7 @@ function durationAt(value: string | number | undefined, at: PathKey[], source: Y
   const seconds = durationSeconds(text);
   if (seconds === null) {
     const hint = at[at.length - 1] === 'destruction' ? DURATION_HINT : DURATION_RANGE;
-    problems.add(source.error(at, `expected ${hint}, got ${typeof value === 'number' ? text : JSON.stringify(text)}`));
+    problems.add(source.error(at, `expected ${hint}, got ${JSON.stringify(text)}`));
     return undefined;
   }
   return seconds;

@@ -203,16 +203,16 @@ describe('definitions file: YAML and schema errors name file:line:column and the
   test('limits: durations with units or whole seconds, maxRunning', () => {
     const job = (line: string) => `jobs:\n  a:\n    command: [x]\n    ${line}\n`;
     const range = 'a duration (90s, 30m, 12h, 7d, or whole seconds; 0 to 2147483647 seconds)';
-    assert.equal(loadError(job('executionDuration: -1')), `jobs.yaml:4:24: jobs.a.executionDuration: expected ${range}, got -1`);
-    assert.equal(loadError(job('executionDuration: 2.5')), `jobs.yaml:4:24: jobs.a.executionDuration: expected ${range}, got 2.5`);
-    assert.equal(loadError(job('killGrace: 2147483648')), `jobs.yaml:4:16: jobs.a.killGrace: expected ${range}, got 2147483648`);
+    assert.equal(loadError(job('executionDuration: -1')), `jobs.yaml:4:24: jobs.a.executionDuration: expected ${range}, got "-1"`);
+    assert.equal(loadError(job('executionDuration: 2.5')), `jobs.yaml:4:24: jobs.a.executionDuration: expected ${range}, got "2.5"`);
+    assert.equal(loadError(job('killGrace: 2147483648')), `jobs.yaml:4:16: jobs.a.killGrace: expected ${range}, got "2147483648"`);
     assert.equal(loadError(job('killGrace: 24856d')), `jobs.yaml:4:16: jobs.a.killGrace: expected ${range}, got "24856d"`);
     assert.equal(loadError(job('retryDelay: 5 min')), `jobs.yaml:4:17: jobs.a.retryDelay: expected ${range}, got "5 min"`);
     const units = getDefinition(load(job('executionDuration: 2h\n    killGrace: 30s\n    retryDelay: 5m\n    destruction: 1d')), 'a');
     assert.deepEqual([units.executionDuration, units.killGrace, units.retryDelay, units.destruction], [7200, 30, 300, 86400]);
     assert.equal(getDefinition(load(job('executionDuration: 24855d')), 'a').executionDuration, 24855 * 86400);
     assert.match(loadError(job('destruction: 7 days')), /^jobs\.yaml:4:18: jobs\.a\.destruction: expected a duration \(90s, 30m, 12h, 7d.*, got "7 days"$/);
-    assert.match(loadError('defaults:\n  destruction: 1.5\njobs: {}\n'), /^jobs\.yaml:2:16: defaults\.destruction: expected a duration .*, got 1\.5$/);
+    assert.match(loadError('defaults:\n  destruction: 1.5\njobs: {}\n'), /^jobs\.yaml:2:16: defaults\.destruction: expected a duration .*, got "1\.5"$/);
     assert.equal(loadError(job('maxRunning: 0')), 'jobs.yaml:4:17: jobs.a.maxRunning: expected a whole number of at least 1, got 0');
     assert.equal(loadError(job('archive: yes')), 'jobs.yaml:4:14: jobs.a.archive: expected true or false, got "yes"');
   });
