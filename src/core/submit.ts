@@ -18,7 +18,7 @@ import { addEntries, entryName, fsyncPath, removeEntry } from '../store/queue-di
 import { processStartTime } from '../run/proc.js';
 import { SYNCFS_FROM, prepareSyncfs, syncFileSystem } from '../store/syncfs.js';
 import { fileKey } from '../store/home.js';
-import { fsProblem, noSuchJob, storeError, usageError } from '../errors.js';
+import { noSuchJob, storeError, usageError } from '../errors.js';
 import { resolveParameters } from '../definitions/params.js';
 import { type RunnerWake, runnerWakeFor, wakeRunner } from '../run/ensure-runner.js';
 
@@ -233,7 +233,7 @@ export async function submitJobs(store: Store, def: Definition, paramSets: Resol
       if (opts.run) addEntries(store.layout, created, false);
       await syncJobFiles(store, created, opts.run);
     } catch (err) {
-      throw storeError(`cannot create a job in ${store.home}: ${fsProblem(err)}`);
+      throw storeError(`cannot create a job in ${store.home}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
     const existing = store.update((tx) => {
       if (opts.unique && opts.runId !== null) {

@@ -13,7 +13,7 @@
 // one. Critical sections are synchronous and short; the deadline gives exit 5, not a hang.
 
 import { closeSync, existsSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { fsProblem, storeError } from '../errors.js';
+import { storeError } from '../errors.js';
 import { isProcessAlive, processStartTime } from '../run/proc.js';
 import { describeLockHolder } from './lock-holder.js';
 
@@ -124,7 +124,7 @@ export function acquireLock(lockFile: string): () => void {
     try {
       got = createExclusive(lockFile, identity());
     } catch (err) {
-      throw storeError(`cannot create lock ${lockFile}: ${fsProblem(err)}`);
+      throw storeError(`cannot create lock ${lockFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
     if (got) break;
     if (attempt >= 2) announceWaiter(lockFile);

@@ -26,7 +26,7 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { LowSync, type SyncAdapter } from 'lowdb';
-import { UserError, fsProblem, storeError } from '../errors.js';
+import { UserError, storeError } from '../errors.js';
 import { type HotEntry, type JobRecord, isJobId, mergeHot } from '../core/job.js';
 import { isFinal } from '../core/phases.js';
 import {
@@ -100,7 +100,7 @@ export const queueRevision = (state: StateData): string => `${state.queueSeq}/${
 /** More finished records than this in state.json are moved out by the next writer. */
 export const FINISHED_BATCH = 64;
 
-const errnoOf = (err: unknown): string => fsProblem(err);
+const errnoOf = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);
 
 /**
  * lowdb adapter: refuses to hand out a state it cannot parse, and writes durably. It
