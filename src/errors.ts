@@ -18,6 +18,9 @@ export class UserError extends Error {
   constructor(
     message: string,
     readonly exitCode: ExitCode,
+    /** Several problems found at once (every error of a definitions file), one line each;
+     * `message` is then the first of them. */
+    readonly problems: readonly string[] = [message],
   ) {
     super(message);
     this.name = 'UserError';
@@ -25,5 +28,30 @@ export class UserError extends Error {
 }
 
 export const usageError = (message: string): UserError => new UserError(message, EXIT.usage);
+/** Exit 2 for several problems at once, each reported on its own line. */
+export const usageErrors = (problems: readonly string[]): UserError => new UserError(problems[0]!, EXIT.usage, problems);
 export const noSuchJob = (jobId: string): UserError => new UserError(`no such job: ${jobId}`, EXIT.noSuchJob);
 export const storeError = (message: string): UserError => new UserError(message, EXIT.store);
+
+const ERRNO_WORDS: Record<string, string> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EISDIR: 'it is a directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  ELOOP: 'too many symbolic links',
+  ENAMETOOLONG: 'the name is too long',
+  EMFILE: 'too many open files',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'the disk quota is exceeded',
+  EEXIST: 'it exists already',
+  ENOTEMPTY: 'the directory is not empty',
+  EROFS: 'the file system is read-only',
+  EIO: 'an input/output error',
+};
+
+/** A failed file operation in words (`no such file`), for messages that name the file. */
+export function fsProblem(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return (code && ERRNO_WORDS[code]) ?? (code ? `error ${code}` : String((err as Error)?.message ?? err));
+}

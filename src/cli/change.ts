@@ -7,9 +7,35 @@ import { toPublic, type JobRecord } from '../core/job.js';
 import { deleteJob, runJobs, setLimit } from '../core/actions.js';
 import { abortJob } from '../run/abort.js';
 import { PAUSED_NOTICE } from './wait.js';
+import { isFinal } from '../core/phases.js';
 
 function printChanged(ctx: Context, jobs: JobRecord[]): void {
   if (ctx.json) ctx.outJson(jobs.map(toPublic));
+}
+
+/**
+ * What an abort of `job` is about to wait for, in words (SPEC §2: an EXECUTING job's
+ * processes get killGrace seconds between SIGINT or SIGTERM and SIGKILL); undefined when
+ * no process is involved. A second abort waits only for what is left of the grace period.
+ */
+function abortWaitNotice(job: JobRecord | undefined): string | undefined {
+  if (job?.phase !== 'EXECUTING') return undefined;
+  const since = job.abortRequested ? Date.parse(job.abortRequested) : Date.now();
+  const left = Math.max(0, Math.ceil((since + job.killGrace * 1000 - Date.now()) / 1000));
+  return `job ${job.jobId}: waiting up to ${left} s (killGrace) for it to stop, then SIGKILL`;
+}
+
+/** The notices of abort and delete, before they act (stderr; -q silences them). */
+function announceAbort(ctx: Context, jobId: string, deleting: boolean): void {
+  let job: JobRecord | undefined;
+  try {
+    job = ctx.store.getJob(jobId);
+  } catch {
+    return; // the command itself reports what is wrong
+  }
+  if (deleting && job && !isFinal(job.phase)) ctx.info(`job ${jobId} is ${job.phase}: aborting it first`);
+  const wait = abortWaitNotice(job);
+  if (wait) ctx.info(wait);
 }
 
 export function registerChange(program: Command): void {
@@ -42,7 +68,10 @@ export function registerChange(program: Command): void {
     .argument('<ids...>', 'job ids')
     .action(async (ids: string[], _flags: unknown, cmd: Command) => {
       const ctx = Context.of(cmd, { json: true });
-      const { code, done } = await forEachId(ctx.store, ids, (id) => abortJob(ctx.store, id));
+      const { code, done } = await forEachId(ctx.store, ids, (id) => {
+        announceAbort(ctx, id, false);
+        return abortJob(ctx.store, id);
+      });
       printChanged(ctx, done);
       for (const j of done) ctx.info(`job ${j.jobId} ${j.phase}`);
       process.exitCode = code;
@@ -54,7 +83,10 @@ export function registerChange(program: Command): void {
     .argument('<ids...>', 'job ids')
     .action(async (ids: string[], _flags: unknown, cmd: Command) => {
       const ctx = Context.of(cmd, { json: true });
-      const { code, done } = await forEachId(ctx.store, ids, (id) => deleteJob(ctx.store, id));
+      const { code, done } = await forEachId(ctx.store, ids, (id) => {
+        announceAbort(ctx, id, true);
+        return deleteJob(ctx.store, id);
+      });
       printChanged(ctx, done);
       for (const j of done) ctx.info(`job ${j.jobId} deleted`);
       process.exitCode = code;

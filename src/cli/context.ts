@@ -7,6 +7,7 @@ import { resolveHome } from '../store/home.js';
 import { Store } from '../store/state.js';
 import { usageError } from '../errors.js';
 import { colorWanted } from './color.js';
+import { printableLines } from './printable.js';
 
 export interface GlobalOptions {
   home?: string;
@@ -83,6 +84,12 @@ export class Context {
 
   /** A message for people, on stderr; -q silences it. */
   info(text: string): void {
-    if (!this.quiet) process.stderr.write(`${text}\n`);
+    if (!this.quiet) process.stderr.write(`${printableLines(text)}\n`);
+  }
+
+  /** Something went wrong that the exit code alone would hide (a waited-for job failed):
+   * on stderr as `uwsrun: ...`, also with -q, which silences only information. */
+  problem(text: string): void {
+    process.stderr.write(`uwsrun: ${printableLines(text)}\n`);
   }
 }

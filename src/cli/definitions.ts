@@ -13,7 +13,7 @@ function describeParam(name: string, p: ParamSpec): string {
   const bits: string[] = [p.type];
   if (p.required) bits.push('required');
   if (p.defaultText !== undefined) bits.push(`default ${p.defaultText}`);
-  if (p.enum) bits.push(`one of ${p.enum.map(String).join('|')}`);
+  if (p.enum) bits.push(`one of ${(p.enumText ?? p.enum.map(String)).join('|')}`);
   if (p.min !== undefined) bits.push(`min ${p.min}`);
   if (p.max !== undefined) bits.push(`max ${p.max}`);
   if (p.pattern !== undefined) bits.push(`pattern ${p.pattern}`);

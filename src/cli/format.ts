@@ -1,9 +1,11 @@
 // Human output: aligned tables and coloured phases (plain when not a terminal, with NO_COLOR
-// or --no-color).
+// or --no-color). Every cell and value is made printable (printable.ts) before it is padded,
+// so widths count what the terminal shows and no control character reaches it.
 
 import { Chalk } from 'chalk';
 import type { JobRecord } from '../core/job.js';
 import type { Phase } from '../core/phases.js';
+import { printable } from './printable.js';
 
 export type Paint = (phase: Phase, text: string) => string;
 
@@ -22,7 +24,8 @@ export function phasePainter(color: boolean): Paint {
 }
 
 /** Columns padded to their widest cell; `paint` may colour a cell after padding. */
-export function table(header: string[], rows: string[][], paint?: (row: number, col: number, cell: string) => string): string {
+export function table(header: string[], rawRows: string[][], paint?: (row: number, col: number, cell: string) => string): string {
+  const rows = rawRows.map((r) => r.map(printable));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[], r: number) =>
     cells.map((cell, i) => {
@@ -34,6 +37,9 @@ export function table(header: string[], rows: string[][], paint?: (row: number, 
 
 /** 2026-11-27T20:39:40.123Z -> 2026-11-27 20:39:40 (UTC, as stored). */
 export const shortTime = (iso: string | null): string => (iso ? iso.replace('T', ' ').slice(0, 19) : '-');
+
+/** An instant for `show`, with its zone: 2026-11-27 20:39:40.123 UTC. */
+export const zonedTime = (iso: string): string => `${iso.replace('T', ' ').replace(/Z$/, '')} UTC`;
 
 export function duration(job: JobRecord): string {
   if (!job.startTime) return '-';
@@ -59,27 +65,52 @@ export function humanSize(bytes: number): string {
   return `${v.toFixed(1)} ${units[u]}`;
 }
 
-export function jobSummary(job: JobRecord, jobDir: string, paint: Paint): string {
+/** How `show` writes an argument: plain when it is plain, else in single quotes as a shell would. */
+const shellWord = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+
+/** Each parameter as the text it was given (`-p sigma=2.50`, a YAML default `3.0`). */
+function parameterText(job: JobRecord): string {
+  const text = job.paramText ?? {};
+  return Object.entries(job.parameters).map(([k, v]) => `${k}=${shellWord(Object.hasOwn(text, k) ? text[k]! : String(v))}`).join(' ');
+}
+
+function quoteText(job: JobRecord): string | undefined {
+  if (job.phase !== 'QUEUED' && job.phase !== 'EXECUTING') return undefined;
+  return job.quote ? `${zonedTime(job.quote)} (estimate)` : 'unknown (no COMPLETED job of this definition to learn from)';
+}
+
+export interface SummaryExtras {
+  /** Why a QUEUED job has not started (run/why-waiting.ts); null when nothing holds it. */
+  waiting?: string | null;
+}
+
+export function jobSummary(job: JobRecord, jobDir: string, paint: Paint, extras: SummaryExtras = {}): string {
+  const when = (iso: string | null, none: string) => (iso ? zonedTime(iso) : none);
+  const notYet = job.phase === 'PENDING' || job.phase === 'QUEUED' || job.phase === 'EXECUTING' ? 'not yet' : '-';
   const lines: [string, string][] = [
     ['job', job.jobId],
-    ['phase', paint(job.phase, job.phase)],
+    ['phase', job.phase],
     ['definition', job.definition],
     ['run id', job.runId ?? '-'],
     ['owner', job.ownerId],
-    ['command', job.command.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ')],
-    ['parameters', Object.entries(job.parameters).map(([k, v]) => `${k}=${String(v)}`).join(' ') || '-'],
-    ['created', shortTime(job.creationTime)],
-    ['started', shortTime(job.startTime)],
-    ['ended', shortTime(job.endTime)],
+    ['command', job.command.map(shellWord).join(' ')],
+    ['parameters', parameterText(job) || '-'],
+    ['created', zonedTime(job.creationTime)],
+    ['started', when(job.startTime, job.phase === 'EXECUTING' ? 'starting up' : notYet)],
+    ['ended', when(job.endTime, notYet)],
     ['runtime', duration(job)],
-    ['time limit', job.executionDuration ? `${job.executionDuration} s` : 'none'],
-    ['destruction', shortTime(job.destruction)],
   ];
+  const quote = quoteText(job);
+  if (quote) lines.push(['quote', quote]);
+  if (job.phase === 'QUEUED') lines.push(['why queued', extras.waiting ?? 'nothing holds it: it starts any moment']);
+  lines.push(['time limit', job.executionDuration ? `${job.executionDuration} s` : 'none']);
+  lines.push(['destruction', when(job.destruction, 'never')]);
   if (job.pid !== null) lines.push(['pid', String(job.pid)]);
   if (job.exitCode !== null) lines.push(['exit code', String(job.exitCode)]);
   if (job.signal) lines.push(['signal', job.signal]);
   if (job.errorSummary) lines.push(['error', `${job.errorSummary.type}: ${job.errorSummary.message}`]);
   lines.push(['directory', jobDir]);
   lines.push(['results', job.results.length ? job.results.map((r) => `${r.id} (${humanSize(r.size)})`).join(', ') : '-']);
-  return lines.map(([k, v]) => `${k.padEnd(12)}${v}`).join('\n');
+  // The phase is painted after escaping: its colour codes are ours, not the job's.
+  return lines.map(([k, v]) => `${k.padEnd(12)}${k === 'phase' ? paint(job.phase, v) : printable(v)}`).join('\n');
 }

@@ -5,6 +5,7 @@ import { Context } from './context.js';
 import { tick } from '../run/housekeeping.js';
 import { doctor } from '../run/doctor.js';
 import { EXIT } from '../errors.js';
+import { printableLines } from './printable.js';
 
 export interface TickAction {
   jobId: string | null;
@@ -32,7 +33,7 @@ export function registerHousekeeping(program: Command): void {
       const ctx = Context.of(cmd, { json: true });
       const lines = await tick(ctx.store);
       if (ctx.json) ctx.outJson(lines.map(tickAction));
-      else if (lines.length) ctx.out(lines.join('\n'));
+      else if (lines.length) ctx.out(printableLines(lines.join('\n')));
     });
 
   program
@@ -43,7 +44,7 @@ export function registerHousekeeping(program: Command): void {
       const ctx = Context.of(cmd, { json: true });
       const report = await doctor(ctx.store, Boolean(flags.repair));
       if (ctx.json) ctx.outJson({ problems: report.problems, repaired: report.repaired });
-      else ctx.out(report.lines.join('\n'));
+      else ctx.out(printableLines(report.lines.join('\n')));
       process.exitCode = report.unrepaired > 0 ? EXIT.failed : EXIT.ok;
     });
 }

@@ -10,6 +10,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { isJobId } from '../core/job.js';
 import { EXIT, UserError, noSuchJob, usageError } from '../errors.js';
 import type { Store } from '../store/state.js';
+import { printable, printableLines } from './printable.js';
 
 export const MIN_PREFIX = 4;
 const MAX_ID = 32;
@@ -58,10 +59,11 @@ function isJob(store: Store, jobId: string): boolean {
 
 export function reportError(err: unknown): number {
   if (err instanceof UserError) {
-    process.stderr.write(`uwsrun: ${err.message.replace(/\s*\n\s*/g, ' ')}\n`);
+    // A message may echo user input: printable() keeps its control characters off the terminal.
+    for (const problem of err.problems) process.stderr.write(`uwsrun: ${printable(problem.replace(/\s*\n\s*/g, ' '))}\n`);
     return err.exitCode;
   }
-  process.stderr.write(`uwsrun: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.stderr.write(`uwsrun: internal error: ${printableLines((err as Error)?.stack ?? String(err))}\n`);
   return EXIT.internal;
 }
 

@@ -15,6 +15,8 @@ import type { StateData, Store } from '../store/state.js';
 import { jobDocument, jobsDocument, resultsDocument } from '../uws/xml.js';
 import { QuoteModel } from '../uws/quote.js';
 import { superviseIfOrphaned } from '../run/ensure-runner.js';
+import { type QueueView, whyWaiting } from '../run/why-waiting.js';
+import { readEntries } from '../store/queue-dir.js';
 
 /** The job an argument names (a full id or a unique prefix, see ids.ts). */
 export function getJobOrThrow(store: Store, text: string): JobRecord {
@@ -40,6 +42,23 @@ function quoteModel(state: StateData, all: JobRecord[]): QuoteModel {
 
 const withQuote = (job: JobRecord, model: QuoteModel): JobRecord => ({ ...job, quote: model.quoteFor(job) });
 
+/**
+ * What run/why-waiting.ts judges a QUEUED job by, as the runner does: the limit, the
+ * EXECUTING jobs (hot entries), and its place in the queue (HOME/queue/, whose entries sort
+ * by queuedAt; one whose job has started meanwhile is not counted).
+ */
+function queueView(store: Store, job: JobRecord, state: StateData): QueueView {
+  const mine = job.queuedAt ?? Infinity;
+  return {
+    job,
+    limit: state.limit,
+    executing: Object.values(state.jobs).filter((h) => h.phase === 'EXECUTING').map((h) => h.definition),
+    queuedBefore: job.phase === 'QUEUED'
+      ? readEntries(store.layout).filter((e) => e.queuedAt < mine && e.jobId !== job.jobId && !state.jobs[e.jobId]).length
+      : 0,
+  };
+}
+
 function hasContent(file: string): boolean {
   try {
     return statSync(file).size > 0;
@@ -58,13 +77,15 @@ export function registerInspect(program: Command): void {
       let job = getJobOrThrow(ctx.store, id);
       await lookAfter(ctx.store, job);
       // Only an active job has a quote; listing every job is O(n), so skip it otherwise.
+      let waiting: string | null = null;
       if (job.phase === 'QUEUED' || job.phase === 'EXECUTING') {
         const state = ctx.store.readState();
         job = withQuote(job, quoteModel(state, ctx.store.listJobs(state)));
+        waiting = whyWaiting(queueView(ctx.store, job, state));
       }
       if (ctx.xml) ctx.out(jobDocument(job, { hasDetail: (j) => hasContent(ctx.store.layout.stderrLog(j.jobId)) }));
       else if (ctx.json) ctx.outJson(toPublic(job));
-      else ctx.out(jobSummary(job, ctx.store.layout.jobDir(job.jobId), phasePainter(ctx.color)));
+      else ctx.out(jobSummary(job, ctx.store.layout.jobDir(job.jobId), phasePainter(ctx.color), { waiting }));
     });
 
   program

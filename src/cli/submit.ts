@@ -8,7 +8,7 @@ import { parseParamAssignment, resolveParameterObject, resolveParameters } from 
 import { parseDestruction, parseDuration } from '../core/duration.js';
 import { type ResolvedParameters, submitJobs } from '../core/submit.js';
 import { checkRunId, toPublic } from '../core/job.js';
-import { usageError } from '../errors.js';
+import { fsProblem, usageError } from '../errors.js';
 import { waitForJobs } from './wait.js';
 
 interface SubmitFlags {
@@ -31,7 +31,7 @@ function readParamLines(def: Parameters<typeof resolveParameters>[0], source: st
   try {
     text = readFileSync(source === '-' ? 0 : source, 'utf8');
   } catch (err) {
-    throw usageError(`cannot read --params-from ${source}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw usageError(`cannot read --params-from ${source}: ${fsProblem(err)}`);
   }
   const sets: ResolvedParameters[] = [];
   const lines = text.split('\n');

@@ -18,6 +18,9 @@ interface CacheEntry {
 
 const cacheName = (path: string): string => `defs-${fileKey(path)}.json`;
 
+/** Counted up whenever the resolved form changes, so a cache written by an older uwsrun is a miss. */
+const CACHE_FORMAT = 2;
+
 /** Loads (and, when cacheDir's parent HOME exists, caches) a definitions file. */
 export async function loadDefinitionsCached(path: string, cacheDir: string | null): Promise<DefinitionsFile> {
   const abs = resolve(path);
@@ -25,7 +28,7 @@ export async function loadDefinitionsCached(path: string, cacheDir: string | nul
   try {
     const st = statSync(abs, { bigint: true });
     // A pipe gives other text each time it is read: only a regular file can be cached.
-    if (st.isFile()) key = `${abs}\0${st.ino}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}`;
+    if (st.isFile()) key = `${CACHE_FORMAT}\0${abs}\0${st.ino}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}`;
   } catch {
     // Missing or unreadable: the loader says so properly.
   }

@@ -10,6 +10,7 @@ import type { ParamValue } from '../core/job.js';
 import { calendarDateMs, parseInstantText } from '../core/duration.js';
 import { usageError } from '../errors.js';
 import type { Definition, ParamSpec, ParamType } from './schema.js';
+import { closestName } from './suggest.js';
 
 const INTEGER_PATTERN = /^[+-]?\d+$/;
 const FLOAT_PATTERN = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
@@ -147,7 +148,9 @@ export function resolveParameterObject(def: Definition, obj: Record<string, unkn
 
 function unknownParameterMessage(def: Definition, name: string): string {
   const declared = Object.keys(def.parameters);
+  const guess = closestName(name, declared);
+  const suggestion = guess === undefined ? '' : ` (did you mean ${JSON.stringify(guess)}?)`;
   return declared.length === 0
     ? `unknown parameter ${JSON.stringify(name)} for ${def.name}; it declares no parameters`
-    : `unknown parameter ${JSON.stringify(name)} for ${def.name}; declared: ${declared.join(', ')}`;
+    : `unknown parameter ${JSON.stringify(name)} for ${def.name}${suggestion}; declared: ${declared.join(', ')}`;
 }

@@ -6,7 +6,7 @@
 // memory before it is refused.
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { usageError } from '../errors.js';
+import { fsProblem, usageError } from '../errors.js';
 
 export const MAX_DEFINITIONS_BYTES = 16 * 1024 * 1024;
 
@@ -22,7 +22,8 @@ export function readDefinitionsText(path: string): string {
   try {
     fd = openSync(path, 'r');
   } catch (err) {
-    throw usageError(`cannot read definitions file ${path}: ${(err as Error).message}`);
+    const hint = (err as NodeJS.ErrnoException).code === 'ENOENT' ? '; give -f FILE or set UWSRUN_JOBS' : '';
+    throw usageError(`cannot read definitions file ${path}: ${fsProblem(err)}${hint}`);
   }
   try {
     const st = fstatSync(fd);
@@ -39,7 +40,7 @@ export function readDefinitionsText(path: string): string {
       try {
         n = readSync(fd, chunk, 0, chunk.length, null);
       } catch (err) {
-        throw usageError(`cannot read definitions file ${path}: ${(err as Error).message}`);
+        throw usageError(`cannot read definitions file ${path}: ${fsProblem(err)}`);
       }
       if (n === 0) break;
       total += n;

@@ -1,6 +1,8 @@
 // The shape of a definitions file (SPEC §3) in two layers:
-//   Raw*        valibot schemas for what the YAML may contain, key by key. Objects are strict,
-//               so a misspelt key (`defualt:`) is an error instead of a silently ignored line.
+//   Raw*        valibot schemas for what the YAML may contain, key by key. Every key a
+//               mapping may hold is listed in its schema; load.ts walks the data against
+//               these schemas to report each key that is not (`comand:` -> did you mean
+//               "command"?), so a misspelt key is an error instead of a silently ignored line.
 //   Definition  the checked, resolved form the rest of uwsrun uses: defaults applied,
 //               durations in seconds, parameter defaults typed and with their source text.
 // The schemas check structure only; rules that relate several keys (a default against its
@@ -11,6 +13,13 @@ import type { ParamValue } from '../core/job.js';
 
 export const PARAM_TYPES = ['string', 'integer', 'float', 'boolean', 'date', 'datetime'] as const;
 export type ParamType = (typeof PARAM_TYPES)[number];
+
+export const EXECUTORS = ['local', 'slurm'] as const;
+export type ExecutorName = (typeof EXECUTORS)[number];
+
+/** The final phases a notification may be sent for (SPEC §13). */
+export const NOTIFY_PHASES = ['COMPLETED', 'ERROR', 'ABORTED'] as const;
+export type NotifyPhase = (typeof NOTIFY_PHASES)[number];
 
 /** Placeholders every command may use besides its parameters. */
 export const BUILTIN_PLACEHOLDERS = ['jobId', 'jobDir', 'resultsDir'] as const;
@@ -53,6 +62,27 @@ export interface Definition {
   killGrace: number;
   archive: boolean;
   maxRunning: number | null;
+  /** Who runs its jobs (SPEC §11); only local ones run so far. */
+  executor: ExecutorName;
+  /** sbatch settings of a slurm definition; null when none are given. */
+  slurm: SlurmSettings | null;
+  /** How many times a failed attempt is run again (SPEC §13), and the wait before each, in seconds. */
+  retries: number;
+  retryDelay: number;
+  notify: NotifySettings | null;
+}
+
+export interface SlurmSettings {
+  partition: string | null;
+  account: string | null;
+  /** More sbatch options, each one argv word `--name` or `--name=value`. */
+  options: string[];
+}
+
+export interface NotifySettings {
+  /** The argv template; `{phase}` besides the placeholders of `command`. */
+  command: string[];
+  on: NotifyPhase[];
 }
 
 export interface DefinitionsFile {
@@ -105,13 +135,19 @@ function mapping<TSchema extends v.GenericSchema<Record<string, unknown>>>(schem
 const scalar = v.union([v.string(), v.number(), v.boolean()], expected('a single value'));
 /** `7d`, `90s`, ... or a plain number of seconds; parsed by load.ts. */
 const durationText = v.union([v.string(), v.number()], expected('a duration (90s, 30m, 12h, 7d, whole seconds, or 0)'));
+const count = (least: number) => v.pipe(
+  v.number(expected(`a whole number of at least ${least}`)),
+  v.integer(expected(`a whole number of at least ${least}`)),
+  v.minValue(least, expected(`a whole number of at least ${least}`)),
+  v.maxValue(INT32_MAX, expected(`a whole number of at most ${INT32_MAX}`)),
+);
 const finiteNumber = v.pipe(v.number(expected('a number')), v.finite(expected('a finite number')));
 const text = v.string(expected('a string'));
 const flag = v.boolean(expected('true or false'));
 const named = (pattern: RegExp, what: string) =>
   v.pipe(v.string(), v.regex(pattern, (issue) => `${describeValue(issue.input)} is not a valid ${what} (${pattern.source.slice(1, -1)})`));
 
-export const RawParameter = mapping(v.strictObject({
+export const RawParameter = mapping(v.object({
   type: v.optional(v.picklist(PARAM_TYPES, expected(`one of ${PARAM_TYPES.join(', ')}`))),
   description: v.optional(v.nullable(text)),
   default: v.optional(scalar),
@@ -127,11 +163,37 @@ const limits = {
   destruction: v.optional(durationText),
   killGrace: v.optional(durationText),
   archive: v.optional(flag),
+  executor: v.optional(v.picklist(EXECUTORS, expected(`one of ${EXECUTORS.join(', ')}`))),
 };
 
-export const RawDefaults = mapping(v.strictObject(limits));
+export const RawDefaults = mapping(v.object(limits));
 
-export const RawDefinition = mapping(v.strictObject({
+const nonEmptyText = v.pipe(text, v.minLength(1, 'expected a non-empty string'));
+/** One argv word for sbatch: `--mem=4G`, not `--mem 4G` (which sbatch would get as one word). */
+const SBATCH_OPTION = /^--[A-Za-z][A-Za-z0-9-]*(?:=[\s\S]*)?$/;
+
+const RawSlurm = mapping(v.object({
+  partition: v.optional(v.nullable(nonEmptyText)),
+  account: v.optional(v.nullable(nonEmptyText)),
+  options: v.optional(v.nullable(v.array(
+    v.pipe(v.string(expected('an sbatch option such as --mem=4G')), v.regex(SBATCH_OPTION, (issue) =>
+      `${describeValue(issue.input)} is not one sbatch option of the form --name or --name=value`)),
+    expected('a list of sbatch options such as [--mem=4G, --cpus-per-task=4]'),
+  ))),
+}));
+
+const RawNotify = mapping(v.object({
+  command: v.pipe(
+    v.array(v.union([v.string(), v.number()], expected('a string')), expected('a list: the program and its arguments')),
+    v.minLength(1, 'expected a non-empty list: the program and its arguments'),
+  ),
+  on: v.optional(v.pipe(
+    v.array(v.picklist(NOTIFY_PHASES, expected(`one of ${NOTIFY_PHASES.join(', ')}`)), expected(`a list of phases among ${NOTIFY_PHASES.join(', ')}`)),
+    v.minLength(1, `expected at least one of ${NOTIFY_PHASES.join(', ')}`),
+  )),
+}));
+
+export const RawDefinition = mapping(v.object({
   description: v.optional(v.nullable(text)),
   command: v.pipe(
     v.array(v.union([v.string(), v.number()], expected('a string')), expected('a list: the program and its arguments')),
@@ -142,15 +204,14 @@ export const RawDefinition = mapping(v.strictObject({
   inheritEnv: v.optional(flag),
   parameters: v.optional(v.nullable(mapping(v.record(named(PARAM_NAME_PATTERN, 'parameter name'), RawParameter)))),
   ...limits,
-  maxRunning: v.optional(v.nullable(v.pipe(
-    v.number(expected('a whole number of at least 1')),
-    v.integer(expected('a whole number of at least 1')),
-    v.minValue(1, expected('a whole number of at least 1')),
-    v.maxValue(INT32_MAX, expected(`a whole number of at most ${INT32_MAX}`)),
-  ))),
+  maxRunning: v.optional(v.nullable(count(1))),
+  slurm: v.optional(v.nullable(RawSlurm)),
+  retries: v.optional(count(0)),
+  retryDelay: v.optional(durationText),
+  notify: v.optional(v.nullable(RawNotify)),
 }));
 
-export const RawDefinitionsFile = mapping(v.strictObject({
+export const RawDefinitionsFile = mapping(v.object({
   defaults: v.optional(v.nullable(RawDefaults)),
   jobs: mapping(v.record(named(DEFINITION_NAME_PATTERN, 'definition name'), RawDefinition)),
 }));

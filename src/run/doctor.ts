@@ -1,6 +1,6 @@
 // `doctor`: checks a HOME and, with repair, fixes what it safely can. Each check reports a
-// line "ok: ...", "problem: ..." or "repaired: ..."; the caller exits 1 when a problem was
-// left unrepaired.
+// sentence "ok: ...", "problem: ..." (saying what `doctor --repair` would do, when it can
+// fix it) or "repaired: ..."; the caller exits 1 when a problem was left unrepaired.
 //
 // Strays (processes of this HOME's jobs that no job may own any more) are what --repair
 // kills, so they are judged where no job can start meanwhile: under the lock (jobs start
@@ -36,52 +36,54 @@ export interface DoctorReport {
 export async function doctor(store: Store, repair: boolean): Promise<DoctorReport> {
   const lines: string[] = [];
   let unrepaired = 0;
+  // A problem is a sentence; `fix` does the repair and returns what it did, in words.
   const problems: string[] = [];
   const repaired: string[] = [];
   const problem = (text: string, fix?: () => string) => {
     if (repair && fix) {
-      const done = `${text}: ${fix()}`;
+      const done = `${text}; ${fix()}.`;
       repaired.push(done);
       lines.push(`repaired: ${done}`);
     } else {
-      problems.push(text);
-      lines.push(`problem: ${text}${fix ? ' (doctor --repair fixes this)' : ''}`);
+      problems.push(`${text}.`);
+      lines.push(`problem: ${text}.${fix ? ' `uwsrun doctor --repair` fixes this.' : ''}`);
       unrepaired++;
     }
   };
   const layout = store.layout;
   if (!layout.exists()) {
-    return { lines: [`ok: HOME ${layout.dir} does not exist yet (nothing to check)`], unrepaired: 0, problems, repaired };
+    return { lines: [`ok: the HOME ${layout.dir} does not exist yet; there is nothing to check.`], unrepaired: 0, problems, repaired };
   }
   try {
     layout.checkOwnership();
-    lines.push(`ok: HOME ${layout.dir} is yours and private`);
+    lines.push(`ok: the HOME ${layout.dir} is yours and private.`);
   } catch (err) {
     problem((err as Error).message);
   }
 
   // Every job's wrapper is Perl (wrapper.ts); without it queued jobs cannot start.
-  if (!existsSync(PERL)) problem(`${PERL} is missing: jobs cannot start (install Debian's perl-base)`);
+  if (!existsSync(PERL)) problem(`${PERL} is missing, so no job can start; install Debian's perl-base`);
 
   // The lock: its holder's pid and start time tell whether anyone alive holds it.
   const stale = staleLockContent(layout.lockFile);
   if (stale !== undefined) {
-    problem(`stale lock ${layout.lockFile} (holder ${stale.trim().split(' ')[0] || 'unknown'} is gone)`, () =>
-      (removeStaleLock(layout.lockFile) ? 'removed' : 'left: released or taken by a live process meanwhile'));
+    const holder = stale.trim().split(' ')[0];
+    problem(`the lock ${layout.lockFile} is stale: ${holder ? `its holder, process ${holder}, is gone` : 'its holder is unknown'}`, () =>
+      (removeStaleLock(layout.lockFile) ? 'it was removed' : 'it was left alone: it was released or taken by a live process meanwhile'));
   } else {
     let holder = '';
     try {
       holder = readFileSync(layout.lockFile, 'utf8');
     } catch { /* no lock */ }
     const m = /^(\d+) \d+$/.exec(holder.trim());
-    if (m) lines.push(`ok: lock held by live process ${m[1]}`);
+    if (m) lines.push(`ok: the lock is held by process ${m[1]}, which is alive.`);
   }
 
   // The state file.
   let readable = true;
   try {
     const state = store.readState();
-    lines.push(`ok: state file readable (${Object.keys(state.jobs).length} active jobs, limit ${state.limit})`);
+    lines.push(`ok: the state file is readable: ${count(Object.keys(state.jobs).length, 'active job', 'active jobs')}, limit ${state.limit}.`);
   } catch (err) {
     readable = false;
     const restore = (): string => {
@@ -90,15 +92,16 @@ export async function doctor(store: Store, repair: boolean): Promise<DoctorRepor
       writeFileDurable(layout.stateFile, good);
       readable = true;
       const ended = recordEndsFromExitFiles(store);
-      return `restored from the last good copy ${layout.goodCopy}${ended.length ? `; ${ended.join('; ')}` : ''}`;
+      return `it was restored from the last good copy ${layout.goodCopy}${ended.length ? `; ${ended.join('; ')}` : ''}`;
     };
     let goodUsable = false;
     try {
       parseState(readOwnFile(layout.goodCopy), layout.goodCopy);
       goodUsable = true;
     } catch { /* no usable copy */ }
-    problem((err as Error).message, goodUsable ? restore : undefined);
-    if (!goodUsable) lines.push(`  no usable good copy at ${layout.goodCopy}; move the damaged file aside to start afresh`);
+    // The store's message tells people to run doctor; here, doctor says what it can do itself.
+    problem((err as Error).message.replace(/; left untouched: run `uwsrun doctor`$/, ' (it is left untouched)'), goodUsable ? restore : undefined);
+    if (!goodUsable) lines.push(`  There is no usable good copy at ${layout.goodCopy}; move the damaged file aside to start afresh.`);
   }
   if (!readable) return { lines, unrepaired, problems, repaired };
 
@@ -112,20 +115,20 @@ export async function doctor(store: Store, repair: boolean): Promise<DoctorRepor
   }
   const runnerUp = runnerAlive(state);
   if (state.runner && !runnerUp) {
-    lines.push(`ok: recorded runner ${state.runner.pid} is gone (the next command that needs one starts one)`);
+    lines.push(`ok: the recorded runner, process ${state.runner.pid}, is gone; the next command that needs one starts one.`);
   }
 
   // Jobs whose processes are gone while nobody supervises them.
   const orphaned = Object.entries(state.jobs).filter(([, h]) =>
     h.phase === 'EXECUTING' && !runnerUp && h.pid !== null && !isProcessAlive(h.pid, h.pidStart));
   if (orphaned.length > 0) {
-    const done = repair ? (await superviseActiveJobs(store)).join('; ') || 'recorded' : '';
-    problem(`${orphaned.length} EXECUTING job(s) whose processes are gone: ${orphaned.map(([id]) => id).join(', ')}`,
+    const done = repair ? (await superviseActiveJobs(store)).join('; ') || 'their end was recorded' : '';
+    problem(`${count(orphaned.length, 'EXECUTING job has', 'EXECUTING jobs have')} no process left and no runner watching: ${orphaned.map(([id]) => id).join(', ')}`,
       () => done);
   }
 
   const strayText = (stray: Stray[]) =>
-    `${stray.length} process(es) of jobs that are no longer running: ${stray.map((s) => `${s.pid} (job ${s.jobId})`).join(', ')}`;
+    `${count(stray.length, 'process belongs', 'processes belong')} to jobs that are no longer running: ${stray.map((s) => `${s.pid} (job ${s.jobId})`).join(', ')}`;
   if (repair) {
     const { stray, killed } = store.update((tx) => {
       const found = findStrays(layout.jobsDir, listProcesses(), tx.state, (id) => tx.getJob(id));
@@ -140,10 +143,10 @@ export async function doctor(store: Store, repair: boolean): Promise<DoctorRepor
 
   const half = findHalfCreated(store);
   if (half.length > 0) {
-    problem(`${half.length} half-created job director${half.length === 1 ? 'y' : 'ies'}: ${half.join(', ')}`,
-      () => removeHalfCreated(store).join('; ') || 'removed');
+    problem(`${count(half.length, 'job directory was', 'job directories were')} left half-created by a submit that did not finish: ${half.join(', ')}`,
+      () => removeHalfCreated(store).join('; ') || (half.length === 1 ? 'it was removed' : 'they were removed'));
   }
-  if (unrepaired === 0 && lines.every((l) => l.startsWith('ok'))) lines.push('ok: no problems found');
+  if (unrepaired === 0 && lines.every((l) => l.startsWith('ok'))) lines.push('ok: no problems found.');
   return { lines, unrepaired, problems, repaired };
 }
 
@@ -190,6 +193,9 @@ function killStray(jobsDir: string, s: Stray): string {
     return `${s.pid} could not be killed (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
   }
 }
+
+/** `1 active job`, `2 active jobs`. */
+const count = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
 
 /** The job a process belongs to, from UWS_JOB_DIR in its environment, if under jobsDir. */
 function jobIdOf(pid: number, jobsDir: string): string | undefined {

@@ -16,7 +16,7 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { storeError } from '../errors.js';
+import { fsProblem, storeError } from '../errors.js';
 
 export interface HomeOptions {
   home?: string;
@@ -88,7 +88,7 @@ export class HomeLayout {
     try {
       mkdirSync(this.jobsDir, { recursive: true, mode: 0o700 });
     } catch (err) {
-      throw storeError(`cannot create HOME ${this.dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw storeError(`cannot create HOME ${this.dir}: ${fsProblem(err)}`);
     }
     this.checkOwnership();
   }

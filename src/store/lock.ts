@@ -26,6 +26,7 @@ import { dirname } from 'node:path';
 import { describeFsError, writeAll } from './durable.js';
 import { storeError } from '../errors.js';
 import { isProcessAlive, processStartTime, readProcStat } from '../run/proc.js';
+import { describeLockHolder } from './lock-holder.js';
 
 const STALE_MS = 5_000;
 /** How long a waiter watches a stopped holder before it kills it (less than the deadline). */
@@ -206,7 +207,7 @@ export function acquireLock(lockFile: string): () => void {
       removeIfStale(lockFile);
     }
     if (Date.now() >= deadline) {
-      throw storeError(`state is locked by another uwsrun process (${lockFile}); gave up after ${LOCK_DEADLINE_MS / 1000} s`);
+      throw storeError(`the state is locked by ${describeLockHolder(lockFile)}; gave up waiting after ${LOCK_DEADLINE_MS / 1000} s (lock file ${lockFile})`);
     }
     contended ||= attempt >= 2;
     sleepSync(pauseAfter(attempt, Date.now() - started, contended));

@@ -31,7 +31,7 @@ function writeDefs(text: string): string {
 
 const load = (text: string) => loadDefinitions(writeDefs(text));
 
-/** The UserError `fn` throws; checks it is exit 2 and one line. */
+/** The UserError `fn` throws; checks it is exit 2 and each of its problems one line. */
 function usageErrorOf(fn: () => unknown): UserError {
   let caught: unknown;
   try {
@@ -41,8 +41,14 @@ function usageErrorOf(fn: () => unknown): UserError {
   }
   assert.ok(caught instanceof UserError, `expected a UserError, got ${String(caught)}`);
   assert.equal(caught.exitCode, EXIT.usage);
-  assert.ok(!caught.message.includes('\n'), `message is one line: ${JSON.stringify(caught.message)}`);
+  for (const problem of caught.problems) assert.ok(!problem.includes('\n'), `one line: ${JSON.stringify(problem)}`);
   return caught;
+}
+
+/** Every problem of loading `text`, in the order reported, the temp directory cut off. */
+function loadErrors(text: string): string[] {
+  const file = writeDefs(text);
+  return usageErrorOf(() => loadDefinitions(file)).problems.map((p) => p.replace(file, 'jobs.yaml'));
 }
 
 /** The message of loading `text`, with the temp directory cut off so it starts `jobs.yaml:`. */
@@ -68,7 +74,7 @@ describe('definitions file: YAML and schema errors name file:line:column and the
   test('a missing file', () => {
     const missing = join(root, 'no-such-dir', 'jobs.yaml');
     const err = usageErrorOf(() => loadDefinitions(missing));
-    assert.match(err.message, /^cannot read definitions file .*no-such-dir\/jobs\.yaml: ENOENT/);
+    assert.match(err.message, /^cannot read definitions file .*no-such-dir\/jobs\.yaml: no such file; give -f FILE or set UWSRUN_JOBS$/);
   });
 
   test('a number where text is expected (the example of SPEC §3)', () => {
@@ -84,11 +90,22 @@ describe('definitions file: YAML and schema errors name file:line:column and the
     assert.equal(loadError(text), 'jobs.yaml:7:14: jobs.reduce.parameters.sigma.min: expected a number, got "zero"');
   });
 
-  test('an unknown key names itself and the allowed keys', () => {
+  test('an unknown key names itself and the closest known key, or the allowed keys', () => {
     assert.equal(loadError(withParams('      sigma: { type: float, defualt: 3 }\n')),
-      'jobs.yaml:5:29: jobs.a.parameters.sigma.defualt: unknown key "defualt"; allowed: type, description, default, required, enum, min, max, pattern');
+      'jobs.yaml:5:29: jobs.a.parameters.sigma.defualt: unknown key "defualt" (did you mean "default"?)');
+    assert.equal(loadError(withParams('      sigma: { type: float, fallback: 3 }\n')),
+      'jobs.yaml:5:29: jobs.a.parameters.sigma.fallback: unknown key "fallback"; allowed: type, description, default, required, enum, min, max, pattern');
     assert.equal(loadError('defaults:\n  maxRunning: 3\njobs: {}\n'),
-      'jobs.yaml:2:3: defaults.maxRunning: unknown key "maxRunning"; allowed: executionDuration, destruction, killGrace, archive');
+      'jobs.yaml:2:3: defaults.maxRunning: unknown key "maxRunning"; allowed: executionDuration, destruction, killGrace, archive, executor');
+    // `comand` is the only problem named: that `command` is then missing follows from it.
+    assert.deepEqual(loadErrors('jobs:\n  a:\n    comand: [echo, hi]\n'),
+      ['jobs.yaml:3:5: jobs.a.comand: unknown key "comand" (did you mean "command"?)']);
+    assert.deepEqual(loadErrors('jobs:\n  a:\n    Command: [echo]\n    comand: [echo]\n    slurm: {partiton: x}\n'), [
+      'jobs.yaml:3:5: jobs.a.Command: unknown key "Command" (did you mean "command"?)',
+      'jobs.yaml:4:5: jobs.a.comand: unknown key "comand" (did you mean "command"?)',
+      'jobs.yaml:5:13: jobs.a.slurm.partiton: unknown key "partiton" (did you mean "partition"?)',
+    ]);
+    assert.deepEqual(loadErrors('jobz:\n  a: {}\n'), ['jobs.yaml:1:1: jobz: unknown key "jobz" (did you mean "jobs"?)']);
   });
 
   test('an unknown parameter type lists the types', () => {
@@ -185,16 +202,15 @@ describe('definitions file: YAML and schema errors name file:line:column and the
 
   test('limits: durations with units or whole seconds, maxRunning', () => {
     const job = (line: string) => `jobs:\n  a:\n    command: [x]\n    ${line}\n`;
-    const forms = '(90s, 30m, 12h, 7d, or whole seconds; 0 to 2147483647 seconds)';
-    assert.equal(loadError(job('executionDuration: -1')),
-      `jobs.yaml:4:24: jobs.a.executionDuration: expected a duration ${forms}, got "-1"`);
-    assert.equal(loadError(job('executionDuration: 2.5')),
-      `jobs.yaml:4:24: jobs.a.executionDuration: expected a duration ${forms}, got "2.5"`);
-    assert.equal(loadError(job('killGrace: 2147483648')),
-      `jobs.yaml:4:16: jobs.a.killGrace: expected a duration ${forms}, got "2147483648"`);
-    assert.equal(loadError('defaults:\n  killGrace: 1 h\njobs: {}\n'), `jobs.yaml:2:14: defaults.killGrace: expected a duration ${forms}, got "1 h"`);
-    const units = load('defaults:\n  executionDuration: 2h\n  killGrace: 1m\njobs:\n  a:\n    command: [x]\n  b:\n    command: [x]\n    executionDuration: 90s\n    killGrace: 30\n');
-    assert.deepEqual([units.jobs.a!.executionDuration, units.jobs.a!.killGrace, units.jobs.b!.executionDuration, units.jobs.b!.killGrace], [7200, 60, 90, 30]);
+    const range = 'a duration (90s, 30m, 12h, 7d, or whole seconds; 0 to 2147483647 seconds)';
+    assert.equal(loadError(job('executionDuration: -1')), `jobs.yaml:4:24: jobs.a.executionDuration: expected ${range}, got "-1"`);
+    assert.equal(loadError(job('executionDuration: 2.5')), `jobs.yaml:4:24: jobs.a.executionDuration: expected ${range}, got "2.5"`);
+    assert.equal(loadError(job('killGrace: 2147483648')), `jobs.yaml:4:16: jobs.a.killGrace: expected ${range}, got "2147483648"`);
+    assert.equal(loadError(job('killGrace: 24856d')), `jobs.yaml:4:16: jobs.a.killGrace: expected ${range}, got "24856d"`);
+    assert.equal(loadError(job('retryDelay: 5 min')), `jobs.yaml:4:17: jobs.a.retryDelay: expected ${range}, got "5 min"`);
+    const units = getDefinition(load(job('executionDuration: 2h\n    killGrace: 30s\n    retryDelay: 5m\n    destruction: 1d')), 'a');
+    assert.deepEqual([units.executionDuration, units.killGrace, units.retryDelay, units.destruction], [7200, 30, 300, 86400]);
+    assert.equal(getDefinition(load(job('executionDuration: 24855d')), 'a').executionDuration, 24855 * 86400);
     assert.match(loadError(job('destruction: 7 days')), /^jobs\.yaml:4:18: jobs\.a\.destruction: expected a duration \(90s, 30m, 12h, 7d.*, got "7 days"$/);
     assert.match(loadError('defaults:\n  destruction: 1.5\njobs: {}\n'), /^jobs\.yaml:2:16: defaults\.destruction: expected a duration .*, got "1\.5"$/);
     assert.equal(loadError(job('maxRunning: 0')), 'jobs.yaml:4:17: jobs.a.maxRunning: expected a whole number of at least 1, got 0');
@@ -214,9 +230,35 @@ describe('definitions file: YAML and schema errors name file:line:column and the
     assert.equal(loadError('jobs:\n  a:\n    command: [x]\n    env: {A: "\\0"}\n'), 'jobs.yaml:4:14: jobs.a.env.A: contains a NUL character');
   });
 
-  test('of several errors, the first in the file is reported', () => {
+  test('every error of a file is reported, in file order', () => {
     const text = 'jobs:\n  a:\n    bogus: 1\n    command: 5\n';
-    assert.equal(loadError(text), 'jobs.yaml:3:5: jobs.a.bogus: unknown key "bogus"; allowed: description, command, cwd, env, inheritEnv, parameters, executionDuration, destruction, killGrace, archive, maxRunning');
+    assert.deepEqual(loadErrors(text), [
+      'jobs.yaml:3:5: jobs.a.bogus: unknown key "bogus"; allowed: description, command, cwd, env, inheritEnv, parameters, executionDuration, destruction, killGrace, archive, executor, maxRunning, slurm, retries, retryDelay, notify',
+      'jobs.yaml:4:14: jobs.a.command: expected a list: the program and its arguments, got 5',
+    ]);
+    // Shape errors, rule errors of the parts whose shape is right, and other definitions.
+    assert.deepEqual(loadErrors([
+      'defaults:',
+      '  killGrace: soon',
+      'jobs:',
+      '  a:',
+      '    comand: [x]',
+      '    cwd: ~/data',
+      '    parameters:',
+      '      n: { type: integer, default: abc }',
+      '      s: { type: float, mni: 0 }',
+      '  b:',
+      '    command: [echo, "{x}"]',
+      '    retries: -1',
+    ].join('\n')), [
+      'jobs.yaml:2:14: defaults.killGrace: expected a duration (90s, 30m, 12h, 7d, or whole seconds; 0 to 2147483647 seconds), got "soon"',
+      'jobs.yaml:5:5: jobs.a.comand: unknown key "comand" (did you mean "command"?)',
+      'jobs.yaml:6:10: jobs.a.cwd: "~/data": ~ is not expanded (no shell reads cwd); write the full path, or a path relative to the directory of this file',
+      'jobs.yaml:8:36: jobs.a.parameters.n.default: "abc" is not an integer',
+      'jobs.yaml:9:25: jobs.a.parameters.s.mni: unknown key "mni" (did you mean "min"?)',
+      'jobs.yaml:11:21: jobs.b.command[1]: unknown placeholder {x}; no parameters are declared; built-in: jobId, jobDir, resultsDir',
+      'jobs.yaml:12:14: jobs.b.retries: expected a whole number of at least 0, got -1',
+    ]);
   });
 
   test('an alias to no anchor', () => {
@@ -232,8 +274,62 @@ describe('definitions file: defaults, overrides and source text', () => {
       {
         name: 'a', description: null, command: ['x'], cwd: null, env: {}, inheritEnv: false, parameters: undefined,
         executionDuration: 0, destruction: 7 * 86400, killGrace: 5, archive: false, maxRunning: null,
+        executor: 'local', slurm: null, retries: 0, retryDelay: 0, notify: null,
       },
     );
+  });
+
+  test('the keys of later features are accepted and their shapes checked (SPEC §3, §11, §13)', () => {
+    const def = getDefinition(load([
+      'defaults:',
+      '  executor: local',
+      'jobs:',
+      '  a:',
+      '    command: [x, "{night}"]',
+      '    executor: slurm',
+      '    slurm: { partition: debug, account: astro, options: [--mem=4G, "--comment=two words", --exclusive] }',
+      '    retries: 2',
+      '    retryDelay: 5m',
+      '    maxRunning: 1',
+      '    inheritEnv: true',
+      '    notify: { command: [mail, -s, "uwsrun {jobId} {phase} {night}", ops@example.org] }',
+      '    parameters:',
+      '      night: { type: date, required: true }',
+    ].join('\n')), 'a');
+    assert.equal(def.executor, 'slurm');
+    assert.deepEqual(def.slurm, { partition: 'debug', account: 'astro', options: ['--mem=4G', '--comment=two words', '--exclusive'] });
+    assert.deepEqual([def.retries, def.retryDelay, def.maxRunning, def.inheritEnv], [2, 300, 1, true]);
+    assert.deepEqual(def.notify, { command: ['mail', '-s', 'uwsrun {jobId} {phase} {night}', 'ops@example.org'], on: ['ERROR', 'ABORTED'] });
+    assert.equal(getDefinition(load('defaults:\n  executor: slurm\njobs:\n  a:\n    command: [x]\n'), 'a').executor, 'slurm');
+
+    const job = (line: string) => `jobs:\n  a:\n    command: [x]\n    ${line}\n`;
+    assert.equal(loadError(job('executor: pbs')), 'jobs.yaml:4:15: jobs.a.executor: expected one of local, slurm, got "pbs"');
+    assert.equal(loadError(job('slurm: { options: ["--mem 4G"] }')),
+      'jobs.yaml:4:24: jobs.a.slurm.options[0]: "--mem 4G" is not one sbatch option of the form --name or --name=value');
+    assert.equal(loadError(job('slurm: { options: [-n4] }')),
+      'jobs.yaml:4:24: jobs.a.slurm.options[0]: "-n4" is not one sbatch option of the form --name or --name=value');
+    assert.equal(loadError(job('slurm: { options: --mem=4G }')),
+      'jobs.yaml:4:23: jobs.a.slurm.options: expected a list of sbatch options such as [--mem=4G, --cpus-per-task=4], got "--mem=4G"');
+    assert.equal(loadError(job('retries: 1.5')), 'jobs.yaml:4:14: jobs.a.retries: expected a whole number of at least 0, got 1.5');
+    assert.equal(loadError(job('notify: { command: [] }')),
+      'jobs.yaml:4:24: jobs.a.notify.command: expected a non-empty list: the program and its arguments');
+    assert.equal(loadError(job('notify: { command: [mail], on: [DONE] }')),
+      'jobs.yaml:4:37: jobs.a.notify.on[0]: expected one of COMPLETED, ERROR, ABORTED, got "DONE"');
+    assert.equal(loadError(job('notify: { command: [mail, "{sigma}"] }')),
+      'jobs.yaml:4:31: jobs.a.notify.command[1]: unknown placeholder {sigma}; no parameters are declared; built-in: jobId, jobDir, resultsDir, phase');
+    assert.equal(loadError(job('notify: { comand: [mail] }')), 'jobs.yaml:4:15: jobs.a.notify.comand: unknown key "comand" (did you mean "command"?)');
+  });
+
+  test('cwd: relative to the file\'s directory; ~ is refused', () => {
+    const file = writeDefs('jobs:\n  a:\n    command: [x]\n    cwd: data/in\n  b:\n    command: [x]\n    cwd: /srv/x\n');
+    const defs = loadDefinitions(file);
+    assert.equal(getDefinition(defs, 'a').cwd, join(file, '..', 'data', 'in'));
+    assert.equal(getDefinition(defs, 'b').cwd, '/srv/x');
+    for (const cwd of ['~', '~/data', '~ops/data']) {
+      assert.equal(loadError(`jobs:\n  a:\n    command: [x]\n    cwd: ${cwd}\n`),
+        `jobs.yaml:4:10: jobs.a.cwd: ${JSON.stringify(cwd)}: ~ is not expanded (no shell reads cwd); write the full path, or a path relative to the directory of this file`);
+    }
+    assert.equal(getDefinition(load('jobs:\n  a:\n    command: [x]\n    cwd: /srv/~x\n'), 'a').cwd, '/srv/~x');
   });
 
   test('the defaults block applies; a definition\'s own values win', () => {
@@ -304,7 +400,7 @@ describe('definitions file: defaults, overrides and source text', () => {
   test('an unknown definition name lists the known ones', () => {
     const path = writeDefs('jobs:\n  hello:\n    command: [x]\n  reduce:\n    command: [x]\n  wrap:\n    command: [x]\n');
     const file = loadDefinitions(path);
-    assert.equal(usageErrorOf(() => getDefinition(file, 'helo')).message, `unknown definition "helo" in ${path}; known: hello, reduce, wrap`);
+    assert.equal(usageErrorOf(() => getDefinition(file, 'helo')).message, `unknown definition "helo" in ${path} (did you mean "hello"?); known: hello, reduce, wrap`);
     assert.equal(usageErrorOf(() => getDefinition(file, 'toString')).message, `unknown definition "toString" in ${path}; known: hello, reduce, wrap`);
   });
 });
@@ -336,7 +432,9 @@ describe('parameter values', () => {
 
   test('unknown, repeated and missing parameters', () => {
     assert.equal(usageErrorOf(() => resolveParameters(def, [night, ['sigm', '1']])).message,
-      'unknown parameter "sigm" for reduce; declared: night, sigma, mode, count, flag, at, tag');
+      'unknown parameter "sigm" for reduce (did you mean "sigma"?); declared: night, sigma, mode, count, flag, at, tag');
+    assert.equal(usageErrorOf(() => resolveParameters(def, [['Night', '2026-01-01']])).message,
+      'unknown parameter "Night" for reduce (did you mean "night"?); declared: night, sigma, mode, count, flag, at, tag');
     assert.equal(usageErrorOf(() => resolveParameters(def, [night, ['sigma', '1'], ['sigma', '2']])).message, 'parameter sigma given more than once');
     assert.equal(usageErrorOf(() => resolveParameters(def, [['sigma', '1']])).message, 'missing required parameter night for reduce');
     assert.equal(usageErrorOf(() => resolveParameters(def, [['sigma', 'x']], 'params.jsonl:3')).message, 'params.jsonl:3: missing required parameter night for reduce');

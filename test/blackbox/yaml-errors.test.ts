@@ -1,0 +1,141 @@
+// Black-box tests of definitions-file errors (SPEC §3; issue 11): unknown keys anywhere are
+// named with a suggestion, `validate` reports every error of a file (one line each, file
+// order), `cwd: ~/...` is refused at submit instead of failing at run time, a relative cwd
+// is the definitions file's directory, durations take units, and the keys of later features
+// are accepted (executor: local runs; executor: slurm is refused at submit for now).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { BIN, Sandbox } from '../helpers.js';
+
+const T = { timeout: 60_000 };
+
+/** The job directories of the HOME (none when it does not exist). */
+const jobDirs = (sb: Sandbox): string[] => (existsSync(join(sb.home, 'jobs')) ? readdirSync(join(sb.home, 'jobs')) : []);
+
+test('validate reports every error of a file, one line each in file order, with did-you-mean for unknown keys', T, () => {
+  const sb = new Sandbox([
+    'defaults:',
+    '  kilGrace: 5',
+    'jobs:',
+    '  reduce:',
+    '    comand: [python3, reduce.py]',
+    '    parameters:',
+    '      sigma: { type: float, default: 3.0, mni: 0 }',
+    '      night: { type: date, default: 2026-02-30 }',
+    '  wrap:',
+    '    command: [sh, -c, "echo {x}"]',
+    '    executionDuration: 1 hour',
+    '    notify: { command: [mail], on: [FAILED] }',
+    '',
+  ].join('\n'));
+  try {
+    const r = sb.run(['validate', sb.jobsFile]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stdout, '');
+    const f = sb.jobsFile;
+    assert.deepEqual(r.stderr.trimEnd().split('\n'), [
+      `uwsrun: ${f}:2:3: defaults.kilGrace: unknown key "kilGrace" (did you mean "killGrace"?)`,
+      `uwsrun: ${f}:5:5: jobs.reduce.comand: unknown key "comand" (did you mean "command"?)`,
+      `uwsrun: ${f}:7:43: jobs.reduce.parameters.sigma.mni: unknown key "mni" (did you mean "min"?)`,
+      `uwsrun: ${f}:8:37: jobs.reduce.parameters.night.default: "2026-02-30" is not a date (YYYY-MM-DD)`,
+      `uwsrun: ${f}:10:23: jobs.wrap.command[2]: unknown placeholder {x}; no parameters are declared; built-in: jobId, jobDir, resultsDir`,
+      `uwsrun: ${f}:11:24: jobs.wrap.executionDuration: expected a duration (90s, 30m, 12h, 7d, or whole seconds; 0 to 2147483647 seconds), got "1 hour"`,
+      `uwsrun: ${f}:12:37: jobs.wrap.notify.on[0]: expected one of COMPLETED, ERROR, ABORTED, got "FAILED"`,
+    ]);
+  } finally {
+    sb.cleanup();
+  }
+});
+
+test('submit with a misspelt key is exit 2 naming it with the suggestion (not "missing command"), and creates nothing', T, () => {
+  const sb = new Sandbox('jobs:\n  hello:\n    comand: [echo, hi]\n');
+  try {
+    const r = sb.run(['submit', 'hello', '--run']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, `uwsrun: ${sb.jobsFile}:3:5: jobs.hello.comand: unknown key "comand" (did you mean "command"?)\n`);
+    assert.equal(existsSync(sb.home), false, 'no HOME created');
+    // A key far from every known one lists them instead.
+    writeFileSync(sb.jobsFile, 'jobs:\n  hello:\n    command: [echo, hi]\n    timeout: 5\n');
+    const listed = sb.run(['validate']);
+    assert.equal(listed.code, 2);
+    assert.match(listed.stderr, /jobs\.hello\.timeout: unknown key "timeout"; allowed: description, command, cwd, env, inheritEnv, parameters, executionDuration, destruction, killGrace, archive, executor, maxRunning, slurm, retries, retryDelay, notify\n$/);
+  } finally {
+    sb.cleanup();
+  }
+});
+
+test('cwd ~/... (and cwd: ~) is refused at submit with a message, creating nothing', T, () => {
+  const sb = new Sandbox('jobs:\n  home:\n    command: [pwd]\n    cwd: ~/data\n  bare:\n    command: [pwd]\n    cwd: ~\n');
+  try {
+    const r = sb.run(['submit', 'home', '--run']);
+    assert.equal(r.code, 2);
+    assert.deepEqual(r.stderr.trimEnd().split('\n'), [
+      `uwsrun: ${sb.jobsFile}:4:10: jobs.home.cwd: "~/data": ~ is not expanded (no shell reads cwd); write the full path, or a path relative to the directory of this file`,
+      `uwsrun: ${sb.jobsFile}:7:10: jobs.bare.cwd: "~": ~ is not expanded (no shell reads cwd); write the full path, or a path relative to the directory of this file`,
+    ]);
+    assert.deepEqual(jobDirs(sb), []);
+  } finally {
+    sb.cleanup();
+  }
+});
+
+test("a relative cwd is the definitions file's directory, whoever submits from wherever", T, () => {
+  const sb = new Sandbox('jobs:\n  where:\n    command: [pwd]\n    cwd: data/in\n');
+  const elsewhere = mkdtempSync(join(tmpdir(), 'uwsrun-elsewhere-'));
+  try {
+    mkdirSync(join(sb.dir, 'data', 'in'), { recursive: true });
+    const r = spawnSync(BIN, ['submit', 'where', '--wait'], { cwd: elsewhere, env: sb.env, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const id = r.stdout.trim();
+    assert.equal(sb.job(id).phase, 'COMPLETED');
+    assert.equal(sb.ok(['logs', id]), realpathSync(join(sb.dir, 'data', 'in')));
+  } finally {
+    rmSync(elsewhere, { recursive: true, force: true });
+    sb.cleanup();
+  }
+});
+
+test('durations with units in definitions; executor: local runs; executor: slurm validates but is refused at submit', T, () => {
+  const sb = new Sandbox([
+    'defaults:',
+    '  executor: local',
+    '  killGrace: 10s',
+    'jobs:',
+    '  timed:',
+    '    command: ["true"]',
+    '    executionDuration: 2h',
+    '    destruction: 1d',
+    '    retries: 1',
+    '    retryDelay: 30s',
+    '    notify: { command: [echo, "{jobId} {phase}"] }',
+    '  cluster:',
+    '    command: ["true"]',
+    '    executor: slurm',
+    '    slurm: { partition: debug, options: [--mem=4G] }',
+    '',
+  ].join('\n'));
+  try {
+    const v = sb.run(['validate']);
+    assert.equal(v.code, 0, v.stderr);
+    const r = sb.run(['submit', 'timed', '--wait']);
+    assert.equal(r.code, 0, r.stderr);
+    const job = sb.job(r.stdout.trim());
+    assert.equal(job.phase, 'COMPLETED');
+    assert.equal(job.executionDuration, 7200);
+    assert.equal(Date.parse(job.destruction) - Date.parse(job.creationTime), 86_400_000);
+    const before = jobDirs(sb);
+    const s = sb.run(['submit', 'cluster', '--run']);
+    assert.equal(s.code, 2);
+    assert.equal(s.stdout, '');
+    assert.equal(s.stderr, 'uwsrun: definition cluster has executor: slurm, which is not supported yet; only local jobs run\n');
+    assert.deepEqual(jobDirs(sb), before, 'nothing created');
+  } finally {
+    sb.cleanup();
+  }
+});
