@@ -87,6 +87,11 @@ export interface HotEntry {
   abortRequested: string | null;
   /** The transient errorSummary to record when an abort was caused by a time limit. */
   abortReason: string | null;
+  /**
+   * When the job's leader had ended and what was left of its processes got SIGTERM (SIGKILL
+   * follows killGrace later; SPEC §5). Absent in entries written before it existed.
+   */
+  leftoverSince?: string | null;
 }
 
 export function mergeHot(record: JobRecord, hot: HotEntry | undefined): JobRecord {

@@ -2,7 +2,9 @@
 // Each step is idempotent and runs in its own short transaction, so tick is safe beside
 // anything else (the runner, users, another tick):
 //   - jobs that ended while nothing supervised them are recorded (from their `exit` file,
-//     or ERROR "lost" when there is none);
+//     or ERROR "lost" when there is none), once what their leader left running is
+//     terminated (SIGTERM, then SIGKILL on a later tick after killGrace);
+//   - the SIGKILL of an abort whose grace period passed, when the command that asked died;
 //   - executionDuration is enforced (abort as by `abort`, errorSummary names the limit);
 //   - jobs whose destruction time has passed are aborted if active, then deleted or, with
 //     archive: true, kept as ARCHIVED without their directory;
@@ -19,7 +21,8 @@ import { UserError, EXIT } from '../errors.js';
 import type { StateData, Store } from '../store/state.js';
 import { readEntries, removeEntry } from '../store/queue-dir.js';
 import { abortJob, enforceTimeLimits } from './abort.js';
-import { recordEnd } from './lifecycle.js';
+import { readExitFile, recordEnd } from './lifecycle.js';
+import { appendRunnerLog } from './runner-log.js';
 import { isProcessAlive } from './proc.js';
 import { type RunnerWake, jobsNeedingRunner, runnerAlive, runnerWakeFor, wakeRunner } from './ensure-runner.js';
 import { deleteJob } from '../core/actions.js';
@@ -40,11 +43,10 @@ export async function superviseActiveJobs(store: Store, now = Date.now()): Promi
         continue;
       }
       if (job.phase !== 'EXECUTING') continue;
+      const say = (line: string) => lines.push(line);
       if (!supervised && job.pid !== null && !isProcessAlive(job.pid, job.pidStart)) {
-        if (recordEnd(tx, id, undefined)) {
-          lines.push(`job ${id}: ended while unsupervised: ${tx.getJob(id)?.phase ?? 'gone'}`);
-          continue;
-        }
+        if (recordEnd(tx, id, undefined, { say, now })) continue;
+        if (tx.state.jobs[id]?.leftoverSince) continue;
       }
       const did = enforceTimeLimits(tx, job, now);
       if (did) lines.push(did);
@@ -55,6 +57,8 @@ export async function superviseActiveJobs(store: Store, now = Date.now()): Promi
       if ('spawn' in wake) lines.push(`started a runner for ${needy} queued or executing job${needy === 1 ? '' : 's'}`);
     }
   });
+  // What tick did to jobs is part of the night's story too.
+  for (const line of lines) appendRunnerLog(store.layout, `tick: ${line}`);
   if (wake) await wakeRunner(store.home, wake);
   return lines;
 }
@@ -66,8 +70,8 @@ function archiveJob(store: Store, jobId: string): void {
     if (!job || job.phase === 'ARCHIVED') return;
     const archived: JobRecord = { ...job, phase: applyTransition(job, 'archive').to, results: [] };
     tx.finish(archived);
-    const dir = tx.layout.jobDir(jobId);
-    for (const name of readdirSync(dir)) if (name !== 'job.json') rmSync(join(dir, name), { recursive: true, force: true });
+    // Its record lives on in records/ID; the job's directory goes entirely.
+    rmSync(tx.layout.jobDir(jobId), { recursive: true, force: true });
   });
 }
 
@@ -99,9 +103,18 @@ function everRan(store: Store, id: string): boolean {
       return 0;
     }
   };
-  return existsSync(store.layout.exitFile(id)) || size(store.layout.stdoutLog(id)) > 0 || size(store.layout.stderrLog(id)) > 0
+  return existsSync(store.layout.startMarker(id)) || size(store.layout.stdoutLog(id)) > 0 || size(store.layout.stderrLog(id)) > 0
     || readdirSafe(store.layout.resultsDir(id)).length > 0;
 }
+
+/** A directory's mtime; 0 when it is not there. */
+const mtimeMs = (path: string): number => {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+};
 
 const readdirSafe = (dir: string): string[] => {
   try {
@@ -121,7 +134,7 @@ export function recordEndsFromExitFiles(store: Store): string[] {
     const queued = readEntries(tx.layout).map((e) => e.jobId).filter((id) => !tx.state.jobs[id]);
     for (const id of [...tx.activeJobIds(), ...queued]) {
       const job = tx.getJob(id);
-      if (!job || isFinal(job.phase) || !existsSync(tx.layout.exitFile(id))) continue;
+      if (!job || isFinal(job.phase) || !readExitFile(tx.layout, id)) continue;
       if (job.phase !== 'EXECUTING') tx.putHot({ ...job, phase: applyTransition({ ...job, phase: 'QUEUED' }, 'start').to });
       recordEnd(tx, id, undefined);
       lines.push(`job ${id}: had already ended: ${tx.getJob(id)?.phase ?? 'gone'}`);
@@ -133,13 +146,9 @@ export function recordEndsFromExitFiles(store: Store): string[] {
 /** Job directories that no job owns: a submit killed half-way, or a delete interrupted. */
 export function findHalfCreated(store: Store, now = Date.now()): string[] {
   const state = store.readState();
-  let names: string[];
-  try {
-    names = readdirSync(store.layout.jobsDir);
-  } catch {
-    return [];
-  }
-  return names.filter((id) => {
+  // A submit creates records/ID first, then jobs/ID: either may be there alone.
+  const names = new Set([...readdirSafe(store.layout.recordsDir), ...readdirSafe(store.layout.jobsDir)]);
+  return [...names].filter((id) => {
     if (!isJobId(id) || state.jobs[id] || state.finished[id]) return false;
     const rec = store.readJobFile(id);
     if (rec && isFinal(rec.phase)) return false;
@@ -150,7 +159,7 @@ export function findHalfCreated(store: Store, now = Date.now()): string[] {
     // state says: its output is somebody's data.
     if (everRan(store, id)) return false;
     try {
-      return now - statSync(store.layout.jobDir(id)).mtimeMs > HALF_CREATED_AGE_MS;
+      return now - Math.max(mtimeMs(store.layout.recordDir(id)), mtimeMs(store.layout.jobDir(id))) > HALF_CREATED_AGE_MS;
     } catch {
       return false;
     }
@@ -171,7 +180,7 @@ export function dropDeadBatches(store: Store): string[] {
   const dead = Object.entries(store.readState().batches).filter(([, b]) => !isProcessAlive(b.pid, b.pidStart));
   if (dead.length === 0) return [];
   const ids = new Map<string, string[]>(dead.map(([name]) => [name, []]));
-  for (const id of readdirSafe(store.layout.jobsDir)) {
+  for (const id of readdirSafe(store.layout.recordsDir)) {
     if (!isJobId(id)) continue;
     let rec;
     try {
@@ -191,11 +200,19 @@ export function dropDeadBatches(store: Store): string[] {
       mkdirSync(tx.layout.trashDir, { recursive: true, mode: 0o700 });
       for (const id of ids.get(name)!) {
         const to = join(tx.layout.trashDir, `${id}.${process.pid}.${Date.now()}`);
-        try {
-          renameSync(tx.layout.jobDir(id), to);
+        // Both its directories: the job's own and uwsrun's record of it.
+        let moved = false;
+        for (const [from, name] of [[tx.layout.jobDir(id), 'job'], [tx.layout.recordDir(id), 'record']] as const) {
+          try {
+            mkdirSync(to, { recursive: true, mode: 0o700 });
+            renameSync(from, join(to, name));
+            moved = true;
+          } catch { /* gone already */ }
+        }
+        if (moved) {
           trash.push(to);
           lines.push(`removed half-created job directory ${id} (of a submit that died half-way)`);
-        } catch { /* gone already */ }
+        }
       }
       for (const e of readEntries(tx.layout)) {
         if (e.queuedAt >= b.queueFrom && e.queuedAt <= b.queueTo) removeEntry(tx.layout, e.name);
@@ -215,6 +232,7 @@ export function removeHalfCreated(store: Store, now = Date.now()): string[] {
     const removed = store.update((tx) => {
       if (tx.state.jobs[id] || tx.getJob(id)) return false;
       rmSync(tx.layout.jobDir(id), { recursive: true, force: true });
+      rmSync(tx.layout.recordDir(id), { recursive: true, force: true });
       return true;
     });
     if (removed) lines.push(`removed half-created job directory ${id}`);
