@@ -1,6 +1,6 @@
 // The job record: what `show --json` prints (SPEC §4) plus the internal fields uwsrun needs
 // to start, supervise and re-resolve a job. Where a job's truth is:
-//   PENDING, QUEUED   jobs/ID/job.json alone (phase and queuedAt included), so the file every
+//   PENDING, QUEUED   records/ID/job.json alone (phase and queuedAt included), so the file every
 //                     command reads does not grow with the queue;
 //   EXECUTING         job.json plus a small "hot" entry in state.json with the fields that
 //                     change while it runs; the merged view is hot fields over the file;
