@@ -38,12 +38,12 @@ jobs:
     description: removes everything in its working directory, dotfiles too
     command: [sh, -c, 'rm -rf ./* ./.[!.]* ; sleep 0.3; exit 0']
   leaver:
-    description: ends at once, leaving a background child
-    command: [sh, -c, 'sleep 300 & echo $! > "$UWS_RESULTS_DIR/child"; exit 0']
+    description: ends once released, leaving a background child
+    command: [sh, -c, 'sleep 300 & echo $! > "$UWS_RESULTS_DIR/child.tmp"; mv "$UWS_RESULTS_DIR/child.tmp" "$UWS_RESULTS_DIR/child"; while [ ! -e "$UWS_JOB_DIR/release" ]; do sleep 0.05; done; exit 0']
     killGrace: 2
   stubbornleaver:
-    description: ends at once, leaving a child that ignores SIGTERM
-    command: [sh, -c, 'trap "" TERM; sleep 300 & echo $! > "$UWS_RESULTS_DIR/child"; exit 3']
+    description: ends once released, leaving a child that ignores SIGTERM
+    command: [sh, -c, 'trap "" TERM; sleep 300 & echo $! > "$UWS_RESULTS_DIR/child.tmp"; mv "$UWS_RESULTS_DIR/child.tmp" "$UWS_RESULTS_DIR/child"; while [ ! -e "$UWS_JOB_DIR/release" ]; do sleep 0.05; done; exit 3']
     killGrace: 1
   escaper:
     description: a setsid escapee, then waits; its time limit is 1 s
@@ -123,6 +123,7 @@ test("sh -c 'sleep 300 & exit 0': COMPLETED, the sleep is terminated, runner.log
     const id = submitJob(sb, ['leaver', '--run']);
     await waitFor('the child pid file', () => existsSync(join(sb.jobDir(id), 'results', 'child')));
     const child = childOf(sb, id);
+    release(sb, id);
     const w = sb.run(['wait', id, '--timeout', '60']);
     assert.equal(w.code, 0, w.stderr);
     const job = sb.job(id);
@@ -144,14 +145,16 @@ test('a leftover that ignores SIGTERM gets SIGKILL after killGrace; the job is E
     const id = submitJob(sb, ['stubbornleaver', '--run']); // killGrace 1, exits 3
     await waitFor('the child pid file', () => existsSync(join(sb.jobDir(id), 'results', 'child')));
     const child = childOf(sb, id);
+    const releasedAt = Date.now();
+    release(sb, id);
     const w = sb.run(['wait', id, '--timeout', '60']);
     assert.equal(w.code, 1, `wait: the job ended, not COMPLETED: ${w.stderr}`);
     const job = sb.job(id);
     assert.equal(job.phase, 'ERROR');
     assert.equal(job.exitCode, 3, 'the leader\'s status, not the leftover\'s');
     assert.equal(stillAlive(child), false, `the TERM-proof sleep ${child.pid} must be gone`);
-    const runtime = Date.parse(job.endTime) - Date.parse(job.startTime);
-    assert.ok(runtime >= 1000, `the job stayed EXECUTING through the 1 s grace (${runtime} ms)`);
+    const afterRelease = Date.parse(job.endTime) - releasedAt;
+    assert.ok(afterRelease >= 1000, `the job stayed EXECUTING through the 1 s grace (${afterRelease} ms after its command could end)`);
   } finally {
     sb.cleanup();
   }
