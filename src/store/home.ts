@@ -102,6 +102,21 @@ export class HomeLayout {
   }
 
   /**
+   * A HOME of an older uwsrun (jobs/ but no records/) is brought to this layout by whichever
+   * command opens it first, reader or writer: otherwise a reader would see no jobs. Costs one
+   * stat per command. (Upgrade while no runner of the older version runs: it would still
+   * look for job.json in the job directories.)
+   */
+  upgradeIfOld(): void {
+    if (existsSync(this.recordsDir) || !existsSync(this.jobsDir)) return;
+    try {
+      this.createRecordsDir();
+    } catch (err) {
+      throw storeError(`cannot move job records of ${this.dir} to records/: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  }
+
+  /**
    * records/ is new: a HOME of an older uwsrun kept job.json, exit and started in the job's
    * directory. Whoever creates records/ moves them there, once (a command running at that
    * very moment may miss a job for a few milliseconds).

@@ -186,6 +186,7 @@ export class Store {
 
   constructor(home: string) {
     this.layout = new HomeLayout(home);
+    this.layout.upgradeIfOld();
     this.adapter = new DurableJsonAdapter(this.layout);
     this.db = new LowSync<StateData>(this.adapter, emptyState());
   }

@@ -108,6 +108,32 @@ test('a job that runs rm -rf ./* ./.[!.]* in its directory stays a job and does 
   }
 });
 
+test('a HOME of the older layout (job.json, exit, started in the job directory) is moved to records/ by the first command, a reader too', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const done = submitJob(sb, ['hello', '--run']);
+    assert.equal(sb.run(['wait', done, '--timeout', '60']).code, 0);
+    const pending = submitJob(sb, ['hello']);
+    await waitFor('the runner to have gone idle', () => stateOrEmpty(sb).runner === null, 20_000);
+    // Back to the older layout.
+    for (const id of [done, pending]) {
+      for (const name of ['job.json', 'exit', 'started']) {
+        const file = join(sb.recordDir(id), name);
+        if (existsSync(file)) writeFileSync(join(sb.jobDir(id), name), readFileSync(file));
+      }
+    }
+    rmSync(join(sb.home, 'records'), { recursive: true });
+    const listed = sb.json<any[]>(['list']).map((j) => `${j.jobId}:${j.phase}`).sort();
+    assert.deepEqual(listed, [`${done}:COMPLETED`, `${pending}:PENDING`].sort(), 'a read-only command sees every job');
+    assert.ok(existsSync(join(sb.recordDir(done), 'job.json')) && !existsSync(join(sb.jobDir(done), 'job.json')), 'the record was moved');
+    assert.equal(sb.run(['run', pending]).code, 0);
+    assert.equal(sb.run(['wait', pending, '--timeout', '60']).code, 0);
+    assert.equal(sb.job(pending).phase, 'COMPLETED');
+  } finally {
+    sb.cleanup();
+  }
+});
+
 // ---- a job never leaves a process behind (SPEC §5) ----------------------------------------
 
 function childOf(sb: Sandbox, id: string): Proc {
