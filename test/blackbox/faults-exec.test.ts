@@ -11,11 +11,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, Sandbox, release, submitJob, waitFor } from '../helpers.js';
 import { type Proc, alive, describeProcs, jobEnvProcs, killQuietly, procStat, stillAlive } from '../procfs.js';
-import { launcherOf, ranLines, runnerLog, state, stateOrEmpty, waitStarted } from '../runner-state.js';
+import { jobFileOf, launcherOf, queueEntryFile, ranLines, runnerLog, state, stateOrEmpty, waitStarted } from '../runner-state.js';
 
 const YAML = `
 defaults:
@@ -274,9 +274,12 @@ test('abort of a job started by a runner that died before recording it (QUEUED w
     await waitStarted(sb, id);
     const procs = await waitFor('its sleep', () => (jobProcs(id).some((p) => p.comm === 'sleep') ? jobProcs(id) : undefined));
     await killRunner(sb);
-    // Back to what state.json held before the start was recorded.
+    // Back to what the files held before the start was recorded: no hot entry, job.json
+    // (untouched by the start) QUEUED, and the job's queue entry.
     const st = state(sb);
-    st.jobs[id] = { ...st.jobs[id], phase: 'QUEUED', pid: null, pidStart: null, startTime: null };
+    assert.equal(jobFileOf(sb, id)?.phase, 'QUEUED');
+    delete st.jobs[id];
+    writeFileSync(queueEntryFile(sb, id), '');
     writeFileSync(join(sb.home, 'state.json'), JSON.stringify(st));
     await abortKilledInGrace(sb, id);
     await waitFor('the grace period to pass', () => {
@@ -436,7 +439,9 @@ test('the launcher killed again and again during a drain: no job starts twice, e
     assert.equal(sb.run(['limit', '4']).code, 0);
     assert.equal(sb.run(['run', ...ids]).code, 0);
     let kills = 0;
-    const remaining = () => Object.values(stateOrEmpty(sb).jobs).filter((h: any) => h.phase === 'QUEUED' || h.phase === 'EXECUTING').length;
+    // EXECUTING jobs are in state.json, QUEUED ones have an entry in HOME/queue/.
+    const queued = () => (existsSync(join(sb.home, 'queue')) ? readdirSync(join(sb.home, 'queue')).length : 0);
+    const remaining = () => Object.keys(stateOrEmpty(sb).jobs).length + queued();
     const deadline = Date.now() + 120_000;
     while (remaining() > 0 && Date.now() < deadline) {
       const runner = stateOrEmpty(sb).runner;
