@@ -30,7 +30,8 @@ await build({
   outfile: 'dist/uwsrun.cjs',
   supported: { 'dynamic-import': false },
   plugins: [lazyChildProcess],
-  loader: { '.bash': 'text', '.zsh': 'text' }, // the completion scripts, as strings
+  // The completion scripts and the launcher's Perl (src/run/launcher.pl), as strings.
+  loader: { '.bash': 'text', '.zsh': 'text', '.pl': 'text' },
   logLevel: 'warning',
   // Half the source to read and hash at every start: ~2 ms of a ~61 ms submit. (keepNames,
   // for readable internal-error stacks, cost ~1 ms of it back: debug with a plain build.)

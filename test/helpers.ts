@@ -91,6 +91,11 @@ export class Sandbox {
     return join(this.home, 'jobs', id);
   }
 
+  /** Where uwsrun keeps its own files about a job (job.json, exit, started). */
+  recordDir(id: string): string {
+    return join(this.home, 'records', id);
+  }
+
   cleanup(): void {
     // Stop whatever still runs for this HOME (runner and jobs), then remove the files.
     const r = spawnSync('sh', ['-c', `for p in /proc/[0-9]*; do if tr '\\0' '\\n' < $p/environ 2>/dev/null | grep -q -e "^UWSRUN_HOME=${this.home}\$" -e "^UWS_JOB_DIR=${this.home}/"; then kill -9 \${p#/proc/} 2>/dev/null; fi; done; true`]);

@@ -28,13 +28,12 @@ export function resolveJobId(store: Store, text: string): string {
   if (text.length < MIN_PREFIX || text.length > MAX_ID || !ID_CHARS.test(text)) {
     throw usageError(`invalid job id ${JSON.stringify(text)}: expected a job id (6-32 characters [A-Za-z0-9_-], starting with a letter or digit) or a prefix of at least ${MIN_PREFIX} characters of one`);
   }
-  // A full id whose directory exists is taken as it is: one stat, whatever the HOME holds.
-  // Without one, a job that has a record all the same (should records ever live apart
-  // from job directories) is still found by its full id.
-  if (isJobId(text) && (existsSync(store.layout.jobDir(text)) || isJob(store, text))) return text;
+  // A full id whose record directory exists is taken as it is: one stat, whatever the HOME
+  // holds. Records (HOME/records/ID) outlive job directories (an archived job has none).
+  if (isJobId(text) && (existsSync(store.layout.recordDir(text)) || isJob(store, text))) return text;
   let names: string[];
   try {
-    names = readdirSync(store.layout.jobsDir);
+    names = readdirSync(store.layout.recordsDir);
   } catch {
     names = []; // no HOME yet: no job
   }

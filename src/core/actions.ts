@@ -55,15 +55,18 @@ export async function deleteJob(store: Store, jobId: string, onlyIf?: (job: JobR
       if (!(err instanceof Error && 'exitCode' in err && err.exitCode === 4)) throw err;
     }
   }
-  // Under the lock the directory is only moved aside (one rename); removing its contents,
-  // which may be large, happens after the lock is released.
+  // Under the lock its two directories (the job's own and uwsrun's record of it) are only
+  // moved aside (one rename each); removing their contents, which may be large, happens
+  // after the lock is released. Either may be missing: an archived job has no job
+  // directory, and a job may have removed its own.
   const trash = join(store.layout.trashDir, `${jobId}.${process.pid}.${Date.now()}`);
   const deleted = store.update((tx) => {
     const now = tx.getJob(jobId);
     if (!now) throw noSuchJob(jobId);
     if (onlyIf && !onlyIf(now)) return undefined;
-    mkdirSync(tx.layout.trashDir, { recursive: true, mode: 0o700 });
-    renameSync(tx.layout.jobDir(jobId), trash);
+    mkdirSync(trash, { recursive: true, mode: 0o700 });
+    moveIfThere(tx.layout.jobDir(jobId), join(trash, 'job'));
+    moveIfThere(tx.layout.recordDir(jobId), join(trash, 'record'));
     tx.forget(jobId);
     return now;
   });
@@ -106,6 +109,14 @@ export async function cleanJobs(store: Store, filter: CleanFilter, now = Date.no
     }
   }
   return deleted;
+}
+
+function moveIfThere(from: string, to: string): void {
+  try {
+    renameSync(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
 }
 
 export async function setLimit(store: Store, text: string): Promise<number> {

@@ -1,6 +1,6 @@
 // The job record: what `show --json` prints (SPEC §4) plus the internal fields uwsrun needs
 // to start, supervise and re-resolve a job. Where a job's truth is:
-//   PENDING, QUEUED   jobs/ID/job.json alone (phase and queuedAt included), so the file every
+//   PENDING, QUEUED   records/ID/job.json alone (phase and queuedAt included), so the file every
 //                     command reads does not grow with the queue;
 //   EXECUTING         job.json plus a small "hot" entry in state.json with the fields that
 //                     change while it runs; the merged view is hot fields over the file;
@@ -87,6 +87,11 @@ export interface HotEntry {
   abortRequested: string | null;
   /** The transient errorSummary to record when an abort was caused by a time limit. */
   abortReason: string | null;
+  /**
+   * When the job's leader had ended and what was left of its processes got SIGTERM (SIGKILL
+   * follows killGrace later; SPEC §5). Absent in entries written before it existed.
+   */
+  leftoverSince?: string | null;
 }
 
 export function mergeHot(record: JobRecord, hot: HotEntry | undefined): JobRecord {

@@ -5,7 +5,7 @@
 // files, which no command shows and `tick` removes. `resubmit` creates its job through the
 // same path, from an earlier job instead of the YAML file.
 
-import { closeSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import type { Definition } from '../definitions/load.js';
@@ -67,13 +67,24 @@ export function resolveCommand(template: string[], jobId: string, jobDir: string
 
 const PROBE_ID = '0'.repeat(ID_LENGTH);
 
+/**
+ * A fresh id, reserved by creating its record directory (which outlives the job directory of
+ * an archived job) and then its job directory; either existing means the id is taken.
+ */
 function newJobDirectory(store: Store): string {
   for (;;) {
     const jobId = newJobId();
     try {
+      mkdirSync(store.layout.recordDir(jobId), { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      continue;
+    }
+    try {
       mkdirSync(store.layout.jobDir(jobId), { mode: 0o700 });
       return jobId;
     } catch (err) {
+      rmdirSync(store.layout.recordDir(jobId));
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
   }
@@ -169,9 +180,10 @@ async function syncJobFiles(store: Store, jobs: JobRecord[], queued: boolean): P
   }
   for (const job of jobs) {
     fsyncPath(store.layout.jobFile(job.jobId));
-    fsyncDir(store.layout.jobDir(job.jobId));
+    fsyncDir(store.layout.recordDir(job.jobId));
   }
   fsyncPath(store.layout.indexFile);
+  fsyncDir(store.layout.recordsDir);
   fsyncDir(store.layout.jobsDir);
   if (queued) fsyncDir(store.layout.queueDir);
 }
@@ -217,6 +229,7 @@ export async function submitJobs(store: Store, def: Definition, paramSets: Resol
   let wake: RunnerWake | undefined;
   const removeCreated = () => {
     for (const job of created) {
+      rmSync(store.layout.recordDir(job.jobId), { recursive: true, force: true });
       rmSync(store.layout.jobDir(job.jobId), { recursive: true, force: true });
       if (opts.run) removeEntry(store.layout, entryName(job));
     }

@@ -1,47 +1,59 @@
 // Aborting a job, the DaCHS way (SPEC §2, §5):
 //   PENDING, QUEUED            -> ABORTED at once; no process involved.
 //   EXECUTING, startTime null  -> the child is still starting and the parent is in charge:
-//                                 SIGTERM to its group, and the aborting side marks ABORTED.
-//   EXECUTING, startTime set   -> the child is in control: SIGINT to its group and the time
-//                                 is recorded (abortRequested); SIGKILL after killGrace; the
-//                                 phase stays EXECUTING until the group is gone, then ABORTED.
-// abortJob returns only when every process of the job is gone. Whoever sees the group gone
-// first (this command or the runner) records the end; the other finds the job final.
+//                                 SIGTERM to its group (and escapees), and the aborting side
+//                                 marks ABORTED once they are gone.
+//   QUEUED with a start marker -> started by a runner that died before recording it: it is
+//                                 recorded EXECUTING from the marker, then as just above.
+//   EXECUTING, startTime set   -> the child is in control: SIGINT to its group and escapees;
+//                                 SIGKILL after killGrace; the phase stays EXECUTING until
+//                                 every process of it is gone, then ABORTED.
+// The escalation belongs to the state, not to the command that asked: every path records
+// abortRequested (when), and whoever supervises the job (this command while it waits, the
+// runner every 250 ms, `tick` every minute) sends SIGKILL once killGrace has passed, so a
+// job's processes die even when the `abort` command itself was killed in its grace period.
+// abortJob returns only when every process of the job is gone. Whoever sees them gone first
+// (this command or the runner) records the end; the other finds the job final.
 
 import { type JobRecord, isoNow } from '../core/job.js';
 import { applyTransition } from '../core/phases.js';
 import { EXIT, UserError, noSuchJob } from '../errors.js';
 import type { Store, Transaction } from '../store/state.js';
-import { readExitFile, readStartMarker, recordEnd } from './lifecycle.js';
+import { readExitFile, readStartMarker, recordEnd, recordStart } from './lifecycle.js';
 import { isProcessAlive } from './proc.js';
 import { gatherEndFacts } from './job-files.js';
-import { jobProcesses, signalJob } from './signal.js';
+import { appendRunnerLog } from './runner-log.js';
+import { type ProcessTable, describeProcesses, jobProcesses, signalJob } from './signal.js';
 
 const POLL_MS = 10;
 /** How long SIGKILL may take to remove a process before abort gives up on it (SPEC §5). */
 const KILL_TIMEOUT_MS = 10_000;
 
-/** Marks a started job as being aborted and sends SIGINT to its group. */
-export function requestAbort(tx: Transaction, job: JobRecord, reason: string | null): void {
+/** Marks a started job as being aborted and sends `signal` to its group and escapees. */
+export function requestAbort(tx: Transaction, job: JobRecord, reason: string | null, signal: NodeJS.Signals = 'SIGINT'): void {
   applyTransition(job, 'abort');
   tx.putHot({ ...job, abortRequested: isoNow() }, { abortReason: reason });
-  signalJob(job, 'SIGINT');
+  signalJob(job, signal, true);
 }
 
 /**
  * The time-driven half of abort, for whoever supervises an EXECUTING job (the runner every
  * 250 ms, `tick` every minute): past its executionDuration it is aborted like `abort`; past
- * its grace period after SIGINT, SIGKILL follows. Returns what it did, or undefined.
+ * its grace period after the abort's signal, SIGKILL follows, to escapees too. Returns what
+ * it did, or undefined.
  */
-export function enforceTimeLimits(tx: Transaction, job: JobRecord, now = Date.now()): string | undefined {
+export function enforceTimeLimits(tx: Transaction, job: JobRecord, now = Date.now(), table?: ProcessTable): string | undefined {
   if (!job.abortRequested && job.startTime && job.executionDuration > 0
     && now - Date.parse(job.startTime) > job.executionDuration * 1000) {
     requestAbort(tx, job, `executionDuration of ${job.executionDuration} s exceeded`);
-    return `job ${job.jobId}: executionDuration of ${job.executionDuration} s exceeded: aborting`;
+    return `job ${job.jobId}: executionDuration of ${job.executionDuration} s exceeded: aborting (SIGINT)`;
   }
-  if (job.abortRequested && now - Date.parse(job.abortRequested) > job.killGrace * 1000 && jobProcesses(job).length > 0) {
-    signalJob(job, 'SIGKILL', true);
-    return `job ${job.jobId}: still alive ${job.killGrace} s after SIGINT: SIGKILL`;
+  if (job.abortRequested && now - Date.parse(job.abortRequested) > job.killGrace * 1000) {
+    const left = jobProcesses(job, table);
+    if (left.length === 0) return undefined;
+    const denied = signalJob(job, 'SIGKILL', true, table);
+    const refused = denied.length > 0 ? `; cannot signal ${describeProcesses(denied)}: not permitted (EPERM)` : '';
+    return `job ${job.jobId}: still alive ${job.killGrace} s after the abort: SIGKILL to ${describeProcesses(left)}${refused}`;
   }
   return undefined;
 }
@@ -54,23 +66,25 @@ function abortStep(tx: Transaction, jobId: string, onlyIf?: (job: JobRecord) => 
   if (onlyIf && !onlyIf(job)) return { done: job };
   const row = applyTransition(job, 'abort');
   if (job.phase !== 'EXECUTING') {
-    const aborted = { ...job, phase: row.to, endTime: isoNow() };
-    tx.finish(aborted);
-    // QUEUED, yet started: its runner died before recording the start. Still starting as
-    // far as anyone knows: SIGTERM, as in the starting window.
+    // QUEUED, yet started: its runner died before recording the start. It is executing,
+    // and still starting as far as anyone knows.
     const started = job.phase === 'QUEUED' ? readStartMarker(tx.layout, jobId) : undefined;
-    if (!started) return { done: aborted };
-    signalJob({ jobId, ...started }, 'SIGTERM', true);
-    return { waitFor: { ...aborted, ...started } };
+    if (!started) {
+      const aborted = { ...job, phase: row.to, endTime: isoNow() };
+      tx.finish(aborted);
+      return { done: aborted };
+    }
+    recordStart(tx, job, started.pid, started.pidStart);
   }
-  if (job.startTime === null) {
-    signalJob(job, 'SIGTERM', true);
-    const aborted = { ...job, phase: row.to, endTime: isoNow() };
-    tx.finish(aborted);
-    return { waitFor: aborted };
+  const leftoverSince = tx.state.jobs[jobId]?.leftoverSince;
+  if (leftoverSince && !job.abortRequested) {
+    // Its leader ended by itself and what it left is being terminated: the job ends with
+    // the leader's status; this abort waits for that like a second abort (SPEC §2, §5).
+    return { waitFor: { ...job, abortRequested: leftoverSince } };
   }
-  if (!job.abortRequested) requestAbort(tx, job, null);
-  return { waitFor: tx.getJob(jobId) ?? job };
+  const now = tx.getJob(jobId)!;
+  if (!now.abortRequested) requestAbort(tx, now, null, now.startTime === null ? 'SIGTERM' : 'SIGINT');
+  return { waitFor: tx.getJob(jobId) ?? now };
 }
 
 /** The command has ended: its wrapper wrote how, or the wrapper itself is gone. */
@@ -103,23 +117,32 @@ export async function abortJob(store: Store, jobId: string, onlyIf?: (job: JobRe
   const step = store.update((tx) => abortStep(tx, jobId, onlyIf));
   if ('done' in step) return step.done;
   const job = step.waitFor;
+  appendRunnerLog(store.layout, `job ${jobId}: abort requested (pid ${job.pid}${job.startTime === null ? ', starting: SIGTERM' : ': SIGINT'})`);
   const since = Date.parse(job.abortRequested ?? isoNow());
   const graceMs = job.killGrace * 1000;
   for (;;) {
     const procs = jobProcesses(job);
-    if (procs.length === 0) break;
+    if (procs.length === 0) {
+      const facts = gatherEndFacts(store.layout, jobId);
+      const ended = store.update((tx) => {
+        const now = tx.getJob(jobId);
+        // False when a process appeared since the scan (a fork): look again.
+        return now?.phase !== 'EXECUTING' || recordEnd(tx, jobId, undefined, facts) ? tx.getJob(jobId) ?? job : undefined;
+      });
+      if (ended) return ended;
+      continue;
+    }
     const waited = Date.now() - since;
-    if (waited >= graceMs) signalJob(job, 'SIGKILL', true);
+    if (waited >= graceMs) {
+      // A process we may not signal (SPEC §5): reported like one that survives SIGKILL.
+      const denied = signalJob(job, 'SIGKILL', true);
+      if (denied.length > 0 && procs.every((p) => denied.some((d) => d.pid === p.pid))) {
+        throw new UserError(`job ${jobId}: cannot signal process ${describeProcesses(denied)}: not permitted (EPERM)`, EXIT.failed);
+      }
+    }
     if (waited >= graceMs + KILL_TIMEOUT_MS) {
-      const names = procs.map((p) => `${p.pid} (${p.comm})`).join(', ');
-      throw new UserError(`job ${jobId}: processes survived SIGKILL: ${names}`, EXIT.failed);
+      throw new UserError(`job ${jobId}: processes survived SIGKILL: ${describeProcesses(procs)}`, EXIT.failed);
     }
     await sleep(POLL_MS);
   }
-  const facts = gatherEndFacts(store.layout, jobId);
-  return store.update((tx) => {
-    const now = tx.getJob(jobId);
-    if (now?.phase === 'EXECUTING') recordEnd(tx, jobId, undefined, facts);
-    return tx.getJob(jobId) ?? job;
-  });
 }

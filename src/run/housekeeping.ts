@@ -3,7 +3,9 @@
 // anything else (the runner, users, another tick):
 //   - a runner that stopped making progress (runner-stall.ts) is killed and replaced;
 //   - jobs that ended while nothing supervised them are recorded (from their `exit` file,
-//     or ERROR "lost" when there is none);
+//     or ERROR "lost" when there is none), once what their leader left running is
+//     terminated (SIGTERM, then SIGKILL on a later tick after killGrace);
+//   - the SIGKILL of an abort whose grace period passed, when the command that asked died;
 //   - executionDuration is enforced (abort as by `abort`, errorSummary names the limit);
 //   - jobs whose destruction time has passed are aborted if active, then deleted or, with
 //     archive: true, kept as ARCHIVED without their directory; each step re-checks, under
@@ -22,7 +24,8 @@ import { UserError, EXIT } from '../errors.js';
 import type { StateData, Store } from '../store/state.js';
 import { readEntries, removeEntry } from '../store/queue-dir.js';
 import { abortJob, enforceTimeLimits } from './abort.js';
-import { recordEnd } from './lifecycle.js';
+import { readExitFile, recordEnd } from './lifecycle.js';
+import { appendRunnerLog } from './runner-log.js';
 import { isProcessAlive } from './proc.js';
 import { type EndFacts, gatherEndFacts } from './job-files.js';
 import { describeStall, killStalledRunner, runnerStall } from './runner-stall.js';
@@ -57,12 +60,11 @@ export async function superviseActiveJobs(store: Store, now = Date.now()): Promi
         continue;
       }
       if (job.phase !== 'EXECUTING') continue;
+      const say = (line: string) => lines.push(line);
       if (!supervised && job.pid !== null && !isProcessAlive(job.pid, job.pidStart)) {
         const known = facts.get(id);
-        if (known && recordEnd(tx, id, undefined, known)) {
-          lines.push(`job ${id}: ended while unsupervised: ${tx.getJob(id)?.phase ?? 'gone'}`);
-          continue;
-        }
+        if (known && recordEnd(tx, id, undefined, known, { say, now })) continue;
+        if (tx.state.jobs[id]?.leftoverSince) continue;
         // Ended after the look above: recorded by the runner woken below, never aborted here.
         if (!known && !job.abortRequested) continue;
       }
@@ -75,6 +77,8 @@ export async function superviseActiveJobs(store: Store, now = Date.now()): Promi
       if ('spawn' in wake) lines.push(`started a runner for ${needy} queued or executing job${needy === 1 ? '' : 's'}`);
     }
   });
+  // What tick did to jobs is part of the night's story too.
+  for (const line of lines) appendRunnerLog(store.layout, `tick: ${line}`);
   if (wake) await wakeRunner(store.home, wake);
   return lines;
 }
@@ -88,12 +92,17 @@ function archiveJob(store: Store, jobId: string, due: (job: JobRecord) => boolea
   const aside = join(store.layout.trashDir, `${jobId}.archived.${process.pid}.${Date.now()}`);
   const archived = store.update((tx) => {
     const job = tx.getJob(jobId);
-    if (!job || !due(job) || !isFinal(job.phase)) return false;
+    if (!job || !due(job) || !isFinal(job.phase) || job.phase === 'ARCHIVED') return false;
     const record: JobRecord = { ...job, phase: applyTransition(job, 'archive').to, results: [] };
     tx.finish(record);
-    const dir = tx.layout.jobDir(jobId);
-    mkdirSync(aside, { recursive: true, mode: 0o700 });
-    for (const name of readdirSync(dir)) if (name !== 'job.json') renameSync(join(dir, name), join(aside, name));
+    // Its record lives on in records/ID; the job's directory goes entirely: moved aside here
+    // (one rename), removed after the lock is released.
+    mkdirSync(tx.layout.trashDir, { recursive: true, mode: 0o700 });
+    try {
+      renameSync(tx.layout.jobDir(jobId), aside);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
     return true;
   });
   rmSync(aside, { recursive: true, force: true });
@@ -130,9 +139,18 @@ function everRan(store: Store, id: string): boolean {
       return 0;
     }
   };
-  return existsSync(store.layout.exitFile(id)) || size(store.layout.stdoutLog(id)) > 0 || size(store.layout.stderrLog(id)) > 0
+  return existsSync(store.layout.startMarker(id)) || size(store.layout.stdoutLog(id)) > 0 || size(store.layout.stderrLog(id)) > 0
     || readdirSafe(store.layout.resultsDir(id)).length > 0;
 }
+
+/** A directory's mtime; 0 when it is not there. */
+const mtimeMs = (path: string): number => {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+};
 
 const readdirSafe = (dir: string): string[] => {
   try {
@@ -151,14 +169,14 @@ export function recordEndsFromExitFiles(store: Store): string[] {
   const facts = new Map<string, EndFacts>();
   const ids = [...Object.keys(store.readState().jobs), ...readEntries(store.layout).map((e) => e.jobId)];
   for (const id of ids) {
-    if (existsSync(store.layout.exitFile(id))) facts.set(id, gatherEndFacts(store.layout, id));
+    if (readExitFile(store.layout, id)) facts.set(id, gatherEndFacts(store.layout, id));
   }
   store.update((tx) => {
     const queued = readEntries(tx.layout).map((e) => e.jobId).filter((id) => !tx.state.jobs[id]);
     for (const id of [...tx.activeJobIds(), ...queued]) {
       const known = facts.get(id);
       const job = tx.getJob(id);
-      if (!job || !known || isFinal(job.phase) || !existsSync(tx.layout.exitFile(id))) continue;
+      if (!job || !known || isFinal(job.phase) || !readExitFile(tx.layout, id)) continue;
       if (job.phase !== 'EXECUTING') tx.putHot({ ...job, phase: applyTransition({ ...job, phase: 'QUEUED' }, 'start').to });
       recordEnd(tx, id, undefined, known);
       lines.push(`job ${id}: had already ended: ${tx.getJob(id)?.phase ?? 'gone'}`);
@@ -170,13 +188,9 @@ export function recordEndsFromExitFiles(store: Store): string[] {
 /** Job directories that no job owns: a submit killed half-way, or a delete interrupted. */
 export function findHalfCreated(store: Store, now = Date.now()): string[] {
   const state = store.readState();
-  let names: string[];
-  try {
-    names = readdirSync(store.layout.jobsDir);
-  } catch {
-    return [];
-  }
-  return names.filter((id) => {
+  // A submit creates records/ID first, then jobs/ID: either may be there alone.
+  const names = new Set([...readdirSafe(store.layout.recordsDir), ...readdirSafe(store.layout.jobsDir)]);
+  return [...names].filter((id) => {
     if (!isJobId(id) || state.jobs[id] || state.finished[id]) return false;
     const rec = store.readJobFile(id);
     if (rec && isFinal(rec.phase)) return false;
@@ -187,7 +201,7 @@ export function findHalfCreated(store: Store, now = Date.now()): string[] {
     // state says: its output is somebody's data.
     if (everRan(store, id)) return false;
     try {
-      return now - statSync(store.layout.jobDir(id)).mtimeMs > HALF_CREATED_AGE_MS;
+      return now - Math.max(mtimeMs(store.layout.recordDir(id)), mtimeMs(store.layout.jobDir(id))) > HALF_CREATED_AGE_MS;
     } catch {
       return false;
     }
@@ -208,7 +222,7 @@ export function dropDeadBatches(store: Store): string[] {
   const dead = Object.entries(store.readState().batches).filter(([, b]) => !isProcessAlive(b.pid, b.pidStart));
   if (dead.length === 0) return [];
   const ids = new Map<string, string[]>(dead.map(([name]) => [name, []]));
-  for (const id of readdirSafe(store.layout.jobsDir)) {
+  for (const id of readdirSafe(store.layout.recordsDir)) {
     if (!isJobId(id)) continue;
     let rec;
     try {
@@ -228,11 +242,19 @@ export function dropDeadBatches(store: Store): string[] {
       mkdirSync(tx.layout.trashDir, { recursive: true, mode: 0o700 });
       for (const id of ids.get(name)!) {
         const to = join(tx.layout.trashDir, `${id}.${process.pid}.${Date.now()}`);
-        try {
-          renameSync(tx.layout.jobDir(id), to);
+        // Both its directories: the job's own and uwsrun's record of it.
+        let moved = false;
+        for (const [from, name] of [[tx.layout.jobDir(id), 'job'], [tx.layout.recordDir(id), 'record']] as const) {
+          try {
+            mkdirSync(to, { recursive: true, mode: 0o700 });
+            renameSync(from, join(to, name));
+            moved = true;
+          } catch { /* gone already */ }
+        }
+        if (moved) {
           trash.push(to);
           lines.push(`removed half-created job directory ${id} (of a submit that died half-way)`);
-        } catch { /* gone already */ }
+        }
       }
       for (const e of readEntries(tx.layout)) {
         if (e.queuedAt >= b.queueFrom && e.queuedAt <= b.queueTo) removeEntry(tx.layout, e.name);
@@ -252,6 +274,7 @@ export function removeHalfCreated(store: Store, now = Date.now()): string[] {
     const removed = store.update((tx) => {
       if (tx.state.jobs[id] || tx.getJob(id)) return false;
       rmSync(tx.layout.jobDir(id), { recursive: true, force: true });
+      rmSync(tx.layout.recordDir(id), { recursive: true, force: true });
       return true;
     });
     if (removed) lines.push(`removed half-created job directory ${id}`);

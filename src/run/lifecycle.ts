@@ -5,6 +5,8 @@
 // the job was lost. What the end takes from the job's own files (the last stderr line, the
 // results) is read before the transaction, as EndFacts (job-files.ts): a job's files are
 // never opened under the lock.
+// A job is final only when none of its processes is left: what its leader
+// leaves behind is terminated first (SPEC §5).
 
 import { readFileSync, statSync, unlinkSync } from 'node:fs';
 import { type JobRecord, isoNow } from '../core/job.js';
@@ -13,7 +15,8 @@ import type { Transaction } from '../store/state.js';
 import type { HomeLayout } from '../store/home.js';
 import type { EndFacts } from './job-files.js';
 import { type EndStatus, parseExitFile } from './exit-status.js';
-import { jobGroupMembers } from './signal.js';
+import { type ProcessTable, describeProcesses, jobProcesses, signalJob } from './signal.js';
+import type { ProcStat } from './proc.js';
 
 export type ExitStatus = EndStatus;
 
@@ -84,22 +87,46 @@ export function recordUp(tx: Transaction, jobId: string, at: string): void {
   tx.putHot({ ...job, startTime: at });
 }
 
+/** Where supervision writes what an operator should read next morning (runner.log). */
+export type Say = (line: string) => void;
+
+export interface EndOptions {
+  /** Told the end, and what had to be killed (the runner writes it to runner.log). */
+  say?: Say;
+  /** A /proc snapshot shared by the jobs of one cycle. */
+  table?: ProcessTable;
+  now?: number;
+}
+
 /**
  * The job's group leader is gone. Returns false when the job must stay EXECUTING for now:
- * it was aborted and other members of its process group are still alive.
+ * processes of it are left (in its group, or escaped). Left by an abort, they get SIGKILL
+ * after killGrace from enforceTimeLimits; left by a leader that ended by itself, they get
+ * SIGTERM now and SIGKILL after killGrace (SPEC §5), and the phase then comes from the
+ * leader's status. A job is final only once none of its processes is left.
  */
-export function recordEnd(tx: Transaction, jobId: string, observed: ExitStatus | undefined, facts: EndFacts): boolean {
+export function recordEnd(tx: Transaction, jobId: string, observed: ExitStatus | undefined, facts: EndFacts, opts: EndOptions = {}): boolean {
   const job = tx.getJob(jobId);
   if (!job || job.phase !== 'EXECUTING') return true;
-  const status = readExitFile(tx.layout, jobId) ?? observed;
+  const say = opts.say ?? (() => {});
+  const own = readExitFile(tx.layout, jobId);
+  // A wrapper that wrote its status has already terminated what the command left (it is a
+  // subreaper: see wrapper.ts), so the usual end costs no /proc scan. Looked for here: an
+  // aborted job's processes (escapees included), and those of a wrapper that died itself.
+  if (job.abortRequested || !own) {
+    const left = jobProcesses(job, opts.table);
+    if (left.length > 0) {
+      if (!job.abortRequested) terminateLeftovers(tx, job, left, say, opts);
+      return false;
+    }
+  }
+  if (own?.left) say(`job ${jobId}: its command ended, leaving ${own.left}: terminated (SIGTERM, SIGKILL after ${job.killGrace} s)`);
+  const status = own ?? observed;
   const base = { ...job, endTime: isoNow(), exitCode: status?.exitCode ?? null, signal: status?.signal ?? null };
   if (job.abortRequested) {
-    if (jobGroupMembers(job).length > 0) return false;
     const reason = tx.state.jobs[jobId]?.abortReason ?? null;
     finishAs(tx, base, 'aborted', reason ? { type: 'transient', message: reason } : null, facts);
-    return true;
-  }
-  if (!status) {
+  } else if (!status) {
     finishAs(tx, base, 'lost', {
       type: 'transient',
       message: 'the job was lost: it ended while nothing supervised it and left no exit status',
@@ -112,7 +139,32 @@ export function recordEnd(tx: Transaction, jobId: string, observed: ExitStatus |
     const line = facts.stderrLine;
     finishAs(tx, base, 'exit-failed', { type: 'fatal', message: line ? `${describeStatus(status)}: ${line}` : describeStatus(status) }, facts);
   }
+  say(describeEnd(tx.getJob(jobId) ?? base, status));
   return true;
+}
+
+/** The runner.log line of a job's end: phase, and how its command ended. */
+function describeEnd(job: JobRecord, status: ExitStatus | undefined): string {
+  let how: string;
+  if (!status) how = job.abortRequested || job.phase === 'ABORTED' ? 'no exit status' : 'lost: no exit status';
+  else if (status.error !== undefined) how = status.error;
+  else how = status.signal ? `signal ${status.signal}` : `exit code ${status.exitCode}`;
+  return `job ${job.jobId}: ended ${job.phase} (${how})`;
+}
+
+function terminateLeftovers(tx: Transaction, job: JobRecord, left: ProcStat[], say: Say, opts: EndOptions): void {
+  const since = tx.state.jobs[job.jobId]?.leftoverSince;
+  const now = opts.now ?? Date.now();
+  let denied: ProcStat[] = [];
+  if (!since) {
+    denied = signalJob(job, 'SIGTERM', true, opts.table);
+    tx.putHot(job, { leftoverSince: new Date(now).toISOString() });
+    say(`job ${job.jobId}: its leader ended, leaving ${describeProcesses(left)}: SIGTERM`);
+  } else if (now - Date.parse(since) > job.killGrace * 1000) {
+    denied = signalJob(job, 'SIGKILL', true, opts.table);
+    say(`job ${job.jobId}: still left ${job.killGrace} s after SIGTERM: ${describeProcesses(left)}: SIGKILL`);
+  }
+  if (denied.length > 0) say(`job ${job.jobId}: cannot signal ${describeProcesses(denied)}: not permitted (EPERM)`);
 }
 
 type EndEvent = 'aborted' | 'lost' | 'exit-ok' | 'exit-failed';

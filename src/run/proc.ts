@@ -8,6 +8,8 @@
 // - Scans (group members, descendants, processes carrying an environment variable) take one
 //   snapshot of every /proc entry and filter it; a process that vanishes mid-scan is simply
 //   left out (ENOENT/ESRCH mean "gone", never an error).
+// - Signalling never throws for a process that is gone (ESRCH) or that we may not signal
+//   (EPERM): both are outcomes the caller reports, not failures of uwsrun.
 // - Signalling refuses pid/pgid <= 1 outright: kill(0, …) would hit our own group and
 //   kill(-1, …) every process we may signal.
 
@@ -124,6 +126,35 @@ export function descendantsOf(pid: number, all: ProcStat[] = listProcesses()): P
   return found;
 }
 
+/**
+ * Every live process's value of the environment variable `name`, read in one pass over
+ * /proc (each environ once), for callers that look up many values (every job ending in a
+ * runner cycle). Processes whose environ cannot be read are left out, as in processesWithEnv.
+ */
+export function processesByEnvValue(name: string, all: ProcStat[] = listProcesses()): Map<string, ProcStat[]> {
+  const key = Buffer.from(`${name}=`, 'utf8');
+  const index = new Map<string, ProcStat[]>();
+  for (const p of all) {
+    if (isZombie(p)) continue;
+    let environ: Buffer;
+    try {
+      environ = readFileSync(`/proc/${p.pid}/environ`);
+    } catch {
+      continue;
+    }
+    for (let at = environ.indexOf(key); at >= 0; at = environ.indexOf(key, at + 1)) {
+      if (at !== 0 && environ[at - 1] !== 0) continue;
+      const end = environ.indexOf(0, at);
+      const value = environ.toString('utf8', at + key.length, end < 0 ? environ.length : end);
+      const list = index.get(value);
+      if (list) list.push(p);
+      else index.set(value, [p]);
+      break;
+    }
+  }
+  return index;
+}
+
 /** True if the NUL-separated environment block holds exactly the entry `entry`. */
 function environHas(environ: Buffer, entry: Buffer): boolean {
   for (let at = environ.indexOf(entry); at >= 0; at = environ.indexOf(entry, at + 1)) {
@@ -156,24 +187,34 @@ export function processesWithEnv(
   });
 }
 
-function sendSignal(target: number, signal: NodeJS.Signals): boolean {
+/**
+ * What became of a signal: sent, or the target is gone, or the kernel refused (EPERM: a
+ * process uwsrun may not signal, such as a setuid program a job ran; SPEC §5 "cannot signal").
+ */
+export type SignalOutcome = 'sent' | 'gone' | 'not-permitted';
+
+function sendSignal(target: number, signal: NodeJS.Signals): SignalOutcome {
   try {
     process.kill(target, signal);
-    return true;
+    return 'sent';
   } catch (err) {
-    if (isGone(err)) return false;
+    if (isGone(err)) return 'gone';
+    if ((err as NodeJS.ErrnoException).code === 'EPERM') return 'not-permitted';
     throw err;
   }
 }
 
-/** Signals every process in group `pgid`; false if the group no longer exists. */
-export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+/**
+ * Signals every process in group `pgid`. 'not-permitted' only when no member could be
+ * signalled (kill(2) succeeds when at least one could).
+ */
+export function signalGroup(pgid: number, signal: NodeJS.Signals): SignalOutcome {
   if (!Number.isInteger(pgid) || pgid <= 1) throw new RangeError(`refusing to signal process group ${pgid}`);
   return sendSignal(-pgid, signal);
 }
 
-/** Signals one process; false if it no longer exists. */
-export function signalProcess(pid: number, signal: NodeJS.Signals): boolean {
+/** Signals one process. */
+export function signalProcess(pid: number, signal: NodeJS.Signals): SignalOutcome {
   if (!Number.isInteger(pid) || pid <= 1) throw new RangeError(`refusing to signal process ${pid}`);
   return sendSignal(pid, signal);
 }

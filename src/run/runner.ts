@@ -19,7 +19,7 @@
 // The runner shows it makes progress by rewriting `runner.beat` every second from its event
 // loop (runner-stall.ts); `doctor` and `tick` judge a runner whose beat stopped.
 
-import { appendFileSync, closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isoNow } from '../core/job.js';
 import { MAX_BACKOFF_MS, lockWanted } from '../store/lock.js';
@@ -35,8 +35,10 @@ import { type EndFacts, gatherEndFacts, gatherEndFactsAsync } from './job-files.
 import { BEAT_MS, writeBeat } from './runner-stall.js';
 import { isProcessAlive, processStartTime } from './proc.js';
 import { jobsNeedingRunner } from './ensure-runner.js';
-import { type Launched, type WrapperExit, Launcher, LaunchError } from './wrapper.js';
+import { type Launched, type WrapperExit, Launcher, LaunchError, StartRefused } from './wrapper.js';
 import { enforceTimeLimits } from './abort.js';
+import { ProcessTable } from './signal.js';
+import { appendRunnerLog } from './runner-log.js';
 
 const IDLE_EXIT_MS = Number(process.env.UWSRUN_RUNNER_IDLE_MS) || 3_000;
 const SUPERVISE_MS = 250;
@@ -44,6 +46,7 @@ const UP_WRITE_DELAY_MS = 20;
 /** How long the runner may keep the lock while its jobs are running, to batch their news. */
 const LEASE_MS = 10;
 const ABANDONED_MARKER_MS = 5_000;
+const START_RETRY_MS = 5_000;
 /** Longer than a lock waiter's longest pause (MAX_BACKOFF_MS times 1.5). */
 const LOCK_YIELD_MS = 2 * MAX_BACKOFF_MS;
 
@@ -67,6 +70,12 @@ export class Runner {
   private superviseTimer: NodeJS.Timeout | undefined;
   private upTimer: NodeJS.Timeout | undefined;
   private failures = 0;
+  /** Lines already logged per active job (see logOnce). */
+  private readonly said = new Map<string, Set<string>>();
+  /** After a launch the launcher refused (no inode, no fork): no start before this time. */
+  private startPausedUntil = 0;
+  /** One /proc snapshot per cycle, taken when first needed (see ProcessTable). */
+  private table: ProcessTable | undefined;
   private lastSupervised = 0;
   /** The transaction whose lock the runner keeps between cycles (see cycle()). */
   private held: HeldTransaction | undefined;
@@ -86,9 +95,27 @@ export class Runner {
   }
 
   log(message: string): void {
-    try {
-      appendFileSync(this.store.layout.runnerLog, `${isoNow()} [${process.pid}] ${message}\n`, { mode: 0o600 });
-    } catch { /* nowhere left to say it */ }
+    appendRunnerLog(this.store.layout, message);
+  }
+
+  /**
+   * Logs a line about an active job once: supervision repeats itself every cycle (SIGKILL
+   * to a process that may not be signalled), runner.log must not.
+   */
+  private logOnce(jobId: string, message: string): void {
+    let said = this.said.get(jobId);
+    if (!said) this.said.set(jobId, (said = new Set()));
+    if (said.has(message)) return;
+    said.add(message);
+    this.log(message);
+  }
+
+  /** What recordEnd says about a job; the end itself closes its log lines. */
+  private sayFor(jobId: string): (line: string) => void {
+    return (line) => {
+      this.logOnce(jobId, line);
+      if (/^job \S+: ended /.test(line)) this.said.delete(jobId);
+    };
   }
 
   start(): void {
@@ -98,6 +125,11 @@ export class Runner {
     // Jobs run in their own sessions: a runner that is told to go leaves them running, and
     // the next runner adopts them.
     for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => this.leave(sig));
+    // Its stderr goes nowhere (it is detached): a crash must at least say why.
+    process.on('uncaughtException', (err) => {
+      this.log(`runner crashed: ${err.stack ?? err.message}`);
+      process.exit(70);
+    });
     const me = { pid: process.pid, startTime: processStartTime(process.pid) ?? '' };
     // The beat exists before the runner is recorded, so a recorded runner always has one.
     const identity = `${me.pid} ${me.startTime}`;
@@ -224,21 +256,27 @@ export class Runner {
       tx.dropMigrated(this.migrated);
       this.migrated = undefined;
     }
+    this.table = undefined;
     for (const [id, at] of this.ups) recordUp(tx, id, at);
     this.ups.clear();
     for (const [id, status] of this.exits) {
       const facts = this.facts.get(id);
       if (!facts) continue;
-      // Not recorded yet (aborted, its group still alive): read again by the next supervise.
+      // Not recorded yet (aborted or leaving processes, which recordEnd terminates on
+      // schedule): its files are read again by the next supervise, and it comes back here.
       this.facts.delete(id);
-      if (recordEnd(tx, id, status, facts)) this.exits.delete(id);
+      this.perJob(id, () => {
+        if (recordEnd(tx, id, status, facts, { say: this.sayFor(id), table: this.procTable() })) this.exits.delete(id);
+      });
     }
     const now = Date.now();
     if (now - this.lastSupervised >= SUPERVISE_MS) {
       this.lastSupervised = now;
       this.supervise(tx, now);
     }
-    const queued = this.startQueued(tx);
+    // After a refused start (StartRefused) nothing starts for a while; the queue is still there.
+    const queued = now >= this.startPausedUntil ? this.startQueued(tx) : true;
+    this.table = undefined;
     return queued || Object.keys(tx.state.jobs).length > 0
       || this.children.size > 0 || this.exits.size > 0;
   }
@@ -294,27 +332,52 @@ export class Runner {
     for (const id of tx.activeJobIds()) {
       const hot = tx.state.jobs[id];
       if (!hot || hot.phase !== 'EXECUTING') continue;
-      // Its leader is gone: the exit file tells how it ended. For a wrapper of our launcher,
-      // only once that file is there (else the launcher's report, with the wait status, is
-      // on its way).
-      const ours = this.children.has(id);
-      if (!this.exits.has(id) && hot.pid !== null && !isProcessAlive(hot.pid, hot.pidStart)
-        && (!ours || readExitFile(tx.layout, id) !== undefined)) {
-        this.children.delete(id);
-        this.exits.set(id, undefined); // recorded once its files are read (see the top)
-      }
-      if (this.exits.has(id) && !this.facts.has(id)) this.gatherFacts(id);
-      // An end in hand is never taken for a job over its time limit; an aborted one still
-      // gets its SIGKILL after the grace period below.
-      if (this.exits.has(id) && !hot.abortRequested) continue;
-      if (hot.startTime === null && !this.children.has(id)) {
-        // Its "up" went to a runner that died: the job started when its marker was written.
-        const at = startMarkerTime(tx.layout, id);
-        if (at) recordUp(tx, id, at);
-      }
-      const job = tx.getJob(id);
-      if (job?.phase === 'EXECUTING') enforceTimeLimits(tx, job, now);
+      this.perJob(id, () => this.superviseJob(tx, id, now));
     }
+  }
+
+  private superviseJob(tx: Transaction, id: string, now: number): void {
+    const hot = tx.state.jobs[id]!;
+    // Its leader is gone: the exit file tells how it ended. For a wrapper of our launcher,
+    // only once that file is there (else the launcher's report, with the wait status, is
+    // on its way).
+    const ours = this.children.has(id);
+    if (!this.exits.has(id) && hot.pid !== null && !isProcessAlive(hot.pid, hot.pidStart)
+      && (!ours || readExitFile(tx.layout, id) !== undefined)) {
+      this.children.delete(id);
+      this.exits.set(id, undefined); // recorded once its files are read (see the top)
+    }
+    // An end not recorded yet (its files not read, or processes of it left: recordEnd
+    // terminates them on schedule) is tried again with its files read afresh.
+    if (this.exits.has(id) && !this.facts.has(id)) this.gatherFacts(id);
+    // An end in hand is never taken for a job over its time limit; an aborted one still
+    // gets its SIGKILL after the grace period below.
+    if (this.exits.has(id) && !hot.abortRequested) return;
+    if (hot.startTime === null && !this.children.has(id)) {
+      // Its "up" went to a runner that died: the job started when its marker was written.
+      const at = startMarkerTime(tx.layout, id);
+      if (at) recordUp(tx, id, at);
+    }
+    const job = tx.getJob(id);
+    if (job?.phase !== 'EXECUTING') return;
+    const did = enforceTimeLimits(tx, job, now, this.procTable());
+    if (did) this.logOnce(id, did);
+  }
+
+  /**
+   * Runs one job's part of a cycle: a failure there (a process in a state we did not
+   * foresee, a damaged record) is logged for that job and leaves the others supervised.
+   */
+  private perJob(id: string, body: () => void): void {
+    try {
+      body();
+    } catch (err) {
+      this.logOnce(id, `job ${id}: supervision failed: ${(err as Error).message}`);
+    }
+  }
+
+  private procTable(): ProcessTable {
+    return (this.table ??= new ProcessTable());
   }
 
   /** The launcher, started on first use and again after it died. */
@@ -376,25 +439,41 @@ export class Runner {
     let launched: Launched;
     try {
       launched = this.getLauncher().launch({
-        jobId: id, jobDir: tx.layout.jobDir(id), cwd: job.cwd, command: job.command, env: job.env, holdStart: job.holdStart ?? 0,
+        jobId: id, jobDir: tx.layout.jobDir(id), recordDir: tx.layout.recordDir(id),
+        cwd: job.cwd, command: job.command, env: job.env, holdStart: job.holdStart ?? 0, killGrace: job.killGrace,
       });
     } catch (err) {
+      if (err instanceof StartRefused) {
+        // An answer, not a hang: this start failed (no inode or space for the job's files,
+        // no fork). The launcher stays; the job stays QUEUED and starts are tried again
+        // after a pause (what ran out is likely out for the next job too).
+        this.startPausedUntil = Date.now() + START_RETRY_MS;
+        this.scheduleWithin(START_RETRY_MS);
+        this.logOnce(id, `job ${id}: could not be started: ${err.message}; it stays QUEUED (starts retried every ${START_RETRY_MS / 1000} s)`);
+        return 'stop';
+      }
       if (!(err instanceof LaunchError)) throw err;
       this.dropLauncher(`job ${id}: ${err.message}; it stays QUEUED`);
       return 'stop';
     }
     if (launched.pid === null) {
-      // Its starter died between taking the marker and writing the pid into it (a few
-      // microseconds): after a while, the marker is taken to be all that happened.
-      if (startMarkerAge(tx.layout, id) > ABANDONED_MARKER_MS) removeStartMarker(tx.layout, id);
+      // Its marker is empty: its launcher died between creating the marker and forking
+      // (the forked wrapper writes the marker before anything else). Given up only after a
+      // while, and only when /proc shows no process of the job.
+      if (startMarkerAge(tx.layout, id) > ABANDONED_MARKER_MS && !jobRunsSomewhere(id, this.procTable())) {
+        removeStartMarker(tx.layout, id);
+        this.log(`job ${id}: its start marker was left empty by a launcher that died before forking it; no process of it runs: started afresh`);
+      }
       return 'stop';
     }
+    this.said.delete(id);
     if (launched.before) {
       // Started by a runner that died before recording it: adopted, never run twice.
       this.log(`job ${id}: started before by a runner that died (pid ${launched.pid}): adopted`);
       this.lastSupervised = 0;
     } else {
       this.children.set(id, launched.pid);
+      this.log(`job ${id}: started (pid ${launched.pid}): ${job.definition}`);
     }
     recordStart(tx, job, launched.pid, launched.pidStart);
     return 'started';
@@ -454,4 +533,19 @@ export class Runner {
     } catch { /* the next runner checks liveness anyway */ }
     process.exit(0);
   }
+}
+
+/**
+ * Whether any process of the job exists: its command (UWS_JOB_ID in its environment) or its
+ * wrapper (named "uwsrun-wrapper ID" in ps).
+ */
+function jobRunsSomewhere(jobId: string, table: ProcessTable): boolean {
+  if (table.withJobId(jobId).length > 0) return true;
+  return table.all.some((p) => {
+    try {
+      return readFileSync(`/proc/${p.pid}/cmdline`, 'latin1').startsWith(`uwsrun-wrapper ${jobId}`);
+    } catch {
+      return false;
+    }
+  });
 }

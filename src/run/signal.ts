@@ -1,18 +1,42 @@
 // Finding and signalling every process of a job. The job's process group (led by its
 // wrapper, whose pid is the recorded `pid`) holds the job and its children; a process that
-// escaped into a new session is still found by its environment (UWS_JOB_ID), best effort.
-// Nothing is ever signalled by pid alone. The group is the job's only while /proc/PID is our
-// leader (its start time matches the record, zombie or not) or is absent (the leader is
-// gone, its children may live on): Linux never gives out a pid that is still some group's
-// id, so a pid held by a process with another start time means our group is gone and that
-// process, and its group, belong to someone else.
+// escaped into a new session is still found by ancestry or by its environment (UWS_JOB_ID),
+// best effort. Nothing is ever signalled by pid alone. The group is the job's only while
+// /proc/PID is our leader (its start time matches the record, zombie or not) or is absent
+// (the leader is gone, its children may live on): Linux never gives out a pid that is still
+// some group's id, so a pid held by a process with another start time means our group is
+// gone and that process, and its group, belong to someone else.
+//
+// A process the kernel does not let us signal (EPERM: a setuid program of the job) is not an
+// error here: signalJob returns it, and the caller reports it like a process that survived
+// SIGKILL (SPEC §5).
 
 import type { JobRecord } from '../core/job.js';
 import {
-  type ProcStat, descendantsOf, groupMembers, listProcesses, processesWithEnv, readProcStat, signalGroup, signalProcess,
+  type ProcStat, descendantsOf, groupMembers, isProcessAlive, listProcesses, processesByEnvValue, readProcStat, signalGroup,
+  signalProcess,
 } from './proc.js';
 
 type JobIdentity = Pick<JobRecord, 'jobId' | 'pid' | 'pidStart'>;
+
+/**
+ * One snapshot of /proc for looking at several jobs: the process list at once, and the
+ * UWS_JOB_ID of every process (one read of each environ) on first need.
+ */
+export class ProcessTable {
+  private list: ProcStat[] | undefined;
+  private byJobId: Map<string, ProcStat[]> | undefined;
+
+  /** Taken on first use: a cycle that looks at no process costs no /proc scan. */
+  get all(): ProcStat[] {
+    return (this.list ??= listProcesses());
+  }
+
+  withJobId(jobId: string): ProcStat[] {
+    this.byJobId ??= processesByEnvValue('UWS_JOB_ID', this.all);
+    return this.byJobId.get(jobId) ?? [];
+  }
+}
 
 /** The live members of the job's own process group; none when its pid was reused. */
 export function jobGroupMembers(job: JobIdentity, all?: ProcStat[]): ProcStat[] {
@@ -26,24 +50,34 @@ export function jobGroupMembers(job: JobIdentity, all?: ProcStat[]): ProcStat[] 
  * Every live process of the job: its group, plus escapees found by ancestry (descendants of
  * its group's members, whatever session they moved to) or carrying its UWS_JOB_ID.
  */
-export function jobProcesses(job: JobIdentity): ProcStat[] {
-  const all = listProcesses();
+export function jobProcesses(job: JobIdentity, table = new ProcessTable()): ProcStat[] {
   const found = new Map<number, ProcStat>();
-  for (const p of jobGroupMembers(job, all)) {
+  for (const p of jobGroupMembers(job, table.all)) {
     found.set(p.pid, p);
-    for (const d of descendantsOf(p.pid, all)) found.set(d.pid, d);
+    for (const d of descendantsOf(p.pid, table.all)) found.set(d.pid, d);
   }
-  for (const p of processesWithEnv('UWS_JOB_ID', job.jobId, all)) found.set(p.pid, p);
-  return [...found.values()];
+  for (const p of table.withJobId(job.jobId)) found.set(p.pid, p);
+  // The table may be some milliseconds old (one per runner cycle): only what is still the
+  // same live process counts, so nothing is ever signalled on a stale or reused pid.
+  return [...found.values()].filter((p) => isProcessAlive(p.pid, p.startTime));
 }
 
-/** Sends `signal` to the job's group and, with `escapees`, to its processes outside it. */
-export function signalJob(job: JobIdentity, signal: NodeJS.Signals, escapees = false): void {
-  if (!escapees) {
-    if (job.pid !== null && jobGroupMembers(job).length > 0) signalGroup(job.pid, signal);
-    return;
+/**
+ * Sends `signal` to the job's group and, with `escapees`, to its processes outside it.
+ * Returns the processes that may not be signalled (EPERM). SIGKILL also goes to each process
+ * of the group by itself: a group signal refused by one member says nothing about which.
+ */
+export function signalJob(job: JobIdentity, signal: NodeJS.Signals, escapees = false, table?: ProcessTable): ProcStat[] {
+  const procs = escapees ? jobProcesses(job, table) : jobGroupMembers(job, table?.all);
+  const denied: ProcStat[] = [];
+  const inGroup = procs.filter((p) => p.pgrp === job.pid);
+  if (job.pid !== null && inGroup.length > 0 && signalGroup(job.pid, signal) === 'not-permitted') denied.push(...inGroup);
+  for (const p of procs) {
+    if (p.pgrp === job.pid && (signal !== 'SIGKILL' || denied.includes(p))) continue;
+    if (signalProcess(p.pid, signal) === 'not-permitted' && !denied.includes(p)) denied.push(p);
   }
-  const procs = jobProcesses(job);
-  if (job.pid !== null && procs.some((p) => p.pgrp === job.pid)) signalGroup(job.pid, signal);
-  for (const p of procs) if (p.pgrp !== job.pid) signalProcess(p.pid, signal);
+  return denied;
 }
+
+/** "123 (sleep), 456 (helper)" */
+export const describeProcesses = (procs: ProcStat[]): string => procs.map((p) => `${p.pid} (${p.comm})`).join(', ');

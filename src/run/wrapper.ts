@@ -1,16 +1,24 @@
 // How jobs are started. Node forking itself per job costs ~1.5 ms of the runner's time (its
 // address space is large), so the runner starts one small Perl process, the launcher
-// (perl-base is Essential on Debian), and asks it to fork each job's wrapper.
+// (perl-base is Essential on Debian; its code is launcher.pl), and asks it to fork each job's
+// wrapper.
 //
 // The launcher reads requests from a FIFO and answers each with the wrapper's pid on a second
 // FIFO: the runner blocks for that answer, so a job's pid is known inside the transaction
-// that records its start, as before. It reports on its stdout (a pipe the runner reads
-// asynchronously) "up ID" lines written by wrappers and "exit ID CODE SIGNAL" lines when it
-// reaps a wrapper (in its main loop, woken by SIGCHLD or every 50 ms). It exits when the
-// runner is gone (EOF on the request FIFO); wrappers already started live on in their own
-// sessions, and the next runner adopts them.
+// that records its start, as before. An answer "fail ..." means this one job could not be
+// started (no inode or space for its files, no fork): the launcher is fine and stays; only
+// no answer at all within a deadline means it hangs. It reports on its stdout (a pipe the
+// runner reads asynchronously) "up ID" lines written by wrappers and "exit ID CODE SIGNAL"
+// lines when it reaps a wrapper (in its main loop, woken by SIGCHLD or every 50 ms). It exits
+// when the runner is gone (EOF on the request FIFO); wrappers already started live on in
+// their own sessions, and the next runner adopts them.
 //
-// Every job's process-group leader is its wrapper, a fork of the launcher. It:
+// Before forking, the launcher creates the job's start marker (records/ID/started)
+// exclusively, and its exit file (records/ID/exit) filled with blanks. The forked wrapper's
+// first act is to write its own pid and start time into the marker, so no launcher death
+// can leave a marker empty while a copy of the job runs: a job is started at most once.
+//
+// Every job's process-group leader is its wrapper. It:
 //   1. calls setsid() (its own session and process group), waits holdStart seconds when
 //      asked (tests only: UWSRUN_TEST_HOLD_START of the submitter keeps the job in the
 //      starting window), then cd's to the job's cwd;
@@ -20,9 +28,15 @@
 //      running), and only then says "up": the "child is up" event that sets startTime. An
 //      exec that failed is reported, and the job is never "up";
 //   4. traps INT and TERM (in itself only: the command gets the signals sent to the group),
-//      waits, and writes how the command ended into jobs/ID/exit: "exit N", "signal N" or
-//      "error MESSAGE". A runner that starts after the previous one died reads that file to
-//      learn how an adopted job ended.
+//      and waits for the command. It is a child subreaper, so whatever the command leaves
+//      running (in the group, or escaped by setsid, once orphaned) becomes its child: those
+//      get SIGTERM, then SIGKILL after killGrace, while the wrapper, still the leader, keeps
+//      the job EXECUTING (SPEC §5: the job ends with its leader, leaving nothing behind);
+//   5. writes how the command ended over the blanks of its exit file: "exit N", "signal N"
+//      or "error MESSAGE", and a second line "left PID (COMM), ..." naming what it had to
+//      terminate (no new inode or block needed, so a full disk cannot lose it). A runner
+//      that starts after the previous one died reads that file to learn how an adopted job
+//      ended.
 // Until step 4 the wrapper has no handlers: SIGTERM in the starting window ends it at once.
 
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -31,110 +45,24 @@ import { signalName } from './exit-status.js';
 import { readProcStat } from './proc.js';
 import { sleepSync } from '../store/lock.js';
 
-const LAUNCHER = String.raw`
-use strict;
-use POSIX ();
-my ($reqPath, $repPath) = @ARGV;
-# What ps shows: "uwsrun-launcher HOME", and "uwsrun-wrapper JOBID" for each wrapper.
-$0 = 'uwsrun-launcher ' . ($reqPath =~ s{/[^/]*$}{}r);
-$SIG{PIPE} = 'IGNORE';
-for my $p ($reqPath, $repPath) { unlink $p; POSIX::mkfifo($p, 0600) or die "launcher: cannot create $p: $!\n"; }
-open(my $req, '<', $reqPath) or die "launcher: cannot open $reqPath: $!\n";
-open(my $rep, '>', $repPath) or die "launcher: cannot open $repPath: $!\n";
-syswrite $rep, "ready\n";
-my %job;
-# Children are reaped here, in the main loop, never in a signal handler: Perl runs handlers
-# late, and a SIGCHLD arriving just before a blocking read would wait for the next request.
-# The handler only makes select() return early; the timeout covers the remaining race.
-sub reap {
-  while ((my $p = waitpid(-1, POSIX::WNOHANG())) > 0) {
-    my $id = delete $job{$p};
-    syswrite STDOUT, "exit $id " . ($? >> 8) . " " . ($? & 127) . "\n" if defined $id;
-  }
-}
-$SIG{CHLD} = sub {};
-my $rin = ''; vec($rin, fileno($req), 1) = 1;
-my $buf = '';
-while (1) {
-  reap();
-  next if select(my $rout = $rin, undef, undef, 0.05) <= 0;
-  my $n = sysread($req, $buf, 65536, length $buf);
-  if (!defined $n) { next if $!{EINTR}; last }
-  last if $n == 0;
-  while ($buf =~ /\A(\d+)\n/ && length($buf) >= length($1) + 1 + $1) {
-    my $len = $1;
-    my $rec = substr($buf, length($len) + 1, $len);
-    substr($buf, 0, length($len) + 1 + $len) = '';
-    my ($id, $dir, $cwd, $hold, $argc, @rest) = split /\0/, $rec, -1;
-    my @cmd = splice(@rest, 0, $argc);
-    # 193 = O_WRONLY|O_CREAT|O_EXCL: the job's "started" marker, taken once and for all.
-    my $mark;
-    if (!sysopen($mark, "$dir/started", 193, 0600)) {
-      if ($!{EEXIST}) { syswrite $rep, "started " . (slurp("$dir/started") // '') . "\n" }
-      else { syswrite $rep, "fail cannot create $dir/started: $!\n" }
-      next;
-    }
-    my $pid = fork;
-    if (!defined $pid) { my $e = $!; close $mark; unlink "$dir/started"; syswrite $rep, "fail cannot fork: $e\n"; next }
-    if ($pid == 0) { close $req; close $rep; close $mark; wrapper($id, $dir, $cwd, $hold, \@cmd, \@rest) }
-    $job{$pid} = $id;
-    my $start = (split / /, (slurp("/proc/$pid/stat") // '') =~ s/.*\) //sr)[19] // '';
-    syswrite $mark, "$pid $start"; close $mark;
-    syswrite $rep, "$pid $start\n";
-  }
-}
-exit 0;
-
-sub slurp { my ($f) = @_; open(my $h, '<', $f) or return undef; local $/; my $t = <$h>; close $h; return $t; }
-
-sub wrapper {
-  my ($id, $d, $cwd, $hold, $cmd, $env) = @_;
-  $0 = "uwsrun-wrapper $id";
-  $SIG{CHLD} = 'DEFAULT'; $SIG{PIPE} = 'DEFAULT';
-  POSIX::setsid();
-  open(STDIN, '<', '/dev/null'); open(STDERR, '>', '/dev/null');
-  # 577 = O_WRONLY|O_CREAT|O_TRUNC (Linux): mode 0600 whatever the umask.
-  my $status = sub { my ($text) = @_; my $tmp = "$d/.exit.tmp";
-    if (sysopen(my $f, $tmp, 577, 0600)) { print $f "$text\n"; close $f; rename $tmp, "$d/exit"; } };
-  my $fail = sub { $status->("error $_[0]"); POSIX::_exit($_[1] // 126) };
-  select(undef, undef, undef, $hold) if $hold > 0;
-  open(my $out, '>>', "$d/stdout.log") or $fail->("cannot open stdout.log: $!");
-  open(my $err, '>>', "$d/stderr.log") or $fail->("cannot open stderr.log: $!");
-  chdir $cwd or $fail->("cannot change to directory $cwd: $!");
-  pipe(my $r, my $w) or $fail->("pipe: $!");
-  my $pid = fork;
-  defined $pid or $fail->("cannot fork: $!");
-  if ($pid == 0) {
-    close $r;
-    %ENV = map { split /=/, $_, 2 } @$env;
-    open(STDOUT, '>&', $out); open(STDERR, '>&', $err);
-    exec { $cmd->[0] } @$cmd;
-    syswrite $w, "$!"; POSIX::_exit(127);
-  }
-  close $w;
-  my $failed = do { local $/; <$r> };
-  if (defined $failed && length $failed) { waitpid($pid, 0); $fail->("cannot execute $cmd->[0]: $failed", 127); }
-  $SIG{PIPE} = 'IGNORE';
-  syswrite STDOUT, "up $id\n";
-  $SIG{INT} = $SIG{TERM} = sub {};
-  my $got;
-  do { $got = waitpid($pid, 0) } until $got == $pid || $got == -1;
-  my $st = $?;
-  if ($st & 127) { $status->("signal " . ($st & 127)); POSIX::_exit(128 + ($st & 127)); }
-  $status->("exit " . ($st >> 8));
-  POSIX::_exit($st >> 8);
-}
-`;
+// The Perl of the launcher and the wrapper, in a file of its own (bundled as text by esbuild;
+// `perl -c` checks it in test/unit/perl.test.ts).
+import LAUNCHER from './launcher.pl';
 
 export const PERL = '/usr/bin/perl';
 
 export interface JobLaunch {
   jobId: string;
+  /** Where its logs go (stdout.log, stderr.log). */
   jobDir: string;
+  /** Where its start marker and exit file are (uwsrun's own, out of the job's reach). */
+  recordDir: string;
   cwd: string;
   command: string[];
   env: Record<string, string>;
   holdStart: number;
+  /** Seconds between SIGTERM and SIGKILL for what the command leaves behind. */
+  killGrace: number;
 }
 
 /**
@@ -161,7 +89,11 @@ const SETUP_TIMEOUT_MS = 5_000;
 /** How long a launch may wait for the launcher's answer before it is taken to be hung. */
 const ANSWER_TIMEOUT_MS = 5_000;
 
+/** The launcher is gone or hangs: it is given up. */
 export class LaunchError extends Error {}
+
+/** The launcher answered that this job could not be started (it stays usable). */
+export class StartRefused extends Error {}
 
 export class Launcher {
   private readonly proc: ChildProcess;
@@ -262,12 +194,13 @@ export class Launcher {
   /**
    * Forks the job's wrapper, unless the job's "started" marker shows it was started before
    * (by a runner that died before recording it). Blocks for the launcher's answer (~0.5 ms),
-   * polling every 50 µs, at most ANSWER_TIMEOUT_MS.
+   * polling every 50 µs, at most ANSWER_TIMEOUT_MS. Throws StartRefused when the launcher
+   * could not start this job, LaunchError when the launcher itself failed.
    */
   launch(job: JobLaunch): Launched {
     if (this.closed) throw new LaunchError('launcher is gone');
     const env = Object.entries(job.env).map(([k, v]) => `${k}=${v}`);
-    const payload = Buffer.from([job.jobId, job.jobDir, job.cwd, String(job.holdStart), String(job.command.length), ...job.command, ...env].join('\0'));
+    const payload = Buffer.from([job.jobId, job.jobDir, job.recordDir, job.cwd, String(job.holdStart), String(job.killGrace), String(job.command.length), ...job.command, ...env].join('\0'));
     const request = Buffer.concat([Buffer.from(`${payload.length}\n`), payload]);
     let answer = '';
     try {
@@ -292,7 +225,8 @@ export class Launcher {
     const m = /^(started )?(\d+) (\d*)\n$/.exec(answer);
     if (m) return { pid: Number(m[2]), pidStart: m[3]!, before: m[1] !== undefined };
     if (answer.startsWith('started ')) return { pid: null, pidStart: null, before: true };
-    throw new LaunchError(`launcher: ${answer.trim()}`);
+    if (answer.startsWith('fail ')) throw new StartRefused(answer.slice(5).trim());
+    throw new LaunchError(`launcher: unexpected answer ${JSON.stringify(answer.trim())}`);
   }
 
   /** Closes our ends and kills the launcher (it may be hung); its wrappers live on. */

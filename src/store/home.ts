@@ -10,10 +10,13 @@
 //   HOME/trash/            directories of deleted jobs, on their way out
 //   HOME/runids/           run-id index for `submit --unique`
 //   HOME/cache/            definitions files that validated, as JSON (keyed by inode+mtime)
-//   HOME/jobs/ID/          job.json, stdout.log, stderr.log, results/, and the wrapper's
-//                          `exit` file (the job's exit status, written by its group leader)
+//   HOME/jobs/ID/          the job's directory and default working directory: stdout.log,
+//                          stderr.log, results/ (the job's own: it may change them at will)
+//   HOME/records/ID/       uwsrun's own files about the job, out of the job's reach (SPEC §8):
+//                          job.json (its record), `started` (the start marker) and `exit`
+//                          (its exit status, written by its group leader)
 
-import { mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fsProblem, storeError } from '../errors.js';
@@ -64,13 +67,16 @@ export class HomeLayout {
   get cacheDir(): string { return join(this.dir, 'cache'); }
   /** The run-id index for `submit --unique` (see core/submit.ts). */
   get runIdsDir(): string { return join(this.dir, 'runids'); }
+  /** uwsrun's own files about jobs: nothing a job does in its directory reaches them. */
+  get recordsDir(): string { return join(this.dir, 'records'); }
   jobDir(jobId: string): string { return join(this.dir, 'jobs', jobId); }
-  jobFile(jobId: string): string { return join(this.dir, 'jobs', jobId, 'job.json'); }
+  recordDir(jobId: string): string { return join(this.dir, 'records', jobId); }
+  jobFile(jobId: string): string { return join(this.dir, 'records', jobId, 'job.json'); }
   resultsDir(jobId: string): string { return join(this.dir, 'jobs', jobId, 'results'); }
   stdoutLog(jobId: string): string { return join(this.dir, 'jobs', jobId, 'stdout.log'); }
   stderrLog(jobId: string): string { return join(this.dir, 'jobs', jobId, 'stderr.log'); }
-  exitFile(jobId: string): string { return join(this.dir, 'jobs', jobId, 'exit'); }
-  startMarker(jobId: string): string { return join(this.dir, 'jobs', jobId, 'started'); }
+  exitFile(jobId: string): string { return join(this.dir, 'records', jobId, 'exit'); }
+  startMarker(jobId: string): string { return join(this.dir, 'records', jobId, 'started'); }
 
   exists(): boolean {
     try {
@@ -81,12 +87,13 @@ export class HomeLayout {
   }
 
   /**
-   * For commands that write: creates HOME (0700) and jobs/, and refuses a HOME that another
+   * For commands that write: creates HOME (0700), jobs/ and records/, and refuses a HOME that another
    * user owns or that others may write, since job records and logs may hold secrets.
    */
   ensure(): void {
     try {
       mkdirSync(this.jobsDir, { recursive: true, mode: 0o700 });
+      if (!existsSync(this.recordsDir)) this.createRecordsDir();
     } catch (err) {
       throw storeError(`cannot create HOME ${this.dir}: ${fsProblem(err)}`);
     }
@@ -95,6 +102,43 @@ export class HomeLayout {
 
   ensureQueueDir(): void {
     mkdirSync(this.queueDir, { recursive: true, mode: 0o700 });
+  }
+
+  /**
+   * A HOME of an older uwsrun (jobs/ but no records/) is brought to this layout by whichever
+   * command opens it first, reader or writer: otherwise a reader would see no jobs. Costs one
+   * stat per command. (Upgrade while no runner of the older version runs: it would still
+   * look for job.json in the job directories.)
+   */
+  upgradeIfOld(): void {
+    if (existsSync(this.recordsDir) || !existsSync(this.jobsDir)) return;
+    try {
+      this.createRecordsDir();
+    } catch (err) {
+      throw storeError(`cannot move job records of ${this.dir} to records/: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  }
+
+  /**
+   * records/ is new: a HOME of an older uwsrun kept job.json, exit and started in the job's
+   * directory. Whoever creates records/ moves them there, once (a command running at that
+   * very moment may miss a job for a few milliseconds).
+   */
+  private createRecordsDir(): void {
+    try {
+      mkdirSync(this.recordsDir, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return;
+      throw err;
+    }
+    for (const id of readdirSync(this.jobsDir)) {
+      for (const name of ['job.json', 'exit', 'started']) {
+        const old = join(this.jobDir(id), name);
+        if (!existsSync(old)) continue;
+        mkdirSync(this.recordDir(id), { recursive: true, mode: 0o700 });
+        renameSync(old, join(this.recordDir(id), name));
+      }
+    }
   }
 
   checkOwnership(): void {

@@ -2,7 +2,7 @@
 // often and stays small however many jobs wait: the HOME-wide limit, the runner's identity,
 // the counters, the submits in progress, one small "hot" entry per EXECUTING job, and the
 // final records of at most a few dozen jobs that ended recently. Each job's full record is
-// jobs/ID/job.json; a PENDING or QUEUED job's phase and queue place are in it too (putHot
+// records/ID/job.json; a PENDING or QUEUED job's phase and queue place are in it too (putHot
 // writes them there), and a QUEUED job also has an entry in HOME/queue/ (queue-dir.ts), so
 // 100,000 queued jobs cost every command nothing. A job that ends gets its final record
 // in `finished` (one state write, which its end needed anyway); records are moved from
@@ -206,6 +206,7 @@ export class Store {
 
   constructor(home: string) {
     this.layout = new HomeLayout(home);
+    this.layout.upgradeIfOld();
     this.adapter = new DurableJsonAdapter(this.layout);
     this.db = new LowSync<StateData>(this.adapter, emptyState());
   }
@@ -317,7 +318,7 @@ export class Store {
       const text = JSON.stringify(job, null, 1);
       try {
         await writeFileDurableAsync(this.layout.jobFile(job.jobId), text);
-        await fsyncDirAsync(this.layout.jobDir(job.jobId));
+        await fsyncDirAsync(this.layout.recordDir(job.jobId));
         written.set(job.jobId, text);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
@@ -423,14 +424,14 @@ export class Store {
     return found.reverse();
   }
 
-  /** Every existing job, oldest first. O(number of job directories). */
+  /** Every existing job, oldest first. O(number of job records). */
   listJobs(state: StateData = this.readState()): JobRecord[] {
     let ids: string[];
     try {
-      ids = readdirSync(this.layout.jobsDir);
+      ids = readdirSync(this.layout.recordsDir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw storeError(`cannot read ${this.layout.jobsDir}: ${errnoOf(err)}`);
+      throw storeError(`cannot read ${this.layout.recordsDir}: ${errnoOf(err)}`);
     }
     const jobs: JobRecord[] = [];
     for (const id of ids) {
@@ -583,7 +584,7 @@ export class Transaction {
       while (pending.length > 0) {
         commitTemp(pending[0]!.file);
         const { id } = pending.shift()!;
-        fsyncDir(this.layout.jobDir(id));
+        fsyncDir(this.layout.recordDir(id));
         delete this.state.finished[id];
         this.state.moved++;
       }
@@ -634,7 +635,7 @@ export class Transaction {
     for (const [id, text] of written) {
       const now = this.state.finished[id];
       if (!now) continue;
-      if (text === null ? !existsSync(this.layout.jobDir(id)) : JSON.stringify(now, null, 1) === text) {
+      if (text === null ? !existsSync(this.layout.recordDir(id)) : JSON.stringify(now, null, 1) === text) {
         delete this.state.finished[id];
         this.state.moved++;
       }
@@ -665,6 +666,8 @@ export class Transaction {
       startTime: job.startTime,
       abortRequested: job.abortRequested,
       abortReason: prev?.abortReason ?? null,
+      // Only while it matters (state.json stays small with many active jobs).
+      ...(prev?.leftoverSince ? { leftoverSince: prev.leftoverSince } : {}),
       ...extra,
       queuedAt,
     };

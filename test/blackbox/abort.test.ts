@@ -43,8 +43,8 @@ jobs:
     command: [sh, -c, 'trap "echo INT >> $UWS_RESULTS_DIR/sig" INT; trap "" TERM; echo ready > $UWS_RESULTS_DIR/ready; while :; do sleep 0.1; done']
     killGrace: 3
   lingering:
-    description: its shell dies of SIGINT at once, its background children ignore SIGINT
-    command: [sh, -c, 'sleep 300 & sh -c "sleep 300" & wait']
+    description: its shell dies of SIGINT at once, its background children ignore SIGINT and SIGTERM
+    command: [sh, -c, 'trap "" TERM; sleep 300 & sh -c "sleep 300" & trap - TERM; wait']
     killGrace: 3
   gated:
     description: exits with status CODE once the test creates the file go
@@ -437,7 +437,11 @@ test('while the leader is gone but its group lives on, the phase stays EXECUTING
       abortDone = true;
       return r;
     });
-    // SIGINT ends the job's shell and so the wrapper; the background sleeps ignore SIGINT.
+    // SIGINT ends the job's shell; the background sleeps ignore SIGINT. The wrapper would
+    // stay to terminate them (SPEC §5): SIGKILL it, so its group lives on without a leader.
+    await waitFor('the abort to have been asked', () => existsSync(join(sb.home, 'runner.log'))
+      && readFileSync(join(sb.home, 'runner.log'), 'utf8').includes(`job ${id}: abort requested`));
+    process.kill(leader.pid, 'SIGKILL');
     await waitFor('the leader to end', () => !stillAlive(leader));
     const during = sb.run(['phase', id]).stdout.trim();
     const stillThere = members.filter((p) => p.pid !== job.pid && stillAlive(p));

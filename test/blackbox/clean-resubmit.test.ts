@@ -134,7 +134,7 @@ test('resubmit: a new PENDING job from the snapshot, with -p changes, the same r
     assert.equal(job.executionDuration, 600);
     assert.deepEqual(job.parameters, { name: 'Ada', count: 2 });
     assert.deepEqual(job.command, old.command, 'the command template of the snapshot, filled in again');
-    const record = JSON.parse(readFileSync(`${sb.jobDir(again)}/job.json`, 'utf8'));
+    const record = JSON.parse(readFileSync(`${sb.recordDir(again)}/job.json`, 'utf8'));
     assert.equal(record.killGrace, 7);
     assert.equal(record.maxRunning, 3);
     assert.equal(record.env.GREETING, 'hello');

@@ -171,7 +171,7 @@ test('a job SIGKILLed while its runner is dead (no exit file) ends ERROR "lost" 
     await killRunner(sb);
     process.kill(-pid, 'SIGKILL'); // the whole group: wrapper and command, so no exit file
     await waitFor(`job ${id}'s processes gone`, () => !alive(pid, pidStart) && allProcs().every((p) => p.pgrp !== pid || isZombie(p)), 10_000);
-    assert.equal(existsSync(join(sb.jobDir(id), 'exit')), false, 'no exit status was written');
+    assert.equal(readFileSync(join(sb.recordDir(id), 'exit'), 'utf8').trim(), '', 'no exit status was written (the file holds its blanks)');
     assert.equal(state(sb).jobs[id]?.phase, 'EXECUTING', 'nobody has noticed yet');
 
     const t1 = sb.run(['tick']);
@@ -506,7 +506,7 @@ test('kill -9 of `submit` at random moments: state.json always parses, no printe
     for (const d of orphans) {
       assert.equal(st.jobs[d], undefined, `${d}: hot entry but not listed`);
       assert.equal(st.finished?.[d], undefined, `${d}: final record in state.json but not listed`);
-      const file = join(sb.jobDir(d), 'job.json');
+      const file = join(sb.recordDir(d), 'job.json');
       if (existsSync(file)) {
         const rec = JSON.parse(readFileSync(file, 'utf8'));
         assert.ok(!FINAL.includes(rec.phase), `${d}: a final job.json must be listed`);
@@ -523,7 +523,9 @@ test('kill -9 of `submit` at random moments: state.json always parses, no printe
     const young = sb.run(['doctor']);
     assert.doesNotMatch(young.stdout + young.stderr, /half-created/, `young leftovers are not reported: ${young.stdout}`);
     const old = (Date.now() - 120_000) / 1000;
-    for (const d of leftovers) utimesSync(sb.jobDir(d), old, old);
+    for (const d of leftovers) {
+      for (const dir of [sb.jobDir(d), sb.recordDir(d)]) if (existsSync(dir)) utimesSync(dir, old, old);
+    }
     const aged = sb.run(['doctor']);
     assert.equal(aged.code, 1, `doctor: a problem is left: ${aged.stdout}`);
     assert.match(aged.stdout, /half-created/);
@@ -533,6 +535,7 @@ test('kill -9 of `submit` at random moments: state.json always parses, no printe
     for (const d of leftovers) {
       assert.match(tk.stdout, new RegExp(`half-created job directory ${d}`));
       assert.equal(existsSync(sb.jobDir(d)), false, `${d} removed by tick`);
+      assert.equal(existsSync(sb.recordDir(d)), false, `${d}'s record directory removed by tick`);
     }
     const after = new Set(sb.json<any[]>(['list']).map((j) => j.jobId as string));
     assert.deepEqual([...after].sort(), [...listed].sort(), 'tick removed no real job');
@@ -965,7 +968,7 @@ test('destruction: a job past its destruction time is deleted by tick; tick agai
   }
 });
 
-test('destruction with archive: true: ARCHIVED, hidden from list, kept with only job.json; set --destruction then refused', T, async () => {
+test('destruction with archive: true: ARCHIVED, hidden from list, its directory gone and its record kept; set --destruction then refused', T, async () => {
   const sb = new Sandbox(YAML.replace('destruction: 0', 'destruction: 0\n  archive: true'));
   try {
     const id = submitJob(sb, ['hello', '--run', '--destruction', '3s']);
@@ -980,7 +983,8 @@ test('destruction with archive: true: ARCHIVED, hidden from list, kept with only
     assert.equal(job.exitCode, 0);
     assert.deepEqual(sb.json<any[]>(['list']).map((j) => j.jobId), []);
     assert.deepEqual(sb.json<any[]>(['list', '--phase', 'ARCHIVED']).map((j) => j.jobId), [id]);
-    assert.deepEqual(readdirSync(sb.jobDir(id)), ['job.json']);
+    assert.equal(existsSync(sb.jobDir(id)), false, 'the job directory is deleted');
+    assert.ok(existsSync(join(sb.recordDir(id), 'job.json')), 'the record is kept');
     const before = sb.job(id);
     const s = sb.run(['set', id, '--destruction', '1h']);
     assert.equal(s.code, 4, s.stderr);

@@ -59,7 +59,7 @@ async function adoptedAfterTick(sb: Sandbox, id: string, pid: number): Promise<v
 
 /** The job's `started` marker: "PID STARTTIME" (asserted). */
 function startMarker(sb: Sandbox, id: string): { pid: number; pidStart: string } {
-  const file = join(sb.jobDir(id), 'started');
+  const file = join(sb.recordDir(id), 'started');
   assert.ok(existsSync(file), `job ${id} must have its started marker ${file}`);
   const text = readFileSync(file, 'utf8');
   const m = /^(\d+) (\d+)\s*$/.exec(text);
@@ -98,7 +98,7 @@ async function startedButUnrecorded(sb: Sandbox, extra: string[] = []): Promise<
   delete st.jobs[id];
   writeFileSync(queueEntryFile(sb, id), '');
   writeFileSync(join(sb.home, 'state.json'), JSON.stringify(st));
-  assert.ok(existsSync(join(sb.jobDir(id), 'started')), 'the started marker is left in place');
+  assert.ok(existsSync(join(sb.recordDir(id), 'started')), 'the started marker is left in place');
   return { id, pid, pidStart, runnerPid: runner.pid };
 }
 
@@ -194,9 +194,9 @@ test('abort of a QUEUED job whose marker shows it started: SIGTERM to its group,
     // The wrapper (which outlives SIGTERM once its command is up) wrote how the command
     // ended: by SIGTERM, the signal of the starting window, not SIGINT, and no SIGKILL was
     // needed (that would have killed the wrapper before it could write).
-    const exitFile = join(sb.jobDir(id), 'exit');
+    const exitFile = join(sb.recordDir(id), 'exit');
     assert.ok(existsSync(exitFile), 'the wrapper wrote how the command ended');
-    assert.equal(readFileSync(exitFile, 'utf8').trim(), 'signal 15', 'the command got SIGTERM');
+    assert.equal(readFileSync(exitFile, 'utf8').split('\n')[0], 'signal 15', 'the command got SIGTERM (its first line; a second may name what it left)');
 
     // Housekeeping leaves it ABORTED and starts nothing.
     const t = sb.run(['tick']);
@@ -256,13 +256,16 @@ function drainDiagnostics(sb: Sandbox, ids: string[]): string {
   const lines = [`phases ${JSON.stringify(hotPhases(sb, ids))}`, `finished records ${Object.keys(st.finished ?? {}).length}`,
     `runner ${JSON.stringify(r)} ${r && alive(r.pid, r.startTime) ? 'alive' : 'not alive'}`];
   if (r) {
+    const main = procStat(r.pid);
+    lines.push(`runner main thread state ${main?.state ?? '?'} wchan ${readProc(r.pid, 'wchan') ?? '?'} `
+      + `stack ${(readProc(r.pid, 'stack') ?? '?').split('\n')[0]}`);
     const launcher = launcherOf(r.pid);
     lines.push(`launcher ${launcher ? `${launcher.pid} state ${launcher.state} wchan ${readProc(launcher.pid, 'wchan') ?? '?'}` : 'none'}`);
   }
   for (const [id, hot] of Object.entries<any>(st.jobs)) {
     if (hot.phase !== 'EXECUTING') continue;
     const p = hot.pid ? procStat(hot.pid) : undefined;
-    const exitFile = join(sb.jobDir(id), 'exit');
+    const exitFile = join(sb.recordDir(id), 'exit');
     lines.push(`EXECUTING ${id} pid ${hot.pid} startTime ${hot.startTime}: ${p ? `${p.comm} state ${p.state} ppid ${p.ppid}` : 'gone'}; `
       + `exit file ${existsSync(exitFile) ? JSON.stringify(readFileSync(exitFile, 'utf8').trim()) : 'none'}`);
   }
@@ -406,7 +409,7 @@ test('more than 64 jobs ending in a row: every record reaches its job.json and s
     assert.deepEqual(ids.filter((id) => st.jobs[id] !== undefined), [], 'no hot entries left for the jobs');
     const bad: string[] = [];
     for (const id of ids) {
-      const file = join(sb.jobDir(id), 'job.json');
+      const file = join(sb.recordDir(id), 'job.json');
       let rec: any;
       try {
         rec = JSON.parse(readFileSync(file, 'utf8'));

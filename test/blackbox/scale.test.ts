@@ -209,7 +209,7 @@ test('a --params-from submit killed with SIGKILL half-way: none of its jobs is v
     // submit still writing: the one-minute rule of half-created directories removes it later.
     const rest = readdirSync(jobsDir).filter((d) => d !== before && d !== after);
     assert.ok(rest.length <= 1, `at most the directory being written when killed is left: ${rest.length}`);
-    for (const d of rest) assert.equal(existsSync(join(jobsDir, d, 'job.json')), false, `${d} has no record`);
+    for (const d of rest) assert.equal(existsSync(join(sb.recordDir(d), 'job.json')), false, `${d} has no record`);
     assert.deepEqual(queueNames(sb), [], 'no queue entry left');
     assert.deepEqual(state(sb).batches, {}, 'the reservation is gone');
     assert.deepEqual(listIds(sb), [before, after], 'and nothing became visible');

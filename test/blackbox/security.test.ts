@@ -83,11 +83,13 @@ for (const umask of ['022', '000']) {
       const expect: [string, number][] = [
         [sb.home, 0o700],
         [join(sb.home, 'jobs'), 0o700],
+        [join(sb.home, 'records'), 0o700],
+        [sb.recordDir(id), 0o700],
         [sb.jobDir(id), 0o700],
         [join(sb.jobDir(id), 'results'), 0o700],
         [join(sb.home, 'state.json'), 0o600],
         [join(sb.home, 'state.good.json'), 0o600],
-        [join(sb.jobDir(id), 'job.json'), 0o600],
+        [join(sb.recordDir(id), 'job.json'), 0o600],
         [join(sb.jobDir(id), 'stdout.log'), 0o600],
         [join(sb.jobDir(id), 'stderr.log'), 0o600],
       ];

@@ -163,7 +163,7 @@ describe('process groups', () => {
     const sleeps = members.filter((p) => p.comm === 'sleep');
     for (const s of sleeps) assert.equal(s.ppid, sh.pid);
 
-    assert.equal(signalGroup(sh.pid, 'SIGKILL'), true);
+    assert.equal(signalGroup(sh.pid, 'SIGKILL'), 'sent');
     await waitFor('the group to be empty', () => groupMembers(sh.pid).length === 0);
     // The orphaned sleeps may linger as zombies of PID 1; either way they are not alive.
     for (const s of sleeps) assert.equal(isProcessAlive(s.pid, s.startTime), false);
@@ -183,7 +183,7 @@ describe('process groups', () => {
 
     // Killing bottom-up lets each shell reap its child, so no orphan zombie is left behind.
     const exited = new Promise((resolve) => sh.once('exit', resolve));
-    assert.equal(signalProcess(grandchild.pid, 'SIGKILL'), true);
+    assert.equal(signalProcess(grandchild.pid, 'SIGKILL'), 'sent');
     await exited;
     assert.deepEqual(descendantsOf(sh.pid), []);
   });
@@ -211,7 +211,7 @@ describe('process groups', () => {
     assert.ok(!pidsWith('UWS_JOB_ID', `${jobId}0`).includes(escaped.pid));
     assert.ok(!pidsWith('WS_JOB_ID', jobId).includes(escaped.pid));
 
-    assert.equal(signalProcess(escaped.pid, 'SIGKILL'), true);
+    assert.equal(signalProcess(escaped.pid, 'SIGKILL'), 'sent');
     await waitFor('the escaped sleep to die', () => !isProcessAlive(escaped.pid, escaped.startTime));
     assert.deepEqual(
       processesWithEnv('UWS_JOB_ID', jobId).filter((p) => p.pid === escaped.pid),
@@ -222,9 +222,9 @@ describe('process groups', () => {
 });
 
 describe('signalling', () => {
-  test('signalling a process or group that does not exist returns false', () => {
-    assert.equal(signalProcess(IMPOSSIBLE_PID, 'SIGTERM'), false);
-    assert.equal(signalGroup(IMPOSSIBLE_PID, 'SIGTERM'), false);
+  test('signalling a process or group that does not exist says "gone"', () => {
+    assert.equal(signalProcess(IMPOSSIBLE_PID, 'SIGTERM'), 'gone');
+    assert.equal(signalGroup(IMPOSSIBLE_PID, 'SIGTERM'), 'gone');
   });
 
   test('pids and groups 0 and 1 are refused rather than signalling everything', () => {
