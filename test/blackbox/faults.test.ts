@@ -344,7 +344,14 @@ test('kill -9 of the runner: its launcher exits too, the jobs live on, and a suc
     const runner = liveRunner(sb);
     const launcher = launcherOf(runner.pid);
     assert.ok(launcher, `runner ${runner.pid} must have a launcher child (uwsrun-launcher)`);
-    const members = started.map((s) => jobProcs(s.pid));
+    // The wrapper and the job's shell; the shell forks a short `sleep` every 50 ms, so a
+    // snapshot is taken again until it catches the two alone.
+    const members: ReturnType<typeof jobProcs>[] = [];
+    for (const s of started) {
+      let m = jobProcs(s.pid);
+      await waitFor(`a snapshot of job ${s.pid}'s wrapper and command alone`, () => (m = jobProcs(s.pid)).length === 2, 10_000);
+      members.push(m);
+    }
 
     await killRunner(sb);
     // EOF on its request FIFO: the launcher leaves (gone, or a zombie nobody reaps).
