@@ -112,7 +112,15 @@ test('defence in depth: under umask 000 nothing uwsrun creates under HOME is ope
       for (const name of readdirSync(dir)) {
         const path = join(dir, name);
         if (path === join(sb.jobDir(id), 'results')) continue;
-        const st = statSync(path);
+        let st;
+        try {
+          st = statSync(path);
+        } catch (err) {
+          // Gone since readdir: a transient file of a command or of the idle runner (a lock,
+          // state.lock.want, a temp file). What exists is checked; what vanished holds nothing.
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+          throw err;
+        }
         if ((st.mode & 0o077) !== 0) open.push(`${path.slice(sb.home.length)} ${octal(st.mode & 0o7777)}`);
         if (st.isDirectory()) walk(path);
       }
