@@ -33,6 +33,25 @@ export const usageErrors = (problems: readonly string[]): UserError => new UserE
 export const noSuchJob = (jobId: string): UserError => new UserError(`no such job: ${jobId}`, EXIT.noSuchJob);
 export const storeError = (message: string): UserError => new UserError(message, EXIT.store);
 
+/**
+ * One job's record (HOME/records/ID/job.json) cannot be parsed: exit 5 for a command about
+ * that job; commands about all jobs (list, tick, doctor, the runner) catch it by its class,
+ * name the job and go on with the others, and `delete` removes it (SPEC §8).
+ */
+export class DamagedRecordError extends UserError {
+  constructor(
+    readonly jobId: string,
+    readonly file: string,
+  ) {
+    super(`job record ${file} is damaged (not JSON); run \`uwsrun delete ${jobId}\` to remove the job`, EXIT.store);
+  }
+
+  /** The one line that list and doctor print for it. */
+  get line(): string {
+    return `job ${this.jobId}: its record ${this.file} is damaged (not JSON); \`uwsrun delete ${this.jobId}\` removes it`;
+  }
+}
+
 const ERRNO_WORDS: Record<string, string> = {
   ENOENT: 'no such file',
   EACCES: 'permission denied',

@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { Context } from './context.js';
 import { forEachId, reportError, resolveJobIds } from './ids.js';
 import { toPublic, type JobRecord } from '../core/job.js';
-import { deleteJob, runJobs, setLimit } from '../core/actions.js';
+import { deleteDamagedJob, deleteJob, runJobs, setLimit } from '../core/actions.js';
+import { DamagedRecordError, EXIT, UserError } from '../errors.js';
 import { abortJob } from '../run/abort.js';
 import { PAUSED_NOTICE } from './wait.js';
 import { isFinal } from '../core/phases.js';
@@ -83,12 +84,22 @@ export function registerChange(program: Command): void {
     .argument('<ids...>', 'job ids')
     .action(async (ids: string[], _flags: unknown, cmd: Command) => {
       const ctx = Context.of(cmd, { json: true });
-      const { code, done } = await forEachId(ctx.store, ids, (id) => {
+      const { code, done } = await forEachId(ctx.store, ids, async (id) => {
         announceAbort(ctx, id, true);
-        return deleteJob(ctx.store, id);
+        try {
+          return await deleteJob(ctx.store, id);
+        } catch (err) {
+          // Its record is damaged or missing: removed all the same (SPEC §8), without a
+          // record to print.
+          const unreadable = err instanceof DamagedRecordError || (err instanceof UserError && err.exitCode === EXIT.noSuchJob);
+          if (!unreadable || !deleteDamagedJob(ctx.store, id)) throw err;
+          ctx.info(`job ${id} deleted (its record was ${err instanceof DamagedRecordError ? 'damaged' : 'missing'})`);
+          return undefined;
+        }
       });
-      printChanged(ctx, done);
-      for (const j of done) ctx.info(`job ${j.jobId} deleted`);
+      const deleted = done.filter((j) => j !== undefined);
+      printChanged(ctx, deleted);
+      for (const j of deleted) ctx.info(`job ${j.jobId} deleted`);
       process.exitCode = code;
     });
 

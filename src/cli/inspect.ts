@@ -10,7 +10,7 @@ import { parseLineCount, tailOffset } from './tail.js';
 import { pendingNotice } from './wait.js';
 import { type ListFlags, filterJobs, parseListFilter } from '../core/query.js';
 import { isFinal } from '../core/phases.js';
-import { noSuchJob } from '../errors.js';
+import { DamagedRecordError, noSuchJob } from '../errors.js';
 import type { StateData, Store } from '../store/state.js';
 import { jobDocument, jobsDocument, resultsDocument } from '../uws/xml.js';
 import { QuoteModel } from '../uws/quote.js';
@@ -159,16 +159,20 @@ export function registerInspect(program: Command): void {
       await superviseIfOrphaned(ctx.store.home, state);
       // --last N reads the tail of the creation index only; the rest lists every job.
       const { last, ...rest } = filter;
+      // A damaged record leaves its job out and is named on stderr, even with -q: it is a
+      // problem, not information; the listing and exit 0 are for the others (SPEC §8).
+      const damaged: DamagedRecordError[] = [];
       const tail = last === null ? undefined
-        : ctx.store.lastJobs(last, (j) => filterJobs([j], { ...rest, last: null }).length === 1, state);
-      let all = tail ? undefined : ctx.store.listJobs(state);
+        : ctx.store.lastJobs(last, (j) => filterJobs([j], { ...rest, last: null }).length === 1, state, damaged);
+      let all = tail ? undefined : ctx.store.listJobs(state, damaged);
+      for (const d of new Map(damaged.map((d) => [d.jobId, d])).values()) ctx.problem(d.line);
       const jobs = tail ?? filterJobs(all!, filter);
       // uws:jobref carries no quote, so only the JSON listing needs one; and only QUEUED and
       // EXECUTING jobs have one (computed from every job's history: O(n)).
       if (ctx.xml) ctx.out(jobsDocument(jobs));
       else if (ctx.json) {
         const needQuote = jobs.some((j) => j.phase === 'QUEUED' || j.phase === 'EXECUTING');
-        all ??= needQuote ? ctx.store.listJobs(state) : [];
+        all ??= needQuote ? ctx.store.listJobs(state, []) : [];
         const model = quoteModel(state, all);
         ctx.outJson(jobs.map((j) => toPublic(needQuote ? withQuote(j, model) : j)));
       } else if (jobs.length === 0) ctx.info('no jobs');

@@ -3,12 +3,13 @@
 // HOME). Each is one transaction; refusals come from the transition table and leave
 // everything unchanged.
 
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type JobRecord } from './job.js';
 import { type Phase, applyTransition, isFinal } from './phases.js';
-import { EXIT, UserError, noSuchJob, usageError } from '../errors.js';
+import { DamagedRecordError, EXIT, UserError, noSuchJob, usageError } from '../errors.js';
 import type { Store } from '../store/state.js';
+import { readEntries, removeEntry } from '../store/queue-dir.js';
 import { SYNCFS_FROM, prepareSyncfs } from '../store/syncfs.js';
 import { needsRunner, runnerWakeFor, wakeRunner, type RunnerWake } from '../run/ensure-runner.js';
 import { abortJob } from '../run/abort.js';
@@ -108,6 +109,33 @@ export async function cleanJobs(store: Store, filter: CleanFilter, now = Date.no
       if (!(err instanceof UserError && err.exitCode === EXIT.noSuchJob)) throw err;
     }
   }
+  return deleted;
+}
+
+/**
+ * `delete` of a job whose record is damaged, or missing from its record directory: nothing
+ * about it can be trusted, so it is not aborted (its process, if any, is not found from
+ * it). Under the lock, and only if the record is still unreadable (a missing one only when
+ * no submit is in progress, which may be writing it), its two directories are moved aside,
+ * its queue entries removed and its state entries forgotten. False when it was not deleted.
+ */
+export function deleteDamagedJob(store: Store, jobId: string): boolean {
+  const trash = join(store.layout.trashDir, `${jobId}.${process.pid}.${Date.now()}`);
+  const deleted = store.update((tx) => {
+    try {
+      if (tx.store.readJobFile(jobId)) return false; // repaired or rewritten meanwhile
+      if (!existsSync(tx.layout.recordDir(jobId)) || tx.state.finished[jobId] || Object.keys(tx.state.batches).length > 0) return false;
+    } catch (err) {
+      if (!(err instanceof DamagedRecordError)) throw err;
+    }
+    mkdirSync(trash, { recursive: true, mode: 0o700 });
+    moveIfThere(tx.layout.jobDir(jobId), join(trash, 'job'));
+    moveIfThere(tx.layout.recordDir(jobId), join(trash, 'record'));
+    for (const e of readEntries(tx.layout)) if (e.jobId === jobId) tx.afterCommit.push(() => removeEntry(tx.layout, e.name));
+    tx.forget(jobId);
+    return true;
+  });
+  if (deleted) rmSync(trash, { recursive: true, force: true });
   return deleted;
 }
 

@@ -24,6 +24,7 @@ import { describeStall, killStalledRunner, runnerStall } from './runner-stall.js
 import { isFinal } from '../core/phases.js';
 import type { JobRecord } from '../core/job.js';
 import type { StateData } from '../store/state.js';
+import type { DamagedRecordError } from '../errors.js';
 
 export interface DoctorReport {
   lines: string[];
@@ -140,6 +141,12 @@ export async function doctor(store: Store, repair: boolean): Promise<DoctorRepor
     const stray = findStrays(layout.jobsDir, procs, store.readState(), (id) => store.getJob(id));
     if (stray.length > 0) problem(strayText(stray), () => '');
   }
+
+  // Damaged records: each named, none removed by --repair (the job's outputs may matter;
+  // the operator decides, and `uwsrun delete ID` removes it).
+  const damaged: DamagedRecordError[] = [];
+  store.listJobs(store.readState(), damaged);
+  for (const d of damaged) problem(d.line);
 
   const half = findHalfCreated(store);
   if (half.length > 0) {

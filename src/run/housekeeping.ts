@@ -20,7 +20,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { join } from 'node:path';
 import { type JobRecord, isJobId } from '../core/job.js';
 import { applyTransition, isFinal } from '../core/phases.js';
-import { UserError, EXIT } from '../errors.js';
+import { DamagedRecordError, UserError, EXIT } from '../errors.js';
 import type { StateData, Store } from '../store/state.js';
 import { readEntries, removeEntry } from '../store/queue-dir.js';
 import { abortJob, enforceTimeLimits } from './abort.js';
@@ -192,7 +192,14 @@ export function findHalfCreated(store: Store, now = Date.now()): string[] {
   const names = new Set([...readdirSafe(store.layout.recordsDir), ...readdirSafe(store.layout.jobsDir)]);
   return [...names].filter((id) => {
     if (!isJobId(id) || state.jobs[id] || state.finished[id]) return false;
-    const rec = store.readJobFile(id);
+    let rec;
+    try {
+      rec = store.readJobFile(id);
+    } catch (err) {
+      // A damaged record is the operator's to judge (doctor names it; delete removes it).
+      if (err instanceof DamagedRecordError) return false;
+      throw err;
+    }
     if (rec && isFinal(rec.phase)) return false;
     // A PENDING or QUEUED job (its record is all it has), or one of a submit still writing.
     if (rec && store.jobFrom(state, id)) return false;

@@ -22,6 +22,7 @@
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isoNow } from '../core/job.js';
+import { DamagedRecordError } from '../errors.js';
 import { MAX_BACKOFF_MS, lockWanted } from '../store/lock.js';
 import {
   FINISHED_BATCH, type HeldTransaction, type StateData, Store, type Transaction, entryInBatch, queueRevision,
@@ -431,7 +432,16 @@ export class Runner {
   /** Starts the job of a queue entry; 'stale': the entry's job is not queued (dropped). */
   private startJob(tx: Transaction, entry: QueueEntry): 'started' | 'stale' | 'stop' {
     const id = entry.jobId;
-    const job = tx.getJob(id);
+    let job;
+    try {
+      job = tx.getJob(id);
+    } catch (err) {
+      if (!(err instanceof DamagedRecordError)) throw err;
+      // Not started, and not in the way: 'stale' drops it from this listing, so the jobs
+      // behind it start; its entry stays until `uwsrun delete` removes the job.
+      this.logOnce(id, `${err.line}; it is not started`);
+      return 'stale';
+    }
     if (!job || job.phase !== 'QUEUED' || (job.queuedAt ?? 0) !== entry.queuedAt) {
       removeEntry(tx.layout, entry.name);
       return 'stale';

@@ -26,7 +26,7 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { LowSync, type SyncAdapter } from 'lowdb';
-import { UserError, storeError } from '../errors.js';
+import { DamagedRecordError, UserError, storeError } from '../errors.js';
 import { type HotEntry, type JobRecord, isJobId, mergeHot } from '../core/job.js';
 import { isFinal } from '../core/phases.js';
 import {
@@ -339,7 +339,7 @@ export class Store {
     try {
       return JSON.parse(text) as JobRecord;
     } catch {
-      throw storeError(`job record ${this.layout.jobFile(jobId)} is damaged (not JSON); run \`uwsrun doctor\``);
+      throw new DamagedRecordError(jobId, this.layout.jobFile(jobId));
     }
   }
 
@@ -387,7 +387,7 @@ export class Store {
    * HOME/index: O(n + jobs skipped), not O(all jobs). Undefined when HOME has no index
    * (made by an older uwsrun): the caller lists every job instead.
    */
-  lastJobs(n: number, accept: (job: JobRecord) => boolean, state: StateData = this.readState()): JobRecord[] | undefined {
+  lastJobs(n: number, accept: (job: JobRecord) => boolean, state: StateData = this.readState(), damaged: DamagedRecordError[] = []): JobRecord[] | undefined {
     let fd: number;
     try {
       fd = openSync(this.layout.indexFile, 'r');
@@ -413,7 +413,7 @@ export class Store {
         for (let line = end - start - 1; line >= 0 && found.length < n; line--) {
           const id = chunk.toString('latin1', line * INDEX_LINE, (line + 1) * INDEX_LINE - 1).trim();
           if (!isJobId(id)) continue;
-          const job = this.jobFrom(state, id);
+          const job = this.jobOrDamaged(state, id, damaged);
           if (job && accept(job)) found.push(job);
         }
         end = start;
@@ -424,8 +424,12 @@ export class Store {
     return found.reverse();
   }
 
-  /** Every existing job, oldest first. O(number of job records). */
-  listJobs(state: StateData = this.readState()): JobRecord[] {
+  /**
+   * Every existing job, oldest first. O(number of job records). A job whose record is
+   * damaged is left out (and added to `damaged`, for the caller to name): one bad record
+   * must not stop a command about all jobs (SPEC §8).
+   */
+  listJobs(state: StateData = this.readState(), damaged: DamagedRecordError[] = []): JobRecord[] {
     let ids: string[];
     try {
       ids = readdirSync(this.layout.recordsDir);
@@ -436,10 +440,20 @@ export class Store {
     const jobs: JobRecord[] = [];
     for (const id of ids) {
       if (!isJobId(id)) continue;
-      const job = this.jobFrom(state, id);
+      const job = this.jobOrDamaged(state, id, damaged);
       if (job) jobs.push(job);
     }
     return jobs.sort((a, b) => a.seq - b.seq);
+  }
+
+  private jobOrDamaged(state: StateData, id: string, damaged: DamagedRecordError[]): JobRecord | undefined {
+    try {
+      return this.jobFrom(state, id);
+    } catch (err) {
+      if (!(err instanceof DamagedRecordError)) throw err;
+      damaged.push(err);
+      return undefined;
+    }
   }
 }
 
