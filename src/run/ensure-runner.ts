@@ -3,7 +3,7 @@
 
 import { type StateData, type Transaction, entryInBatch } from '../store/state.js';
 import { HomeLayout } from '../store/home.js';
-import { hasEntries, readEntries } from '../store/queue-dir.js';
+import { type QueueEntry, hasEntries, readEntries } from '../store/queue-dir.js';
 import { isProcessAlive } from './proc.js';
 
 export type RunnerWake = { signal: number } | { spawn: true };
@@ -22,8 +22,8 @@ const executingJobs = (state: StateData): number => Object.values(state.jobs).fi
  * HOME (limit 0) starts nothing, so its queued jobs want no runner: it exits once the
  * executing ones are done, and `limit N` wakes or starts one again.
  */
-export function jobsNeedingRunner(state: StateData, layout: HomeLayout): number {
-  const queued = state.limit > 0 ? readEntries(layout).filter((e) => !entryInBatch(state, e)).length : 0;
+export function jobsNeedingRunner(state: StateData, layout: HomeLayout, skip: (e: QueueEntry) => boolean = () => false): number {
+  const queued = state.limit > 0 ? readEntries(layout).filter((e) => !entryInBatch(state, e) && !skip(e)).length : 0;
   return executingJobs(state) + queued;
 }
 

@@ -59,6 +59,8 @@ export class Runner {
   private readonly queue: QueueListing;
   /** The state of things when no queued job could start (see startQueued). */
   private blockedQueue: string | undefined;
+  /** Queue entries of jobs whose record is damaged: never started by this runner (startJob). */
+  private readonly unstartable = new Set<string>();
   private launcher: Launcher | undefined;
   private readonly ups = new Map<string, string>();
   /** Jobs whose leader ended and whose end is not recorded yet; undefined: seen in /proc. */
@@ -291,7 +293,8 @@ export class Runner {
     // `limit N` wakes or starts one again (see jobsNeedingRunner).
     if (tx.state.limit === 0) return false;
     const visible = (): QueueEntry[] => {
-      const all = this.queue.list(queueRevision(tx.state));
+      let all = this.queue.list(queueRevision(tx.state));
+      if (this.unstartable.size > 0) all = all.filter((e) => !this.unstartable.has(e.name));
       return Object.keys(tx.state.batches).length === 0 ? all : all.filter((e) => !entryInBatch(tx.state, e));
     };
     // A queue of 100,000 jobs that cannot start (their definition at its maxRunning) is not
@@ -437,9 +440,11 @@ export class Runner {
       job = tx.getJob(id);
     } catch (err) {
       if (!(err instanceof DamagedRecordError)) throw err;
-      // Not started, and not in the way: 'stale' drops it from this listing, so the jobs
-      // behind it start; its entry stays until `uwsrun delete` removes the job.
+      // Not started, and not in the way: left out of every listing of this runner, so the
+      // jobs behind it start and it keeps no runner busy; its entry stays until `uwsrun
+      // delete` removes the job (a record repaired meanwhile waits for the next runner).
       this.logOnce(id, `${err.line}; it is not started`);
+      this.unstartable.add(entry.name);
       return 'stale';
     }
     if (!job || job.phase !== 'QUEUED' || (job.queuedAt ?? 0) !== entry.queuedAt) {
@@ -514,7 +519,7 @@ export class Runner {
     }
     try {
       const idle = this.store.update((tx) => {
-        const busy = jobsNeedingRunner(tx.state, tx.layout) > 0;
+        const busy = jobsNeedingRunner(tx.state, tx.layout, (e) => this.unstartable.has(e.name)) > 0;
         if (busy || this.children.size > 0) return false;
         tx.migrateFinished();
         if (tx.state.runner?.pid === process.pid) tx.state.runner = null;

@@ -17,6 +17,15 @@ jobs:
 
 const T = { timeout: 90_000 };
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 type Damage = 'garbage' | 'empty' | 'missing';
 
 function damage(sb: Sandbox, id: string, how: Damage): void {
@@ -128,6 +137,12 @@ test('a queued job whose record is damaged is not started and does not hold up t
     for (const id of rest) assert.equal(readFileSync(join(sb.jobDir(id), 'stdout.log'), 'utf8'), 'done\n');
     const badOut = join(sb.jobDir(bad), 'stdout.log');
     assert.equal(existsSync(badOut) ? readFileSync(badOut, 'utf8') : '', '', 'the damaged job printed nothing: it never ran');
+    // It keeps no runner busy: the runner idles out (UWSRUN_RUNNER_IDLE_MS=400) as with an
+    // empty queue, and said once in runner.log why the job was not started.
+    const runner = JSON.parse(readFileSync(join(sb.home, 'state.json'), 'utf8')).runner?.pid as number | undefined;
+    if (runner) await waitFor('the runner to idle out', () => !alive(runner), 30_000);
+    const log = readFileSync(join(sb.home, 'runner.log'), 'utf8');
+    assert.equal(log.split('\n').filter((l) => l.includes(`job ${bad}: its record`) && l.endsWith('it is not started')).length, 1, log);
     const del = sb.run(['delete', bad]);
     assert.equal(del.code, 0, del.stderr);
     assertDeleted(sb, bad, rest);
