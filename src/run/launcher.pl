@@ -17,9 +17,14 @@ my ($reqPath, $repPath) = @ARGV;
 $0 = 'uwsrun-launcher ' . ($reqPath =~ s{/[^/]*$}{}r);
 $SIG{PIPE} = 'IGNORE';
 for my $p ($reqPath, $repPath) { unlink $p; POSIX::mkfifo($p, 0600) or die "launcher: cannot create $p: $!\n"; }
+# Opening a FIFO blocks until the other side opens it. A runner that dies (or gives up, after
+# 5 s) before it has opened both would leave this launcher blocked here for good: SIGALRM,
+# whose default action ends the process, bounds the wait.
+alarm 15;
 open(my $req, '<', $reqPath) or die "launcher: cannot open $reqPath: $!\n";
 open(my $rep, '>', $repPath) or die "launcher: cannot open $repPath: $!\n";
 syswrite $rep, "ready\n";
+alarm 0;
 # How much room the exit file keeps for the wrapper's last word (see wrapper.pl).
 use constant EXIT_ROOM => 512;
 my %job;

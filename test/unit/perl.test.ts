@@ -2,8 +2,9 @@
 // must compile under the perl every job runs with, and the bundle must carry it unchanged.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ROOT } from '../helpers.js';
@@ -30,3 +31,17 @@ for (const file of perlFiles) {
     assert.ok(bundle.includes(JSON.stringify(line).slice(1, -1).trim()), 'the bundled launcher carries the line');
   });
 }
+
+test('a launcher whose runner never opens its FIFOs exits by itself (SIGALRM after 15 s) instead of blocking for good', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'uwsrun-launcher-'));
+  try {
+    const launcher = spawn('/usr/bin/perl', [join(RUN_DIR, 'launcher.pl'), '--', join(dir, 'l.req'), join(dir, 'l.rep')], { stdio: 'ignore' });
+    const ended = await new Promise<{ code: number | null; signal: string | null } | 'still running'>((resolve) => {
+      const timer = setTimeout(() => { launcher.kill('SIGKILL'); resolve('still running'); }, 40_000);
+      launcher.on('exit', (code, signal) => { clearTimeout(timer); resolve({ code, signal }); });
+    });
+    assert.deepEqual(ended, { code: null, signal: 'SIGALRM' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
