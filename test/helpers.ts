@@ -154,3 +154,6 @@ export function runOnTty(sb: Sandbox, args: string[], extraEnv: NodeJS.ProcessEn
   assert.equal(r.status, 0, `uwsrun ${args.join(' ')} on a tty: ${r.stdout}${r.stderr}`);
   return r.stdout;
 }
+
+/** Whether this process may make a private mount namespace (`unshare -m`), for tmpfs fault tests. */
+export const canUnshare = (): boolean => spawnSync('unshare', ['-m', 'true']).status === 0;

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, Sandbox, release, submitJob, waitFor } from '../helpers.js';
+import { BIN, Sandbox, canUnshare, release, submitJob, waitFor } from '../helpers.js';
 import { type Proc, alive, describeProcs, jobEnvProcs, killQuietly, procStat, stillAlive } from '../procfs.js';
 import { jobFileOf, launcherOf, queueEntryFile, ranLines, runnerLog, state, stateOrEmpty, waitStarted } from '../runner-state.js';
 
@@ -385,8 +385,7 @@ test('a start the launcher refuses (cannot create the exit file) leaves the job 
 });
 
 test('inodes run out while a job runs (tmpfs, unshare -m): it still ends COMPLETED with exit 0; the queued one runs later', T, async (t) => {
-  const probe = spawnSync('unshare', ['-m', 'true']);
-  if (probe.status !== 0) return t.skip('unshare -m is not available');
+  if (!canUnshare()) return t.skip('unshare -m is not available');
   const sb = new Sandbox(YAML);
   try {
     const mnt = join(sb.dir, 'mnt');

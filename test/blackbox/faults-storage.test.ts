@@ -13,7 +13,7 @@ import {
   existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, ID_RE, ROOT, Sandbox, submitJob, waitFor } from '../helpers.js';
+import { BIN, ID_RE, ROOT, Sandbox, canUnshare, submitJob, waitFor } from '../helpers.js';
 
 const T = { timeout: 240_000 };
 
@@ -31,7 +31,6 @@ jobs:
 
 const GARBAGE = '{"garbage": tru';
 
-const canUnshare = (): boolean => spawnSync('unshare', ['-m', 'true']).status === 0;
 
 /** Runs `script` as root in a private mount namespace with H (HOME), O (outputs), B (uwsrun). */
 function inMountNamespace(sb: Sandbox, script: string, timeout = 180_000): { out: string; code: number; stderr: string } {

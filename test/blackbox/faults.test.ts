@@ -16,7 +16,7 @@ import {
   existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, FINAL, ID_RE, Sandbox, release, submitJob, waitFor } from '../helpers.js';
+import { BIN, FINAL, ID_RE, Sandbox, canUnshare, release, submitJob, waitFor } from '../helpers.js';
 import {
   type Proc, alive, allProcs, describeProcs, groupMembers, isZombie, jobEnvProcs, killQuietly, procStat, readProc, stillAlive,
 } from '../procfs.js';
@@ -720,7 +720,6 @@ test('stale lock of a dead process is taken over at once; a live holder makes su
 
 // ---- full and read-only disks ------------------------------------------------------------
 
-const canUnshare = (): boolean => spawnSync('unshare', ['-m', 'true']).status === 0;
 
 /** Runs `script` as root in a private mount namespace with H (HOME), O (outputs), B (uwsrun). */
 function inMountNamespace(sb: Sandbox, script: string): { out: string; code: number; stderr: string } {
