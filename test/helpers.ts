@@ -98,9 +98,12 @@ export class Sandbox {
 
   cleanup(): void {
     // Stop whatever still runs for this HOME (runner and jobs), then remove the files.
-    const r = spawnSync('sh', ['-c', `for p in /proc/[0-9]*; do if tr '\\0' '\\n' < $p/environ 2>/dev/null | grep -q -e "^UWSRUN_HOME=${this.home}\$" -e "^UWS_JOB_DIR=${this.home}/"; then kill -9 \${p#/proc/} 2>/dev/null; fi; done; true`]);
+    const r = spawnSync('sh', ['-c', `for p in /proc/[0-9]*; do if tr '\\0' '\\n' < $p/environ 2>/dev/null | grep -q -e "^UWSRUN_HOME=${this.home}\$" -e "^UWSRUN_HOME=${this.dir}/" -e "^UWS_JOB_DIR=${this.home}/"; then kill -9 \${p#/proc/} 2>/dev/null; fi; done; true`]);
     void r;
-    rmSync(this.dir, { recursive: true, force: true });
+    // A test may use a HOME of its own below the sandbox (a tmpfs in a private mount
+    // namespace, say), whose processes the line above also stops; what they wrote as they
+    // died can still be landing, so a directory found not empty is removed again.
+    rmSync(this.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   }
 }
 
