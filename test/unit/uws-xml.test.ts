@@ -108,6 +108,8 @@ function makeJob(over: Partial<JobRecord> = {}): JobRecord {
     signal: null,
     errorSummary: null,
     results: [],
+    after: [],
+    notBefore: null,
     seq: 1,
   };
   return { ...job, ...over } as JobRecord;
