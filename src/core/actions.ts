@@ -11,7 +11,7 @@ import { DamagedRecordError, EXIT, UserError, noSuchJob, usageError } from '../e
 import type { Store } from '../store/state.js';
 import { readEntries, removeEntry } from '../store/queue-dir.js';
 import { SYNCFS_FROM, prepareSyncfs } from '../store/syncfs.js';
-import { needsRunner, runnerWakeFor, wakeRunner, type RunnerWake } from '../run/ensure-runner.js';
+import { needsRunner, nudgeRunner, runnerWakeFor, wakeRunner, type RunnerWake } from '../run/ensure-runner.js';
 import { abortJob } from '../run/abort.js';
 
 /** Queues PENDING jobs (FIFO); returns, per id, the queued job or the refusal. */
@@ -71,7 +71,10 @@ export async function deleteJob(store: Store, jobId: string, onlyIf?: (job: JobR
     tx.forget(jobId);
     return now;
   });
-  if (deleted) rmSync(trash, { recursive: true, force: true });
+  if (deleted) {
+    nudgeRunner(store.readState());
+    rmSync(trash, { recursive: true, force: true });
+  }
   return deleted;
 }
 
