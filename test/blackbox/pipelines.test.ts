@@ -188,13 +188,13 @@ test('--not-before: QUEUED and not started before the instant, started soon afte
   const sb = new Sandbox(JOBS);
   try {
     const t0 = Date.now();
-    const soon = submitJob(sb, ['ok', '--not-before', '3s', '--run']);
+    const soon = submitJob(sb, ['ok', '--not-before', '5s', '--run']);
     const rec = sb.job(soon);
     const notBefore = ms(rec.notBefore);
-    assert.ok(notBefore >= t0 + 3000 && notBefore <= Date.now() + 3000, `notBefore ${rec.notBefore} is 3 s from submit`);
-    assert.match(sb.ok(['show', soon]), /why queued\s+its notBefore: not started before \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in [0-3]s\)/);
+    assert.ok(notBefore >= t0 + 5000 && notBefore <= Date.now() + 5000, `notBefore ${rec.notBefore} is 5 s from submit`);
+    assert.match(sb.ok(['show', soon]), /why queued\s+its notBefore: not started before \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in [0-5]s\)/);
     // An instant (with an offset) works too; one in the past means no wait.
-    const instant = new Date(Date.now() + 4000);
+    const instant = new Date(Date.now() + 6000);
     const plus1 = new Date(instant.getTime() + 3600_000).toISOString().replace(/\.\d+Z$/, '+01:00');
     const at = submitJob(sb, ['ok', '--not-before', plus1, '--run']);
     assert.equal(sb.job(at).notBefore, new Date(Math.floor(instant.getTime() / 1000) * 1000).toISOString());
@@ -213,7 +213,7 @@ test('--not-before: QUEUED and not started before the instant, started soon afte
     }
     const done = await waitPhase(sb, soon, 'COMPLETED');
     assert.ok(ms(done.startTime) >= notBefore, `started ${done.startTime}, not before ${rec.notBefore}`);
-    assert.ok(ms(done.startTime) - notBefore < 5000, `started within a few seconds of notBefore (${done.startTime})`);
+    assert.ok(ms(done.startTime) - notBefore < 10_000, `started within a few seconds of notBefore (${done.startTime})`);
     const other = await waitPhase(sb, at, 'COMPLETED');
     assert.ok(ms(other.startTime) >= ms(other.notBefore));
   } finally {
