@@ -7,9 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, Sandbox, release, submitJob, waitFor } from '../helpers.js';
+import { phaseOf, stateOrEmpty } from '../runner-state.js';
 
 const DEADLINE = 30_000;
 const SCHEMA = join(ROOT, 'test', 'fixtures', 'uws', 'UWS-v1.1.xsd');
@@ -35,6 +36,13 @@ async function waitPhase(sb: Sandbox, id: string, phases: string | string[]): Pr
 }
 
 const ms = (iso: string): number => Date.parse(iso);
+const readFileIfAny = (file: string): string => {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+};
 const jobCount = (sb: Sandbox): number => (existsSync(join(sb.home, 'jobs')) ? readdirSync(join(sb.home, 'jobs')).length : 0);
 
 test('a chain and a fan-in (A -> B, A -> C, B + C -> D) run in dependency order, each after its dependencies ended', async () => {
@@ -216,6 +224,39 @@ test('--not-before: QUEUED and not started before the instant, started soon afte
     assert.ok(ms(done.startTime) - notBefore < 10_000, `started within a few seconds of notBefore (${done.startTime})`);
     const other = await waitPhase(sb, at, 'COMPLETED');
     assert.ok(ms(other.startTime) >= ms(other.notBefore));
+  } finally {
+    sb.cleanup();
+  }
+});
+
+test('a waiting job keeps the runner alive until its notBefore; a runner killed meanwhile is replaced by tick', async () => {
+  const sb = new Sandbox(JOBS);
+  try {
+    const alive = (pid: number) => existsSync(`/proc/${pid}`);
+    const first = submitJob(sb, ['ok', '--not-before', '3s', '--run']);
+    const runner = await waitFor('a runner', () => stateOrEmpty(sb).runner?.pid as number | undefined);
+    const notBefore = ms(sb.job(first).notBefore);
+    // Its idle exit (UWSRUN_RUNNER_IDLE_MS, 400 ms here) does not apply: it waits with the job.
+    await waitFor('the job to run', () => {
+      if (phaseOf(sb, first) === 'COMPLETED') return true;
+      if (Date.now() < notBefore - 200) assert.ok(alive(runner), 'the runner stays alive while the job waits');
+      return false;
+    });
+    assert.ok(ms(sb.job(first).startTime) >= notBefore);
+
+    const second = submitJob(sb, ['ok', '--not-before', '3s', '--run']);
+    const nb = ms(sb.job(second).notBefore);
+    const pid = await waitFor('a runner', () => stateOrEmpty(sb).runner?.pid as number | undefined);
+    process.kill(pid, 'SIGKILL');
+    await waitFor('the runner to be gone', () => !alive(pid) || readFileIfAny(`/proc/${pid}/stat`).includes(') Z '));
+    // Only files are read until tick (`show` would start a runner too).
+    await waitFor('its notBefore to pass', () => Date.now() > nb);
+    assert.equal(phaseOf(sb, second), 'QUEUED', 'no runner, nothing starts it');
+    const tick = sb.run(['tick']);
+    assert.equal(tick.code, 0, tick.stderr);
+    assert.match(tick.stdout, /started a runner for 1 queued or executing job/);
+    const done = await waitPhase(sb, second, 'COMPLETED');
+    assert.ok(ms(done.startTime) >= nb);
   } finally {
     sb.cleanup();
   }

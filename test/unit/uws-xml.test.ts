@@ -372,6 +372,13 @@ describe('estimateQuote', () => {
     assert.equal(estimateQuote(job, [...history, job], 2, NOW), plus(20));
   });
 
+  test('a QUEUED job with a later notBefore is quoted from its notBefore', () => {
+    const job = { ...queued('reduce', 50), notBefore: plus(3600) };
+    assert.equal(estimateQuote(job, [...history, job], 2, NOW), plus(3600 + 20));
+    const past = { ...queued('reduce', 50), notBefore: plus(-3600) };
+    assert.equal(estimateQuote(past, [...history, past], 2, NOW), plus(20), 'a notBefore already past changes nothing');
+  });
+
   test('queued jobs ahead add their run times, divided across the limit; those behind do not count', () => {
     const ahead = [1, 2, 3, 4].map((s) => queued('reduce', s));
     const behind = [60, 61].map((s) => queued('reduce', s));
