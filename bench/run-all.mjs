@@ -4,6 +4,7 @@ import { benchDrain } from './p2-drain.mjs';
 import { benchScaling } from './p3-scaling.mjs';
 import { benchAbort } from './p4-abort.mjs';
 import { benchMemory } from './p5-memory.mjs';
+import { benchChain } from './p8-chain.mjs';
 import { fmt, row } from './lib.mjs';
 
 const ratio = (a, b, goal) => `${(a / b).toFixed(2)}x (goal ${goal})`;
@@ -23,3 +24,5 @@ const p4 = benchAbort({ runs: 10 });
 console.log(row(['P4 abort of a running job (median)', fmt(p4.abort), `max ${fmt(p4.max)}`, 'goal <= 300 ms'], [40, 14, 22, 24]));
 const p5 = benchMemory({ n: 10_000 });
 console.log(row(['P5 runner RSS, 10,000 queued + 2 running', `${p5.rss.toFixed(1)} MB`, '', 'goal < 100 MB'], [40, 14, 22, 24]));
+const p8 = benchChain({ n: 200, runs: 3 });
+console.log(row(['P8 chain of 200 --after vs 200 free, limit 1', fmt(p8.chain), `free ${fmt(p8.independent)}`, ratio(p8.chain, p8.independent, '<= 2x')], [40, 14, 22, 24]));

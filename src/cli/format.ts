@@ -18,6 +18,7 @@ export function phasePainter(color: boolean): Paint {
     COMPLETED: c.green,
     ERROR: c.red,
     ABORTED: c.magenta,
+    HELD: c.blue,
     ARCHIVED: c.dim,
   };
   return (phase, text) => (styles[phase] ?? ((s: string) => s))(text);
@@ -82,6 +83,8 @@ function quoteText(job: JobRecord): string | undefined {
 export interface SummaryExtras {
   /** Why a QUEUED job has not started (run/why-waiting.ts); null when nothing holds it. */
   waiting?: string | null;
+  /** Its dependencies, each with its phase now (SPEC §13). */
+  after?: string;
 }
 
 export function jobSummary(job: JobRecord, jobDir: string, paint: Paint, extras: SummaryExtras = {}): string {
@@ -103,6 +106,9 @@ export function jobSummary(job: JobRecord, jobDir: string, paint: Paint, extras:
   const quote = quoteText(job);
   if (quote) lines.push(['quote', quote]);
   if (job.phase === 'QUEUED') lines.push(['why queued', extras.waiting ?? 'nothing holds it: it starts any moment']);
+  if (job.phase === 'HELD') lines.push(['why held', `held: not started until \`uwsrun release ${job.jobId}\``]);
+  if (extras.after) lines.push(['after', extras.after]);
+  if (job.notBefore) lines.push(['not before', zonedTime(job.notBefore)]);
   lines.push(['time limit', job.executionDuration ? `${job.executionDuration} s` : 'none']);
   lines.push(['destruction', when(job.destruction, 'never')]);
   if (job.pid !== null) lines.push(['pid', String(job.pid)]);

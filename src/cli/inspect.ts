@@ -17,6 +17,7 @@ import { QuoteModel } from '../uws/quote.js';
 import { superviseIfOrphaned } from '../run/ensure-runner.js';
 import { type QueueView, whyWaiting } from '../run/why-waiting.js';
 import { readEntries } from '../store/queue-dir.js';
+import { type DependencyState, queuedJobGate } from '../core/gate.js';
 
 /** The job an argument names (a full id or a unique prefix, see ids.ts). */
 export function getJobOrThrow(store: Store, text: string): JobRecord {
@@ -49,14 +50,51 @@ const withQuote = (job: JobRecord, model: QuoteModel): JobRecord => ({ ...job, q
  */
 function queueView(store: Store, job: JobRecord, state: StateData): QueueView {
   const mine = job.queuedAt ?? Infinity;
+  const lookup = dependencyLookup(store, state);
+  // A job ahead that waits itself (its entry is marked) holds no place: judged like this one.
+  const mayStart = (id: string): boolean => {
+    try {
+      const ahead = store.jobFrom(state, id);
+      return ahead?.phase === 'QUEUED' && queuedJobGate(ahead, lookup).eligible;
+    } catch {
+      return false;
+    }
+  };
   return {
     job,
+    gate: queuedJobGate(job, lookup),
     limit: state.limit,
     executing: Object.values(state.jobs).filter((h) => h.phase === 'EXECUTING').map((h) => h.definition),
     queuedBefore: job.phase === 'QUEUED'
-      ? readEntries(store.layout).filter((e) => e.queuedAt < mine && e.jobId !== job.jobId && !state.jobs[e.jobId]).length
+      ? readEntries(store.layout).filter((e) => e.queuedAt < mine && e.jobId !== job.jobId && !state.jobs[e.jobId] && (!e.waits || mayStart(e.jobId))).length
       : 0,
   };
+}
+
+/** The gate's view of other jobs (core/gate.ts), from their records; cached per command. */
+function dependencyLookup(store: Store, state: StateData): (id: string) => DependencyState {
+  const seen = new Map<string, DependencyState>();
+  return (id) => {
+    if (!seen.has(id)) {
+      try {
+        const dep = store.jobFrom(state, id);
+        seen.set(id, dep ? { phase: dep.phase, exitCode: dep.exitCode } : null);
+      } catch {
+        seen.set(id, { phase: 'UNKNOWN', exitCode: null }); // damaged: its dependents wait
+      }
+    }
+    return seen.get(id)!;
+  };
+}
+
+/** Each dependency with its phase now, for `show`: `Kx3V... (COMPLETED)`, `... (ERROR; any end)`. */
+function dependencyText(store: Store, state: StateData, job: JobRecord): string | undefined {
+  if (!job.after?.length) return undefined;
+  const lookup = dependencyLookup(store, state);
+  return job.after.map((d) => {
+    const dep = lookup(d.jobId);
+    return `${d.jobId} (${dep ? dep.phase : 'deleted'}${d.any ? '; any end' : ''})`;
+  }).join(', ');
 }
 
 function hasContent(file: string): boolean {
@@ -78,14 +116,15 @@ export function registerInspect(program: Command): void {
       await lookAfter(ctx.store, job);
       // Only an active job has a quote; listing every job is O(n), so skip it otherwise.
       let waiting: string | null = null;
+      const state = ctx.store.readState();
       if (job.phase === 'QUEUED' || job.phase === 'EXECUTING') {
-        const state = ctx.store.readState();
         job = withQuote(job, quoteModel(state, ctx.store.listJobs(state)));
         waiting = whyWaiting(queueView(ctx.store, job, state));
       }
+      const after = ctx.xml || ctx.json ? undefined : dependencyText(ctx.store, state, job);
       if (ctx.xml) ctx.out(jobDocument(job, { hasDetail: (j) => hasContent(ctx.store.layout.stderrLog(j.jobId)) }));
       else if (ctx.json) ctx.outJson(toPublic(job));
-      else ctx.out(jobSummary(job, ctx.store.layout.jobDir(job.jobId), phasePainter(ctx.color), { waiting }));
+      else ctx.out(jobSummary(job, ctx.store.layout.jobDir(job.jobId), phasePainter(ctx.color), { waiting, after }));
     });
 
   program

@@ -23,6 +23,7 @@ const GROUPS: Record<string, () => Promise<Register>> = {
   completion: async () => (await import('./completion/command.js')).registerCompletion,
   clean: async () => (await import('./clean.js')).registerClean,
   resubmit: async () => (await import('./resubmit.js')).registerResubmit,
+  hold: async () => (await import('./hold.js')).registerHold,
 };
 
 const GROUP_OF: Record<string, keyof typeof GROUPS> = {
@@ -36,6 +37,7 @@ const GROUP_OF: Record<string, keyof typeof GROUPS> = {
   completion: 'completion', __complete: 'completion',
   clean: 'clean',
   resubmit: 'resubmit',
+  hold: 'hold', release: 'hold',
 };
 
 // One example per command, shown at the end of its --help. Kept here, in one table, so the

@@ -5,7 +5,9 @@ import { definitionsPath } from './definitions-file.js';
 import { getDefinition } from '../definitions/lookup.js';
 import { loadDefinitionsCached } from '../definitions/cached.js';
 import { parseParamAssignment, resolveParameterObject, resolveParameters } from '../definitions/params.js';
-import { parseDestruction, parseDuration } from '../core/duration.js';
+import { parseDestruction, parseDuration, parseNotBefore } from '../core/duration.js';
+import { dependencyList } from '../core/gate.js';
+import { resolveJobId } from './ids.js';
 import { type ResolvedParameters, submitJobs } from '../core/submit.js';
 import { checkRunId, toPublic } from '../core/job.js';
 import { fsProblem, usageError } from '../errors.js';
@@ -22,6 +24,9 @@ interface SubmitFlags {
   wait?: boolean;
   timeout?: string;
   unique?: boolean;
+  after: string[];
+  afterAny: string[];
+  notBefore?: string;
 }
 
 const collect = (value: string, prev: string[]): string[] => [...prev, value];
@@ -67,6 +72,9 @@ export function registerSubmit(program: Command): void {
     .option('--execution-duration <duration>', 'time limit: 90s, 30m, 12h, 7d or whole seconds (0 = unlimited)')
     .option('--destruction <when>', 'ISO 8601 instant, duration (90s 30m 12h 7d) or 0 = never')
     .option('--unique', 'with --run-id: if a job of this definition and run id exists that has not failed, print its id and create nothing (with --run: queue it if PENDING)')
+    .option('--after <id>', 'start only once this job is COMPLETED; ABORTED if it ends otherwise (repeatable)', collect, [])
+    .option('--after-any <id>', 'start only once this job is final, whatever its phase (repeatable)', collect, [])
+    .option('--not-before <when>', 'not started before this ISO 8601 instant, or this long from now (90s, 30m, 12h, 7d)')
     .option('--wait', 'run, then wait until the job is final')
     .option('--timeout <duration>', 'with --wait: give up after this long (90s, 30m, 12h, 7d or seconds; exit 124)')
     .action(async (name: string, flags: SubmitFlags, cmd: Command) => {
@@ -79,6 +87,9 @@ export function registerSubmit(program: Command): void {
       const executionDuration = flags.executionDuration === undefined ? undefined : parseDuration(flags.executionDuration, '--execution-duration');
       const destruction = flags.destruction === undefined ? undefined : parseDestruction(flags.destruction, new Date());
       const timeout = flags.timeout === undefined ? undefined : parseDuration(flags.timeout, '--timeout');
+      const notBefore = flags.notBefore === undefined ? null : parseNotBefore(flags.notBefore, new Date());
+      // Ids as everywhere (a unique prefix will do); an unknown one exits 3, before anything is written.
+      const after = dependencyList(flags.after.map((id) => resolveJobId(ctx.store, id)), flags.afterAny.map((id) => resolveJobId(ctx.store, id)));
       const defs = await loadDefinitionsCached(definitionsPath(ctx, flags.file), ctx.store.layout.exists() ? ctx.store.layout.cacheDir : null);
       const def = getDefinition(defs, name);
       const paramSets = flags.paramsFrom !== undefined
@@ -91,6 +102,8 @@ export function registerSubmit(program: Command): void {
         destruction,
         run,
         unique: Boolean(flags.unique),
+        after,
+        notBefore,
       });
       if (ctx.json && !flags.wait) {
         ctx.outJson(flags.paramsFrom !== undefined ? jobs.map(toPublic) : toPublic(jobs[0]!));

@@ -100,6 +100,7 @@ export async function waitForJobs(ctx: Context, ids: string[], timeoutS: number 
     };
     const phases = [...new Set(ids)].map((id) => [id, phaseOf(id)] as const);
     for (const [id, phase] of phases) if (phase === 'PENDING') ctx.info(pendingNotice(id));
+    for (const [id, phase] of phases) if (phase === 'HELD') ctx.info(`job ${id} is HELD: nothing will start it until \`uwsrun release ${id}\``);
     if (phases.some(([, phase]) => phase === 'QUEUED') && ctx.store.readState().limit === 0) ctx.info(PAUSED_NOTICE);
   }
   // Ctrl-C ends the wait, not the jobs: say so, and how to wait again.

@@ -5,14 +5,16 @@
 
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type JobRecord } from './job.js';
+import { type JobRecord, isoNow } from './job.js';
 import { type Phase, applyTransition, isFinal } from './phases.js';
 import { DamagedRecordError, EXIT, UserError, noSuchJob, usageError } from '../errors.js';
 import type { Store } from '../store/state.js';
 import { readEntries, removeEntry } from '../store/queue-dir.js';
 import { SYNCFS_FROM, prepareSyncfs } from '../store/syncfs.js';
-import { needsRunner, runnerWakeFor, wakeRunner, type RunnerWake } from '../run/ensure-runner.js';
+import { needsRunner, nudgeRunner, runnerWakeFor, wakeRunner, type RunnerWake } from '../run/ensure-runner.js';
 import { abortJob } from '../run/abort.js';
+import { readStartMarker } from '../run/lifecycle.js';
+import type { HomeLayout } from '../store/home.js';
 
 /** Queues PENDING jobs (FIFO); returns, per id, the queued job or the refusal. */
 export async function runJobs(store: Store, ids: string[]): Promise<(JobRecord | Error)[]> {
@@ -46,33 +48,51 @@ export async function runJobs(store: Store, ids: string[]): Promise<(JobRecord |
 export async function deleteJob(store: Store, jobId: string): Promise<JobRecord>;
 export async function deleteJob(store: Store, jobId: string, onlyIf: (job: JobRecord) => boolean): Promise<JobRecord | undefined>;
 export async function deleteJob(store: Store, jobId: string, onlyIf?: (job: JobRecord) => boolean): Promise<JobRecord | undefined> {
-  let job = store.getJob(jobId);
-  if (!job) throw noSuchJob(jobId);
-  if (!isFinal(job.phase)) {
-    try {
-      job = await abortJob(store, jobId, onlyIf);
-    } catch (err) {
-      // It became final on its own meanwhile; delete it all the same.
-      if (!(err instanceof Error && 'exitCode' in err && err.exitCode === 4)) throw err;
+  for (;;) {
+    let job = store.getJob(jobId);
+    if (!job) throw noSuchJob(jobId);
+    if (!isFinal(job.phase) && !abortsInPlace(store.layout, job)) {
+      try {
+        job = await abortJob(store, jobId, onlyIf);
+      } catch (err) {
+        // It became final on its own meanwhile; delete it all the same.
+        if (!(err instanceof Error && 'exitCode' in err && err.exitCode === 4)) throw err;
+      }
     }
+    // Under the lock its two directories (the job's own and uwsrun's record of it) are only
+    // moved aside (one rename each); removing their contents, which may be large, happens
+    // after the lock is released. Either may be missing: an archived job has no job
+    // directory, and a job may have removed its own.
+    const trash = join(store.layout.trashDir, `${jobId}.${process.pid}.${Date.now()}`);
+    const deleted = store.update((tx): JobRecord | undefined | 'started' => {
+      let now = tx.getJob(jobId);
+      if (!now) throw noSuchJob(jobId);
+      if (onlyIf && !onlyIf(now)) return undefined;
+      if (!isFinal(now.phase)) {
+        // No process involved: aborted and removed in this one transaction, so the jobs
+        // waiting on it (run/waiting.ts) see it deleted, never ABORTED first.
+        if (!abortsInPlace(tx.layout, now)) return 'started'; // it started meanwhile
+        now = { ...now, phase: applyTransition(now, 'abort').to, endTime: isoNow() };
+        tx.finish(now);
+      }
+      mkdirSync(trash, { recursive: true, mode: 0o700 });
+      moveIfThere(tx.layout.jobDir(jobId), join(trash, 'job'));
+      moveIfThere(tx.layout.recordDir(jobId), join(trash, 'record'));
+      tx.forget(jobId);
+      return now;
+    });
+    if (deleted === 'started') continue;
+    if (deleted) {
+      nudgeRunner(store.readState());
+      rmSync(trash, { recursive: true, force: true });
+    }
+    return deleted;
   }
-  // Under the lock its two directories (the job's own and uwsrun's record of it) are only
-  // moved aside (one rename each); removing their contents, which may be large, happens
-  // after the lock is released. Either may be missing: an archived job has no job
-  // directory, and a job may have removed its own.
-  const trash = join(store.layout.trashDir, `${jobId}.${process.pid}.${Date.now()}`);
-  const deleted = store.update((tx) => {
-    const now = tx.getJob(jobId);
-    if (!now) throw noSuchJob(jobId);
-    if (onlyIf && !onlyIf(now)) return undefined;
-    mkdirSync(trash, { recursive: true, mode: 0o700 });
-    moveIfThere(tx.layout.jobDir(jobId), join(trash, 'job'));
-    moveIfThere(tx.layout.recordDir(jobId), join(trash, 'record'));
-    tx.forget(jobId);
-    return now;
-  });
-  if (deleted) rmSync(trash, { recursive: true, force: true });
-  return deleted;
+}
+
+/** A job whose abort involves no process: PENDING, HELD, or QUEUED and never started. */
+function abortsInPlace(layout: HomeLayout, job: JobRecord): boolean {
+  return job.phase === 'PENDING' || job.phase === 'HELD' || (job.phase === 'QUEUED' && !readStartMarker(layout, job.jobId));
 }
 
 export interface CleanFilter {

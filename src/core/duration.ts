@@ -91,3 +91,19 @@ export function parseDestruction(text: string, now: Date): string | null {
   if (instant.ms <= now.getTime()) throw usageError(`--destruction ${text} is in the past`);
   return new Date(instant.ms).toISOString();
 }
+
+/**
+ * `--not-before WHEN`: an instant, or a duration counted from `now`. An instant already past
+ * is accepted (the job may start at once): a cron script that computes one and runs a
+ * moment late must not fail.
+ */
+export function parseNotBefore(text: string, now: Date): string {
+  const seconds = durationSeconds(text);
+  if (seconds !== null) return new Date(now.getTime() + seconds * 1000).toISOString();
+  const instant = parseInstantText(text);
+  if (!instant.ok) {
+    const why = instant.reason === 'no-offset' ? ' (an instant needs Z or an offset such as +02:00)' : '';
+    throw usageError(`--not-before: ${JSON.stringify(text)} is not an ISO 8601 instant or ${DURATION_FORMS}${why}`);
+  }
+  return new Date(instant.ms).toISOString();
+}

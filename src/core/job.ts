@@ -25,6 +25,12 @@ export interface ResultFile {
 
 export type ParamValue = string | number | boolean;
 
+/** One dependency (SPEC §13): the job must be COMPLETED, or with `any` merely final. */
+export interface Dependency {
+  jobId: string;
+  any: boolean;
+}
+
 /** Fields of SPEC §4, in its order. */
 export interface PublicJob {
   jobId: string;
@@ -45,9 +51,14 @@ export interface PublicJob {
   signal: string | null;
   errorSummary: ErrorSummary | null;
   results: ResultFile[];
+  after: Dependency[];
+  notBefore: string | null;
 }
 
-export interface JobRecord extends PublicJob {
+export interface JobRecord extends Omit<PublicJob, 'after' | 'notBefore'> {
+  /** Dependencies and start time (SPEC §13); records written before they existed lack them. */
+  after?: Dependency[];
+  notBefore?: string | null;
   /** Creation order within the HOME; breaks ties between equal creationTimes. */
   seq: number;
   /** The definition as it was at submit time, and each parameter's text as written: what
@@ -122,6 +133,8 @@ export function toPublic(job: JobRecord): PublicJob {
     signal: job.signal,
     errorSummary: job.errorSummary,
     results: job.results,
+    after: job.after ?? [],
+    notBefore: job.notBefore ?? null,
   };
 }
 

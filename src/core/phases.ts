@@ -23,6 +23,9 @@ export type TransitionEvent =
   | 'start'        // QUEUED -> EXECUTING (the queue manager spawned it; pid recorded)
   | 'up'           // EXECUTING -> EXECUTING (the child is up: startTime set)
   | 'abort'        // see the rows below
+  | 'hold'         // PENDING, QUEUED -> HELD (a user's `hold`)
+  | 'release'      // HELD -> QUEUED, at its old queue position (a user's `release`)
+  | 'dependency-failed' // QUEUED -> ABORTED (a dependency ended other than required, or vanished)
   | 'exit-ok'      // EXECUTING -> COMPLETED
   | 'exit-failed'  // EXECUTING -> ERROR (status != 0 or a signal nobody asked for)
   | 'aborted'      // EXECUTING -> ABORTED (the group is gone after an abort or a time limit)
@@ -45,6 +48,14 @@ export const TRANSITIONS: readonly Transition[] = [
   { from: 'PENDING', event: 'run', to: 'QUEUED', does: 'queued behind earlier queued jobs' },
   { from: 'PENDING', event: 'abort', to: 'ABORTED', does: 'endTime set; no process involved' },
   { from: 'QUEUED', event: 'abort', to: 'ABORTED', does: 'endTime set; no process involved' },
+  { from: 'PENDING', event: 'hold', to: 'HELD', does: 'not started until released' },
+  { from: 'QUEUED', event: 'hold', to: 'HELD', does: 'not started until released' },
+  { from: 'HELD', event: 'release', to: 'QUEUED', does: 'back in the queue at its original queue position' },
+  { from: 'HELD', event: 'abort', to: 'ABORTED', does: 'endTime set; no process involved' },
+  {
+    from: 'QUEUED', event: 'dependency-failed', to: 'ABORTED',
+    does: 'errorSummary (transient) names the dependency and its phase',
+  },
   { from: 'QUEUED', event: 'start', to: 'EXECUTING', does: 'process spawned; pid recorded; startTime null' },
   { from: 'EXECUTING', event: 'up', to: 'EXECUTING', guard: 'starting', does: 'the child is up: startTime set' },
   {

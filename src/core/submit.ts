@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import type { Definition } from '../definitions/load.js';
 import { buildJobEnv, substituteCommand } from '../definitions/substitute.js';
-import { ID_LENGTH, type JobRecord, type ParamValue, checkRunId, isJobId, newJobId } from './job.js';
+import { type Dependency, ID_LENGTH, type JobRecord, type ParamValue, checkRunId, isJobId, newJobId } from './job.js';
 import { type Phase, applyTransition } from './phases.js';
 import { discardTemp, fsyncDir, readOwnFile, writeError, writeFileDurable, writeTemp } from '../store/durable.js';
 import type { Store, SubmitBatch, Transaction } from '../store/state.js';
@@ -46,6 +46,10 @@ export interface SubmitOptions {
    * it keeps.
    */
   from?: Pick<JobRecord, 'killGrace' | 'maxRunning' | 'env'>;
+  /** Jobs this one starts after (SPEC §13); each must exist when the jobs are created. */
+  after?: Dependency[];
+  /** Not started before this ISO instant; null or undefined: no start time. */
+  notBefore?: string | null;
 }
 
 let owner: string | undefined;
@@ -128,6 +132,8 @@ function buildRecord(store: Store, jobId: string, def: Definition, params: Resol
     abortRequested: null,
     holdStart: Number(process.env.UWSRUN_TEST_HOLD_START) || 0,
     queuedAt: null,
+    after: opts.after ?? [],
+    notBefore: opts.notBefore ?? null,
   };
 }
 
@@ -254,6 +260,10 @@ export async function submitJobs(store: Store, def: Definition, paramSets: Resol
       throw writeError(err, store.home, 'a new job');
     }
     const existing = store.update((tx) => {
+      // A dependency deleted since the command line named it: nothing is created (exit 3).
+      for (const dep of opts.after ?? []) {
+        if (!tx.getJob(dep.jobId)) throw noSuchJob(dep.jobId); // the catch below removes them
+      }
       if (opts.unique && opts.runId !== null) {
         const found = existingUniqueJob(tx, def.name, opts.runId);
         if (found) {

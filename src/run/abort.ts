@@ -23,6 +23,7 @@ import { readExitFile, readStartMarker, recordEnd, recordStart } from './lifecyc
 import { isProcessAlive } from './proc.js';
 import { gatherEndFacts } from './job-files.js';
 import { appendRunnerLog } from './runner-log.js';
+import { nudgeRunner } from './ensure-runner.js';
 import { type ProcessTable, describeProcesses, jobProcesses, signalJob } from './signal.js';
 
 const POLL_MS = 10;
@@ -115,7 +116,10 @@ export async function abortJob(store: Store, jobId: string, onlyIf?: (job: JobRe
     });
   }
   const step = store.update((tx) => abortStep(tx, jobId, onlyIf));
-  if ('done' in step) return step.done;
+  if ('done' in step) {
+    nudgeRunner(store.readState());
+    return step.done;
+  }
   const job = step.waitFor;
   appendRunnerLog(store.layout, `job ${jobId}: abort requested (pid ${job.pid}${job.startTime === null ? ', starting: SIGTERM' : ': SIGINT'})`);
   const since = Date.parse(job.abortRequested ?? isoNow());

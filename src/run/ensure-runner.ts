@@ -36,6 +36,18 @@ export function runnerWakeFor(tx: Transaction): RunnerWake {
   return runnerAlive(tx.state) ? { signal: tx.state.runner!.pid } : { spawn: true };
 }
 
+/**
+ * Wakes a live runner (SIGUSR2) after a job ended or vanished outside it (an abort of a
+ * job that was not executing, a delete): queued jobs may wait on that job (run/waiting.ts),
+ * and a runner whose queue only waits sleeps until it is woken.
+ */
+export function nudgeRunner(state: StateData): void {
+  if (!runnerAlive(state)) return;
+  try {
+    process.kill(state.runner!.pid, 'SIGUSR2');
+  } catch { /* it died after we looked: its successor judges the queue afresh */ }
+}
+
 /** The script to start the runner with: this bundle (or, unbundled, the entry script). */
 const entryScript = (): string => (typeof __filename !== 'undefined' ? __filename : process.argv[1] ?? '');
 

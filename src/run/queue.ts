@@ -1,13 +1,20 @@
 // Which queued jobs may start now: FIFO by the order in which they were queued, bounded by
-// the HOME-wide limit, skipping only jobs whose definition is at its own maxRunning. Queued
+// the HOME-wide limit, skipping only jobs whose definition is at its own maxRunning and jobs
+// that may not start yet (their gate, core/gate.ts, judged by the caller): a job that waits
+// holds no slot and does not block the jobs behind it. Queued
 // jobs are known by their entries in HOME/queue/ alone (store/queue-dir.ts), whose names
 // carry the definition and its maxRunning; executing ones by their hot entries.
 
 import type { HotEntry } from '../core/job.js';
 import { type QueueEntry, definitionKey } from '../store/queue-dir.js';
 
-/** `queued` in queue order (as listed); returns the entries to start, in that order. */
-export function selectJobsToStart(jobs: Record<string, HotEntry>, queued: readonly QueueEntry[], limit: number): QueueEntry[] {
+/**
+ * `queued` in queue order (as listed); returns the entries to start, in that order.
+ * `mayStart` says whether a job that may have to wait (entry.waits) may start now.
+ */
+export function selectJobsToStart(
+  jobs: Record<string, HotEntry>, queued: readonly QueueEntry[], limit: number, mayStart: (entry: QueueEntry) => boolean = () => true,
+): QueueEntry[] {
   const running = new Map<string, number>();
   let executing = 0;
   for (const hot of Object.values(jobs)) {
@@ -20,6 +27,7 @@ export function selectJobsToStart(jobs: Record<string, HotEntry>, queued: readon
   for (const entry of queued) {
     if (executing >= limit) break;
     if (jobs[entry.jobId]) continue; // started already: a stale entry
+    if (entry.waits && !mayStart(entry)) continue;
     const mine = running.get(entry.defKey) ?? 0;
     if (entry.maxRunning !== null && mine >= entry.maxRunning) continue;
     chosen.push(entry);

@@ -9,7 +9,10 @@
 // cycle also supervises what no event reports: jobs adopted from a runner that died (polled
 // in /proc), time limits, and the SIGKILL that follows an abort's grace period.
 // It exits after a few idle seconds, but only in a transaction that sees no queued or
-// executing job, so a job queued concurrently always finds a runner.
+// executing job, so a job queued concurrently always finds a runner. Queued jobs that may
+// not start yet (dependencies, a start time: waiting.ts) keep it alive too; while nothing
+// else needs it, it sleeps until the earliest start time they wait for (or until a command
+// wakes it), instead of supervising every SUPERVISE_MS.
 //
 // A job's end is recorded with what its files say (last stderr line, results), read as soon
 // as the end is known (job-files.ts): at once when the runner does not hold the lock, else
@@ -29,6 +32,7 @@ import {
 } from '../store/state.js';
 import { type QueueEntry, QueueListing, removeEntry } from '../store/queue-dir.js';
 import { selectJobsToStart } from './queue.js';
+import { WaitingJobs } from './waiting.js';
 import {
   type ExitStatus, readExitFile, recordEnd, recordStart, recordUp, removeStartMarker, startMarkerAge, startMarkerTime,
 } from './lifecycle.js';
@@ -43,6 +47,8 @@ import { appendRunnerLog } from './runner-log.js';
 
 const IDLE_EXIT_MS = Number(process.env.UWSRUN_RUNNER_IDLE_MS) || 3_000;
 const SUPERVISE_MS = 250;
+/** The longest a runner whose queued jobs all wait sleeps without a look (a backstop). */
+const WAITING_SLEEP_MS = 10_000;
 const UP_WRITE_DELAY_MS = 20;
 /** How long the runner may keep the lock while its jobs are running, to batch their news. */
 const LEASE_MS = 10;
@@ -59,6 +65,12 @@ export class Runner {
   private readonly queue: QueueListing;
   /** The state of things when no queued job could start (see startQueued). */
   private blockedQueue: string | undefined;
+  /** Queued jobs that may have to wait (dependencies, a start time), judged in memory. */
+  private readonly waiting = new WaitingJobs();
+  /** Whether every queued job left waits for something (then the runner may sleep long). */
+  private queueOnlyWaits = false;
+  /** Whether the last cycle saw jobs executing or ending. */
+  private busy = false;
   /** Queue entries of jobs whose record is damaged: never started by this runner (startJob). */
   private readonly unstartable = new Set<string>();
   private launcher: Launcher | undefined;
@@ -200,10 +212,20 @@ export class Runner {
     clearTimeout(this.superviseTimer);
     clearTimeout(this.idleTimer);
     if (active) {
-      this.superviseTimer = setTimeout(() => this.schedule(), SUPERVISE_MS);
+      this.superviseTimer = setTimeout(() => this.schedule(), this.nextCycleIn());
     } else {
       this.idleTimer = setTimeout(() => this.exitIfIdle(), IDLE_EXIT_MS);
     }
+  }
+
+  /**
+   * When to look again: every SUPERVISE_MS while jobs run; when the queue holds only jobs
+   * that wait (a dependency, a start time), at the earliest start time they wait for (a
+   * dependency's end, a release or a delete wakes the runner sooner: SIGUSR2).
+   */
+  private nextCycleIn(): number {
+    if (this.busy || !this.queueOnlyWaits) return SUPERVISE_MS;
+    return Math.max(SUPERVISE_MS, Math.min(WAITING_SLEEP_MS, this.waiting.nextTime - Date.now()));
   }
 
   /** Writes what the held transaction changed and releases the lock. */
@@ -280,8 +302,8 @@ export class Runner {
     // After a refused start (StartRefused) nothing starts for a while; the queue is still there.
     const queued = now >= this.startPausedUntil ? this.startQueued(tx) : true;
     this.table = undefined;
-    return queued || Object.keys(tx.state.jobs).length > 0
-      || this.children.size > 0 || this.exits.size > 0;
+    this.busy = Object.keys(tx.state.jobs).length > 0 || this.children.size > 0 || this.exits.size > 0;
+    return queued || this.busy;
   }
 
   /**
@@ -289,6 +311,10 @@ export class Runner {
    * left out). A stale entry frees its slot for the next one. True while jobs are queued.
    */
   private startQueued(tx: Transaction): boolean {
+    // Jobs whose dependency failed are aborted even in a paused HOME: that starts nothing.
+    const { removed, changed } = this.waiting.settle(tx, this.queue.list(queueRevision(tx.state)), (line) => this.log(line));
+    this.queue.drop(removed);
+    if (changed || removed.size > 0) this.blockedQueue = undefined;
     // A paused HOME (limit 0) starts nothing, and its queued jobs keep no runner busy:
     // `limit N` wakes or starts one again (see jobsNeedingRunner).
     if (tx.state.limit === 0) return false;
@@ -303,7 +329,8 @@ export class Runner {
     if (this.blockedQueue !== undefined && this.blockedQueue === key(visible().length)) return true;
     this.blockedQueue = undefined;
     for (;;) {
-      const chosen = selectJobsToStart(tx.state.jobs, visible(), tx.state.limit);
+      const chosen = selectJobsToStart(tx.state.jobs, visible(), tx.state.limit, (e) => this.waiting.mayStart(e));
+      this.queueOnlyWaits = false;
       const done = new Set<string>();
       let stop = false;
       let stale = false;
@@ -315,12 +342,14 @@ export class Runner {
         }
         if (result === 'stale') stale = true;
         done.add(entry.name);
+        this.waiting.forget(entry.name);
       }
       this.queue.drop(done);
       if (chosen.length === 0) {
-        const left = visible().length;
-        if (left > 0) this.blockedQueue = key(left);
-        return left > 0;
+        const left = visible();
+        if (left.length > 0) this.blockedQueue = key(left.length);
+        this.queueOnlyWaits = left.length > 0 && left.every((e) => e.waits && !this.waiting.mayStart(e));
+        return left.length > 0;
       }
       if (stop || !stale) break;
     }

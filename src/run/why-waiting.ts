@@ -2,19 +2,24 @@
 // starts queued jobs FIFO within the HOME-wide limit, skipping jobs whose definition is at
 // its own maxRunning; each rule below names one thing that can hold a job back, judged from
 // what the runner judges by: the limit, the EXECUTING jobs, and the job's place in the queue.
-// The first rule that applies is the answer. Later kinds of waiting (dependencies,
-// notBefore, a retry's delay) are one more rule each.
+// The first rule that applies is the answer. What the job's own gate says (a dependency,
+// its notBefore: core/gate.ts, the same function the runner asks) comes right after a
+// paused HOME: it holds the job back even when a slot is free. A later kind of waiting (a
+// retry's delay) is one more rule.
 
 import type { JobRecord } from '../core/job.js';
+import { type GateVerdict, dependencyFailure } from '../core/gate.js';
 
 export interface QueueView {
   /** The job asked about (its record, hot fields merged). */
-  job: Pick<JobRecord, 'jobId' | 'phase' | 'definition' | 'maxRunning'>;
+  job: Pick<JobRecord, 'jobId' | 'phase' | 'definition' | 'maxRunning' | 'after'>;
+  /** What its gate says now; absent: nothing of its own holds it. */
+  gate?: GateVerdict;
   /** The HOME-wide limit (0 = paused). */
   limit: number;
   /** The definition of each EXECUTING job of the HOME. */
   executing: readonly string[];
-  /** How many QUEUED jobs are ahead of it in the queue. */
+  /** How many QUEUED jobs that may start are ahead of it in the queue (waiting ones hold no place). */
   queuedBefore: number;
 }
 
@@ -22,8 +27,28 @@ type WaitRule = (view: QueueView) => string | null;
 
 const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
 
+/** An instant for people, with how far off it is: 2026-12-01 03:00:00 UTC (in 2h05m). */
+function untilText(ms: number, now: number): string {
+  const s = Math.max(0, Math.ceil((ms - now) / 1000));
+  const away = s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
+    : `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  return `${new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '')} UTC (in ${away})`;
+}
+
+function gateReason({ job, gate }: QueueView): string | null {
+  if (!gate || gate.eligible) return null;
+  if ('failed' in gate) return `${dependencyFailure(gate.failed)}: it will be ABORTED`;
+  if ('dependency' in gate) {
+    const { jobId, phase } = gate.dependency;
+    const any = job.after?.find((d) => d.jobId === jobId)?.any;
+    return `it waits for job ${jobId} (${phase}) to ${any ? 'end' : 'be COMPLETED'}`;
+  }
+  return `its notBefore: not started before ${untilText(gate.until, Date.now())}`;
+}
+
 const RULES: WaitRule[] = [
   ({ limit }) => (limit === 0 ? 'the HOME is paused (limit 0): no job starts until `uwsrun limit N` sets N > 0' : null),
+  gateReason,
   ({ limit, executing }) => (executing.length >= limit ? `the HOME's limit is reached: ${executing.length}/${limit} jobs executing` : null),
   ({ job, executing }) => {
     if (job.maxRunning === null) return null;

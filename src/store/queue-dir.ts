@@ -1,8 +1,10 @@
 // The queue directory, HOME/queue/: one empty file per QUEUED job, whose name says all the
 // runner needs to pick jobs FIFO within the limits, so it never reads a queued job's record
 // until it starts it:
-//     <queuedAt, 12 digits>.<jobId>.<maxRunning or "-">.<definition>
-// Names sort in queue order. A QUEUED job's truth is its record (job.json, phase QUEUED
+//     <queuedAt, 12 digits>.<jobId>.<maxRunning or "-">[w].<definition>
+// Names sort in queue order. The `w` marks a job that may have to wait before it starts
+// (dependencies, a start time: core/gate.ts); only such jobs' records are read before their
+// start, and each only once by a runner (run/waiting.ts). A QUEUED job's truth is its record (job.json, phase QUEUED
 // with queuedAt); the entry is an index of it, created (O_EXCL, directory synced) before the
 // record says QUEUED and removed after the job left the queue (started, aborted, deleted).
 // So a crash can leave an entry whose job is no longer queued, never a queued job without
@@ -13,6 +15,7 @@
 import { closeSync, fsyncSync, openSync, opendirSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JobRecord } from '../core/job.js';
+import { mayWait } from '../core/gate.js';
 import type { HomeLayout } from './home.js';
 import { fileKey } from './home.js';
 import { fsyncDir } from './durable.js';
@@ -24,27 +27,33 @@ export interface QueueEntry {
   maxRunning: number | null;
   /** The definition's name, or (too long for a file name) '#' and a hash of it. */
   defKey: string;
+  /** Whether the job may have to wait before it starts (see the top). */
+  waits: boolean;
 }
 
+/** What an entry's name is made of. */
+export type EntryFields = Pick<JobRecord, 'jobId' | 'queuedAt' | 'maxRunning' | 'definition'> & Partial<Pick<JobRecord, 'after' | 'notBefore'>>;
+
 const REREAD_MS = 10_000;
-const NAME = /^(\d{12})\.([A-Za-z0-9][A-Za-z0-9_-]{5,31})\.(\d+|-)\.(.+)$/;
+const NAME = /^(\d{12})\.([A-Za-z0-9][A-Za-z0-9_-]{5,31})\.(\d+|-)(w?)\.(.+)$/;
 
 /** What groups jobs for maxRunning: the definition's name, hashed when it is very long. */
 export const definitionKey = (definition: string): string =>
   definition.length <= 160 ? definition : `#${fileKey(definition)}`;
 
-export function entryName(job: Pick<JobRecord, 'jobId' | 'queuedAt' | 'maxRunning' | 'definition'>): string {
-  return `${String(job.queuedAt ?? 0).padStart(12, '0')}.${job.jobId}.${job.maxRunning ?? '-'}.${definitionKey(job.definition)}`;
+export function entryName(job: EntryFields): string {
+  const waits = mayWait(job) ? 'w' : '';
+  return `${String(job.queuedAt ?? 0).padStart(12, '0')}.${job.jobId}.${job.maxRunning ?? '-'}${waits}.${definitionKey(job.definition)}`;
 }
 
 export function parseEntry(name: string): QueueEntry | undefined {
   const m = NAME.exec(name);
   if (!m) return undefined;
-  return { name, queuedAt: Number(m[1]), jobId: m[2]!, maxRunning: m[3] === '-' ? null : Number(m[3]), defKey: m[4]! };
+  return { name, queuedAt: Number(m[1]), jobId: m[2]!, maxRunning: m[3] === '-' ? null : Number(m[3]), defKey: m[5]!, waits: m[4] === 'w' };
 }
 
 /** Creates the entries of queued jobs (existing ones are kept); `sync`: the directory too. */
-export function addEntries(layout: HomeLayout, jobs: Pick<JobRecord, 'jobId' | 'queuedAt' | 'maxRunning' | 'definition'>[], sync = true): void {
+export function addEntries(layout: HomeLayout, jobs: EntryFields[], sync = true): void {
   if (jobs.length === 0) return;
   layout.ensureQueueDir();
   for (const job of jobs) {

@@ -2,7 +2,7 @@
 // often and stays small however many jobs wait: the HOME-wide limit, the runner's identity,
 // the counters, the submits in progress, one small "hot" entry per EXECUTING job, and the
 // final records of at most a few dozen jobs that ended recently. Each job's full record is
-// records/ID/job.json; a PENDING or QUEUED job's phase and queue place are in it too (putHot
+// records/ID/job.json; a PENDING, QUEUED or HELD job's phase and queue place are in it too (putHot
 // writes them there), and a QUEUED job also has an entry in HOME/queue/ (queue-dir.ts), so
 // 100,000 queued jobs cost every command nothing. A job that ends gets its final record
 // in `finished` (one state write, which its end needed anyway); records are moved from
@@ -86,6 +86,9 @@ const emptyState = (): StateData => ({
 
 /** Bytes per line of HOME/index: a job id (at most 32 characters) padded, and a newline. */
 const INDEX_LINE = 33;
+
+/** PENDING, QUEUED and HELD jobs: their job.json is all they have (see the top comment). */
+const waitsInRecord = (job: Pick<JobRecord, 'phase'>): boolean => job.phase === 'PENDING' || job.phase === 'QUEUED' || job.phase === 'HELD';
 
 /** Whether a job with this seq belongs to a submit still in progress (invisible). */
 export const inBatch = (state: StateData, seq: number): boolean =>
@@ -356,7 +359,7 @@ export class Store {
     if (!file) return undefined;
     if (isFinal(file.phase)) return file;
     if (hot) return mergeHot(file, hot);
-    return (file.phase === 'PENDING' || file.phase === 'QUEUED') && file.seq > 0 && !inBatch(state, file.seq) ? file : undefined;
+    return waitsInRecord(file) && file.seq > 0 && !inBatch(state, file.seq) ? file : undefined;
   }
 
   getJob(jobId: string): JobRecord | undefined {
@@ -663,7 +666,7 @@ export class Transaction {
   putHot(job: JobRecord, extra: Partial<HotEntry> = {}): void {
     const prev = this.state.jobs[job.jobId];
     const queuedAt = extra.queuedAt !== undefined ? extra.queuedAt : prev?.queuedAt ?? job.queuedAt ?? null;
-    if (job.phase === 'PENDING' || job.phase === 'QUEUED') {
+    if (waitsInRecord(job)) {
       this.records.set(job.jobId, { ...job, queuedAt });
       delete this.state.jobs[job.jobId];
       return;

@@ -5,7 +5,7 @@
 //   - EXECUTING: startTime (now while it is still starting) + its run time, never before now;
 //   - QUEUED: now + the run times of the jobs queued before it (FIFO; each at its own
 //     definition's mean, or this job's when it has none) divided across the HOME-wide limit
-//     of parallel jobs + its own run time;
+//     of parallel jobs (or its notBefore, when that is later) + its own run time;
 //   - PENDING and final jobs: null (a PENDING job may never run; a final one is done).
 // Per-definition caps (maxRunning) and the time left to jobs already running are ignored:
 // the quote is an estimate, and UWS allows it to be wrong.
@@ -77,7 +77,9 @@ export class QuoteModel {
     }
     const ahead = this.countAhead(this.order(job));
     const aheadMs = this.prefixKnownMs[ahead]! + this.prefixUnknown[ahead]! * own;
-    return new Date(now + aheadMs / this.slots + own).toISOString();
+    const notBefore = job.notBefore ? Date.parse(job.notBefore) : Number.NaN;
+    const start = Math.max(now + aheadMs / this.slots, Number.isFinite(notBefore) ? notBefore : 0);
+    return new Date(start + own).toISOString();
   }
 
   /** How many queued jobs come strictly before queue position `order` (binary search). */

@@ -62,4 +62,18 @@ describe('whyWaiting', () => {
     assert.equal(whyWaiting({ job: job('x', 'a', 2), limit: 5, executing: ['a', 'a'], queuedBefore: 0 }), 'its definition a is at its maxRunning: 2/2 executing');
     assert.equal(whyWaiting({ job: job('r', 'a', null, 'EXECUTING'), limit: 1, executing, queuedBefore: 0 }), null, 'only a QUEUED job waits');
   });
+
+  test('its own gate comes after a paused HOME and before the limits: a dependency (which, its phase) or notBefore (until when)', () => {
+    const q = { ...job('q1', 'a'), after: [{ jobId: 'dep111', any: false }, { jobId: 'dep222', any: true }] };
+    const full = { limit: 1, executing: ['a'], queuedBefore: 2 };
+    assert.match(whyWaiting({ job: q, ...full, limit: 0, gate: { eligible: false, dependency: { jobId: 'dep111', phase: 'EXECUTING' } } })!, /paused/);
+    assert.equal(whyWaiting({ job: q, ...full, gate: { eligible: false, dependency: { jobId: 'dep111', phase: 'EXECUTING' } } }), 'it waits for job dep111 (EXECUTING) to be COMPLETED');
+    assert.equal(whyWaiting({ job: q, ...full, gate: { eligible: false, dependency: { jobId: 'dep222', phase: 'HELD' } } }), 'it waits for job dep222 (HELD) to end');
+    assert.equal(whyWaiting({ job: q, ...full, gate: { eligible: false, failed: { jobId: 'dep111', phase: 'ERROR' } } }), 'dependency dep111 ended ERROR: it will be ABORTED');
+    const until = Date.now() + 2 * 3600_000 + 5 * 60_000 + 30_000;
+    const text = whyWaiting({ job: q, ...full, gate: { eligible: false, until, why: 'notBefore' } })!;
+    assert.ok(text.startsWith(`its notBefore: not started before ${new Date(until).toISOString().slice(0, 10)} `), text);
+    assert.match(text, / UTC \(in 2h0[56]m\)$/);
+    assert.equal(whyWaiting({ job: q, ...full, gate: { eligible: true } }), "the HOME's limit is reached: 1/1 jobs executing");
+  });
 });

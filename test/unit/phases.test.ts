@@ -5,7 +5,9 @@ import {
 } from '../../src/core/phases.js';
 import { UserError } from '../../src/errors.js';
 
-const EVENTS: TransitionEvent[] = ['run', 'start', 'up', 'abort', 'exit-ok', 'exit-failed', 'aborted', 'lost', 'archive'];
+const EVENTS: TransitionEvent[] = [
+  'run', 'start', 'up', 'abort', 'hold', 'release', 'dependency-failed', 'exit-ok', 'exit-failed', 'aborted', 'lost', 'archive',
+];
 const job = (phase: Phase, startTime: string | null = null) => ({ jobId: 'job123', phase, startTime });
 
 test('every row of the table applies from its phase and leads to its target', () => {
@@ -62,4 +64,26 @@ test('run is allowed only from PENDING; start only from QUEUED', () => {
 test('up happens once: only while startTime is null', () => {
   assert.ok(findTransition(job('EXECUTING', null), 'up'));
   assert.equal(findTransition(job('EXECUTING', '2026-01-01T00:00:00.000Z'), 'up'), undefined);
+});
+
+test('hold takes PENDING and QUEUED jobs to HELD; release takes HELD back to QUEUED; nothing else', () => {
+  for (const phase of PHASES) {
+    assert.equal(findTransition(job(phase), 'hold')?.to, phase === 'PENDING' || phase === 'QUEUED' ? 'HELD' : undefined, `hold of ${phase}`);
+    assert.equal(findTransition(job(phase), 'release')?.to, phase === 'HELD' ? 'QUEUED' : undefined, `release of ${phase}`);
+  }
+  assert.throws(() => applyTransition(job('EXECUTING', '2026-01-01T00:00:00.000Z'), 'hold'), /job123 is EXECUTING: hold is not allowed/);
+  assert.throws(() => applyTransition(job('QUEUED'), 'release'), /job123 is QUEUED: release is not allowed/);
+});
+
+test('abort of a HELD job: ABORTED, no process involved', () => {
+  const row = applyTransition(job('HELD'), 'abort');
+  assert.equal(row.to, 'ABORTED');
+  assert.match(row.does, /no process/);
+});
+
+test('a failed dependency aborts only a QUEUED job', () => {
+  for (const phase of PHASES) {
+    assert.equal(findTransition(job(phase), 'dependency-failed')?.to, phase === 'QUEUED' ? 'ABORTED' : undefined, phase);
+  }
+  assert.match(applyTransition(job('QUEUED'), 'dependency-failed').does, /transient/);
 });

@@ -18,7 +18,9 @@ const ids = (entries: QueueEntry[]) => entries.map((e) => e.jobId);
 
 test('queue entry names round-trip and sort in queue order', () => {
   const e = queued('abcdef123456', 'my.def-1', 42, 3);
-  assert.deepEqual({ ...e, name: undefined }, { name: undefined, queuedAt: 42, jobId: 'abcdef123456', maxRunning: 3, defKey: 'my.def-1' });
+  assert.deepEqual({ ...e, name: undefined }, { name: undefined, queuedAt: 42, jobId: 'abcdef123456', maxRunning: 3, defKey: 'my.def-1', waits: false });
+  const w = parseEntry(entryName({ jobId: 'abcdef123456', definition: 'd', queuedAt: 7, maxRunning: null, after: [{ jobId: 'zzzzzz', any: false }] }))!;
+  assert.deepEqual([w.waits, w.maxRunning, w.defKey], [true, null, 'd'], 'a job that may wait is marked in its entry');
   assert.deepEqual(ids(sorted(queued('cccccc', 'a', 100), queued('aaaaaa', 'a', 9), queued('bbbbbb', 'a', 10))), ['aaaaaa', 'bbbbbb', 'cccccc']);
   const long = queued('dddddd', 'x'.repeat(300), 1);
   assert.ok(long.name.length < 255 && long.defKey.startsWith('#'), 'a very long definition name is hashed');
@@ -53,4 +55,14 @@ test('limit 0 (paused) starts nothing', () => {
   const q = sorted(queued('aaaaaa', 'a', 1), queued('bbbbbb', 'b', 2));
   assert.deepEqual(ids(selectJobsToStart({}, q, 0)), []);
   assert.deepEqual(ids(selectJobsToStart({ x: hot('a', 0) }, q, 0)), []);
+});
+
+test('a job that may not start yet holds no slot and does not block the jobs behind it', () => {
+  const waiting = parseEntry(entryName({ jobId: 'aaaaaa', definition: 'a', queuedAt: 1, maxRunning: null, notBefore: '2099-01-01T00:00:00.000Z' }))!;
+  const q = sorted(waiting, queued('bbbbbb', 'a', 2), queued('cccccc', 'a', 3));
+  assert.deepEqual(ids(selectJobsToStart({}, q, 1, () => false)), ['bbbbbb']);
+  assert.deepEqual(ids(selectJobsToStart({}, q, 1, () => true)), ['aaaaaa']);
+  let asked = 0;
+  selectJobsToStart({}, q, 5, (e) => (asked++, e.jobId !== 'aaaaaa'));
+  assert.equal(asked, 1, 'only entries marked as waiting are asked about');
 });

@@ -108,6 +108,8 @@ function makeJob(over: Partial<JobRecord> = {}): JobRecord {
     signal: null,
     errorSummary: null,
     results: [],
+    after: [],
+    notBefore: null,
     seq: 1,
   };
   return { ...job, ...over } as JobRecord;
@@ -368,6 +370,13 @@ describe('estimateQuote', () => {
   test('a QUEUED job with nothing ahead is quoted now + the mean', () => {
     const job = queued('reduce', 50);
     assert.equal(estimateQuote(job, [...history, job], 2, NOW), plus(20));
+  });
+
+  test('a QUEUED job with a later notBefore is quoted from its notBefore', () => {
+    const job = { ...queued('reduce', 50), notBefore: plus(3600) };
+    assert.equal(estimateQuote(job, [...history, job], 2, NOW), plus(3600 + 20));
+    const past = { ...queued('reduce', 50), notBefore: plus(-3600) };
+    assert.equal(estimateQuote(past, [...history, past], 2, NOW), plus(20), 'a notBefore already past changes nothing');
   });
 
   test('queued jobs ahead add their run times, divided across the limit; those behind do not count', () => {

@@ -1,0 +1,66 @@
+// `hold` and `release` (SPEC §13): a PENDING or QUEUED job is HELD, not started until it is
+// released; release puts it back in the queue at the place it had. A HELD job keeps a queue
+// place in its record (queuedAt) but has no entry in HOME/queue/, so the runner never sees
+// it: a QUEUED job keeps the place it was queued at, a PENDING one gets the next place when
+// it is held (so `release` queues it behind the jobs queued before the hold). Release
+// writes the entry again under that old place: queue entries sort by place, so it is
+// started before every job queued after it. Each is one transaction of table rows; a
+// refused one leaves the job unchanged.
+
+import type { JobRecord } from './job.js';
+import { applyTransition } from './phases.js';
+import { EXIT, UserError, noSuchJob } from '../errors.js';
+import type { Store } from '../store/state.js';
+import { entryName, removeEntry } from '../store/queue-dir.js';
+import { readStartMarker } from '../run/lifecycle.js';
+import { type RunnerWake, runnerWakeFor, wakeRunner } from '../run/ensure-runner.js';
+
+/** Holds each job; returns, per id, the held job or the refusal. */
+export function holdJobs(store: Store, ids: string[]): (JobRecord | Error)[] {
+  return store.update((tx) => ids.map((id): JobRecord | Error => {
+    try {
+      const job = tx.getJob(id);
+      if (!job) throw noSuchJob(id);
+      if (job.phase === 'QUEUED' && readStartMarker(tx.layout, id)) {
+        // A runner started it and died before recording the start: it runs, whatever the
+        // record says (its successor adopts it).
+        throw new UserError(`job ${id} is QUEUED but already starting (a runner started it): hold is not allowed`, EXIT.notAllowed);
+      }
+      const held: JobRecord = { ...job, phase: applyTransition(job, 'hold').to };
+      if (job.phase === 'QUEUED') {
+        const name = entryName(job);
+        tx.afterCommit.push(() => removeEntry(tx.layout, name));
+        tx.putHot(held);
+      } else {
+        tx.putHot(held, { queuedAt: ++tx.state.queueSeq });
+      }
+      return tx.getJob(id) ?? held;
+    } catch (err) {
+      return err as Error;
+    }
+  }));
+}
+
+/** Releases each HELD job into the queue at its old place; returns the jobs or refusals. */
+export async function releaseJobs(store: Store, ids: string[]): Promise<(JobRecord | Error)[]> {
+  let wake: RunnerWake | undefined;
+  const outcome = store.update((tx) => {
+    const results = ids.map((id): JobRecord | Error => {
+      try {
+        const job = tx.getJob(id);
+        if (!job) throw noSuchJob(id);
+        const queued: JobRecord = { ...job, phase: applyTransition(job, 'release').to };
+        // A new queue revision all the same, so a runner lists HOME/queue/ again.
+        const fresh = ++tx.state.queueSeq;
+        tx.putHot(queued, { queuedAt: job.queuedAt ?? fresh });
+        return tx.getJob(id) ?? queued;
+      } catch (err) {
+        return err as Error;
+      }
+    });
+    if (results.some((r) => !(r instanceof Error))) wake = runnerWakeFor(tx);
+    return results;
+  });
+  if (wake) await wakeRunner(store.home, wake);
+  return outcome;
+}
