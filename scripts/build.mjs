@@ -30,7 +30,7 @@ await build({
   outfile: 'dist/uwsrun.cjs',
   supported: { 'dynamic-import': false },
   plugins: [lazyChildProcess],
-  // The completion scripts and the launcher's Perl (src/run/launcher.pl), as strings.
+  // The completion scripts and the launcher's Perl (src/executors/*/*.pl), as strings.
   loader: { '.bash': 'text', '.zsh': 'text', '.pl': 'text' },
   logLevel: 'warning',
   // Half the source to read and hash at every start: ~2 ms of a ~61 ms submit. (keepNames,

@@ -17,7 +17,7 @@ import { parseState } from '../store/state.js';
 import { readOwnFile, writeFileDurable } from '../store/durable.js';
 import { type ProcStat, isProcessAlive, listProcesses, signalProcess } from './proc.js';
 import { removeStaleLock, staleLockContent } from '../store/lock.js';
-import { PERL } from './wrapper.js';
+import { PERL } from '../executors/local/launcher.js';
 import { runnerAlive } from './ensure-runner.js';
 import { findHalfCreated, recordEndsFromExitFiles, removeHalfCreated, superviseActiveJobs } from './housekeeping.js';
 import { describeStall, killStalledRunner, runnerStall } from './runner-stall.js';

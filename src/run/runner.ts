@@ -40,7 +40,7 @@ import { type EndFacts, gatherEndFacts, gatherEndFactsAsync } from './job-files.
 import { BEAT_MS, writeBeat } from './runner-stall.js';
 import { isProcessAlive, processStartTime } from './proc.js';
 import { jobsNeedingRunner } from './ensure-runner.js';
-import { type Launched, type WrapperExit, Launcher, LaunchError, StartRefused } from './wrapper.js';
+import { type Launched, type WrapperExit, Launcher, LaunchError, StartRefused } from '../executors/local/launcher.js';
 import { enforceTimeLimits } from './abort.js';
 import { ProcessTable } from './signal.js';
 import { appendRunnerLog } from './runner-log.js';

@@ -1,6 +1,6 @@
 // How jobs are started. Node forking itself per job costs ~1.5 ms of the runner's time (its
 // address space is large), so the runner starts one small Perl process, the launcher
-// (perl-base is Essential on Debian; its code is launcher.pl), and asks it to fork each job's
+// (perl-base is Essential on Debian; its code is launcher.pl, after wrapper.pl), and asks it to fork each job's
 // wrapper.
 //
 // The launcher reads requests from a FIFO and answers each with the wrapper's pid on a second
@@ -41,13 +41,17 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, constants, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
-import { signalName } from './exit-status.js';
-import { readProcStat } from './proc.js';
-import { sleepSync } from '../store/lock.js';
+import { signalName } from '../../run/exit-status.js';
+import { readProcStat } from '../../run/proc.js';
+import { sleepSync } from '../../store/lock.js';
 
-// The Perl of the launcher and the wrapper, in a file of its own (bundled as text by esbuild;
-// `perl -c` checks it in test/unit/perl.test.ts).
-import LAUNCHER from './launcher.pl';
+// The Perl of the launcher and the wrapper, in files of their own (bundled as text by esbuild;
+// `perl -c` checks them in test/unit/perl.test.ts). The launcher program is the wrapper's
+// file followed by the launcher's (the wrapper is a fork of the launcher).
+import WRAPPER from './wrapper.pl';
+import LAUNCHER_MAIN from './launcher.pl';
+
+const LAUNCHER = `${WRAPPER}\n${LAUNCHER_MAIN}`;
 
 export const PERL = '/usr/bin/perl';
 

@@ -1,0 +1,86 @@
+# The launcher (see launcher.ts for the protocol; it runs as wrapper.pl followed by this file): reads length-prefixed start requests from
+# the request FIFO, forks each job's wrapper and answers with its pid on the answer FIFO.
+# Every answer is one line: "PID STARTTIME" (forked), "started PID STARTTIME" (the job's
+# start marker shows it was started before; both may be missing if the marker is still
+# empty) or "fail MESSAGE" (this job could not be started, e.g. no inode left: the launcher
+# itself is fine). Reports on stdout: "up ID" (from wrappers) and "exit ID CODE SIGNAL".
+#
+# A job is started at most once: its start marker, RECORDS/started, is created exclusively
+# (O_EXCL) before the fork, and the forked wrapper writes its own pid and start time into it
+# before doing anything else. So a launcher killed at any point leaves either no marker
+# (nothing was forked), or a marker naming a live or finished wrapper, or (killed between
+# creating the marker and forking) an empty marker with no process of the job anywhere.
+my ($reqPath, $repPath) = @ARGV;
+# What ps shows: "uwsrun-launcher HOME", and "uwsrun-wrapper JOBID" for each wrapper.
+$0 = 'uwsrun-launcher ' . ($reqPath =~ s{/[^/]*$}{}r);
+$SIG{PIPE} = 'IGNORE';
+for my $p ($reqPath, $repPath) { unlink $p; POSIX::mkfifo($p, 0600) or die "launcher: cannot create $p: $!\n"; }
+# Opening a FIFO blocks until the other side opens it. A runner that dies (or gives up, after
+# 5 s) before it has opened both would leave this launcher blocked here for good: SIGALRM,
+# whose default action ends the process, bounds the wait.
+alarm 15;
+open(my $req, '<', $reqPath) or die "launcher: cannot open $reqPath: $!\n";
+open(my $rep, '>', $repPath) or die "launcher: cannot open $repPath: $!\n";
+syswrite $rep, "ready\n";
+alarm 0;
+my %job;
+# Children are reaped here, in the main loop, never in a signal handler: Perl runs handlers
+# late, and a SIGCHLD arriving just before a blocking read would wait for the next request.
+# The handler only makes select() return early; the timeout covers the remaining race.
+sub reap {
+  while ((my $p = waitpid(-1, POSIX::WNOHANG())) > 0) {
+    my $id = delete $job{$p};
+    syswrite STDOUT, "exit $id " . ($? >> 8) . " " . ($? & 127) . "\n" if defined $id;
+  }
+}
+$SIG{CHLD} = sub {};
+my $rin = ''; vec($rin, fileno($req), 1) = 1;
+my $buf = '';
+while (1) {
+  reap();
+  next if select(my $rout = $rin, undef, undef, 0.05) <= 0;
+  my $n = sysread($req, $buf, 65536, length $buf);
+  if (!defined $n) { next if $!{EINTR}; last }
+  last if $n == 0;
+  while ($buf =~ /\A(\d+)\n/ && length($buf) >= length($1) + 1 + $1) {
+    my $len = $1;
+    my $rec = substr($buf, length($len) + 1, $len);
+    substr($buf, 0, length($len) + 1 + $len) = '';
+    syswrite $rep, launch(split /\0/, $rec, -1);
+  }
+}
+exit 0;
+
+# One request: returns the answer line.
+sub launch {
+  my ($id, $dir, $records, $cwd, $hold, $grace, $argc, @rest) = @_;
+  my @cmd = splice(@rest, 0, $argc);
+  # 193 = O_WRONLY|O_CREAT|O_EXCL: the job's start marker, taken once and for all.
+  my $mark;
+  if (!sysopen($mark, "$records/started", 193, 0600)) {
+    return "started " . (slurp("$records/started") // '') . "\n" if $!{EEXIST};
+    return "fail cannot create $records/started: $!\n";
+  }
+  # The exit file is created now, holding blanks, so that the wrapper's final status is
+  # written into room it already has: recording how a job ended needs no inode and no block,
+  # whatever has run out by then. 577 = O_WRONLY|O_CREAT|O_TRUNC (Linux): mode 0600.
+  my $exit;
+  my $undo = sub { my $e = $_[0]; close $mark; close $exit if $exit; unlink "$records/started"; return "fail $e\n"; };
+  sysopen($exit, "$records/exit", 577, 0600) or return $undo->("cannot create $records/exit: $!");
+  my $blank = (' ' x (EXIT_ROOM - 1)) . "\n";
+  my $w = syswrite $exit, $blank;
+  return $undo->("cannot write $records/exit: " . (defined $w ? 'short write' : $!)) unless defined $w && $w == EXIT_ROOM;
+  my $pid = fork;
+  return $undo->("cannot fork: $!") unless defined $pid;
+  if ($pid == 0) {
+    # First of all, before anything can go wrong: who we are, into the start marker.
+    my $said = syswrite $mark, "$$ " . startTimeOf($$);
+    close $mark; close $req; close $rep;
+    wrapper($id, $dir, $exit, defined $said && $said > 0 ? '' : "cannot write the start marker: $!", $cwd, $hold, $grace, \@cmd, \@rest,
+      sub { syswrite STDOUT, "up $id\n" });
+  }
+  close $mark; close $exit;
+  $job{$pid} = $id;
+  return "$pid " . startTimeOf($pid) . "\n";
+}
+
