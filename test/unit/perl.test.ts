@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -59,12 +59,14 @@ test('a launcher whose runner never opens its FIFOs exits by itself (SIGALRM aft
   try {
     const program = join(dir, 'launcher.pl');
     writeFileSync(program, programOf(join(EXECUTORS, 'local', 'launcher.pl')));
-    const launcher = spawn('/usr/bin/perl', [program, '--', join(dir, 'l.req'), join(dir, 'l.rep')], { stdio: 'ignore' });
+    const launcher = spawn('/usr/bin/perl', [program, join(dir, 'l.req'), join(dir, 'l.rep')], { stdio: 'ignore', cwd: dir });
     const ended = await new Promise<{ code: number | null; signal: string | null } | 'still running'>((resolve) => {
       const timer = setTimeout(() => { launcher.kill('SIGKILL'); resolve('still running'); }, 40_000);
       launcher.on('exit', (code, signal) => { clearTimeout(timer); resolve({ code, signal }); });
     });
     assert.deepEqual(ended, { code: null, signal: 'SIGALRM' });
+    // It blocked on the FIFOs it was given (after a script file, perl passes `--` on as an argument).
+    assert.ok(statSync(join(dir, 'l.req')).isFIFO(), 'the request FIFO was created where asked');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
