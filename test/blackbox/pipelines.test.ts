@@ -339,3 +339,52 @@ test('hold and release: HELD jobs are not started; release puts them back at the
     sb.cleanup();
   }
 });
+
+test("the README's nightly pipeline script works as written, and running it again reruns only what failed", async () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('\n## Pipelines\n'));
+  const script = /```sh\n([\s\S]*?)```/.exec(section)![1]!;
+  assert.match(script, /--after "\$cal"/);
+  const sb = new Sandbox(`
+jobs:
+  calibrate:
+    command: [sh, -c, 'echo "calibrated {night}"']
+    parameters: { night: { type: date, required: true } }
+  reduce:
+    command: [sh, -c, 'if [ ! -e "$HOME/disk-ok" ]; then echo "disk full" >&2; exit 1; fi']
+    parameters: { night: { type: date, required: true } }
+  publish:
+    command: [sh, -c, 'echo published']
+    parameters: { night: { type: date, required: true } }
+`);
+  try {
+    const file = join(sb.dir, 'night.sh');
+    writeFileSync(file, script.replaceAll('/srv/pipeline/jobs.yaml', sb.jobsFile));
+    const env = { PATH: `${join(ROOT, 'bin')}:${process.env.PATH}` };
+    const runScript = () => spawnSync('sh', [file], { env: { ...sb.env, ...env }, encoding: 'utf8' });
+    const first = runScript();
+    assert.equal(first.status, 0, first.stderr);
+    const publish1 = first.stdout.trim();
+    let jobs = await waitFor('the first night to settle', () => {
+      const all = sb.json(['list']);
+      return all.length === 3 && all.every((j: any) => ['COMPLETED', 'ERROR', 'ABORTED'].includes(j.phase)) ? all : undefined;
+    });
+    assert.deepEqual(jobs.map((j: any) => [j.definition, j.phase]), [['calibrate', 'COMPLETED'], ['reduce', 'ERROR'], ['publish', 'ABORTED']]);
+    assert.equal(jobs[2].jobId, publish1);
+    assert.deepEqual(jobs[2].after, [{ jobId: jobs[1].jobId, any: false }]);
+    assert.ok(jobs[2].notBefore, 'publish has a start time');
+    // The disk is fixed; cron runs the script again: calibrate is reused, the rest reruns.
+    writeFileSync(join(sb.dir, 'disk-ok'), '');
+    const second = runScript();
+    assert.equal(second.status, 0, second.stderr);
+    jobs = sb.json(['list']);
+    assert.equal(jobs.length, 5, 'a new reduce and a new publish, no new calibrate');
+    const [reduce2, publish2] = [jobs[3], jobs[4]];
+    assert.deepEqual(reduce2.after, [{ jobId: jobs[0].jobId, any: false }], 'the new reduce waits on the COMPLETED calibrate');
+    assert.deepEqual(publish2.after, [{ jobId: reduce2.jobId, any: false }]);
+    assert.equal((await waitPhase(sb, reduce2.jobId, ['COMPLETED', 'ERROR'])).phase, 'COMPLETED');
+    assert.equal(publish2.phase, 'QUEUED', 'publish waits for its start time');
+  } finally {
+    sb.cleanup();
+  }
+});
