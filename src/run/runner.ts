@@ -278,7 +278,9 @@ export class Runner {
   /** One transaction: apply events, supervise, start what may start. True while busy. */
   private apply(tx: Transaction): boolean {
     if (this.migrated) {
+      const moved = tx.state.moved;
       tx.dropMigrated(this.migrated);
+      this.waiting.movedByRunner(moved, tx.state.moved);
       this.migrated = undefined;
     }
     this.table = undefined;

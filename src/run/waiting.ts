@@ -91,6 +91,14 @@ export class WaitingJobs {
     return { removed, changed };
   }
 
+  /**
+   * The runner itself moved final records it had seen into their job.json (the state's
+   * `moved` went from `before` to `after`): no dependency vanished, nothing to judge again.
+   */
+  movedByRunner(before: number, after: number): void {
+    if (this.moved === before) this.moved = after;
+  }
+
   /** Whether a marked entry may start now (an entry not judged here: let the start look at it). */
   mayStart(entry: QueueEntry): boolean {
     const w = this.waiters.get(entry.name);
