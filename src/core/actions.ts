@@ -14,6 +14,7 @@ import { SYNCFS_FROM, prepareSyncfs } from '../store/syncfs.js';
 import { needsRunner, nudgeRunner, runnerWakeFor, wakeRunner, type RunnerWake } from '../run/ensure-runner.js';
 import { abortJob } from '../run/abort.js';
 import { readStartMarker } from '../run/lifecycle.js';
+import { handedOver } from './hold.js';
 import type { HomeLayout } from '../store/home.js';
 
 /** Queues PENDING jobs (FIFO); returns, per id, the queued job or the refusal. */
@@ -90,9 +91,10 @@ export async function deleteJob(store: Store, jobId: string, onlyIf?: (job: JobR
   }
 }
 
-/** A job whose abort involves no process: PENDING, HELD, or QUEUED and never started. */
+/** A job whose abort involves no process: PENDING, HELD, or QUEUED, never started and not handed to Slurm. */
 function abortsInPlace(layout: HomeLayout, job: JobRecord): boolean {
-  return job.phase === 'PENDING' || job.phase === 'HELD' || (job.phase === 'QUEUED' && !readStartMarker(layout, job.jobId));
+  return job.phase === 'PENDING' || job.phase === 'HELD'
+    || (job.phase === 'QUEUED' && !readStartMarker(layout, job.jobId) && !handedOver(job));
 }
 
 export interface CleanFilter {

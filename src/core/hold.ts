@@ -15,6 +15,9 @@ import { entryName, removeEntry } from '../store/queue-dir.js';
 import { readStartMarker } from '../run/lifecycle.js';
 import { type RunnerWake, runnerWakeFor, wakeRunner } from '../run/ensure-runner.js';
 
+/** Whether a QUEUED job was handed over to a cluster scheduler (its slurmJobId, SPEC §4). */
+export const handedOver = (job: JobRecord): boolean => Boolean((job as { slurmJobId?: string | null }).slurmJobId);
+
 /** Holds each job; returns, per id, the held job or the refusal. */
 export function holdJobs(store: Store, ids: string[]): (JobRecord | Error)[] {
   return store.update((tx) => ids.map((id): JobRecord | Error => {
@@ -25,6 +28,10 @@ export function holdJobs(store: Store, ids: string[]): (JobRecord | Error)[] {
         // A runner started it and died before recording the start: it runs, whatever the
         // record says (its successor adopts it).
         throw new UserError(`job ${id} is QUEUED but already starting (a runner started it): hold is not allowed`, EXIT.notAllowed);
+      }
+      if (job.phase === 'QUEUED' && handedOver(job)) {
+        // The cluster scheduler holds it now (SPEC §11): not ours to keep back.
+        throw new UserError(`job ${id} is QUEUED and handed over to Slurm: hold is not allowed (abort it, or hold it in Slurm)`, EXIT.notAllowed);
       }
       const held: JobRecord = { ...job, phase: applyTransition(job, 'hold').to };
       if (job.phase === 'QUEUED') {
