@@ -50,7 +50,11 @@ export class WaitingJobs {
    */
   settle(tx: Transaction, queue: readonly QueueEntry[], say: (line: string) => void, now = Date.now()): { removed: Set<string>; changed: boolean } {
     // The usual queue, where no job waits: nothing to do.
-    if (this.waiters.size === 0 && queue === this.listing) return { removed: new Set(), changed: false };
+    // (Its cached phases go: nothing keeps them current while no job waits.)
+    if (this.waiters.size === 0 && queue === this.listing) {
+      this.phases.clear();
+      return { removed: new Set(), changed: false };
+    }
     const dirty = new Set<string>();
     if (tx.state.moved !== this.moved) {
       // A job left state.json without a trace (deleted, or its final record moved into its
