@@ -46,6 +46,7 @@ const EXAMPLES: Record<string, string[]> = {
   submit: [
     'uwsrun submit hello -p name=Ada --run',
     'uwsrun submit -f jobs.yaml reduce -p night=2026-11-30 --run-id night-2026-11-30 --unique --wait --timeout 3600',
+    'uwsrun submit -f jobs.yaml publish -p night=2026-11-30 --after Kx3Vq9ZtR2mB7wLp --not-before 6h --run',
   ],
   run: ['uwsrun run Kx3Vq9ZtR2mB7wLp'],
   abort: ['uwsrun abort Kx3Vq9ZtR2mB7wLp'],
