@@ -32,6 +32,9 @@ export type GateVerdict =
   /** Not before this instant (ms since the epoch). */
   | { eligible: false; until: number; why: 'notBefore' };
 
+/** What the gate looks at of a job, and nothing else (the runner keeps this much in memory per waiting job). */
+export const gateFields = (job: GatedJob): GatedJob => ({ after: job.after ?? [], notBefore: job.notBefore ?? null });
+
 /** Whether a job has anything to wait for at all: most have not, and cost the queue nothing. */
 export function mayWait(job: GatedJob): boolean {
   return (job.after?.length ?? 0) > 0 || (job.notBefore ?? null) !== null;

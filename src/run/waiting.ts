@@ -16,7 +16,7 @@
 // the table's dependency-failed row, in the same transaction; its own dependents are then
 // judged in the same pass, so a failure runs down a whole chain at once.
 
-import { type GateVerdict, type GatedJob, type DependencyState, dependencyFailure, queuedJobGate } from '../core/gate.js';
+import { type GateVerdict, type GatedJob, type DependencyState, dependencyFailure, gateFields, queuedJobGate } from '../core/gate.js';
 import { isoNow } from '../core/job.js';
 import { applyTransition } from '../core/phases.js';
 import { DamagedRecordError } from '../errors.js';
@@ -138,7 +138,7 @@ export class WaitingJobs {
       }
       // Not queued at this place any more: a stale entry, dropped by the start.
       if (!job || job.phase !== 'QUEUED' || (job.queuedAt ?? 0) !== entry.queuedAt) continue;
-      const gated: GatedJob = { after: job.after ?? [], notBefore: job.notBefore ?? null };
+      const gated = gateFields(job);
       this.waiters.set(entry.name, { entry, job: gated, verdict: { eligible: true } });
       for (const dep of gated.after ?? []) {
         let set = this.dependents.get(dep.jobId);
