@@ -87,6 +87,23 @@ export interface SummaryExtras {
   after?: string;
 }
 
+/**
+ * A job with retries (SPEC §13): which attempt this is, and one line per earlier attempt
+ * that failed (how, when, where its logs are). Nothing for a job without retries.
+ */
+function attemptLines(job: JobRecord): [string, string][] {
+  const attempts = job.attempts ?? [];
+  const retries = job.definitionSnapshot?.retries ?? 0;
+  if (attempts.length === 0 && retries === 0) return [];
+  const lines: [string, string][] = [['attempt', `${job.attempt ?? 1} of at most ${retries + 1}`]];
+  for (const a of attempts) {
+    const how = a.errorSummary?.message ?? (a.signal ? `killed by signal ${a.signal}` : `exit code ${a.exitCode}`);
+    const when = a.endTime ? `ended ${zonedTime(a.endTime)}` : 'no end time';
+    lines.push([`attempt ${a.attempt}`, `ERROR: ${how}; ${when}; logs stdout.${a.attempt}.log, stderr.${a.attempt}.log`]);
+  }
+  return lines;
+}
+
 export function jobSummary(job: JobRecord, jobDir: string, paint: Paint, extras: SummaryExtras = {}): string {
   const when = (iso: string | null, none: string) => (iso ? zonedTime(iso) : none);
   const notYet = job.phase === 'PENDING' || job.phase === 'QUEUED' || job.phase === 'EXECUTING' ? 'not yet' : '-';
@@ -115,6 +132,9 @@ export function jobSummary(job: JobRecord, jobDir: string, paint: Paint, extras:
   if (job.exitCode !== null) lines.push(['exit code', String(job.exitCode)]);
   if (job.signal) lines.push(['signal', job.signal]);
   if (job.errorSummary) lines.push(['error', `${job.errorSummary.type}: ${job.errorSummary.message}`]);
+  lines.push(...attemptLines(job));
+  // Its notification (SPEC §13) went out when the job became final: what notify.log holds.
+  if (job.notified) lines.push(['notified', `${zonedTime(job.notified)} (${job.phase}; output in notify.log)`]);
   lines.push(['directory', jobDir]);
   lines.push(['results', job.results.length ? job.results.map((r) => `${r.id} (${humanSize(r.size)})`).join(', ') : '-']);
   // The phase is painted after escaping: its colour codes are ours, not the job's.

@@ -1,6 +1,6 @@
 // The start gate of a QUEUED job (SPEC §13, §6): may it start now, and if not, until when
 // or for what? One function, queuedJobGate, answers for the runner's queue, for `show`'s
-// "why queued", and for any later kind of waiting (a retry's delay is one more time rule).
+// "why queued", and for every kind of waiting (a retry's delay is one more time rule).
 // A job waits for its dependencies (`after`: each listed job COMPLETED, or with `any`
 // merely final) and for its start time (`notBefore`). A dependency that ended other than
 // required, or that no longer exists (deleted, destroyed), means the job can never start:
@@ -21,7 +21,7 @@ export type DependencyState = { phase: Phase; exitCode: number | null } | null;
 export type DependencyLookup = (jobId: string) => DependencyState;
 
 /** The fields of a job the gate looks at. */
-export type GatedJob = Pick<JobRecord, 'after' | 'notBefore'>;
+export type GatedJob = Pick<JobRecord, 'after' | 'notBefore' | 'retryAfter'>;
 
 export type GateVerdict =
   | { eligible: true }
@@ -30,14 +30,15 @@ export type GateVerdict =
   /** A dependency is not done yet. */
   | { eligible: false; dependency: { jobId: string; phase: Phase } }
   /** Not before this instant (ms since the epoch). */
-  | { eligible: false; until: number; why: 'notBefore' };
+  | { eligible: false; until: number; why: 'notBefore' | 'retryDelay' };
 
 /** What the gate looks at of a job, and nothing else (the runner keeps this much in memory per waiting job). */
-export const gateFields = (job: GatedJob): GatedJob => ({ after: job.after ?? [], notBefore: job.notBefore ?? null });
+export const gateFields = (job: GatedJob): GatedJob =>
+  ({ after: job.after ?? [], notBefore: job.notBefore ?? null, retryAfter: job.retryAfter ?? null });
 
 /** Whether a job has anything to wait for at all: most have not, and cost the queue nothing. */
 export function mayWait(job: GatedJob): boolean {
-  return (job.after?.length ?? 0) > 0 || (job.notBefore ?? null) !== null;
+  return (job.after?.length ?? 0) > 0 || (job.notBefore ?? null) !== null || (job.retryAfter ?? null) !== null;
 }
 
 /** COMPLETED, or ARCHIVED after a COMPLETED end (exit code 0), as `wait` counts it. */
@@ -62,6 +63,9 @@ export function queuedJobGate(job: GatedJob, lookup: DependencyLookup, now = Dat
   if (waitingFor) return { eligible: false, dependency: waitingFor };
   const notBefore = job.notBefore ? Date.parse(job.notBefore) : NaN;
   if (notBefore > now) return { eligible: false, until: notBefore, why: 'notBefore' };
+  // A retried job (run/retry.ts): its failed attempt's end + retryDelay.
+  const retryAfter = job.retryAfter ? Date.parse(job.retryAfter) : NaN;
+  if (retryAfter > now) return { eligible: false, until: retryAfter, why: 'retryDelay' };
   return { eligible: true };
 }
 

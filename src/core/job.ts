@@ -31,6 +31,16 @@ export interface Dependency {
   any: boolean;
 }
 
+/** An earlier attempt of a job that failed and was run again (SPEC §4, §13). */
+export interface Attempt {
+  attempt: number;
+  startTime: string | null;
+  endTime: string | null;
+  exitCode: number | null;
+  signal: string | null;
+  errorSummary: ErrorSummary | null;
+}
+
 /** Fields of SPEC §4, in its order. */
 export interface PublicJob {
   jobId: string;
@@ -53,12 +63,19 @@ export interface PublicJob {
   results: ResultFile[];
   after: Dependency[];
   notBefore: string | null;
+  /** 1 for the first attempt, counted up by each retry (SPEC §13). */
+  attempt: number;
+  /** Earlier attempts that failed and were retried, oldest first. */
+  attempts: Attempt[];
 }
 
-export interface JobRecord extends Omit<PublicJob, 'after' | 'notBefore'> {
+export interface JobRecord extends Omit<PublicJob, 'after' | 'notBefore' | 'attempt' | 'attempts'> {
   /** Dependencies and start time (SPEC §13); records written before they existed lack them. */
   after?: Dependency[];
   notBefore?: string | null;
+  /** Retries (SPEC §13); records written before they existed lack them (attempt 1, none). */
+  attempt?: number;
+  attempts?: Attempt[];
   /** Creation order within the HOME; breaks ties between equal creationTimes. */
   seq: number;
   /** The definition as it was at submit time, and each parameter's text as written: what
@@ -82,6 +99,17 @@ export interface JobRecord extends Omit<PublicJob, 'after' | 'notBefore'> {
   abortRequested: string | null;
   /** Place in the queue (FIFO) once queued; null while PENDING. Older records lack it. */
   queuedAt?: number | null;
+  /**
+   * A retried job is not started before this instant (its retryDelay after the failed
+   * attempt ended): data in the record, so a runner that dies during the delay loses
+   * nothing. Null (or absent, in older records) otherwise.
+   */
+  retryAfter?: string | null;
+  /**
+   * When the job's notification (SPEC §13) was claimed: set in the transaction that made
+   * the job final, so it is claimed exactly once (run/notify.ts). Absent when none is due.
+   */
+  notified?: string | null;
 }
 
 /** The fields of a job that change while it is active; kept in state.json. */
@@ -99,14 +127,28 @@ export interface HotEntry {
   /** The transient errorSummary to record when an abort was caused by a time limit. */
   abortReason: string | null;
   /**
+   * The attempt this entry is about (SPEC §13). A job.json that already counts a later
+   * attempt recorded this one's retry: the entry is left over from a writer that died
+   * between the two writes (see staleHot). Absent in entries written before retries.
+   */
+  attempt?: number;
+  /**
    * When the job's leader had ended and what was left of its processes got SIGTERM (SIGKILL
    * follows killGrace later; SPEC §5). Absent in entries written before it existed.
    */
   leftoverSince?: string | null;
 }
 
+/**
+ * Whether a hot entry is older than its job.json: the job's attempt ended and was retried
+ * (job.json QUEUED with the next attempt, written first), and the state write that drops
+ * the entry was lost. The record is the truth then.
+ */
+export const staleHot = (record: JobRecord, hot: HotEntry): boolean =>
+  record.phase === 'QUEUED' && (record.attempt ?? 1) > (hot.attempt ?? 1);
+
 export function mergeHot(record: JobRecord, hot: HotEntry | undefined): JobRecord {
-  if (!hot) return record;
+  if (!hot || staleHot(record, hot)) return record;
   return {
     ...record, seq: hot.seq, phase: hot.phase, queuedAt: hot.queuedAt, pid: hot.pid, pidStart: hot.pidStart, startTime: hot.startTime,
     abortRequested: hot.abortRequested,
@@ -135,6 +177,8 @@ export function toPublic(job: JobRecord): PublicJob {
     results: job.results,
     after: job.after ?? [],
     notBefore: job.notBefore ?? null,
+    attempt: job.attempt ?? 1,
+    attempts: job.attempts ?? [],
   };
 }
 

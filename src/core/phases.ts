@@ -30,6 +30,7 @@ export type TransitionEvent =
   | 'exit-failed'  // EXECUTING -> ERROR (status != 0 or a signal nobody asked for)
   | 'aborted'      // EXECUTING -> ABORTED (the group is gone after an abort or a time limit)
   | 'lost'         // EXECUTING -> ERROR (ended unsupervised, no exit status written)
+  | 'retry'        // EXECUTING -> QUEUED (the attempt failed and retries are left; SPEC §13)
   | 'archive';     // final -> ARCHIVED (destruction with archive: true)
 
 /** Conditions a row may need besides the phase. */
@@ -70,6 +71,10 @@ export const TRANSITIONS: readonly Transition[] = [
   { from: 'EXECUTING', event: 'exit-ok', to: 'COMPLETED', does: 'endTime, exitCode, results recorded' },
   { from: 'EXECUTING', event: 'exit-failed', to: 'ERROR', does: 'errorSummary (fatal): status or signal, last stderr line' },
   { from: 'EXECUTING', event: 'lost', to: 'ERROR', does: 'errorSummary (transient): the job was lost' },
+  {
+    from: 'EXECUTING', event: 'retry', to: 'QUEUED',
+    does: 'the attempt failed and retries are left: kept in attempts; started again after retryDelay',
+  },
   { from: 'COMPLETED', event: 'archive', to: 'ARCHIVED', does: 'directory deleted, record kept' },
   { from: 'ERROR', event: 'archive', to: 'ARCHIVED', does: 'directory deleted, record kept' },
   { from: 'ABORTED', event: 'archive', to: 'ARCHIVED', does: 'directory deleted, record kept' },

@@ -120,6 +120,8 @@ function buildRecord(store: Store, jobId: string, def: Definition, params: Resol
     signal: null,
     errorSummary: null,
     results: [],
+    attempt: 1,
+    attempts: [],
     seq: 0,
     definitionSnapshot: def,
     paramText: params.text,
@@ -134,6 +136,7 @@ function buildRecord(store: Store, jobId: string, def: Definition, params: Resol
     queuedAt: null,
     after: opts.after ?? [],
     notBefore: opts.notBefore ?? null,
+    retryAfter: null,
   };
 }
 

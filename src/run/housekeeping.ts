@@ -25,6 +25,7 @@ import type { StateData, Store } from '../store/state.js';
 import { readEntries, removeEntry } from '../store/queue-dir.js';
 import { abortJob, enforceTimeLimits } from './abort.js';
 import { readExitFile, recordEnd } from './lifecycle.js';
+import { resumeNotifications } from './notify.js';
 import { appendRunnerLog } from './runner-log.js';
 import { isProcessAlive } from './proc.js';
 import { type EndFacts, gatherEndFacts } from './job-files.js';
@@ -52,6 +53,8 @@ export async function superviseActiveJobs(store: Store, now = Date.now()): Promi
   }
   store.update((tx) => {
     const supervised = runnerAlive(tx.state);
+    // Jobs retried here (run/retry.ts): queued by this transaction, their entries not yet written.
+    let requeued = 0;
     for (const id of tx.activeJobIds()) {
       const job = tx.getJob(id);
       if (!job) {
@@ -63,7 +66,10 @@ export async function superviseActiveJobs(store: Store, now = Date.now()): Promi
       const say = (line: string) => lines.push(line);
       if (!supervised && job.pid !== null && !isProcessAlive(job.pid, job.pidStart)) {
         const known = facts.get(id);
-        if (known && recordEnd(tx, id, undefined, known, { say, now })) continue;
+        if (known && recordEnd(tx, id, undefined, known, { say, now })) {
+          if (tx.getJob(id)?.phase === 'QUEUED') requeued++;
+          continue;
+        }
         if (tx.state.jobs[id]?.leftoverSince) continue;
         // Ended after the look above: recorded by the runner woken below, never aborted here.
         if (!known && !job.abortRequested) continue;
@@ -71,7 +77,8 @@ export async function superviseActiveJobs(store: Store, now = Date.now()): Promi
       const did = enforceTimeLimits(tx, job, now);
       if (did) lines.push(did);
     }
-    const needy = jobsNeedingRunner(tx.state, tx.layout);
+    lines.push(...resumeNotifications(tx));
+    const needy = jobsNeedingRunner(tx.state, tx.layout) + requeued;
     if (needy > 0) {
       wake = runnerWakeFor(tx);
       if ('spawn' in wake) lines.push(`started a runner for ${needy} queued or executing job${needy === 1 ? '' : 's'}`);

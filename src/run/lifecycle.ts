@@ -8,7 +8,7 @@
 // A job is final only when none of its processes is left: what its leader
 // leaves behind is terminated first (SPEC §5).
 
-import { readFileSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { type JobRecord, isoNow } from '../core/job.js';
 import { applyTransition } from '../core/phases.js';
 import type { Transaction } from '../store/state.js';
@@ -16,6 +16,9 @@ import type { HomeLayout } from '../store/home.js';
 import type { EndFacts } from './job-files.js';
 import { type EndStatus, parseExitFile } from './exit-status.js';
 import { type ProcessTable, describeProcesses, jobProcesses, signalJob } from './signal.js';
+import { recordRetry, retriesLeft } from './retry.js';
+// Registers the store's notifier: whoever records an end here spawns its notification.
+import './notify.js';
 import type { ProcStat } from './proc.js';
 
 export type ExitStatus = EndStatus;
@@ -23,6 +26,20 @@ export type ExitStatus = EndStatus;
 export function readExitFile(layout: HomeLayout, jobId: string): ExitStatus | undefined {
   try {
     return parseExitFile(readFileSync(layout.exitFile(jobId), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The exit status of the job's current attempt: its exit file, or, when that is gone, the
+ * one kept as exit.N by a retry whose transaction was lost (run/retry.ts).
+ */
+function readAttemptExit(layout: HomeLayout, job: JobRecord): ExitStatus | undefined {
+  const own = readExitFile(layout, job.jobId);
+  if (own || existsSync(layout.exitFile(job.jobId))) return own;
+  try {
+    return parseExitFile(readFileSync(layout.attemptFile(job.jobId, 'exit', job.attempt ?? 1), 'utf8'));
   } catch {
     return undefined;
   }
@@ -109,7 +126,7 @@ export function recordEnd(tx: Transaction, jobId: string, observed: ExitStatus |
   const job = tx.getJob(jobId);
   if (!job || job.phase !== 'EXECUTING') return true;
   const say = opts.say ?? (() => {});
-  const own = readExitFile(tx.layout, jobId);
+  const own = readAttemptExit(tx.layout, job);
   // A wrapper that wrote its status has already terminated what the command left (it is a
   // subreaper: see wrapper.ts), so the usual end costs no /proc scan. Looked for here: an
   // aborted job's processes (escapees included), and those of a wrapper that died itself.
@@ -125,21 +142,23 @@ export function recordEnd(tx: Transaction, jobId: string, observed: ExitStatus |
   const base = { ...job, endTime: isoNow(), exitCode: status?.exitCode ?? null, signal: status?.signal ?? null };
   if (job.abortRequested) {
     const reason = tx.state.jobs[jobId]?.abortReason ?? null;
-    finishAs(tx, base, 'aborted', reason ? { type: 'transient', message: reason } : null, facts);
+    finishAs(tx, base, 'aborted', reason ? { type: 'transient', message: reason } : null, facts, say);
   } else if (!status) {
     finishAs(tx, base, 'lost', {
       type: 'transient',
       message: 'the job was lost: it ended while nothing supervised it and left no exit status',
-    }, facts);
+    }, facts, say);
   } else if (status.error !== undefined) {
-    finishAs(tx, base, 'exit-failed', { type: 'fatal', message: status.error }, facts);
+    finishAs(tx, base, 'exit-failed', { type: 'fatal', message: status.error }, facts, say);
   } else if (status.exitCode === 0) {
-    finishAs(tx, base, 'exit-ok', null, facts);
+    finishAs(tx, base, 'exit-ok', null, facts, say);
   } else {
     const line = facts.stderrLine;
-    finishAs(tx, base, 'exit-failed', { type: 'fatal', message: line ? `${describeStatus(status)}: ${line}` : describeStatus(status) }, facts);
+    finishAs(tx, base, 'exit-failed', { type: 'fatal', message: line ? `${describeStatus(status)}: ${line}` : describeStatus(status) }, facts, say);
   }
-  say(describeEnd(tx.getJob(jobId) ?? base, status));
+  const now = tx.getJob(jobId) ?? base;
+  // A retried attempt said so itself (recordRetry); the job has not ended.
+  if (now.phase !== 'QUEUED') say(describeEnd(now, status));
   return true;
 }
 
@@ -169,7 +188,13 @@ function terminateLeftovers(tx: Transaction, job: JobRecord, left: ProcStat[], s
 
 type EndEvent = 'aborted' | 'lost' | 'exit-ok' | 'exit-failed';
 
-function finishAs(tx: Transaction, job: JobRecord, event: EndEvent, errorSummary: JobRecord['errorSummary'], facts: EndFacts): void {
+function finishAs(tx: Transaction, job: JobRecord, event: EndEvent, errorSummary: JobRecord['errorSummary'], facts: EndFacts, say: Say): void {
+  // An attempt that failed by itself is run again while retries are left (SPEC §13); an
+  // abort or a time limit ('aborted') never is.
+  if ((event === 'exit-failed' || event === 'lost') && retriesLeft(job)) {
+    recordRetry(tx, job, errorSummary, say);
+    return;
+  }
   const row = applyTransition(job, event);
   tx.finish({ ...job, phase: row.to, errorSummary, results: facts.results });
 }

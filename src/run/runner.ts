@@ -42,6 +42,7 @@ import { isProcessAlive, processStartTime } from './proc.js';
 import { jobsNeedingRunner } from './ensure-runner.js';
 import { type Launched, type WrapperExit, Launcher, LaunchError, StartRefused } from '../executors/local/launcher.js';
 import { enforceTimeLimits } from './abort.js';
+import { notificationsInFlight, resumeNotifications } from './notify.js';
 import { ProcessTable } from './signal.js';
 import { appendRunnerLog } from './runner-log.js';
 
@@ -100,6 +101,10 @@ export class Runner {
   /** Final records being written into job.json in the background, then what was written. */
   private migrating = false;
   private migrated: Map<string, string | null> | undefined;
+  /** A job went back to the queue in the held transaction (a retry): list the queue again after its commit. */
+  private requeued = false;
+  /** It left (idle, or told to go) and exits once its notifications are spawned. */
+  private leaving = false;
 
   constructor(home: string) {
     this.store = new Store(home);
@@ -186,6 +191,7 @@ export class Runner {
    * news of a batch together.
    */
   private cycle(): void {
+    if (this.leaving) return;
     let active: boolean;
     try {
       if (!this.held) {
@@ -237,6 +243,11 @@ export class Runner {
     this.lastCommit = Date.now();
     held?.commit();
     if (held) this.migrateIfDue(held.tx.state);
+    if (this.requeued) {
+      this.requeued = false;
+      this.queue.invalidate();
+      this.schedule();
+    }
   }
 
   private commitSafely(): void {
@@ -293,7 +304,11 @@ export class Runner {
       // schedule): its files are read again by the next supervise, and it comes back here.
       this.facts.delete(id);
       this.perJob(id, () => {
-        if (recordEnd(tx, id, status, facts, { say: this.sayFor(id), table: this.procTable() })) this.exits.delete(id);
+        if (!recordEnd(tx, id, status, facts, { say: this.sayFor(id), table: this.procTable() })) return;
+        this.exits.delete(id);
+        // Retried (run/retry.ts): its new queue entry is written by this transaction's
+        // commit, after the listing was read; it is read again then.
+        if (tx.getJob(id)?.phase === 'QUEUED') this.requeued = true;
       });
     }
     const now = Date.now();
@@ -364,6 +379,7 @@ export class Runner {
    * runner, and time limits.
    */
   private supervise(tx: Transaction, now: number): void {
+    for (const line of resumeNotifications(tx)) this.log(line);
     for (const id of tx.activeJobIds()) {
       const hot = tx.state.jobs[id];
       if (!hot || hot.phase !== 'EXECUTING') continue;
@@ -553,12 +569,14 @@ export class Runner {
         const busy = jobsNeedingRunner(tx.state, tx.layout, (e) => this.unstartable.has(e.name)) > 0;
         if (busy || this.children.size > 0) return false;
         tx.migrateFinished();
+        for (const line of resumeNotifications(tx)) this.log(line);
         if (tx.state.runner?.pid === process.pid) tx.state.runner = null;
         return true;
       });
       if (idle) {
         this.log('idle: runner exits');
-        process.exit(0);
+        this.exitAfterNotifications();
+        return;
       }
     } catch (err) {
       this.log(`idle check failed: ${(err as Error).message}`);
@@ -577,7 +595,16 @@ export class Runner {
         if (tx.state.runner?.pid === process.pid) tx.state.runner = null;
       });
     } catch { /* the next runner checks liveness anyway */ }
-    process.exit(0);
+    this.exitAfterNotifications();
+  }
+
+  /**
+   * Exits once the notifications this runner claimed are spawned (a moment; one it cannot
+   * spawn is sent by whoever sweeps next). Meanwhile it is no runner any more: no cycle runs.
+   */
+  private exitAfterNotifications(): void {
+    this.leaving = true;
+    void notificationsInFlight().finally(() => process.exit(0));
   }
 }
 

@@ -1,8 +1,8 @@
 // The runner's view of queued jobs that may have to wait before they start (dependencies, a
 // start time: core/gate.ts). Such a job's queue entry is marked (`w`, store/queue-dir.ts),
 // so the other jobs of the queue cost nothing here. The mechanism, kept in memory:
-//   - a marked entry's record is read once, when the runner first lists it: its `after` and
-//     `notBefore` never change while it is queued;
+//   - a marked entry's record is read once, when the runner first lists it: its `after`,
+//     `notBefore` and `retryAfter` never change while it is queued;
 //   - `dependents` maps each dependency to the entries waiting on it; a job's end is a
 //     finished record appearing in state.json (every end goes through one), and wakes
 //     exactly the entries waiting on that job, which are judged again;

@@ -3,9 +3,8 @@
 // its own maxRunning; each rule below names one thing that can hold a job back, judged from
 // what the runner judges by: the limit, the EXECUTING jobs, and the job's place in the queue.
 // The first rule that applies is the answer. What the job's own gate says (a dependency,
-// its notBefore: core/gate.ts, the same function the runner asks) comes right after a
-// paused HOME: it holds the job back even when a slot is free. A later kind of waiting (a
-// retry's delay) is one more rule.
+// its notBefore, a retry's delay: core/gate.ts, the same function the runner asks) comes
+// right after a paused HOME: it holds the job back even when a slot is free.
 
 import type { JobRecord } from '../core/job.js';
 import { type GateVerdict, dependencyFailure } from '../core/gate.js';
@@ -43,6 +42,8 @@ function gateReason({ job, gate }: QueueView): string | null {
     const any = job.after?.find((d) => d.jobId === jobId)?.any;
     return `it waits for job ${jobId} (${phase}) to ${any ? 'end' : 'be COMPLETED'}`;
   }
+  // A retried job (run/retry.ts): its failed attempt's end + retryDelay.
+  if (gate.why === 'retryDelay') return `retry delay until ${untilText(gate.until, Date.now())}`;
   return `its notBefore: not started before ${untilText(gate.until, Date.now())}`;
 }
 

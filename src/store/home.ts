@@ -77,6 +77,14 @@ export class HomeLayout {
   stderrLog(jobId: string): string { return join(this.dir, 'jobs', jobId, 'stderr.log'); }
   exitFile(jobId: string): string { return join(this.dir, 'records', jobId, 'exit'); }
   startMarker(jobId: string): string { return join(this.dir, 'records', jobId, 'started'); }
+  /** Attempt N's exit status and start marker, kept when the job is retried (run/retry.ts). */
+  attemptFile(jobId: string, name: 'exit' | 'started', attempt: number): string { return join(this.dir, 'records', jobId, `${name}.${attempt}`); }
+  /** Attempt N's logs, kept in the job's directory when the job is retried. */
+  attemptLog(jobId: string, stream: 'stdout' | 'stderr', attempt: number): string { return join(this.dir, 'jobs', jobId, `${stream}.${attempt}.log`); }
+  /** Created by whoever spawned a job's notifier, right after the spawn (run/notify.ts). */
+  notifiedMarker(jobId: string): string { return join(this.dir, 'records', jobId, 'notified'); }
+  /** What notifiers print, appended (SPEC §13). */
+  get notifyLog(): string { return join(this.dir, 'notify.log'); }
 
   exists(): boolean {
     try {

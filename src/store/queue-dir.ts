@@ -32,7 +32,7 @@ export interface QueueEntry {
 }
 
 /** What an entry's name is made of. */
-export type EntryFields = Pick<JobRecord, 'jobId' | 'queuedAt' | 'maxRunning' | 'definition'> & Partial<Pick<JobRecord, 'after' | 'notBefore'>>;
+export type EntryFields = Pick<JobRecord, 'jobId' | 'queuedAt' | 'maxRunning' | 'definition'> & Partial<Pick<JobRecord, 'after' | 'notBefore' | 'retryAfter'>>;
 
 const REREAD_MS = 10_000;
 const NAME = /^(\d{12})\.([A-Za-z0-9][A-Za-z0-9_-]{5,31})\.(\d+|-)(w?)\.(.+)$/;
@@ -132,6 +132,11 @@ export class QueueListing {
       this.readAt = now;
     }
     return this.entries;
+  }
+
+  /** The directory is read again next time (entries were added by the caller's own commit). */
+  invalidate(): void {
+    this.revision = '';
   }
 
   /** Forgets entries the caller removed (or found stale) without reading the directory. */

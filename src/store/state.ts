@@ -37,6 +37,7 @@ import { HomeLayout } from './home.js';
 import { acquireLock } from './lock.js';
 import { type QueueEntry, addEntries, entryName, fsyncPath, removeEntry } from './queue-dir.js';
 import { SYNCFS_FROM, syncFileSystem } from './syncfs.js';
+import { processStartTime } from '../run/proc.js';
 
 export const DEFAULT_LIMIT = 2;
 
@@ -78,11 +79,35 @@ export interface StateData {
   jobs: Record<string, HotEntry>;
   /** Final records not yet moved into their job.json (see migrateFinished). */
   finished: Record<string, JobRecord>;
+  /**
+   * Notifications claimed and perhaps not yet spawned, by job id: who claimed it (run/notify.ts).
+   * Absent in states written before notifications.
+   */
+  notifying?: Record<string, NotifyClaim>;
+}
+
+/** A notification claimed by a process (the runner, `abort`, `tick`), in the transaction that made its job final. */
+export interface NotifyClaim {
+  pid: number;
+  pidStart: string;
+  at: string;
 }
 
 const emptyState = (): StateData => ({
   version: 1, layout: 2, limit: DEFAULT_LIMIT, seq: 0, queueSeq: 0, moved: 0, runner: null, batches: {}, jobs: {}, finished: {},
 });
+
+/** Spawns a job's notifier once the lock is released (run/notify.ts registers it). */
+export type Notifier = (layout: HomeLayout, job: JobRecord) => void;
+let notifier: Notifier | undefined;
+export const setNotifier = (fn: Notifier): void => {
+  notifier = fn;
+};
+
+let ownIdentity: { pid: number; pidStart: string } | undefined;
+/** This process as a claimant: pid and process start time (field 22 of /proc/PID/stat). */
+export const claimant = (): { pid: number; pidStart: string } =>
+  (ownIdentity ??= { pid: process.pid, pidStart: processStartTime(process.pid) ?? '' });
 
 /** Bytes per line of HOME/index: a job id (at most 32 characters) padded, and a newline. */
 const INDEX_LINE = 33;
@@ -302,6 +327,11 @@ export class Store {
       held.release();
     }
     if (written) storeErrors(this.home, () => fsyncDir(this.layout.dir));
+    for (const step of held.tx.afterUnlock.splice(0)) {
+      try {
+        step();
+      } catch { /* clean-ups only: what they leave, tick removes */ }
+    }
   }
 
   /** Releases the lock without writing; the state in hand may be half-changed: forgotten. */
@@ -501,6 +531,8 @@ export class HeldTransaction {
 export class Transaction {
   /** What may only happen once the state is written: removing queue entries. */
   readonly afterCommit: (() => void)[] = [];
+  /** What is done once the lock is released (slow clean-ups, spawning notifiers). */
+  readonly afterUnlock: (() => void)[] = [];
   /** PENDING and QUEUED records changed by this transaction, written at commit (writeRecords). */
   private readonly records = new Map<string, JobRecord>();
 
@@ -517,8 +549,9 @@ export class Transaction {
     const own = this.records.get(jobId);
     if (own) return own;
     const job = this.store.jobFrom(this.state, jobId);
-    if (job && isFinal(job.phase) && this.state.jobs[jobId]) {
-      // A final job.json beside a hot entry: a writer died between the two steps.
+    if (job && (isFinal(job.phase) || job.phase === 'QUEUED') && this.state.jobs[jobId]) {
+      // A final job.json beside a hot entry, or one that queued the job's next attempt
+      // (staleHot): a writer died between the two steps.
       delete this.state.jobs[jobId];
     }
     return job;
@@ -550,13 +583,30 @@ export class Transaction {
     return Object.keys(this.state.jobs);
   }
 
-  /** Records a final job in state.json's finished records; its job.json follows later. */
+  /**
+   * Records a final job in state.json's finished records; its job.json follows later. A
+   * job reaching a phase its definition's notify lists gets its notification claimed here,
+   * in the same write (`notified` in the record, the claim in `notifying`), and spawned by
+   * this process once the lock is released (run/notify.ts).
+   */
   finish(job: JobRecord): void {
     const wasHot = this.state.jobs[job.jobId] !== undefined;
     this.records.delete(job.jobId);
+    const on: readonly string[] = job.definitionSnapshot?.notify?.on ?? [];
+    if (!job.notified && on.includes(job.phase)) {
+      const at = new Date().toISOString();
+      job = { ...job, notified: at };
+      this.claimNotification(job, at);
+    }
     this.state.finished[job.jobId] = { ...job, pid: null, pidStart: null, abortRequested: null };
     delete this.state.jobs[job.jobId];
     if (!wasHot) this.leaveQueue(job);
+  }
+
+  /** This process claims the job's notification: it spawns it once the lock is released. */
+  claimNotification(job: JobRecord, at = new Date().toISOString()): void {
+    (this.state.notifying ??= {})[job.jobId] = { ...claimant(), at };
+    this.afterUnlock.push(() => notifier?.(this.layout, job));
   }
 
   /** A job that was QUEUED (or may have been) left the queue: its entry goes once committed. */
@@ -577,6 +627,7 @@ export class Transaction {
   forget(jobId: string): void {
     delete this.state.jobs[jobId];
     delete this.state.finished[jobId];
+    if (this.state.notifying) delete this.state.notifying[jobId];
     this.records.delete(jobId);
     this.state.moved++;
   }
@@ -683,6 +734,7 @@ export class Transaction {
       startTime: job.startTime,
       abortRequested: job.abortRequested,
       abortReason: prev?.abortReason ?? null,
+      attempt: job.attempt ?? 1,
       // Only while it matters (state.json stays small with many active jobs).
       ...(prev?.leftoverSince ? { leftoverSince: prev.leftoverSince } : {}),
       ...extra,

@@ -70,3 +70,14 @@ test('--after and --after-any name each job once; --after wins', () => {
     { jobId: 'aaaaaa', any: false }, { jobId: 'bbbbbb', any: false }, { jobId: 'cccccc', any: true },
   ]);
 });
+
+test('a retried job waits for its retry delay (retryAfter), is marked as one that waits, and then may start', () => {
+  const job = { retryAfter: '2026-12-01T12:00:05.000Z' };
+  assert.equal(mayWait(job), true);
+  assert.equal(mayWait({ retryAfter: null }), false);
+  assert.deepEqual(queuedJobGate(job, states({}), NOW), { eligible: false, until: NOW + 5000, why: 'retryDelay' });
+  assert.deepEqual(queuedJobGate(job, states({}), NOW + 5000), { eligible: true });
+  // A start time later than the delay is waited for first; then the delay, if still later.
+  assert.deepEqual(queuedJobGate({ ...job, notBefore: '2026-12-01T12:00:09.000Z' }, states({}), NOW), { eligible: false, until: NOW + 9000, why: 'notBefore' });
+  assert.deepEqual(queuedJobGate({ retryAfter: '2026-12-01T12:00:09.000Z', notBefore: '2026-12-01T12:00:01.000Z' }, states({}), NOW + 2000), { eligible: false, until: NOW + 9000, why: 'retryDelay' });
+});

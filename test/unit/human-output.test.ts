@@ -76,4 +76,16 @@ describe('whyWaiting', () => {
     assert.match(text, / UTC \(in 2h0[56]m\)$/);
     assert.equal(whyWaiting({ job: q, ...full, gate: { eligible: true } }), "the HOME's limit is reached: 1/1 jobs executing");
   });
+
+  test('a retried job in its retry delay says until when, after a paused HOME and before the limits', () => {
+    const q = job('q1', 'a');
+    const full = { limit: 1, executing: ['a'], queuedBefore: 2 };
+    const until = Date.now() + 59 * 60_000 + 30_000;
+    const gate = { eligible: false as const, until, why: 'retryDelay' as const };
+    const text = whyWaiting({ job: q, ...full, gate })!;
+    assert.ok(text.startsWith(`retry delay until ${new Date(until).toISOString().slice(0, 10)} `), text);
+    assert.match(text, / UTC \(in 59m[23]\ds\)$/);
+    assert.match(whyWaiting({ job: q, ...full, limit: 0, gate })!, /paused/, 'a paused HOME is said first');
+    assert.equal(whyWaiting({ job: q, ...full, limit: 5, gate: { eligible: true } }), '2 jobs are queued before it', 'once the delay is over, the other rules speak');
+  });
 });

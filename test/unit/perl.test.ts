@@ -12,26 +12,31 @@ import { ROOT } from '../helpers.js';
 
 const EXECUTORS = join(ROOT, 'src', 'executors');
 const WRAPPER = join(EXECUTORS, 'local', 'wrapper.pl');
+const RUN_DIR = join(ROOT, 'src', 'run');
 /**
  * Every .pl file, with the program perl runs it as: the wrapper is shared, the launcher and
- * the Slurm batch script each run as the wrapper's file followed by their own.
+ * the Slurm batch script each run as the wrapper's file followed by their own; the
+ * notifier's (src/run/notify.pl) is a program of its own.
  */
-const perlFiles = readdirSync(EXECUTORS, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).flatMap((d) =>
-  readdirSync(join(EXECUTORS, d)).filter((f) => f.endsWith('.pl')).map((f) => join(EXECUTORS, d, f)));
+const perlFiles = [
+  ...readdirSync(EXECUTORS, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).flatMap((d) =>
+    readdirSync(join(EXECUTORS, d)).filter((f) => f.endsWith('.pl')).map((f) => join(EXECUTORS, d, f))),
+  ...readdirSync(RUN_DIR).filter((f) => f.endsWith('.pl')).map((f) => join(RUN_DIR, f)),
+];
 const programOf = (file: string): string => {
   const own = readFileSync(file, 'utf8');
-  if (file === WRAPPER) return own;
+  if (file === WRAPPER || file.startsWith(RUN_DIR)) return own;
   const call = file.endsWith('batch.pl') ? '\nbatch(pack("H*", "2f746d70"));\n' : '';
   return `${readFileSync(WRAPPER, 'utf8')}\n${own}${call}`;
 };
 
-test('there is Perl to check (src/executors/*/*.pl)', () => {
-  const names = perlFiles.map((f) => f.slice(EXECUTORS.length + 1)).sort();
-  assert.deepEqual(names, ['local/launcher.pl', 'local/wrapper.pl']);
+test('there is Perl to check (src/executors/*/*.pl, src/run/*.pl)', () => {
+  const names = perlFiles.map((f) => f.slice(join(ROOT, 'src').length + 1)).sort();
+  assert.deepEqual(names, ['executors/local/launcher.pl', 'executors/local/wrapper.pl', 'run/notify.pl']);
 });
 
 for (const file of perlFiles) {
-  const name = file.slice(EXECUTORS.length + 1);
+  const name = file.slice(join(ROOT, 'src').length + 1);
   test(`perl -c ${name}: syntax OK, without warnings`, () => {
     const dir = mkdtempSync(join(tmpdir(), 'uwsrun-perl-'));
     try {

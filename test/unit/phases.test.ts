@@ -6,7 +6,7 @@ import {
 import { UserError } from '../../src/errors.js';
 
 const EVENTS: TransitionEvent[] = [
-  'run', 'start', 'up', 'abort', 'hold', 'release', 'dependency-failed', 'exit-ok', 'exit-failed', 'aborted', 'lost', 'archive',
+  'run', 'start', 'up', 'abort', 'hold', 'release', 'dependency-failed', 'exit-ok', 'exit-failed', 'aborted', 'lost', 'retry', 'archive',
 ];
 const job = (phase: Phase, startTime: string | null = null) => ({ jobId: 'job123', phase, startTime });
 
@@ -86,4 +86,19 @@ test('a failed dependency aborts only a QUEUED job', () => {
     assert.equal(findTransition(job(phase), 'dependency-failed')?.to, phase === 'QUEUED' ? 'ABORTED' : undefined, phase);
   }
   assert.match(applyTransition(job('QUEUED'), 'dependency-failed').does, /transient/);
+});
+
+test('the retry row takes only an EXECUTING job back to QUEUED, started or still starting', () => {
+  for (const phase of PHASES) {
+    for (const startTime of [null, '2026-01-01T00:00:00.000Z']) {
+      assert.equal(findTransition(job(phase, startTime), 'retry')?.to, phase === 'EXECUTING' ? 'QUEUED' : undefined, `retry of ${phase}`);
+    }
+  }
+  assert.match(applyTransition(job('EXECUTING', '2026-01-01T00:00:00.000Z'), 'retry').does, /attempts.*retryDelay/);
+  assert.throws(() => applyTransition(job('ERROR'), 'retry'), /job123 is ERROR: retry is not allowed/);
+  assert.throws(() => applyTransition(job('QUEUED'), 'retry'), /job123 is QUEUED: retry is not allowed/);
+  // The only row that leaves EXECUTING for a non-final phase: everything else that ends an
+  // attempt makes the job final.
+  const back = TRANSITIONS.filter((t) => t.from === 'EXECUTING' && t.to !== 'EXECUTING' && !FINAL_PHASES.includes(t.to));
+  assert.deepEqual(back.map((t) => t.event), ['retry']);
 });

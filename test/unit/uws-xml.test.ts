@@ -110,6 +110,8 @@ function makeJob(over: Partial<JobRecord> = {}): JobRecord {
     results: [],
     after: [],
     notBefore: null,
+    attempt: 1,
+    attempts: [],
     seq: 1,
   };
   return { ...job, ...over } as JobRecord;
