@@ -55,6 +55,9 @@ export class Form {
   }
 }
 
+/** The client went away in the middle of its body: nobody reads the answer, but it is no server fault. */
+const cutShort = (): HttpError => new HttpError(400, 'the request body was cut short', { Connection: 'close' });
+
 const tooLarge = (): HttpError => new HttpError(413, `request body larger than ${MAX_BODY} bytes (1 MiB)`, { Connection: 'close' });
 
 /** The form of a POST: query fields first, then the body's. */
@@ -91,7 +94,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
-    req.on('aborted', () => reject(new Error('request aborted')));
+    req.on('aborted', () => reject(cutShort()));
   });
 }
 
@@ -132,7 +135,7 @@ async function readMultipart(req: IncomingMessage, form: Form): Promise<void> {
     parser.on('close', () => {
       if (!failed) resolve();
     });
-    req.on('aborted', () => fail(new Error('request aborted')));
+    req.on('aborted', () => fail(cutShort()));
     req.pipe(parser);
   });
 }

@@ -116,6 +116,7 @@ function findJob(svc: Service, rq: Request, definition: string, jobId: string): 
   const job = isJobId(jobId) ? svc.config.store.getJob(jobId) : undefined;
   if (!job || job.definition !== definition) throw notFound(`no such job: ${jobId} (in ${definition})`);
   if (!mayAccess(rq.caller, job)) throw forbidden(`job ${jobId} belongs to another owner`);
+  if (job.phase === 'QUEUED' || job.phase === 'EXECUTING') svc.lookAfterRunner();
   return job;
 }
 

@@ -16,6 +16,9 @@ import { type Route, allowedMethods, route } from './router.js';
 import { sendText } from './respond.js';
 import type { WaitHub } from './wait-hub.js';
 import { handleRoute } from './resources.js';
+import { superviseIfOrphaned } from '../run/ensure-runner.js';
+
+const RUNNER_CHECK_MS = 2_000;
 
 export interface ServiceConfig {
   store: Store;
@@ -45,6 +48,21 @@ export class Service {
   stopping = false;
 
   constructor(readonly config: ServiceConfig) {}
+
+  private lastRunnerCheck = 0;
+
+  /**
+   * An active job was asked about: if its runner is gone (killed, the machine rebooted),
+   * start one, as `show` does (SPEC §2: lost jobs are found by the next uwsrun call). At
+   * most once per RUNNER_CHECK_MS: it reads state.json and /proc.
+   */
+  lookAfterRunner(): void {
+    const now = Date.now();
+    if (now - this.lastRunnerCheck < RUNNER_CHECK_MS) return;
+    this.lastRunnerCheck = now;
+    const store = this.config.store;
+    void Promise.resolve().then(() => superviseIfOrphaned(store.home, store.readState())).catch((err: Error) => this.log(`cannot start a runner: ${err.message}`));
+  }
 
   /** stderr: the access log, server problems and stack traces (escaped: no control characters). */
   log(line: string): void {
