@@ -27,6 +27,7 @@ import { htmlPages } from './html-pages.js';
 import { prefersHtml } from './negotiate.js';
 import { HTML, JSON_TYPE, TEXT, XML, redirect, send, sendText } from './respond.js';
 import { type Property } from './router.js';
+import { IDLE_SOCKET_MS, WAIT_MARGIN_MS } from './timeouts.js';
 import { serviceEntries, serviceUrl } from './index-resource.js';
 import type { Request, Service } from './service.js';
 
@@ -179,7 +180,11 @@ async function getJob(svc: Service, rq: Request, seen: JobRecord): Promise<void>
     const seconds = waitSeconds(waitText, svc.config.maxWait);
     const blocks = seconds > 0 && !svc.stopping && WAITING_PHASES.includes(job.phase) && (phaseText === undefined || phaseText === job.phase);
     if (blocks) {
+      // Nothing moves on the socket while it blocks: the idle timeout must not cut it.
+      const socket = rq.req.socket;
+      socket.setTimeout(seconds * 1000 + WAIT_MARGIN_MS);
       await svc.config.hub.wait(job.jobId, rq.caller.name, job.phase, seconds * 1000, (cancel) => rq.res.on('close', cancel));
+      socket.setTimeout(IDLE_SOCKET_MS);
       if (rq.res.destroyed) return;
       const now = svc.config.store.getJob(job.jobId);
       if (!now) throw notFound(`no such job: ${job.jobId} (deleted while waited for)`);

@@ -1,9 +1,9 @@
 // `uwsrun serve`: the HOME as UWS 1.1 services over HTTP (SPEC §12), on node:http.
-// Lifetimes: the headers of a request must arrive within HEADERS_TIMEOUT_MS and the whole
-// request (its body) within REQUEST_TIMEOUT_MS, a keep-alive connection may idle for
-// KEEP_ALIVE_MS, and a socket with no traffic at all is closed after the longest WAIT plus
-// a margin; so a slow or half-open client holds a socket for a bounded time and never a
-// request handler. A request Node cannot parse (garbage bytes, oversized headers) gets its
+// Lifetimes (timeouts.ts): the headers of a request must arrive within HEADERS_TIMEOUT_MS
+// and the whole request (its body) within REQUEST_TIMEOUT_MS, a keep-alive connection may
+// idle for KEEP_ALIVE_MS, and a socket with no traffic at all is closed after
+// IDLE_SOCKET_MS (a blocked WAIT lengthens it for its own request); so a slow or half-open
+// client holds a socket for a bounded time and never a request handler. A request Node cannot parse (garbage bytes, oversized headers) gets its
 // 4xx from the clientError handler and the socket is closed; nothing a client sends reaches
 // the process as an exception.
 // Stopping (SIGTERM, SIGINT): the listening socket is closed, blocked WAITs answer at once
@@ -14,11 +14,8 @@
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Service, type ServiceConfig } from './service.js';
+import { HEADERS_TIMEOUT_MS, IDLE_SOCKET_MS, KEEP_ALIVE_MS, REQUEST_TIMEOUT_MS } from './timeouts.js';
 
-const HEADERS_TIMEOUT_MS = 10_000;
-const REQUEST_TIMEOUT_MS = 30_000;
-const KEEP_ALIVE_MS = 5_000;
-const IDLE_MARGIN_MS = 30_000;
 const STOP_GRACE_MS = 1_500;
 
 export interface RunningServer {
@@ -72,7 +69,7 @@ export async function startServer(configure: (origin: string) => ServiceConfig, 
   const config = configure(originOf(address));
   const svc = new Service(config);
   service = svc;
-  server.setTimeout(config.maxWait * 1000 + IDLE_MARGIN_MS, (socket: Socket) => socket.destroy());
+  server.setTimeout(IDLE_SOCKET_MS, (socket: Socket) => socket.destroy());
   server.on('error', (err) => svc.log(`server error: ${err.stack ?? err.message}`));
   config.hub.start();
   let stopping: Promise<void> | undefined;

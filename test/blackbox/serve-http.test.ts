@@ -344,6 +344,26 @@ describe('uwsrun serve over HTTP', () => {
     assert.equal(r.status, 200);
   });
 
+  test('a client that connects and stalls (nothing sent, half the headers, half the body) is cut off after a timeout', async () => {
+    const port = Number(new URL(sp.base).port);
+    const stall = (bytes: string) => new Promise<number>((resolve, reject) => {
+      const t0 = Date.now();
+      const socket = connect(port, '127.0.0.1', () => {
+        if (bytes) socket.write(bytes);
+      });
+      socket.on('data', () => { /* a 408, or nothing */ });
+      socket.on('close', () => resolve(Date.now() - t0));
+      socket.on('error', reject);
+    });
+    const closed = await Promise.all([
+      stall(''),
+      stall('GET / HTTP/1.1\r\nHost: x\r\n'),
+      stall('POST /hello HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nname=a'),
+    ]);
+    for (const ms of closed) assert.ok(ms < 45_000, `a stalled connection stayed ${ms} ms`);
+    assert.equal((await request(sp.url('/'))).status, 200);
+  });
+
   test('every request gets one access-log line: time, caller, method, path, status, ms', async () => {
     const jobUrl = await createJob(sp, 'hello');
     const path = new URL(jobUrl).pathname;
