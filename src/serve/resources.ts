@@ -4,7 +4,7 @@
 // resource to look at next. Jobs are found without the lock (reads need none); a job of
 // another owner is 403, one under another definition's path 404.
 
-import { closeSync, createReadStream, readSync } from 'node:fs';
+import { closeSync, createReadStream, readSync, realpathSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { type JobRecord, checkRunId, isJobId } from '../core/job.js';
@@ -305,8 +305,20 @@ function streamOpened(res: ServerResponse, file: string, opened: { fd: number; s
 async function resultFile(svc: Service, rq: Request, job: JobRecord, resultId: string): Promise<void> {
   const result = job.results.find((r) => r.id === resultId);
   if (!result) throw notFound(`job ${job.jobId} has no result ${JSON.stringify(resultId)}${isFinal(job.phase) ? '' : ` (it is ${job.phase}: results are listed when it ends)`}`);
-  const file = join(svc.config.store.layout.resultsDir(job.jobId), result.id);
+  const dir = svc.config.store.layout.resultsDir(job.jobId);
+  const file = join(dir, result.id);
+  // The job owns its results directory: a subdirectory it replaced by a symlink must not
+  // lead a client out of it (openJobFile refuses a symlink only as the last component).
+  if (!insideDir(dir, file)) throw notFound(`result ${JSON.stringify(resultId)} of job ${job.jobId} is no longer inside its results directory`);
   const opened = openJobFile(file);
   if (!opened) throw notFound(`result ${JSON.stringify(resultId)} of job ${job.jobId} is no longer a readable file in its results directory`);
   await streamOpened(rq.res, file, opened, result.mimeType || 'application/octet-stream');
+}
+
+function insideDir(dir: string, file: string): boolean {
+  try {
+    return realpathSync(file).startsWith(`${realpathSync(dir)}/`);
+  } catch {
+    return false;
+  }
 }

@@ -6,8 +6,10 @@
 // once and the phase of each waited-for job: from the state when it is there (EXECUTING,
 // or final), else from its job.json, read again only when queueSeq or `moved` changed (as
 // core/watch.ts does). Waiters whose job left the phase they saw, or vanished, are released.
-// A backstop check every BACKSTOP_MS while anyone waits re-reads every waited job's record
-// (a change that touched only job.json) and starts a runner if active jobs lost theirs.
+// A change that touches only a job's job.json (a QUEUED job held: its queue entry goes) is
+// seen by a second watch, on HOME/queue/: an entry's name carries its job id, whose record
+// is then read again. A backstop check every BACKSTOP_MS while anyone waits re-reads every
+// waited job's record (anything else) and starts a runner if active jobs lost theirs.
 // A waiter also ends at its own deadline (a timer), when its client goes away, when a
 // fifth request of the same caller waits on the same job (the oldest is let go: at most
 // MAX_PER_JOB_AND_CALLER block at once), and when the server stops (releaseAll).
@@ -17,6 +19,7 @@ import type { Phase } from '../core/phases.js';
 import { DamagedRecordError } from '../errors.js';
 import type { StateData, Store } from '../store/state.js';
 import { superviseIfOrphaned } from '../run/ensure-runner.js';
+import { parseEntry } from '../store/queue-dir.js';
 
 export const MAX_PER_JOB_AND_CALLER = 4;
 const COALESCE_MS = 3;
@@ -33,6 +36,9 @@ interface Waiter {
 export class WaitHub {
   private readonly byJob = new Map<string, Waiter[]>();
   private watcher: FSWatcher | undefined;
+  private queueWatcher: FSWatcher | undefined;
+  /** Waited-for jobs whose queue entry changed: their record is read again at the next check. */
+  private readonly dirty = new Set<string>();
   private backstop: NodeJS.Timeout | undefined;
   private pending: NodeJS.Timeout | undefined;
   private readonly records = new Map<string, { key: string; phase: Phase | undefined }>();
@@ -44,6 +50,16 @@ export class WaitHub {
       if (name === 'state.json') this.schedule();
     });
     this.watcher.on('error', () => { /* the backstop goes on */ });
+    try {
+      this.store.layout.ensureQueueDir();
+      this.queueWatcher = watch(this.store.layout.queueDir, (_event, name) => {
+        const jobId = name ? parseEntry(name)?.jobId : undefined;
+        if (jobId === undefined || !this.byJob.has(jobId)) return;
+        this.dirty.add(jobId);
+        this.schedule();
+      });
+      this.queueWatcher.on('error', () => { /* the backstop goes on */ });
+    } catch { /* the backstop alone */ }
     this.backstop = setInterval(() => {
       if (this.byJob.size === 0) return;
       this.check(true);
@@ -93,6 +109,7 @@ export class WaitHub {
 
   close(): void {
     this.watcher?.close();
+    this.queueWatcher?.close();
     if (this.backstop) clearInterval(this.backstop);
     if (this.pending) clearTimeout(this.pending);
   }
@@ -137,7 +154,8 @@ export class WaitHub {
     const hot = state.jobs[jobId];
     if (hot) return hot.phase;
     const seen = this.records.get(jobId);
-    if (seen && seen.key === key && !force) return seen.phase;
+    const changed = this.dirty.delete(jobId);
+    if (seen && seen.key === key && !force && !changed) return seen.phase;
     let phase: Phase | undefined;
     try {
       phase = this.store.jobFrom(state, jobId)?.phase;

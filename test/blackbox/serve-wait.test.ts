@@ -147,6 +147,22 @@ describe('WAIT over HTTP', () => {
     assert.equal((await waiting).phase, 'COMPLETED');
   });
 
+  test('a QUEUED job held with the CLI (only its record and queue entry change) wakes its waiter with HELD', async () => {
+    sb.ok(['limit', '0']);
+    try {
+      const jobUrl = await createJob(sp, 'hello', { PHASE: 'RUN' });
+      const waiting = get(`${jobUrl}?WAIT=30`);
+      await new Promise((r) => setTimeout(r, 300));
+      sb.ok(['hold', jobIdOf(jobUrl)]);
+      const a = await waiting;
+      assert.equal(a.phase, 'HELD');
+      assertValidUws(sb, a.xml, 'uws:job HELD');
+      sb.ok(['delete', jobIdOf(jobUrl)]);
+    } finally {
+      sb.ok(['limit', '2']);
+    }
+  });
+
   test('a PENDING job blocks until someone runs it (here: the CLI)', async () => {
     const jobUrl = await createJob(sp, 'hello');
     const waiting = get(`${jobUrl}?WAIT=-1`);
