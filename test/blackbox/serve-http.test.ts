@@ -197,6 +197,27 @@ describe('uwsrun serve over HTTP', () => {
     assert.equal(await waitFinal(jobUrl), 'COMPLETED');
   });
 
+  test('POST {job}/parameters changes parameters as set -p (PENDING only); HEAD answers like GET without a body', async () => {
+    const jobUrl = await createJob(sp, 'typed', { night: '2026-11-30' });
+    let r = await postForm(`${jobUrl}/parameters`, { COUNT: '4' });
+    assert.equal(r.status, 303);
+    assert.equal(r.headers.get('location'), jobUrl);
+    assert.match(await (await request(`${jobUrl}/parameters`)).text(), /<uws:parameter id="count">4<\/uws:parameter>/);
+    assert.equal(sb.job(jobIdOf(jobUrl)).parameters.count, 4);
+    r = await postForm(`${jobUrl}/parameters`, { count: 'x' });
+    assert.equal(r.status, 400);
+    const head = await request(jobUrl, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-type'), 'text/xml');
+    assert.ok(Number(head.headers.get('content-length')) > 100);
+    assert.equal(await head.text(), '');
+    await postForm(`${jobUrl}/phase`, { PHASE: 'RUN' });
+    assert.equal(await waitFinal(jobUrl), 'COMPLETED');
+    r = await postForm(`${jobUrl}/parameters`, { count: '5' });
+    assert.equal(r.status, 403);
+    assert.equal(sb.job(jobIdOf(jobUrl)).parameters.count, 4);
+  });
+
   test('an action the phase does not allow is 403 and changes nothing', async () => {
     const jobUrl = await createJob(sp, 'hello', { PHASE: 'RUN' });
     await waitFinal(jobUrl);
