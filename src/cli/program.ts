@@ -24,6 +24,7 @@ const GROUPS: Record<string, () => Promise<Register>> = {
   clean: async () => (await import('./clean.js')).registerClean,
   resubmit: async () => (await import('./resubmit.js')).registerResubmit,
   hold: async () => (await import('./hold.js')).registerHold,
+  serve: async () => (await import('./serve.js')).registerServe,
 };
 
 const GROUP_OF: Record<string, keyof typeof GROUPS> = {
@@ -38,6 +39,7 @@ const GROUP_OF: Record<string, keyof typeof GROUPS> = {
   clean: 'clean',
   resubmit: 'resubmit',
   hold: 'hold', release: 'hold',
+  serve: 'serve',
 };
 
 // One example per command, shown at the end of its --help. Kept here, in one table, so the
@@ -68,6 +70,7 @@ const EXAMPLES: Record<string, string[]> = {
   release: ['uwsrun release Kx3Vq9ZtR2mB7wLp'],
   resubmit: ['uwsrun resubmit Kx3Vq9ZtR2mB7wLp -p sigma=2.0 --run'],
   clean: ['uwsrun clean --phase ERROR --older-than 30d'],
+  serve: ['uwsrun serve --listen 127.0.0.1:8080 --no-auth', 'uwsrun serve --listen 0.0.0.0:8080 --base-url https://example.org/uws --max-wait 30'],
 };
 
 const examplesText = (lines: string[]): string => `\nExample${lines.length > 1 ? 's' : ''}:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;

@@ -50,11 +50,14 @@ export interface SubmitOptions {
   after?: Dependency[];
   /** Not started before this ISO instant; null or undefined: no start time. */
   notBefore?: string | null;
+  /** The job's ownerId; default the OS user (SPEC §4). `uwsrun serve` passes its caller's name. */
+  ownerId?: string;
 }
 
 let owner: string | undefined;
 
-function ownerName(): string {
+/** The OS user this process runs as: the owner of jobs submitted from the command line. */
+export function ownerName(): string {
   if (owner !== undefined) return owner;
   try {
     owner = userInfo().username;
@@ -104,7 +107,7 @@ function buildRecord(store: Store, jobId: string, def: Definition, params: Resol
   return {
     jobId,
     runId: opts.runId,
-    ownerId: ownerName(),
+    ownerId: opts.ownerId ?? ownerName(),
     definition: def.name,
     phase: 'PENDING',
     creationTime: now.toISOString(),

@@ -102,6 +102,28 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * returned as it is, not aborted (destruction moved later meanwhile).
  */
 export async function abortJob(store: Store, jobId: string, onlyIf?: (job: JobRecord) => boolean): Promise<JobRecord> {
+  const step = startAbort(store, jobId, onlyIf);
+  if ('done' in step) return step.done;
+  return waitForAbort(store, jobId, step.waitFor);
+}
+
+/**
+ * The abort without the wait (`PHASE=ABORT` over HTTP): a PENDING or QUEUED job is ABORTED
+ * when this returns; a running one has had its signal and abortRequested recorded, so its
+ * supervisor (the runner) sends SIGKILL after killGrace and records ABORTED. Returns the job
+ * as it is then.
+ */
+export function requestJobAbort(store: Store, jobId: string): JobRecord {
+  const step = startAbort(store, jobId);
+  if ('done' in step) return step.done;
+  appendRunnerLog(store.layout, abortLogLine(step.waitFor));
+  return step.waitFor;
+}
+
+const abortLogLine = (job: JobRecord): string =>
+  `job ${job.jobId}: abort requested (pid ${job.pid}${job.startTime === null ? ', starting: SIGTERM' : ': SIGINT'})`;
+
+function startAbort(store: Store, jobId: string, onlyIf?: (job: JobRecord) => boolean): AbortStep {
   // A job that ended a moment ago, unrecorded yet by its supervisor (busy or dead), gets its
   // own end recorded first (its own transaction), so the abort is refused as for any final
   // job (SPEC §2).
@@ -116,12 +138,12 @@ export async function abortJob(store: Store, jobId: string, onlyIf?: (job: JobRe
     });
   }
   const step = store.update((tx) => abortStep(tx, jobId, onlyIf));
-  if ('done' in step) {
-    nudgeRunner(store.readState());
-    return step.done;
-  }
-  const job = step.waitFor;
-  appendRunnerLog(store.layout, `job ${jobId}: abort requested (pid ${job.pid}${job.startTime === null ? ', starting: SIGTERM' : ': SIGINT'})`);
+  if ('done' in step) nudgeRunner(store.readState());
+  return step;
+}
+
+async function waitForAbort(store: Store, jobId: string, job: JobRecord): Promise<JobRecord> {
+  appendRunnerLog(store.layout, abortLogLine(job));
   const since = Date.parse(job.abortRequested ?? isoNow());
   const graceMs = job.killGrace * 1000;
   for (;;) {

@@ -24,7 +24,7 @@
 import { closeSync, constants, existsSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { describeFsError, writeAll } from './durable.js';
-import { storeError } from '../errors.js';
+import { EXIT, UserError, storeError } from '../errors.js';
 import { isProcessAlive, processStartTime, readProcStat } from '../run/proc.js';
 import { describeLockHolder } from './lock-holder.js';
 
@@ -207,11 +207,16 @@ export function acquireLock(lockFile: string): () => void {
       removeIfStale(lockFile);
     }
     if (Date.now() >= deadline) {
-      throw storeError(`the state is locked by ${describeLockHolder(lockFile)}; gave up waiting after ${LOCK_DEADLINE_MS / 1000} s (lock file ${lockFile})`);
+      throw new LockTimeoutError(`the state is locked by ${describeLockHolder(lockFile)}; gave up waiting after ${LOCK_DEADLINE_MS / 1000} s (lock file ${lockFile})`);
     }
     contended ||= attempt >= 2;
     sleepSync(pauseAfter(attempt, Date.now() - started, contended));
   }
+  return taken(lockFile, started);
+}
+
+/** After the lock was created: clears the waiters' notice; returns the function that releases it. */
+function taken(lockFile: string, started: number): () => void {
   if (existsSync(waiterFile(lockFile))) try { unlinkSync(waiterFile(lockFile)); } catch { /* another took it */ }
   if (process.env.UWSRUN_LOCK_WAIT_LOG) logWait(process.env.UWSRUN_LOCK_WAIT_LOG, `${Date.now() - started} ${Date.now()} ${process.pid}`);
   return () => {
@@ -220,6 +225,47 @@ export function acquireLock(lockFile: string): () => void {
     } catch { /* taken over as stale: impossible while we live, but never throw here */ }
     if (process.env.UWSRUN_LOCK_WAIT_LOG) logWait(`${process.env.UWSRUN_LOCK_WAIT_LOG}.released`, `${Date.now()} ${process.pid}`);
   };
+}
+
+/**
+ * acquireLock for a process that must keep serving while it waits (`uwsrun serve`): the
+ * same attempts, stale-lock takeover, stopped-holder watch and deadline (exit 5), but the
+ * pauses between attempts are timers, so the event loop runs on while another process
+ * holds the lock. The caller must use the lock before its next await (see
+ * Store.handOverLock): a lock held across event-loop turns would make this process's own
+ * synchronous transactions wait for it.
+ */
+export async function acquireLockAsync(lockFile: string): Promise<() => void> {
+  const started = Date.now();
+  const deadline = started + LOCK_DEADLINE_MS;
+  let stopped: StoppedHolder | undefined;
+  let contended = lockWanted(lockFile);
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  if (contended) await pause(pauseAfter(0, 0, true));
+  for (let attempt = 0; ; attempt++) {
+    let got: boolean;
+    try {
+      got = createExclusive(lockFile, identity());
+    } catch (err) {
+      throw storeError(`cannot create lock ${lockFile}: ${describeFsError(err, dirname(lockFile))}`);
+    }
+    if (got) return taken(lockFile, started);
+    if (attempt >= 2) announceWaiter(lockFile);
+    if (attempt % 4 === 3) {
+      stopped = reclaimFromStoppedHolder(lockFile, stopped);
+      removeIfStale(lockFile);
+    }
+    if (Date.now() >= deadline) throw new LockTimeoutError(`the state is locked by ${describeLockHolder(lockFile)}; gave up waiting after ${LOCK_DEADLINE_MS / 1000} s (lock file ${lockFile})`);
+    contended ||= attempt >= 2;
+    await pause(pauseAfter(attempt, Date.now() - started, contended));
+  }
+}
+
+/** The lock was not obtained in time (exit 5; HTTP 503). */
+export class LockTimeoutError extends UserError {
+  constructor(message: string) {
+    super(message, EXIT.store);
+  }
 }
 
 /** For bench/p6-lock-storm.mjs: one line per lock taken (waited ms, when, pid) or released. */

@@ -276,7 +276,7 @@ export class Store {
   begin(): HeldTransaction {
     return storeErrors(this.home, () => {
       this.layout.ensure();
-      const release = acquireLock(this.layout.lockFile);
+      const release = this.takeHandedLock() ?? acquireLock(this.layout.lockFile);
       try {
         const state = this.readState();
         const tx = new Transaction(this, state);
@@ -288,6 +288,27 @@ export class Store {
         throw err;
       }
     });
+  }
+
+  private handedLock: (() => void) | undefined;
+
+  /**
+   * A lock taken beforehand without blocking (lock.ts acquireLockAsync, by `uwsrun serve`)
+   * for the next transaction to use instead of waiting for its own. Returns the function
+   * that releases it if no transaction took it: call that before the next await.
+   */
+  handOverLock(release: () => void): () => void {
+    this.handedLock = release;
+    return () => {
+      const unused = this.takeHandedLock();
+      unused?.();
+    };
+  }
+
+  private takeHandedLock(): (() => void) | undefined {
+    const release = this.handedLock;
+    this.handedLock = undefined;
+    return release;
   }
 
   /**

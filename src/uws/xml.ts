@@ -8,7 +8,8 @@
 //     `uws:results` is always written, empty when there are none.
 //   - Times are re-serialised as UTC with `Z`; executionDuration is clamped into xs:int.
 //   - Parameter values are their JS text (booleans true/false); results link to their files
-//     through `hrefFor` (file:// URLs by default; an HTTP binding passes its own).
+//     through `hrefFor` (file:// URLs by default); with `baseUrl` (the HTTP binding, serve)
+//     jobrefs and results link to their absolute URLs under it instead.
 //   - Every value goes through escapeXml: markup characters become references and characters
 //     XML 1.0 cannot carry at all (most C0 controls, lone surrogates, U+FFFE/U+FFFF) become
 //     U+FFFD, so no job or user input can make a document ill-formed.
@@ -25,7 +26,32 @@ export interface XmlOptions {
   hrefFor?: (r: ResultFile) => string;
   /** The xlink:href of a jobref in `uws:jobs`; default none (the attribute is optional). */
   jobHref?: (job: JobRecord) => string;
+  /**
+   * The REST binding's base URL (`uwsrun serve`, SPEC §12): jobrefs then link to
+   * BASE/DEF/JOBID and results to BASE/DEF/JOBID/results/RESULTID, all absolute.
+   */
+  baseUrl?: string;
 }
+
+/** The job that owns a list of results, for their URLs under a base URL. */
+export type JobRef = Pick<JobRecord, 'jobId' | 'definition'>;
+
+/** BASE/DEF/JOBID: the URL of a job under the REST binding's base URL (no trailing slash). */
+export const jobUrl = (baseUrl: string, job: JobRef): string =>
+  `${baseUrl.replace(/\/+$/, '')}/${encodeURIComponent(job.definition)}/${encodeURIComponent(job.jobId)}`;
+
+/** The URL of a result file: each segment of its id (a path below results/) encoded. */
+export const resultUrl = (baseUrl: string, job: JobRef, resultId: string): string =>
+  `${jobUrl(baseUrl, job)}/results/${resultId.split('/').map(encodeURIComponent).join('/')}`;
+
+function resultHref(opts: XmlOptions, job: JobRef | undefined): (r: ResultFile) => string {
+  if (opts.hrefFor) return opts.hrefFor;
+  if (opts.baseUrl !== undefined && job) return (r) => resultUrl(opts.baseUrl!, job, r.id);
+  return (r) => pathToFileURL(r.path).href;
+}
+
+const jobrefHref = (opts: XmlOptions): ((job: JobRecord) => string) | undefined =>
+  opts.jobHref ?? (opts.baseUrl !== undefined ? (job) => jobUrl(opts.baseUrl!, job) : undefined);
 
 export const UWS_NS = 'http://www.ivoa.net/xml/UWS/v1.0';
 export const XLINK_NS = 'http://www.w3.org/1999/xlink';
@@ -93,8 +119,8 @@ function wrap(open: string, name: string, children: string[]): string[] {
 
 const document = (lines: string[]): string => `${DECLARATION}\n${lines.join('\n')}\n`;
 
-function resultLines(results: ResultFile[], opts: XmlOptions, open = '<uws:results>'): string[] {
-  const href = opts.hrefFor ?? ((r: ResultFile) => pathToFileURL(r.path).href);
+function resultLines(results: ResultFile[], opts: XmlOptions, job: JobRef | undefined, open = '<uws:results>'): string[] {
+  const href = resultHref(opts, job);
   const children = results.map((r) => `<uws:result${attrs([
     ['id', r.id],
     ['xlink:href', href(r)],
@@ -103,6 +129,10 @@ function resultLines(results: ResultFile[], opts: XmlOptions, open = '<uws:resul
   ])}/>`);
   return wrap(open, 'results', children);
 }
+
+const parameterLines = (job: JobRecord): string[] => Object.entries(job.parameters ?? {})
+  .filter(([, v]) => v !== null && v !== undefined)
+  .map(([name, v]) => `<uws:parameter${attrs([['id', name]])}>${escapeXml(paramText(v))}</uws:parameter>`);
 
 function jobLines(job: JobRecord, opts: XmlOptions): string[] {
   const phase = XSD_PHASES.has(job.phase) ? job.phase : 'UNKNOWN';
@@ -121,11 +151,8 @@ function jobLines(job: JobRecord, opts: XmlOptions): string[] {
     element('executionDuration', String(xsInt(job.executionDuration))),
     nillable('destruction', utc(job.destruction)),
   );
-  const params = Object.entries(job.parameters ?? {})
-    .filter(([, v]) => v !== null && v !== undefined)
-    .map(([name, v]) => `<uws:parameter${attrs([['id', name]])}>${escapeXml(paramText(v))}</uws:parameter>`);
-  lines.push(...wrap('<uws:parameters>', 'parameters', params));
-  lines.push(...resultLines(job.results ?? [], opts));
+  lines.push(...wrap('<uws:parameters>', 'parameters', parameterLines(job)));
+  lines.push(...resultLines(job.results ?? [], opts, job));
   if (job.errorSummary) {
     const type = job.errorSummary.type === 'transient' ? 'transient' : 'fatal';
     const hasDetail = opts.hasDetail ? opts.hasDetail(job) : false;
@@ -149,13 +176,19 @@ export function jobsDocument(jobs: JobRecord[], opts: XmlOptions = {}): string {
     if (job.runId !== null && job.runId !== undefined) children.push(element('runId', job.runId));
     children.push(nillable('ownerId', job.ownerId ? job.ownerId : null));
     if (creation !== null) children.push(element('creationTime', creation));
-    const open = `<uws:jobref${attrs([['id', job.jobId], ['xlink:href', opts.jobHref?.(job)]])}>`;
+    const href = jobrefHref(opts);
+    const open = `<uws:jobref${attrs([['id', job.jobId], ['xlink:href', href?.(job)]])}>`;
     return wrap(open, 'jobref', children);
   });
   return document(wrap(`<uws:jobs version="${UWS_VERSION}" ${NAMESPACES}>`, 'jobs', refs));
 }
 
 /** `uws:results`: the result files of one job (UWS 1.1 §2.2.2.2, /{jobs}/{job-id}/results). */
-export function resultsDocument(results: ResultFile[], opts: XmlOptions = {}): string {
-  return document(resultLines(results, opts, `<uws:results ${NAMESPACES}>`));
+export function resultsDocument(results: ResultFile[], opts: XmlOptions = {}, job?: JobRef): string {
+  return document(resultLines(results, opts, job, `<uws:results ${NAMESPACES}>`));
+}
+
+/** `uws:parameters`: the parameters of one job (UWS 1.1 §2.2.2.2, /{jobs}/{job-id}/parameters). */
+export function parametersDocument(job: JobRecord): string {
+  return document(wrap(`<uws:parameters ${NAMESPACES}>`, 'parameters', parameterLines(job)));
 }

@@ -1,0 +1,32 @@
+// Content negotiation (SPEC §12): job lists, jobs and the index are XML (or JSON) for
+// programs and HTML for browsers. A request prefers HTML when its Accept header ranks
+// text/html above every other type the resource offers (as browsers send it: text/html
+// first, */* last at a lower q). The HTML renderings are registered in html-pages.ts; a
+// resource without one answers with its machine form.
+
+import type { IncomingMessage } from 'node:http';
+
+function parseAccept(header: string): Map<string, number> {
+  const ranks = new Map<string, number>();
+  for (const part of header.split(',')) {
+    const [type, ...params] = part.trim().split(';');
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    const value = q ? Number(q.slice(2)) : 1;
+    ranks.set((type ?? '').trim().toLowerCase(), Number.isFinite(value) ? value : 0);
+  }
+  return ranks;
+}
+
+/**
+ * Whether the client names text/html and ranks it strictly above `machineType` (text/xml,
+ * application/json) as named exactly or by its major type (text/*); a bare * / * does not
+ * ask for HTML (curl, pyvo and requests send it).
+ */
+export function prefersHtml(req: IncomingMessage, machineType: string): boolean {
+  const header = req.headers.accept;
+  if (!header) return false;
+  const ranks = parseAccept(header);
+  const html = ranks.get('text/html') ?? 0;
+  const machine = ranks.get(machineType) ?? ranks.get(`${machineType.split('/')[0]}/*`) ?? 0;
+  return html > 0 && html > machine;
+}

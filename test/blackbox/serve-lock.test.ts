@@ -1,0 +1,96 @@
+// The server never stalls on the state lock (SPEC §12): while another process holds it
+// (here a live `sleep` whose pid and start time are written into HOME/state.lock, exactly as
+// a uwsrun process holds it), reads are answered at once and a request that must write
+// waits without blocking them; once the lock is free it goes through, and after the lock
+// deadline (UWSRUN_LOCK_TIMEOUT_MS, 10 s by default) it is 503 and changes nothing.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Sandbox, waitFor } from '../helpers.js';
+import { ServeProcess, createJob, postForm, request } from '../serve-helpers.js';
+
+const JOBS = `
+jobs:
+  hello:
+    command: [echo, hi]
+`;
+
+/**
+ * Holds the HOME's lock in the name of a live process (taking it exclusively, as uwsrun
+ * does, when the runner is not holding it a moment); returns the function that lets go.
+ */
+async function holdLock(sb: Sandbox): Promise<() => void> {
+  const holder = spawn('sleep', ['300'], { stdio: 'ignore' });
+  const stat = readFileSync(`/proc/${holder.pid}/stat`, 'utf8');
+  const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  const lock = join(sb.home, 'state.lock');
+  await waitFor('the lock to be free', () => {
+    try {
+      writeFileSync(lock, `${holder.pid} ${startTime}`, { flag: 'wx' });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      return false;
+    }
+  });
+  return () => {
+    rmSync(lock, { force: true });
+    holder.kill('SIGKILL');
+  };
+}
+
+describe('uwsrun serve while another process holds the state lock', () => {
+  let sb: Sandbox;
+  let sp: ServeProcess;
+
+  before(async () => {
+    sb = new Sandbox(JOBS);
+    sp = await ServeProcess.start(sb, ['--no-auth'], { UWSRUN_LOCK_TIMEOUT_MS: '4000' });
+  });
+  after(async () => {
+    await sp?.stop();
+    sb?.cleanup();
+  });
+
+  test('reads are answered while a write waits for the lock; the write goes through once it is free', async () => {
+    const jobUrl = await createJob(sp, 'hello');
+    const letGo = await holdLock(sb);
+    let created: Response | undefined;
+    const posting = postForm(sp.url('/hello'), { PHASE: 'RUN' }).then((r) => (created = r));
+    try {
+      for (let i = 0; i < 5; i++) {
+        const r = await request(`${jobUrl}/phase`);
+        assert.equal(r.status, 200);
+        assert.equal((await r.text()).trim(), 'PENDING');
+        assert.equal((await request(sp.url('/hello'))).status, 200);
+      }
+      assert.equal(created, undefined, 'the write waited for the lock');
+    } finally {
+      letGo();
+    }
+    const r = await posting;
+    assert.equal(r.status, 303, await r.text());
+    assert.equal(sb.json<any[]>(['list']).length, 2);
+  });
+
+  test('a write that does not get the lock in time is 503 and changes nothing', async () => {
+    const letGo = await holdLock(sb);
+    try {
+      const t0 = Date.now();
+      const before = sb.json<any[]>(['list']).length;
+      const r = await postForm(sp.url('/hello'), { PHASE: 'RUN' });
+      assert.equal(r.status, 503);
+      assert.match(await r.text(), /^the state is locked by .*gave up waiting after 4 s/);
+      assert.ok(Date.now() - t0 >= 3500);
+      assert.equal(sb.json<any[]>(['list']).length, before);
+      assert.equal((await request(sp.url('/'))).status, 200);
+    } finally {
+      letGo();
+    }
+    const again = await postForm(sp.url('/hello'), {});
+    assert.equal(again.status, 303, 'the server writes again once the lock is free');
+  });
+});
