@@ -37,6 +37,7 @@ import { HomeLayout } from './home.js';
 import { acquireLock } from './lock.js';
 import { type QueueEntry, addEntries, entryName, fsyncPath, removeEntry } from './queue-dir.js';
 import { SYNCFS_FROM, syncFileSystem } from './syncfs.js';
+import { isProcessAlive } from '../run/proc.js';
 
 export const DEFAULT_LIMIT = 2;
 
@@ -204,8 +205,17 @@ export class Store {
   readonly layout: HomeLayout;
   private readonly db: LowSync<StateData>;
   private readonly adapter: DurableJsonAdapter;
-  /** A transaction that leaves more finished records than this moves them out itself. */
-  migrateAbove = FINISHED_BATCH;
+  /**
+   * A transaction that leaves more finished records than this moves them out itself, under
+   * the lock: only a backstop. Two fsyncs per record (2 x 64 and more) inside the lock kept
+   * every other command waiting for seconds on a busy disk; normally the runner moves them
+   * in the background (Runner.migrateIfDue), or a command without a runner after its own
+   * commit, outside the lock (migrateOutsideLock).
+   */
+  migrateAbove = 4 * FINISHED_BATCH;
+  /** Whether update() moves final records out after its commit (the runner does it itself). */
+  migrateAfterCommit = true;
+  private migratingOutside = false;
 
   constructor(home: string) {
     this.layout = new HomeLayout(home);
@@ -241,7 +251,40 @@ export class Store {
       throw err;
     }
     held.commit();
+    if (this.migrateAfterCommit) this.migrateOutsideLock(held.tx.state);
     return result;
+  }
+
+  /**
+   * Moves the final records of `state` (as just committed) into their job.json when more
+   * than FINISHED_BATCH have gathered and no live runner does it: written and synced
+   * without the lock, then dropped from state.json in a short transaction of their own
+   * (dropMigrated keeps a record that changed meanwhile). The caller's own transaction is
+   * committed by then, so a failure here changes nothing it did: it is left to the next
+   * writer, and the synchronous backstop (migrateAbove) bounds state.json meanwhile.
+   */
+  private migrateOutsideLock(state: StateData): void {
+    const finished = Object.values(state.finished);
+    if (finished.length <= FINISHED_BATCH || this.migratingOutside) return;
+    const runner = state.runner;
+    if (runner && isProcessAlive(runner.pid, runner.startTime)) return;
+    this.migratingOutside = true;
+    try {
+      const written = new Map<string, string | null>();
+      for (const job of finished) {
+        const text = JSON.stringify(job, null, 1);
+        try {
+          writeFileDurable(this.layout.jobFile(job.jobId), text);
+          written.set(job.jobId, text);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          written.set(job.jobId, null);
+        }
+      }
+      this.update((tx) => tx.dropMigrated(written));
+    } catch { /* see above: the next writer tries again */ } finally {
+      this.migratingOutside = false;
+    }
   }
 
   /**
