@@ -26,7 +26,7 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { LowSync, type SyncAdapter } from 'lowdb';
-import { DamagedRecordError, UserError, storeError } from '../errors.js';
+import { DamagedRecordError, MissingRecordError, UserError, storeError } from '../errors.js';
 import { type HotEntry, type JobRecord, isJobId, mergeHot } from '../core/job.js';
 import { isFinal } from '../core/phases.js';
 import {
@@ -471,6 +471,24 @@ export class Store {
   }
 
   /**
+   * Whether the record directory of `id` has lost its job.json: not while a submit is in
+   * progress, which creates the directory first and writes job.json after. Judged on a fresh
+   * read of state.json taken after the directory was seen without it: a submit that began
+   * after the caller's snapshot shows there, and one that has ended has written job.json (or
+   * removed the directory) by then. Rare, so the extra read costs a listing nothing.
+   */
+  private recordMissing(id: string): boolean {
+    if (existsSync(this.layout.jobFile(id)) || !existsSync(this.layout.recordDir(id))) return false;
+    let fresh: StateData;
+    try {
+      fresh = parseState(readOwnFile(this.layout.stateFile), this.layout.stateFile);
+    } catch {
+      return false; // an unreadable state is reported by itself
+    }
+    return Object.keys(fresh.batches).length === 0 && !existsSync(this.layout.jobFile(id)) && existsSync(this.layout.recordDir(id));
+  }
+
+  /**
    * Every existing job, oldest first. O(number of job records). A job whose record is
    * damaged is left out (and added to `damaged`, for the caller to name): one bad record
    * must not stop a command about all jobs (SPEC §8).
@@ -494,7 +512,9 @@ export class Store {
 
   private jobOrDamaged(state: StateData, id: string, damaged: DamagedRecordError[]): JobRecord | undefined {
     try {
-      return this.jobFrom(state, id);
+      const job = this.jobFrom(state, id);
+      if (!job && this.recordMissing(id)) damaged.push(new MissingRecordError(id, this.layout.jobFile(id)));
+      return job;
     } catch (err) {
       if (!(err instanceof DamagedRecordError)) throw err;
       damaged.push(err);
