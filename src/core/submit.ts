@@ -227,6 +227,9 @@ export async function submitJobs(store: Store, def: Definition, paramSets: Resol
   const [token, batch] = store.update((tx): [string, SubmitBatch] => {
     let name = `${me.pid}-${Date.now().toString(36)}`;
     while (tx.state.batches[name]) name += 'x';
+    // Above every seq HOME/index has a line for, too: a state restored from an older good
+    // copy must not give a newer job's line to another (see indexedSeqs).
+    tx.state.seq = Math.max(tx.state.seq, store.indexedSeqs());
     const b: SubmitBatch = {
       ...me,
       seqFrom: tx.state.seq + 1,

@@ -22,7 +22,7 @@
 // and not visible is a submit that died half-way: invisible, and removed by `tick`.
 
 import {
-  closeSync, constants, existsSync, fdatasyncSync, fstatSync, openSync, readSync, readdirSync, renameSync, writeSync,
+  closeSync, constants, existsSync, fdatasyncSync, fstatSync, openSync, readSync, readdirSync, renameSync, statSync, writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { LowSync, type SyncAdapter } from 'lowdb';
@@ -425,6 +425,20 @@ export class Store {
       if (sync) fdatasyncSync(out);
     } finally {
       closeSync(out);
+    }
+  }
+
+  /**
+   * How many seq numbers HOME/index has lines for: every seq ever reserved whose submit got
+   * as far as writing its jobs. Never less than state.seq in a sound HOME, but more after a
+   * state restored from an older good copy (`doctor --repair`): new seq numbers start above
+   * both, so no index line (no job's place in `list --last`) is ever given twice.
+   */
+  indexedSeqs(): number {
+    try {
+      return Math.floor(statSync(this.layout.indexFile).size / INDEX_LINE);
+    } catch {
+      return 0;
     }
   }
 
