@@ -118,8 +118,10 @@ export function recordEnd(tx: Transaction, jobId: string, observed: ExitStatus |
   // (escapees included), those of a wrapper that died itself, and, at every end, the
   // processes carrying the job's UWS_JOB_ID outside that tree (SPEC §5: escapees are
   // terminated at a normal end as for abort), among those started since its leader only.
+  // (A job of another executor is that executor's to end: Slurm ends its job's steps.)
   const table = opts.table ?? new ProcessTable();
-  const left = job.abortRequested || !own ? jobProcesses(job, table) : liveOnly(table.escapeesSince(jobId, job.pidStart));
+  const local = (job.definitionSnapshot?.executor ?? 'local') === 'local';
+  const left = job.abortRequested || !own ? jobProcesses(job, table) : local ? liveOnly(table.escapeesSince(jobId, job.pidStart)) : [];
   if (left.length > 0) {
     if (!job.abortRequested) terminateLeftovers(tx, job, left, say, { ...opts, table });
     return false;
