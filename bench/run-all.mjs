@@ -1,4 +1,4 @@
-// npm run bench: P1-P5 with the peers side by side, and P9 (the lock storm). Figures, not assertions.
+// npm run bench: P1-P5 with the peers side by side, P8 (chains) and P9 (the lock storm). Figures, not assertions.
 import { benchSubmit } from './p1-submit.mjs';
 import { benchDrain } from './p2-drain.mjs';
 import { benchScaling } from './p3-scaling.mjs';
