@@ -52,6 +52,17 @@ export class DamagedRecordError extends UserError {
   }
 }
 
+/**
+ * A record directory without its job.json (and no submit in progress that may be writing
+ * it): named by list and doctor beside the damaged ones; never thrown by a read, which finds
+ * no such job.
+ */
+export class MissingRecordError extends DamagedRecordError {
+  override get line(): string {
+    return `job ${this.jobId}: its record ${this.file} is missing; \`uwsrun delete ${this.jobId}\` removes the job`;
+  }
+}
+
 const ERRNO_WORDS: Record<string, string> = {
   ENOENT: 'no such file',
   EACCES: 'permission denied',

@@ -92,7 +92,7 @@ export function registerChange(program: Command): void {
           // Its record is damaged or missing: removed all the same (SPEC §8), without a
           // record to print.
           const unreadable = err instanceof DamagedRecordError || (err instanceof UserError && err.exitCode === EXIT.noSuchJob);
-          if (!unreadable || !deleteDamagedJob(ctx.store, id)) throw err;
+          if (!unreadable || !(await deleteDamagedJob(ctx.store, id))) throw err;
           ctx.info(`job ${id} deleted (its record was ${err instanceof DamagedRecordError ? 'damaged' : 'missing'})`);
           return undefined;
         }

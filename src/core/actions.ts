@@ -12,7 +12,7 @@ import type { Store } from '../store/state.js';
 import { readEntries, removeEntry } from '../store/queue-dir.js';
 import { SYNCFS_FROM, prepareSyncfs } from '../store/syncfs.js';
 import { needsRunner, nudgeRunner, runnerWakeFor, wakeRunner, type RunnerWake } from '../run/ensure-runner.js';
-import { abortJob } from '../run/abort.js';
+import { abortJob, terminateUnreadableJob } from '../run/abort.js';
 import { readStartMarker } from '../run/lifecycle.js';
 import { handedOver } from './hold.js';
 import type { HomeLayout } from '../store/home.js';
@@ -135,13 +135,16 @@ export async function cleanJobs(store: Store, filter: CleanFilter, now = Date.no
 }
 
 /**
- * `delete` of a job whose record is damaged, or missing from its record directory: nothing
- * about it can be trusted, so it is not aborted (its process, if any, is not found from
- * it). Under the lock, and only if the record is still unreadable (a missing one only when
- * no submit is in progress, which may be writing it), its two directories are moved aside,
- * its queue entries removed and its state entries forgotten. False when it was not deleted.
+ * `delete` of a job whose record is damaged, or missing from its record directory. Its
+ * record cannot say what the job is doing, but its processes can still be found (from its
+ * hot entry and by UWS_JOB_ID): they are terminated first, so an EXECUTING job does not
+ * outlive its removal (terminateUnreadableJob). Then, under the lock, and only if the record
+ * is still unreadable (a missing one only when no submit is in progress, which may be
+ * writing it), its two directories are moved aside, its queue entries removed and its state
+ * entries forgotten. False when it was not deleted.
  */
-export function deleteDamagedJob(store: Store, jobId: string): boolean {
+export async function deleteDamagedJob(store: Store, jobId: string): Promise<boolean> {
+  await terminateUnreadableJob(store, jobId);
   const trash = join(store.layout.trashDir, `${jobId}.${process.pid}.${Date.now()}`);
   const deleted = store.update((tx) => {
     try {

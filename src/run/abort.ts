@@ -15,6 +15,7 @@
 // abortJob returns only when every process of the job is gone. Whoever sees them gone first
 // (this command or the runner) records the end; the other finds the job final.
 
+import { existsSync } from 'node:fs';
 import { type JobRecord, isoNow } from '../core/job.js';
 import { applyTransition } from '../core/phases.js';
 import { EXIT, UserError, noSuchJob } from '../errors.js';
@@ -167,6 +168,43 @@ async function waitForAbort(store: Store, jobId: string, job: JobRecord): Promis
       }
     }
     if (waited >= graceMs + KILL_TIMEOUT_MS) {
+      throw new UserError(`job ${jobId}: processes survived SIGKILL: ${describeProcesses(procs)}`, EXIT.failed);
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+/** The grace between SIGTERM and SIGKILL for a job whose own killGrace cannot be read. */
+const UNREADABLE_GRACE_MS = 5_000;
+
+/**
+ * Ends the processes of a job whose record is damaged or missing, before `delete` removes
+ * it (SPEC §5: no job leaves a process behind; §8: delete removes such a job): they are found
+ * as for abort, from the hot entry in state.json (its leader's pid and start time, the one
+ * part of it that may still be sound) and by UWS_JOB_ID in /proc. Its own killGrace is in the
+ * record that cannot be read, so the built-in one applies: SIGTERM, SIGKILL after 5 s.
+ * Returns when none is left; exit 1 naming them when some may not be signalled (EPERM) or
+ * survive SIGKILL.
+ */
+export async function terminateUnreadableJob(store: Store, jobId: string): Promise<void> {
+  // Only a job of this HOME: an id unknown here names no process to end.
+  if (!existsSync(store.layout.recordDir(jobId))) return;
+  const hot = store.readState().jobs[jobId];
+  const job = { jobId, pid: hot?.pid ?? null, pidStart: hot?.pidStart ?? null };
+  let procs = jobProcesses(job);
+  if (procs.length === 0) return;
+  appendRunnerLog(store.layout, `job ${jobId}: delete of a job whose record cannot be read: SIGTERM to ${describeProcesses(procs)}`);
+  const since = Date.now();
+  signalJob(job, 'SIGTERM', true);
+  for (; procs.length > 0; procs = jobProcesses(job)) {
+    const waited = Date.now() - since;
+    if (waited >= UNREADABLE_GRACE_MS) {
+      const denied = signalJob(job, 'SIGKILL', true);
+      if (denied.length > 0 && procs.every((p) => denied.some((d) => d.pid === p.pid))) {
+        throw new UserError(`job ${jobId}: cannot signal process ${describeProcesses(denied)}: not permitted (EPERM)`, EXIT.failed);
+      }
+    }
+    if (waited >= UNREADABLE_GRACE_MS + KILL_TIMEOUT_MS) {
       throw new UserError(`job ${jobId}: processes survived SIGKILL: ${describeProcesses(procs)}`, EXIT.failed);
     }
     await sleep(POLL_MS);

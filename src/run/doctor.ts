@@ -17,6 +17,7 @@ import { parseState } from '../store/state.js';
 import { readOwnFile, writeFileDurable } from '../store/durable.js';
 import { type ProcStat, isProcessAlive, listProcesses, signalProcess } from './proc.js';
 import { removeStaleLock, staleLockContent } from '../store/lock.js';
+import { readEntries } from '../store/queue-dir.js';
 import { PERL } from '../executors/local/launcher.js';
 import { runnerAlive } from './ensure-runner.js';
 import { findHalfCreated, recordEndsFromExitFiles, removeHalfCreated, superviseActiveJobs } from './housekeeping.js';
@@ -88,12 +89,12 @@ export async function doctor(store: Store, repair: boolean): Promise<DoctorRepor
   } catch (err) {
     readable = false;
     const restore = (): string => {
-      const good = readOwnFile(layout.goodCopy);
-      parseState(good, layout.goodCopy);
-      writeFileDurable(layout.stateFile, good);
+      const good = parseState(readOwnFile(layout.goodCopy), layout.goodCopy);
+      const advanced = advanceRestoredState(store, good);
+      writeFileDurable(layout.stateFile, JSON.stringify(good));
       readable = true;
       const ended = recordEndsFromExitFiles(store);
-      return `it was restored from the last good copy ${layout.goodCopy}${ended.length ? `; ${ended.join('; ')}` : ''}`;
+      return `it was restored from the last good copy ${layout.goodCopy}${advanced.map((a) => `; ${a}`).join('')}${ended.length ? `; ${ended.join('; ')}` : ''}`;
     };
     let goodUsable = false;
     try {
@@ -217,4 +218,32 @@ function jobIdOf(pid: number, jobsDir: string): string | undefined {
     if (entry.startsWith(prefix)) return entry.slice(prefix.length);
   }
   return undefined;
+}
+
+/**
+ * A good copy may be older than the state it replaces (its last write failed, or the file
+ * was copied from a backup): what happened since must not be undone by it. Its counters are
+ * advanced past what HOME itself shows: seq past every line of HOME/index (a new job must
+ * not take the index line, the creation number, of one made after the copy), queueSeq past
+ * every queue entry (new queued jobs go behind those queued after the copy, and no batch's
+ * queue range covers them). Reservations of submits whose process is gone are dropped: one
+ * that completed after the copy made its jobs visible and printed their ids, and `tick`
+ * would take them for a dead submit's leftovers and remove them. Returns what changed.
+ */
+function advanceRestoredState(store: Store, state: StateData): string[] {
+  const done: string[] = [];
+  const indexed = store.indexedSeqs();
+  if (indexed > state.seq) {
+    done.push(`its job counter was advanced from ${state.seq} to ${indexed}, past the jobs created since`);
+    state.seq = indexed;
+  }
+  const queued = Math.max(0, ...readEntries(store.layout).map((e) => e.queuedAt));
+  if (queued > state.queueSeq) {
+    done.push(`its queue counter was advanced from ${state.queueSeq} to ${queued}`);
+    state.queueSeq = queued;
+  }
+  const gone = Object.entries(state.batches).filter(([, b]) => !isProcessAlive(b.pid, b.pidStart));
+  for (const [name] of gone) delete state.batches[name];
+  if (gone.length > 0) done.push(`${count(gone.length, 'reservation of a submit that has ended was', 'reservations of submits that have ended were')} dropped`);
+  return done;
 }

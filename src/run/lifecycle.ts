@@ -15,11 +15,14 @@ import type { Transaction } from '../store/state.js';
 import type { HomeLayout } from '../store/home.js';
 import type { EndFacts } from './job-files.js';
 import { type EndStatus, parseExitFile } from './exit-status.js';
-import { type ProcessTable, describeProcesses, jobProcesses, signalJob } from './signal.js';
+import { ProcessTable, describeProcesses, jobProcesses, signalJob } from './signal.js';
 import { recordRetry, retriesLeft } from './retry.js';
 // Registers the store's notifier: whoever records an end here spawns its notification.
 import './notify.js';
-import type { ProcStat } from './proc.js';
+import { type ProcStat, isProcessAlive } from './proc.js';
+
+/** What of a /proc snapshot is still the same live process (the snapshot may be a cycle old). */
+const liveOnly = (procs: ProcStat[]): ProcStat[] => procs.filter((p) => isProcessAlive(p.pid, p.startTime));
 
 export type ExitStatus = EndStatus;
 
@@ -127,15 +130,18 @@ export function recordEnd(tx: Transaction, jobId: string, observed: ExitStatus |
   if (!job || job.phase !== 'EXECUTING') return true;
   const say = opts.say ?? (() => {});
   const own = readAttemptExit(tx.layout, job);
-  // A wrapper that wrote its status has already terminated what the command left (it is a
-  // subreaper: see wrapper.ts), so the usual end costs no /proc scan. Looked for here: an
-  // aborted job's processes (escapees included), and those of a wrapper that died itself.
-  if (job.abortRequested || !own) {
-    const left = jobProcesses(job, opts.table);
-    if (left.length > 0) {
-      if (!job.abortRequested) terminateLeftovers(tx, job, left, say, opts);
-      return false;
-    }
+  // A wrapper that wrote its status has already terminated what the command left in its
+  // tree (it is a subreaper: see wrapper.ts). Looked for here: an aborted job's processes
+  // (escapees included), those of a wrapper that died itself, and, at every end, the
+  // processes carrying the job's UWS_JOB_ID outside that tree (SPEC §5: escapees are
+  // terminated at a normal end as for abort), among those started since its leader only.
+  // (A job of another executor is that executor's to end: Slurm ends its job's steps.)
+  const table = opts.table ?? new ProcessTable();
+  const local = (job.definitionSnapshot?.executor ?? 'local') === 'local';
+  const left = job.abortRequested || !own ? jobProcesses(job, table) : local ? liveOnly(table.escapeesSince(jobId, job.pidStart)) : [];
+  if (left.length > 0) {
+    if (!job.abortRequested) terminateLeftovers(tx, job, left, say, { ...opts, table });
+    return false;
   }
   if (own?.left) say(`job ${jobId}: its command ended, leaving ${own.left}: terminated (SIGTERM, SIGKILL after ${job.killGrace} s)`);
   const status = own ?? observed;

@@ -110,8 +110,9 @@ export class Runner {
     this.store = new Store(home);
     this.queue = new QueueListing(this.store.layout);
     // Final records are moved into job.json in the background (migrateIfDue); the
-    // synchronous path in the store is only a backstop should that fall behind or fail.
-    this.store.migrateAbove = 4 * FINISHED_BATCH;
+    // synchronous path in the store (migrateAbove) is only a backstop should that fall
+    // behind or fail.
+    this.store.migrateAfterCommit = false;
   }
 
   log(message: string): void {

@@ -13,8 +13,8 @@
 
 import type { JobRecord } from '../core/job.js';
 import {
-  type ProcStat, descendantsOf, groupMembers, isProcessAlive, listProcesses, processesByEnvValue, readProcStat, signalGroup,
-  signalProcess,
+  type ProcStat, descendantsOf, groupMembers, isProcessAlive, listProcesses, processesByEnvValue, processesWithEnv, readProcStat,
+  signalGroup, signalProcess,
 } from './proc.js';
 
 type JobIdentity = Pick<JobRecord, 'jobId' | 'pid' | 'pidStart'>;
@@ -36,7 +36,23 @@ export class ProcessTable {
     this.byJobId ??= processesByEnvValue('UWS_JOB_ID', this.all);
     return this.byJobId.get(jobId) ?? [];
   }
+
+  /**
+   * The live processes carrying the job's UWS_JOB_ID that started no earlier than its
+   * leader (`since`, a start time): what a job left outside its wrapper's reach (started
+   * for it by a process that is not its descendant). Only such recent processes have their
+   * environ read, so the end of every job of a drain costs a look at a few processes, not
+   * at every environ of the machine.
+   */
+  escapeesSince(jobId: string, since: string | null): ProcStat[] {
+    if (this.byJobId) return this.withJobId(jobId).filter((p) => startedSince(p, since));
+    return processesWithEnv('UWS_JOB_ID', jobId, this.all.filter((p) => startedSince(p, since)));
+  }
 }
+
+/** Started at or after the start time `since` (clock ticks since boot; null: any). */
+const startedSince = (p: ProcStat, since: string | null): boolean =>
+  since === null || !/^\d+$/.test(since) || BigInt(p.startTime) >= BigInt(since);
 
 /** The live members of the job's own process group; none when its pid was reused. */
 export function jobGroupMembers(job: JobIdentity, all?: ProcStat[]): ProcStat[] {

@@ -223,7 +223,7 @@ function taken(lockFile: string, started: number): () => void {
     try {
       unlinkSync(lockFile);
     } catch { /* taken over as stale: impossible while we live, but never throw here */ }
-    if (process.env.UWSRUN_LOCK_WAIT_LOG) logWait(`${process.env.UWSRUN_LOCK_WAIT_LOG}.released`, `${Date.now()} ${process.pid}`);
+    if (process.env.UWSRUN_LOCK_WAIT_LOG) logWait(`${process.env.UWSRUN_LOCK_WAIT_LOG}.released`, `${Date.now()} ${process.pid} ${process.argv[2] ?? '-'}`);
   };
 }
 
@@ -268,7 +268,7 @@ export class LockTimeoutError extends UserError {
   }
 }
 
-/** For bench/p6-lock-storm.mjs: one line per lock taken (waited ms, when, pid) or released. */
+/** For bench/p9-lock-storm.mjs: one line per lock taken (waited ms, when, pid) or released (when, pid, command). */
 function logWait(file: string, line: string): void {
   try {
     const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW, 0o600);

@@ -22,11 +22,11 @@
 // and not visible is a submit that died half-way: invisible, and removed by `tick`.
 
 import {
-  closeSync, constants, existsSync, fdatasyncSync, fstatSync, openSync, readSync, readdirSync, renameSync, writeSync,
+  closeSync, constants, existsSync, fdatasyncSync, fstatSync, openSync, readSync, readdirSync, renameSync, statSync, writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { LowSync, type SyncAdapter } from 'lowdb';
-import { DamagedRecordError, UserError, storeError } from '../errors.js';
+import { DamagedRecordError, MissingRecordError, UserError, storeError } from '../errors.js';
 import { type HotEntry, type JobRecord, isJobId, mergeHot } from '../core/job.js';
 import { isFinal } from '../core/phases.js';
 import {
@@ -37,7 +37,7 @@ import { HomeLayout } from './home.js';
 import { acquireLock } from './lock.js';
 import { type QueueEntry, addEntries, entryName, fsyncPath, removeEntry } from './queue-dir.js';
 import { SYNCFS_FROM, syncFileSystem } from './syncfs.js';
-import { processStartTime } from '../run/proc.js';
+import { isProcessAlive, processStartTime } from '../run/proc.js';
 
 export const DEFAULT_LIMIT = 2;
 
@@ -229,8 +229,17 @@ export class Store {
   readonly layout: HomeLayout;
   private readonly db: LowSync<StateData>;
   private readonly adapter: DurableJsonAdapter;
-  /** A transaction that leaves more finished records than this moves them out itself. */
-  migrateAbove = FINISHED_BATCH;
+  /**
+   * A transaction that leaves more finished records than this moves them out itself, under
+   * the lock: only a backstop. Two fsyncs per record (2 x 64 and more) inside the lock kept
+   * every other command waiting for seconds on a busy disk; normally the runner moves them
+   * in the background (Runner.migrateIfDue), or a command without a runner after its own
+   * commit, outside the lock (migrateOutsideLock).
+   */
+  migrateAbove = 4 * FINISHED_BATCH;
+  /** Whether update() moves final records out after its commit (the runner does it itself). */
+  migrateAfterCommit = true;
+  private migratingOutside = false;
 
   constructor(home: string) {
     this.layout = new HomeLayout(home);
@@ -266,7 +275,40 @@ export class Store {
       throw err;
     }
     held.commit();
+    if (this.migrateAfterCommit) this.migrateOutsideLock(held.tx.state);
     return result;
+  }
+
+  /**
+   * Moves the final records of `state` (as just committed) into their job.json when more
+   * than FINISHED_BATCH have gathered and no live runner does it: written and synced
+   * without the lock, then dropped from state.json in a short transaction of their own
+   * (dropMigrated keeps a record that changed meanwhile). The caller's own transaction is
+   * committed by then, so a failure here changes nothing it did: it is left to the next
+   * writer, and the synchronous backstop (migrateAbove) bounds state.json meanwhile.
+   */
+  private migrateOutsideLock(state: StateData): void {
+    const finished = Object.values(state.finished);
+    if (finished.length <= FINISHED_BATCH || this.migratingOutside) return;
+    const runner = state.runner;
+    if (runner && isProcessAlive(runner.pid, runner.startTime)) return;
+    this.migratingOutside = true;
+    try {
+      const written = new Map<string, string | null>();
+      for (const job of finished) {
+        const text = JSON.stringify(job, null, 1);
+        try {
+          writeFileDurable(this.layout.jobFile(job.jobId), text);
+          written.set(job.jobId, text);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          written.set(job.jobId, null);
+        }
+      }
+      this.update((tx) => tx.dropMigrated(written));
+    } catch { /* see above: the next writer tries again */ } finally {
+      this.migratingOutside = false;
+    }
   }
 
   /**
@@ -437,6 +479,20 @@ export class Store {
   }
 
   /**
+   * How many seq numbers HOME/index has lines for: every seq ever reserved whose submit got
+   * as far as writing its jobs. Never less than state.seq in a sound HOME, but more after a
+   * state restored from an older good copy (`doctor --repair`): new seq numbers start above
+   * both, so no index line (no job's place in `list --last`) is ever given twice.
+   */
+  indexedSeqs(): number {
+    try {
+      return Math.floor(statSync(this.layout.indexFile).size / INDEX_LINE);
+    } catch {
+      return 0;
+    }
+  }
+
+  /**
    * The last `n` existing jobs that `accept` keeps, oldest first, read from the tail of
    * HOME/index: O(n + jobs skipped), not O(all jobs). Undefined when HOME has no index
    * (made by an older uwsrun): the caller lists every job instead.
@@ -479,6 +535,24 @@ export class Store {
   }
 
   /**
+   * Whether the record directory of `id` has lost its job.json: not while a submit is in
+   * progress, which creates the directory first and writes job.json after. Judged on a fresh
+   * read of state.json taken after the directory was seen without it: a submit that began
+   * after the caller's snapshot shows there, and one that has ended has written job.json (or
+   * removed the directory) by then. Rare, so the extra read costs a listing nothing.
+   */
+  private recordMissing(id: string): boolean {
+    if (existsSync(this.layout.jobFile(id)) || !existsSync(this.layout.recordDir(id))) return false;
+    let fresh: StateData;
+    try {
+      fresh = parseState(readOwnFile(this.layout.stateFile), this.layout.stateFile);
+    } catch {
+      return false; // an unreadable state is reported by itself
+    }
+    return Object.keys(fresh.batches).length === 0 && !existsSync(this.layout.jobFile(id)) && existsSync(this.layout.recordDir(id));
+  }
+
+  /**
    * Every existing job, oldest first. O(number of job records). A job whose record is
    * damaged is left out (and added to `damaged`, for the caller to name): one bad record
    * must not stop a command about all jobs (SPEC §8).
@@ -502,7 +576,9 @@ export class Store {
 
   private jobOrDamaged(state: StateData, id: string, damaged: DamagedRecordError[]): JobRecord | undefined {
     try {
-      return this.jobFrom(state, id);
+      const job = this.jobFrom(state, id);
+      if (!job && this.recordMissing(id)) damaged.push(new MissingRecordError(id, this.layout.jobFile(id)));
+      return job;
     } catch (err) {
       if (!(err instanceof DamagedRecordError)) throw err;
       damaged.push(err);

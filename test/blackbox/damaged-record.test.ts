@@ -13,9 +13,21 @@ const YAML = `
 jobs:
   quick:
     command: [echo, done]
+  long:
+    command: [sh, -c, 'sleep 300 & echo $! > "$UWS_RESULTS_DIR/child"; wait']
+    killGrace: 2
 `;
 
 const T = { timeout: 90_000 };
+
+/** A zombie (ended, not yet reaped by its parent) counts as gone. */
+function zombie(pid: number): boolean {
+  try {
+    return /\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
 
 function alive(pid: number): boolean {
   try {
@@ -102,14 +114,24 @@ for (const how of ['garbage', 'empty'] as const) {
   });
 }
 
-test('a missing job.json (record directory present): the others are listed; delete removes it', T, () => {
+test('a missing job.json (record directory present): list and doctor name it, the others are listed; delete removes it', T, () => {
   const sb = new Sandbox(YAML);
   try {
     const [a, b, c] = [submitJob(sb, ['quick']), submitJob(sb, ['quick']), submitJob(sb, ['quick'])] as [string, string, string];
     damage(sb, b, 'missing');
+    const file = join(sb.recordDir(b), 'job.json');
+    const missingLine = `uwsrun: job ${b}: its record ${file} is missing; \`uwsrun delete ${b}\` removes the job\n`;
+    for (const args of [['list'], ['list', '-q'], ['list', '--json'], ['list', '--last', '3']]) {
+      const r = sb.run(args);
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stderr, missingLine, `${args.join(' ')} names the missing record once, also with -q`);
+      assert.ok(r.stdout.includes(a) && r.stdout.includes(c) && !r.stdout.includes(b), `${args.join(' ')}: ${r.stdout}`);
+    }
     const list = sb.run(['list', '--json']);
-    assert.equal(list.code, 0, list.stderr);
     assert.deepEqual(JSON.parse(list.stdout).map((j: any) => j.jobId), [a, c]);
+    const doctor = sb.run(['doctor']);
+    assert.equal(doctor.code, 1, doctor.stdout + doctor.stderr);
+    assert.ok(doctor.stdout.includes(`job ${b}: its record ${file} is missing`), doctor.stdout);
     assert.equal(sb.run(['tick']).code, 0);
     assert.equal(sb.run(['show', b]).code, 3);
     const del = sb.run(['delete', b]);
@@ -150,3 +172,29 @@ test('a queued job whose record is damaged is not started and does not hold up t
     sb.cleanup();
   }
 });
+
+for (const how of ['garbage', 'missing'] as const) {
+  test(`an EXECUTING job whose record is ${how === 'garbage' ? 'damaged' : 'missing'}: delete ends its processes first, then removes it`, T, async () => {
+    const sb = new Sandbox(YAML);
+    const pids: number[] = [];
+    try {
+      const other = submitJob(sb, ['quick']);
+      const id = submitJob(sb, ['long', '--run']);
+      const childFile = join(sb.jobDir(id), 'results', 'child');
+      await waitFor('the job to run its sleep', () => existsSync(childFile) && readFileSync(childFile, 'utf8').trim() !== '', 30_000);
+      const hot = JSON.parse(readFileSync(join(sb.home, 'state.json'), 'utf8')).jobs[id];
+      assert.equal(hot?.phase, 'EXECUTING');
+      pids.push(hot.pid as number, Number(readFileSync(childFile, 'utf8')));
+      for (const pid of pids) assert.ok(alive(pid), `${pid} runs before the delete`);
+      damage(sb, id, how);
+      const del = sb.run(['delete', id]);
+      assert.equal(del.code, 0, del.stderr);
+      for (const pid of pids) assert.equal(alive(pid) && !zombie(pid), false, `process ${pid} of the job is gone once delete returns`);
+      assertDeleted(sb, id, [other]);
+      assert.match(readFileSync(join(sb.home, 'runner.log'), 'utf8'), new RegExp(`job ${id}: delete of a job whose record cannot be read: SIGTERM`));
+    } finally {
+      for (const pid of pids) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      sb.cleanup();
+    }
+  });
+}

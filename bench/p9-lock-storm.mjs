@@ -1,11 +1,12 @@
-// P6: the lock under a storm. 150 commands of every kind that take the lock (submit, submit
+// P9: the lock under a storm. 150 commands of every kind that take the lock (submit, submit
 // --run, set, abort, limit, tick, run) start at once, while the runner drains a queue of
 // short jobs (it holds the lock in batches of up to 10 ms) and CPU burners keep the
 // machine loaded. Each command appends how long it waited for the lock to the file named
 // by UWSRUN_LOCK_WAIT_LOG (and when it released it). Prints per round: commands that exited 5 (gave up after 10 s),
 // lock wait p50 / p99 / max, how long holders kept it (and in all, beside the storm's wall
-// time: a lock held most of the storm leaves waiting inevitable, whatever the order), and the load average (exit 4, e.g. abort of a job that ended, is expected). Goal: no exit 5 while every holder is brief.
-//   node bench/p6-lock-storm.mjs [rounds=3] [commands=150] [burners=8]
+// time: a lock held most of the storm leaves waiting inevitable, whatever the order; and
+// which commands held it longest in all), and the load average (exit 4, e.g. abort of a job that ended, is expected). Goal: no exit 5 while every holder is brief.
+//   node bench/p9-lock-storm.mjs [rounds=3] [commands=150] [burners=8]
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -23,26 +24,37 @@ function run(env, args) {
   });
 }
 
-/** How long each holder kept the lock: its acquisition paired with its next release. */
+/**
+ * How long each holder kept the lock: its acquisition paired with its next release; and the
+ * total per command (`__runner` is the runner), longest first.
+ */
 function holdTimes(taken, waitLog) {
   let released = [];
   try {
-    released = readFileSync(`${waitLog}.released`, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ').map(Number));
+    released = readFileSync(`${waitLog}.released`, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' '));
   } catch { /* an older build logs no releases */ }
-  const events = [...taken.map(([, at, pid]) => [at, 0, pid]), ...released.map(([at, pid]) => [at, 1, pid])].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const events = [...taken.map(([, at, pid]) => [at, 0, pid]), ...released.map(([at, pid, command]) => [Number(at), 1, Number(pid), command ?? '?'])]
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   const since = new Map();
   const holds = [];
-  for (const [at, kind, pid] of events) {
+  const byCommand = new Map();
+  for (const [at, kind, pid, command] of events) {
     if (kind === 0) since.set(pid, at);
-    else if (since.has(pid)) { holds.push(at - since.get(pid)); since.delete(pid); }
+    else if (since.has(pid)) {
+      const ms = at - since.get(pid);
+      holds.push(ms);
+      since.delete(pid);
+      const c = byCommand.get(command) ?? { n: 0, ms: 0 };
+      byCommand.set(command, { n: c.n + 1, ms: c.ms + ms });
+    }
   }
-  return holds.sort((a, b) => a - b);
+  return { holds: holds.sort((a, b) => a - b), byCommand: [...byCommand].sort((a, b) => b[1].ms - a[1].ms) };
 }
 
 export async function benchLockStorm({ rounds = 3, commands = 150, burners = 8 } = {}) {
   const results = [];
   for (let round = 0; round < rounds; round++) {
-    const h = tempHome('p6');
+    const h = tempHome('p9');
     const waitLog = join(h.dir, 'lock-waits');
     writeFileSync(waitLog, '');
     const env = { ...h.env, UWSRUN_LOCK_WAIT_LOG: waitLog, UWSRUN_RUNNER_IDLE_MS: '2000' };
@@ -71,11 +83,11 @@ export async function benchLockStorm({ rounds = 3, commands = 150, burners = 8 }
     for (const b of burning) b.kill('SIGKILL');
     const taken = readFileSync(waitLog, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ').map(Number));
     const waits = taken.map(([ms]) => ms).sort((a, b) => a - b);
-    const holds = holdTimes(taken, waitLog);
+    const { holds, byCommand } = holdTimes(taken, waitLog);
     const gaveUp = storm.filter((r) => r.code === 5 && /gave up/.test(r.stderr)).length;
     const otherFailures = storm.filter((r) => r.code !== 0 && r.code !== 4 && !(r.code === 5 && /gave up/.test(r.stderr)))
       .map((r) => `${r.code}: ${r.stderr.trim()}`);
-    results.push({ gaveUp, waits, holds, load, otherFailures, wallMs });
+    results.push({ gaveUp, waits, holds, byCommand, load, otherFailures, wallMs });
     h.cleanup();
   }
   return results;
@@ -84,11 +96,12 @@ export async function benchLockStorm({ rounds = 3, commands = 150, burners = 8 }
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [rounds, commands, burners] = process.argv.slice(2).map(Number);
   const results = await benchLockStorm({ rounds: rounds || 3, commands: commands || 150, burners: burners ?? 8 });
-  console.log(row(['P6 lock storm', 'exit 5', 'locks taken', 'wait p50', 'wait p99', 'wait max', 'hold p50/p99/max', 'held/storm s', 'load']));
+  console.log(row(['P9 lock storm', 'exit 5', 'locks taken', 'wait p50', 'wait p99', 'wait max', 'hold p50/p99/max', 'held/storm s', 'load']));
   for (const [i, r] of results.entries()) {
     console.log(row([`round ${i + 1}`, String(r.gaveUp), String(r.waits.length), fmt(quantile(r.waits, 0.5)), fmt(quantile(r.waits, 0.99)),
       fmt(r.waits.at(-1) ?? NaN), r.holds.length ? `${quantile(r.holds, 0.5)}/${quantile(r.holds, 0.99)}/${r.holds.at(-1)} ms` : '-',
       `${(r.holds.reduce((a, b) => a + b, 0) / 1000).toFixed(1)}/${(r.wallMs / 1000).toFixed(1)}`, r.load.toFixed(0)]));
+    console.log(`  held longest by: ${r.byCommand.slice(0, 4).map(([c, { n, ms }]) => `${c} ${(ms / 1000).toFixed(1)} s in ${n}`).join(', ')}`);
     for (const f of [...new Set(r.otherFailures)].slice(0, 3)) console.log(`  other failure ${f}`);
   }
 }
