@@ -71,6 +71,7 @@ export function registerServe(program: Command): void {
       const definitions = await LiveDefinitions.load(definitionsPath(ctx, undefined), store.layout.cacheDir, log);
       const { Documents } = await import('../serve/documents.js');
       const { WaitHub } = await import('../serve/wait-hub.js');
+      const { Creations } = await import('../serve/creations.js');
       const { originOf, startServer } = await import('../serve/server.js');
       const running = await startServer((origin) => {
         const baseUrl = base ?? origin;
@@ -82,6 +83,7 @@ export function registerServe(program: Command): void {
           definitions,
           documents: new Documents(store, baseUrl),
           hub: new WaitHub(store),
+          creations: new Creations(store),
           accessLog: !ctx.quiet,
         };
       }, host, port);

@@ -11,7 +11,6 @@ import { type JobRecord, checkRunId, isJobId } from '../core/job.js';
 import { type Phase, PHASES, isFinal, isPhase } from '../core/phases.js';
 import { parseDestruction, parseDuration } from '../core/duration.js';
 import { filterJobs, parseListFilter } from '../core/query.js';
-import { submitJobs } from '../core/submit.js';
 import { deleteJob, runJobs } from '../core/actions.js';
 import { type JobChanges, setJob } from '../core/set.js';
 import { requestJobAbort } from '../run/abort.js';
@@ -99,15 +98,14 @@ async function createJob(svc: Service, rq: Request, name: string): Promise<void>
     for (const value of field.values) pairs.push([parameterName(def, field.name), value]);
   }
   const resolved = resolveParameters(def, pairs);
-  const store = svc.config.store;
-  const [job] = await withLock(svc, () => submitJobs(store, def, [resolved], {
+  const job = await svc.config.creations.create(def, resolved, {
     runId: runId ?? null,
     executionDuration: duration === undefined ? undefined : parseDuration(duration, 'EXECUTIONDURATION'),
     destruction: destruction === undefined ? undefined : parseDestruction(destruction, new Date()),
     run: phase === 'RUN',
     ownerId: rq.caller.name,
-  }));
-  redirect(rq.res, jobUrl(svc.config.baseUrl, job!));
+  });
+  redirect(rq.res, jobUrl(svc.config.baseUrl, job));
 }
 
 // ---- {job} ------------------------------------------------------------------------------

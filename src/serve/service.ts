@@ -15,6 +15,7 @@ import { HttpError, badRequest, httpErrorOf, methodNotAllowed } from './http-err
 import { type Route, allowedMethods, route } from './router.js';
 import { sendText } from './respond.js';
 import type { WaitHub } from './wait-hub.js';
+import type { Creations } from './creations.js';
 import { handleRoute } from './resources.js';
 import { superviseIfOrphaned } from '../run/ensure-runner.js';
 
@@ -29,6 +30,8 @@ export interface ServiceConfig {
   definitions: LiveDefinitions;
   documents: Documents;
   hub: WaitHub;
+  /** Job creation (grouped into shared submits: creations.ts). */
+  creations: Creations;
   /** Access log and server problems (stderr); the access log is off with -q. */
   accessLog: boolean;
 }

@@ -112,6 +112,24 @@ describe('uwsrun serve over HTTP', () => {
     assert.equal((await (await request(`${jobUrl}/executionduration`)).text()).trim(), '90');
   });
 
+  test('creations sent at once (committed together) each get their own job with their own parameters', async () => {
+    const names = Array.from({ length: 24 }, (_, i) => `n${i}`);
+    const urls = await Promise.all(names.map((name, i) => createJob(sp, 'hello', i % 3 === 0 ? { name, PHASE: 'RUN' } : { name })));
+    assert.equal(new Set(urls).size, names.length);
+    for (const [i, url] of urls.entries()) {
+      const job = sb.job(jobIdOf(url));
+      assert.equal(job.parameters.name, names[i]);
+      if (i % 3 !== 0) assert.equal(job.phase, 'PENDING');
+      else assert.notEqual(job.phase, 'PENDING');
+    }
+    const bad = await Promise.all([
+      postForm(sp.url('/typed'), { night: '2026-11-30' }),
+      postForm(sp.url('/typed'), { night: '2026-11-31' }),
+      postForm(sp.url('/typed'), { night: '2026-12-01' }),
+    ]);
+    assert.deepEqual(bad.map((r) => r.status), [303, 400, 303]);
+  });
+
   test('a refused creation is 400 with one text/plain line naming the culprit, and creates nothing', async () => {
     const before = sb.json<any[]>(['list']).length;
     const cases: [string, [string, string][], RegExp][] = [
