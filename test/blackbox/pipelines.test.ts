@@ -36,6 +36,12 @@ async function waitPhase(sb: Sandbox, id: string, phases: string | string[]): Pr
 }
 
 const ms = (iso: string): number => Date.parse(iso);
+/** Live (not zombie) runner processes of the sandbox's HOME, found in /proc by their command line. */
+const runnerPids = (sb: Sandbox): number[] => readdirSync('/proc').filter((n) => /^\d+$/.test(n)).filter((n) => {
+  const argv = readFileIfAny(`/proc/${n}/cmdline`).split('\0');
+  return argv.includes('__runner') && argv.includes(sb.home) && !readFileIfAny(`/proc/${n}/stat`).includes(') Z ');
+}).map(Number);
+
 const readFileIfAny = (file: string): string => {
   try {
     return readFileSync(file, 'utf8');
@@ -244,11 +250,14 @@ test('a waiting job keeps the runner alive until its notBefore; a runner killed 
     });
     assert.ok(ms(sb.job(first).startTime) >= notBefore);
 
-    const second = submitJob(sb, ['ok', '--not-before', '3s', '--run']);
+    const second = submitJob(sb, ['ok', '--not-before', '6s', '--run']);
     const nb = ms(sb.job(second).notBefore);
-    const pid = await waitFor('a runner', () => stateOrEmpty(sb).runner?.pid as number | undefined);
-    process.kill(pid, 'SIGKILL');
-    await waitFor('the runner to be gone', () => !alive(pid) || readFileIfAny(`/proc/${pid}/stat`).includes(') Z '));
+    // Every runner of this HOME (the first may still be on its way out, a second started
+    // beside it): killed, and gone before the notBefore passes.
+    const runners = await waitFor('a runner', () => runnerPids(sb).length > 0 && runnerPids(sb));
+    for (const pid of runners) process.kill(pid, 'SIGKILL');
+    await waitFor('the runners to be gone', () => runnerPids(sb).length === 0);
+    assert.equal(phaseOf(sb, second), 'QUEUED', 'killed before the job could start');
     // Only files are read until tick (`show` would start a runner too).
     await waitFor('its notBefore to pass', () => Date.now() > nb);
     assert.equal(phaseOf(sb, second), 'QUEUED', 'no runner, nothing starts it');
