@@ -724,7 +724,10 @@ export class Transaction {
   forget(jobId: string): void {
     delete this.state.jobs[jobId];
     delete this.state.finished[jobId];
-    if (this.state.notifying) delete this.state.notifying[jobId];
+    if (this.state.notifying) {
+      delete this.state.notifying[jobId];
+      if (Object.keys(this.state.notifying).length === 0) delete this.state.notifying;
+    }
     this.records.delete(jobId);
     this.state.moved++;
   }

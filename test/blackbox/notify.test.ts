@@ -4,7 +4,8 @@
 // HOME/notify.log, detached. Notifiers here append one line per run to notify.log (their
 // stdout), so "once" is counted in that file. Each test has its own HOME; every wait polls a
 // condition with a deadline. "Exactly once" is checked after the runner went idle and after
-// `tick`, the two that resend a notification whose sender died.
+// `tick`, the two that resend a notification whose sender died. Whoever makes a job final
+// sends it: the runner, `abort`, `tick`, and `uwsrun serve` (an abort over HTTP).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { Sandbox, release, submitJob, waitFor } from '../helpers.js';
 import { alive, allProcs, readProc } from '../procfs.js';
 import { runnerLog, state, stateOrEmpty } from '../runner-state.js';
+import { ServeProcess, createJob, jobIdOf, postForm } from '../serve-helpers.js';
 
 const NOTE = `[sh, -c, 'echo "note $1 $2"', note, "{jobId}", "{phase}"]`;
 
@@ -244,6 +246,26 @@ test('jobs that end while their runner is dead (killed -9): the end is recorded 
     assert.deepEqual(notesOf(sb, ended), [`note ${ended} ERROR`]);
     assert.deepEqual(notesOf(sb, aborted), [`note ${aborted} ABORTED`]);
   } finally {
+    sb.cleanup();
+  }
+});
+
+test('a job aborted over HTTP (uwsrun serve, PHASE=ABORT) is notified once, by the server', T, async () => {
+  const sb = new Sandbox(YAML);
+  let sp: ServeProcess | undefined;
+  try {
+    sp = await ServeProcess.start(sb);
+    const url = await createJob(sp, 'fails');
+    const id = jobIdOf(url);
+    const r = await postForm(`${url}/phase`, { PHASE: 'ABORT' });
+    assert.equal(r.status, 303, await r.text());
+    assert.equal(sb.job(id).phase, 'ABORTED');
+    await waitFor('the notification', () => notesOf(sb, id).length > 0);
+    assert.match(runnerLog(sb), new RegExp(`job ${id}: notification \\(ABORTED\\) sent: sh`));
+    assert.equal(sb.run(['tick']).code, 0);
+    assert.deepEqual(notesOf(sb, id), [`note ${id} ABORTED`]);
+  } finally {
+    await sp?.stop();
     sb.cleanup();
   }
 });

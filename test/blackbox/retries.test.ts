@@ -41,6 +41,10 @@ jobs:
     command: [sh, -c, 'echo "$UWS_JOB_ID" >> "$HOME/ran"; while [ ! -e "$UWS_JOB_DIR/release" ]; do sleep 0.05; done; exit 4']
     retries: 1
     retryDelay: 1h
+  lost-once:
+    description: the first attempt hangs (and is lost with its runner and wrapper), the second succeeds
+    command: [sh, -c, 'echo "$UWS_JOB_ID" >> "$HOME/ran"; if [ -e "$UWS_JOB_DIR/tried" ]; then exit 0; fi; touch "$UWS_JOB_DIR/tried"; sleep 60']
+    retries: 1
   delayed-once:
     description: fails the first time, succeeds the second, with a delay between
     command: [sh, -c, 'echo "$UWS_JOB_ID" >> "$HOME/ran"; if [ -e "$UWS_JOB_DIR/tried" ]; then exit 0; fi; touch "$UWS_JOB_DIR/tried"; exit 9']
@@ -265,6 +269,32 @@ test('a runner killed inside the transaction that records a retry: its successor
     } finally {
       sb.cleanup();
     }
+  }
+});
+
+test('a lost attempt (its runner and its wrapper killed -9: no exit status) is retried: tick records it lost and the retry runs', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const id = submitJob(sb, ['lost-once', '--run']);
+    const { pid } = await waitStarted(sb, id);
+    await waitFor('the command to have started', () => ranLines(sb).length === 1);
+    const runner = stateOrEmpty(sb).runner;
+    process.kill(runner.pid, 'SIGKILL');
+    await waitFor(`runner ${runner.pid} gone`, () => !alive(runner.pid, runner.startTime), 10_000);
+    process.kill(-pid, 'SIGKILL'); // the wrapper's whole group: nobody writes an exit status
+    await waitFor(`job ${id}'s wrapper gone`, () => !alive(pid));
+    const t = sb.run(['tick']);
+    assert.equal(t.code, 0, t.stderr);
+    assert.match(t.stdout, new RegExp(`job ${id}: attempt 1 failed \\(the job was lost`));
+    const job = await finalJob(sb, id, 40_000);
+    assert.equal(job.phase, 'COMPLETED');
+    assert.equal(job.attempt, 2);
+    assert.equal(job.attempts[0].errorSummary.type, 'transient');
+    assert.match(job.attempts[0].errorSummary.message, /the job was lost/);
+    assert.equal(job.attempts[0].exitCode, null);
+    assert.equal(ranLines(sb).length, 2);
+  } finally {
+    sb.cleanup();
   }
 });
 
