@@ -2,10 +2,10 @@
 // parameters, each with a form that creates a job), a job list (ids, phases, links) and a
 // job page (phase, times, parameters, errors, links to results, logs and the XML, and
 // buttons for run/abort/delete). Pure functions from the same data the XML and JSON are made
-// of; the server decides when to use them (prefersHtml) and gives the URLs.
+// of; the server decides when to use them (negotiate.ts) and gives the base URL.
 //
 // Every value goes through escapeHtml, in text and in quoted attributes alike, so nothing a
-// job or a user wrote becomes markup. URLs come from the server already percent-encoded.
+// job or a user wrote becomes markup, and every path segment of a URL is percent-encoded.
 // The pages are self-contained: one inline style sheet, no scripts, no external assets. A
 // page of an active job reloads itself every few seconds (a meta refresh, no script).
 
@@ -27,12 +27,18 @@ export interface ServiceEntry {
   parameters: ServiceParameter[];
 }
 
-export interface JobUrls {
-  /** The job list of the job's definition. */
-  jobs: string;
-  job: string;
-  result: (id: string) => string;
+export interface Caller {
+  name: string;
+  admin: boolean;
 }
+
+/** The URLs of SPEC §12 under the base URL, each path segment percent-encoded. */
+const enc = encodeURIComponent;
+export const jobsUrl = (base: string, definition: string): string => `${base}/${enc(definition)}`;
+export const jobUrl = (base: string, job: Pick<JobRecord, 'definition' | 'jobId'>): string => `${jobsUrl(base, job.definition)}/${enc(job.jobId)}`;
+/** A result's id is its path below results/: each of its segments is encoded, the slashes kept. */
+export const resultUrl = (base: string, job: Pick<JobRecord, 'definition' | 'jobId'>, id: string): string =>
+  `${jobUrl(base, job)}/results/${id.split('/').map(enc).join('/')}`;
 
 const REFS: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -56,6 +62,8 @@ code,pre,.id{font-family:ui-monospace,monospace;font-size:.92em}pre{background:#
 nav a{margin-right:1em}form.inline{display:inline;margin-right:.5em}.muted{color:#777}
 `;
 
+const whoAmI = (caller: Caller): string => `<p class="muted">signed in as ${e(caller.name)}${caller.admin ? ' (admin: all jobs)' : ''}</p>`;
+
 function page(title: string, body: string, refreshSeconds?: number): string {
   return `<!DOCTYPE html>
 <html lang="en">
@@ -77,8 +85,8 @@ const orDash = (v: string | null | undefined): string => (v === null || v === un
 const valueText = (v: unknown): string => (v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v));
 
 /** The index: every definition with its parameters and a form that creates a job. */
-export function indexPage(services: ServiceEntry[], base: string): string {
-  const parts = [`<h1>uwsrun: UWS 1.1 services</h1>`, `<p>${services.length} job list${services.length === 1 ? '' : 's'}; each is a UWS 1.1 service (<a href="${e(base)}/?format=json">as JSON</a>: send <code>Accept: application/json</code>).</p>`];
+export function indexPage(services: ServiceEntry[], caller: Caller): string {
+  const parts = [`<h1>uwsrun: UWS 1.1 services</h1>`, whoAmI(caller), `<p>${services.length} job list${services.length === 1 ? '' : 's'}, each a UWS 1.1 service (the same list as JSON: <code>Accept: application/json</code>).</p>`];
   if (!services.length) parts.push('<p class="muted">No definitions.</p>');
   for (const s of services) {
     parts.push(`<h2 id="${e(s.name)}"><a href="${e(s.url)}">${e(s.name)}</a></h2>`);
@@ -94,11 +102,12 @@ export function indexPage(services: ServiceEntry[], base: string): string {
 }
 
 /** A job list: ids (linked), phases, times, run ids. */
-export function jobsPage(definition: string, jobs: JobRecord[], jobUrl: (job: JobRecord) => string, base: string): string {
-  const rows = jobs.map((j) => `<tr><td class="id"><a href="${e(jobUrl(j))}">${e(j.jobId)}</a></td><td>${phaseSpan(j.phase)}</td><td>${orDash(j.runId)}</td><td>${orDash(j.ownerId)}</td><td>${e(j.creationTime)}</td><td>${orDash(j.startTime)}</td><td>${orDash(j.endTime)}</td></tr>`);
+export function jobsPage(definition: string, jobs: JobRecord[], base: string, caller: Caller): string {
+  const rows = jobs.map((j) => `<tr><td class="id"><a href="${e(jobUrl(base, j))}">${e(j.jobId)}</a></td><td>${phaseSpan(j.phase)}</td><td>${orDash(j.runId)}</td><td>${orDash(j.ownerId)}</td><td>${e(j.creationTime)}</td><td>${orDash(j.startTime)}</td><td>${orDash(j.endTime)}</td></tr>`);
   const body = [
     `<nav><a href="${e(base)}/">all services</a></nav>`,
     `<h1>Jobs of ${e(definition)}</h1>`,
+    whoAmI(caller),
     `<p>${jobs.length} job${jobs.length === 1 ? '' : 's'}.</p>`,
     jobs.length
       ? `<table><tr><th>job</th><th>phase</th><th>run id</th><th>owner</th><th>created (UTC)</th><th>started</th><th>ended</th></tr>\n${rows.join('\n')}\n</table>`
@@ -113,7 +122,8 @@ const button = (action: string, name: string, value: string, label: string): str
   `<form class="inline" method="post" action="${e(action)}"><input type="hidden" name="${e(name)}" value="${e(value)}"><button type="submit">${e(label)}</button></form>`;
 
 /** One job: phase, times, limits, parameters, error, results and links. */
-export function jobPage(job: JobRecord, urls: JobUrls, base: string): string {
+export function jobPage(job: JobRecord, base: string, caller: Caller): string {
+  const urls = { jobs: jobsUrl(base, job.definition), job: jobUrl(base, job), result: (id: string) => resultUrl(base, job, id) };
   const facts: [string, string][] = [
     ['phase', phaseSpan(job.phase)],
     ['job id', `<span class="id">${e(job.jobId)}</span>`],
@@ -137,6 +147,7 @@ export function jobPage(job: JobRecord, urls: JobUrls, base: string): string {
   const body = [
     `<nav><a href="${e(base)}/">all services</a><a href="${e(urls.jobs)}">jobs of ${e(job.definition)}</a></nav>`,
     `<h1>Job <span class="id">${e(job.jobId)}</span>: ${phaseSpan(job.phase)}</h1>`,
+    whoAmI(caller),
     `<table>\n${facts.map(([k, v]) => `<tr><th>${e(k)}</th><td>${v}</td></tr>`).join('\n')}\n</table>`,
     job.errorSummary ? `<h2>Error (${e(job.errorSummary.type)})</h2>\n<pre>${e(job.errorSummary.message)}</pre>\n<p><a href="${e(urls.job)}/error">error details</a></p>` : '',
     `<h2>Parameters</h2>`,
@@ -148,35 +159,4 @@ export function jobPage(job: JobRecord, urls: JobUrls, base: string): string {
     `<p>${actions.join('')}</p>`,
   ];
   return page(`job ${job.jobId}: ${job.phase}`, body.filter(Boolean).join('\n'), isFinal(job.phase) ? undefined : 3);
-}
-
-/** The q value an Accept header gives a media type (exact, then type/*, then * /*); 0 if none. */
-function quality(accept: string, type: string, explicitOnly: boolean): number {
-  let best = -1;
-  let bestRank = -1;
-  const [major] = type.split('/');
-  for (const part of accept.split(',')) {
-    const [range, ...params] = part.trim().toLowerCase().split(';');
-    if (!range) continue;
-    const rank = range === type ? 3 : range === `${major}/*` && !explicitOnly ? 2 : range === '*/*' && !explicitOnly ? 1 : 0;
-    if (!rank || rank < bestRank) continue;
-    const q = params.map((p) => /^\s*q=([0-9.]+)\s*$/.exec(p)).find(Boolean);
-    const value = q ? Number(q[1]) : 1;
-    if (rank > bestRank || value > best) { best = Number.isFinite(value) ? value : 0; bestRank = rank; }
-  }
-  return best < 0 ? 0 : best;
-}
-
-/**
- * Whether a client prefers HTML to the resource's own format: text/html (or XHTML) asked
- * for by name, with a higher q than the machine formats the client names. A browser's
- * `text/html,...,application/xml;q=0.9,*\/*;q=0.8` gets HTML; pyvo's and curl's `*\/*`, a
- * missing header, or `text/xml` get the XML (or JSON) as UWS clients expect.
- */
-export function prefersHtml(accept: string | undefined): boolean {
-  if (!accept) return false;
-  const html = Math.max(quality(accept, 'text/html', true), quality(accept, 'application/xhtml+xml', true));
-  if (html <= 0) return false;
-  const machine = Math.max(quality(accept, 'text/xml', true), quality(accept, 'application/xml', true), quality(accept, 'application/json', true));
-  return html > machine;
 }
