@@ -23,12 +23,7 @@ import { EXIT, UserError, storeError, usageError } from '../errors.js';
 import { readOwnFile, writeError, writeFileDurable } from '../store/durable.js';
 import { HomeLayout } from '../store/home.js';
 import { withLock } from '../store/lock.js';
-
-/** Who a request comes from: a token's NAME (or the OS user with --no-auth) and its rights. */
-export interface Caller {
-  name: string;
-  admin: boolean;
-}
+import type { Caller } from './caller.js';
 
 export interface TokenInfo {
   name: string;
