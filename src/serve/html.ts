@@ -2,7 +2,8 @@
 // parameters, each with a form that creates a job), a job list (ids, phases, links) and a
 // job page (phase, times, parameters, errors, links to results, logs and the XML, and
 // buttons for run/abort/delete). Pure functions from the same data the XML and JSON are made
-// of; the server decides when to use them (negotiate.ts) and gives the base URL.
+// of; the server decides when to use them (negotiate.ts) and gives the base URL. Importing
+// this module registers the pages in html-pages.ts.
 //
 // Every value goes through escapeHtml, in text and in quoted attributes alike, so nothing a
 // job or a user wrote becomes markup, and every path segment of a URL is percent-encoded.
@@ -11,34 +12,10 @@
 
 import type { JobRecord } from '../core/job.js';
 import { FINAL_PHASES } from '../core/phases.js';
-
-export interface ServiceParameter {
-  name: string;
-  type: string;
-  required: boolean;
-  default: unknown;
-  description: string | null;
-}
-
-export interface ServiceEntry {
-  name: string;
-  description: string | null;
-  url: string;
-  parameters: ServiceParameter[];
-}
-
-export interface Caller {
-  name: string;
-  admin: boolean;
-}
-
-/** The URLs of SPEC §12 under the base URL, each path segment percent-encoded. */
-const enc = encodeURIComponent;
-export const jobsUrl = (base: string, definition: string): string => `${base}/${enc(definition)}`;
-export const jobUrl = (base: string, job: Pick<JobRecord, 'definition' | 'jobId'>): string => `${jobsUrl(base, job.definition)}/${enc(job.jobId)}`;
-/** A result's id is its path below results/: each of its segments is encoded, the slashes kept. */
-export const resultUrl = (base: string, job: Pick<JobRecord, 'definition' | 'jobId'>, id: string): string =>
-  `${jobUrl(base, job)}/results/${id.split('/').map(enc).join('/')}`;
+import type { Caller } from './caller.js';
+import { htmlPages } from './html-pages.js';
+import { type ServiceEntry, serviceUrl } from './index-resource.js';
+import { jobUrl, resultUrl } from '../uws/xml.js';
 
 const REFS: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -86,7 +63,7 @@ const valueText = (v: unknown): string => (v === undefined || v === null ? '' : 
 
 /** The index: every definition with its parameters and a form that creates a job. */
 export function indexPage(services: ServiceEntry[], caller: Caller): string {
-  const parts = [`<h1>uwsrun: UWS 1.1 services</h1>`, whoAmI(caller), `<p>${services.length} job list${services.length === 1 ? '' : 's'}, each a UWS 1.1 service (the same list as JSON: <code>Accept: application/json</code>).</p>`];
+  const parts = [`<h1>uwsrun: UWS 1.1 services</h1>`, whoAmI(caller), `<p>${services.length} job list${services.length === 1 ? '' : 's'}, each a UWS 1.1 service (<a href="?FORMAT=json">the same as JSON</a>).</p>`];
   if (!services.length) parts.push('<p class="muted">No definitions.</p>');
   for (const s of services) {
     parts.push(`<h2 id="${e(s.name)}"><a href="${e(s.url)}">${e(s.name)}</a></h2>`);
@@ -108,7 +85,7 @@ export function jobsPage(definition: string, jobs: JobRecord[], base: string, ca
     `<nav><a href="${e(base)}/">all services</a></nav>`,
     `<h1>Jobs of ${e(definition)}</h1>`,
     whoAmI(caller),
-    `<p>${jobs.length} job${jobs.length === 1 ? '' : 's'}.</p>`,
+    `<p>${jobs.length} job${jobs.length === 1 ? '' : 's'} (<a href="${e(serviceUrl(base, definition))}?FORMAT=xml">as UWS XML</a>).</p>`,
     jobs.length
       ? `<table><tr><th>job</th><th>phase</th><th>run id</th><th>owner</th><th>created (UTC)</th><th>started</th><th>ended</th></tr>\n${rows.join('\n')}\n</table>`
       : '<p class="muted">No jobs.</p>',
@@ -123,7 +100,7 @@ const button = (action: string, name: string, value: string, label: string): str
 
 /** One job: phase, times, limits, parameters, error, results and links. */
 export function jobPage(job: JobRecord, base: string, caller: Caller): string {
-  const urls = { jobs: jobsUrl(base, job.definition), job: jobUrl(base, job), result: (id: string) => resultUrl(base, job, id) };
+  const urls = { jobs: serviceUrl(base, job.definition), job: jobUrl(base, job), result: (id: string) => resultUrl(base, job, id) };
   const facts: [string, string][] = [
     ['phase', phaseSpan(job.phase)],
     ['job id', `<span class="id">${e(job.jobId)}</span>`],
@@ -155,8 +132,12 @@ export function jobPage(job: JobRecord, base: string, caller: Caller): string {
     `<h2>Results</h2>`,
     results.length ? `<table><tr><th>result</th><th>type</th><th>bytes</th></tr>\n${results.join('\n')}\n</table>` : '<p class="muted">No results.</p>',
     `<h2>Links</h2>`,
-    `<p><a href="${e(urls.job)}/stdout">stdout</a> <a href="${e(urls.job)}/stderr">stderr</a> <a href="${e(urls.job)}?format=xml">UWS XML</a> <a href="${e(urls.job)}/results">results (XML)</a> <a href="${e(urls.job)}/parameters">parameters (XML)</a></p>`,
+    `<p><a href="${e(urls.job)}/stdout">stdout</a> <a href="${e(urls.job)}/stderr">stderr</a> <a href="${e(urls.job)}?FORMAT=xml">UWS XML</a> <a href="${e(urls.job)}/results">results (XML)</a> <a href="${e(urls.job)}/parameters">parameters (XML)</a></p>`,
     `<p>${actions.join('')}</p>`,
   ];
   return page(`job ${job.jobId}: ${job.phase}`, body.filter(Boolean).join('\n'), isFinal(job.phase) ? undefined : 3);
 }
+
+htmlPages.index = indexPage;
+htmlPages.jobList = jobsPage;
+htmlPages.job = jobPage;
