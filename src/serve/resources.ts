@@ -11,7 +11,6 @@ import { type JobRecord, checkRunId, isJobId } from '../core/job.js';
 import { type Phase, PHASES, isFinal, isPhase } from '../core/phases.js';
 import { parseDestruction, parseDuration } from '../core/duration.js';
 import { filterJobs, parseListFilter } from '../core/query.js';
-import { submitJobs } from '../core/submit.js';
 import { deleteJob, runJobs } from '../core/actions.js';
 import { type JobChanges, setJob } from '../core/set.js';
 import { requestJobAbort } from '../run/abort.js';
@@ -21,6 +20,7 @@ import { resolveParameters } from '../definitions/params.js';
 import type { Definition } from '../definitions/schema.js';
 import { jobUrl } from '../uws/xml.js';
 import { mayAccess } from './caller.js';
+import { createJobBatched } from './create-batch.js';
 import { Form, readForm } from './form.js';
 import { badRequest, forbidden, notFound } from './http-error.js';
 import { htmlPages } from './html-pages.js';
@@ -100,14 +100,14 @@ async function createJob(svc: Service, rq: Request, name: string): Promise<void>
   }
   const resolved = resolveParameters(def, pairs);
   const store = svc.config.store;
-  const [job] = await withLock(svc, () => submitJobs(store, def, [resolved], {
+  const job = await createJobBatched(store, def, resolved, {
     runId: runId ?? null,
     executionDuration: duration === undefined ? undefined : parseDuration(duration, 'EXECUTIONDURATION'),
     destruction: destruction === undefined ? undefined : parseDestruction(destruction, new Date()),
     run: phase === 'RUN',
     ownerId: rq.caller.name,
-  }));
-  redirect(rq.res, jobUrl(svc.config.baseUrl, job!));
+  });
+  redirect(rq.res, jobUrl(svc.config.baseUrl, job));
 }
 
 // ---- {job} ------------------------------------------------------------------------------
