@@ -1,10 +1,12 @@
-// A real `uwsrun serve` for black-box tests: started from bin/uwsrun in a Sandbox's HOME on
-// a free port (--listen 127.0.0.1:0), its address read from the `listening on` line on
-// stderr, its access log collected, and stopped with SIGTERM (SIGKILL if it hangs).
+// The server and raw HTTP of the auth, HTML and fault tests of `uwsrun serve`: the server
+// is serve-helpers.ts's ServeProcess (a real bin/uwsrun serve on a free port); requests go
+// through node:http without an agent, so hundreds of parallel waiters each have a socket of
+// their own and the tests see every status and header as sent.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
-import { BIN, type Sandbox, waitFor } from './helpers.js';
+import type { Sandbox } from './helpers.js';
+import { ServeProcess } from './serve-helpers.js';
 
 export interface Server {
   child: ChildProcess;
@@ -13,32 +15,22 @@ export interface Server {
   port: number;
   stderr: () => string;
   /** The exit code once it exited, else undefined. */
-  exited: () => { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  exited: () => { code: number | null } | undefined;
+  /** SIGTERM, then SIGKILL if it has not exited after 10 s. */
   stop: () => Promise<void>;
 }
 
+/** serve-helpers.ts's ServeProcess, as these tests use it (default --no-auth, a free port). */
 export async function startServer(sb: Sandbox, args: string[] = ['--no-auth'], env: NodeJS.ProcessEnv = {}): Promise<Server> {
-  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', ...args], { env: { ...sb.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (d: string) => (stderr += d));
-  child.on('exit', (code, signal) => (exit = { code, signal }));
-  const url = await waitFor('the server to listen', () => {
-    if (exit) throw new Error(`uwsrun serve exited ${exit.code ?? exit.signal}: ${stderr}`);
-    return /listening on (http:\/\/[^\s]+)/.exec(stderr)?.[1];
-  }, 30_000);
+  const sp = await ServeProcess.start(sb, args, env);
+  const exited = () => (sp.exitCode === undefined ? undefined : { code: sp.exitCode });
   const stop = async (): Promise<void> => {
-    if (exit) return;
-    child.kill('SIGTERM');
-    try {
-      await waitFor('the server to exit', () => exit, 10_000);
-    } catch {
-      child.kill('SIGKILL');
-      await waitFor('the server to die', () => exit, 10_000);
-    }
+    if (exited()) return;
+    const hung = setTimeout(() => sp.kill(), 10_000);
+    await sp.stop();
+    clearTimeout(hung);
   };
-  return { child, url, port: Number(new URL(url).port), stderr: () => stderr, exited: () => exit, stop };
+  return { child: sp.child, url: sp.base, port: Number(new URL(sp.base).port), stderr: () => sp.stderr, exited, stop };
 }
 
 export interface Reply {
