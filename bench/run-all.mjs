@@ -1,4 +1,4 @@
-// npm run bench: P1-P5 with the peers side by side, P8 (chains) and P9 (the lock storm). Figures, not assertions.
+// npm run bench: P1-P5 with the peers side by side, P6 (serve), P8 (chains) and P9 (the lock storm). Figures, not assertions.
 import { benchSubmit } from './p1-submit.mjs';
 import { benchDrain } from './p2-drain.mjs';
 import { benchScaling } from './p3-scaling.mjs';
@@ -6,6 +6,7 @@ import { benchAbort } from './p4-abort.mjs';
 import { benchMemory } from './p5-memory.mjs';
 import { benchChain } from './p8-chain.mjs';
 import { benchLockStorm } from './p9-lock-storm.mjs';
+import { benchServe, printServe } from './p6-serve.mjs';
 import { fmt, row } from './lib.mjs';
 
 const ratio = (a, b, goal) => `${(a / b).toFixed(2)}x (goal ${goal})`;
@@ -29,3 +30,4 @@ const p8 = benchChain({ n: 200, runs: 3 });
 console.log(row(['P8 chain of 200 --after vs 200 free, limit 1', fmt(p8.chain), `free ${fmt(p8.independent)}`, ratio(p8.chain, p8.independent, '<= 2x')], [40, 14, 22, 24]));
 const [p9] = await benchLockStorm({ rounds: 1, commands: 150, burners: 8 });
 console.log(row(['P9 lock storm: 150 commands, 8 burners', `${p9.gaveUp} exit 5`, `load ${p9.load.toFixed(0)}`, 'goal 0 exit 5'], [40, 14, 22, 24]));
+printServe(await benchServe());

@@ -25,6 +25,7 @@ const GROUPS: Record<string, () => Promise<Register>> = {
   resubmit: async () => (await import('./resubmit.js')).registerResubmit,
   hold: async () => (await import('./hold.js')).registerHold,
   serve: async () => (await import('./serve.js')).registerServe,
+  token: async () => (await import('./token.js')).registerToken,
 };
 
 const GROUP_OF: Record<string, keyof typeof GROUPS> = {
@@ -40,6 +41,7 @@ const GROUP_OF: Record<string, keyof typeof GROUPS> = {
   resubmit: 'resubmit',
   hold: 'hold', release: 'hold',
   serve: 'serve',
+  token: 'token',
 };
 
 // One example per command, shown at the end of its --help. Kept here, in one table, so the
@@ -71,6 +73,7 @@ const EXAMPLES: Record<string, string[]> = {
   resubmit: ['uwsrun resubmit Kx3Vq9ZtR2mB7wLp -p sigma=2.0 --run'],
   clean: ['uwsrun clean --phase ERROR --older-than 30d'],
   serve: ['uwsrun serve --listen 127.0.0.1:8080 --no-auth', 'uwsrun serve --listen 0.0.0.0:8080 --base-url https://example.org/uws --max-wait 30'],
+  token: ['uwsrun token create alice', 'uwsrun token create ops --admin', 'uwsrun token list', 'uwsrun token revoke alice'],
 };
 
 const examplesText = (lines: string[]): string => `\nExample${lines.length > 1 ? 's' : ''}:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;

@@ -73,12 +73,13 @@ export function registerServe(program: Command): void {
       const { WaitHub } = await import('../serve/wait-hub.js');
       const { Creations } = await import('../serve/creations.js');
       const { originOf, startServer } = await import('../serve/server.js');
+      await import('../serve/html.js'); // registers the HTML pages
       const running = await startServer((origin) => {
         const baseUrl = base ?? origin;
         return {
           store,
           baseUrl,
-          callers: { noAuth: !flags.auth, osUser: ownerName() },
+          callers: { noAuth: !flags.auth, osUser: ownerName(), home: store.home },
           maxWait,
           definitions,
           documents: new Documents(store, baseUrl),

@@ -3,13 +3,14 @@
 // ownership is decided. A non-admin caller sees and acts on only jobs whose ownerId is its
 // name; jobs it creates get its name as ownerId. With --no-auth every caller is the HOME's
 // OS user with an admin's rights (serve refuses --no-auth on anything but loopback).
-// Without --no-auth a request needs credentials (Bearer TOKEN, or Basic NAME:TOKEN); the
-// token store plugs in here (`uwsrun token`), and until a token is accepted the request is
-// answered 401 with a challenge for both schemes.
+// Without --no-auth a request needs credentials (Bearer TOKEN, or Basic NAME:TOKEN) that the
+// token store (tokens.ts, made by `uwsrun token`) accepts at the time of the request; else
+// it is answered 401 with a challenge for both schemes.
 
 import type { IncomingMessage } from 'node:http';
 import type { JobRecord } from '../core/job.js';
 import { HttpError } from './http-error.js';
+import { verify } from './tokens.js';
 
 export interface Caller {
   name: string;
@@ -21,18 +22,26 @@ export interface CallerConfig {
   noAuth: boolean;
   /** The HOME's OS user, owner of jobs submitted with the CLI. */
   osUser: string;
+  /** The HOME whose token file (HOME/tokens.json) says who may call. */
+  home: string;
 }
 
-export const AUTH_CHALLENGE = 'Bearer realm="uwsrun", Basic realm="uwsrun", charset="UTF-8"';
+/**
+ * One WWW-Authenticate header per scheme: RFC 7235 allows both in one header, but browsers
+ * (Chromium) read only the first challenge of a header, and would never offer Basic.
+ */
+export const AUTH_CHALLENGES = ['Bearer realm="uwsrun"', 'Basic realm="uwsrun", charset="UTF-8"'];
 
-const unauthorized = (message: string): HttpError => new HttpError(401, message, { 'WWW-Authenticate': AUTH_CHALLENGE });
+const unauthorized = (message: string): HttpError => new HttpError(401, message, { 'WWW-Authenticate': AUTH_CHALLENGES });
 
 /** The caller of `req`; throws 401 when it has no valid credentials. */
 export function resolveCaller(req: IncomingMessage, config: CallerConfig): Caller {
   if (config.noAuth) return { name: config.osUser, admin: true };
   const header = req.headers.authorization;
   if (!header) throw unauthorized('authentication required: send Authorization: Bearer TOKEN (or Basic NAME:TOKEN); `uwsrun token create NAME` makes a token');
-  throw unauthorized('invalid credentials: no token is accepted by this server');
+  const caller = verify(config.home, header);
+  if (!caller) throw unauthorized('invalid credentials: unknown or revoked token, or a Basic user name that is not the token\'s NAME');
+  return caller;
 }
 
 /** Whether `caller` may see and act on `job`. */

@@ -2,7 +2,8 @@
 // programs and HTML for browsers. A request prefers HTML when its Accept header ranks
 // text/html above every other type the resource offers (as browsers send it: text/html
 // first, */* last at a lower q). The HTML renderings are registered in html-pages.ts; a
-// resource without one answers with its machine form.
+// resource without one answers with its machine form. `FORMAT=` in the query overrides the
+// header (an extension: a browser's link to the XML).
 
 import type { IncomingMessage } from 'node:http';
 
@@ -23,6 +24,10 @@ function parseAccept(header: string): Map<string, number> {
  * ask for HTML (curl, pyvo and requests send it).
  */
 export function prefersHtml(req: IncomingMessage, machineType: string): boolean {
+  // FORMAT=xml (or json) in the query: the machine form even for a browser (the HTML pages
+  // link to it so); FORMAT=html: the page for any client.
+  const format = /[?&]format=([a-z]*)/i.exec(req.url ?? '')?.[1];
+  if (format) return format.toLowerCase() === 'html';
   const header = req.headers.accept;
   if (!header) return false;
   const ranks = parseAccept(header);

@@ -8,7 +8,7 @@ export const TEXT = 'text/plain; charset=utf-8';
 export const JSON_TYPE = 'application/json';
 export const HTML = 'text/html; charset=utf-8';
 
-export function send(res: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}): void {
+export function send(res: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string | string[]> = {}): void {
   if (res.headersSent || res.destroyed) return;
   const bytes = typeof body === 'string' ? Buffer.from(body) : body;
   res.writeHead(status, { ...headers, 'Content-Type': type, 'Content-Length': String(bytes.length) });
@@ -16,7 +16,7 @@ export function send(res: ServerResponse, status: number, type: string, body: st
 }
 
 /** A text/plain answer: one line (with its newline). */
-export const sendText = (res: ServerResponse, status: number, line: string, headers: Record<string, string> = {}): void =>
+export const sendText = (res: ServerResponse, status: number, line: string, headers: Record<string, string | string[]> = {}): void =>
   send(res, status, TEXT, line.endsWith('\n') ? line : `${line}\n`, headers);
 
 /** 303 See Other to an absolute URL (SPEC §12: after every successful POST or DELETE). */

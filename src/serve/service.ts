@@ -17,6 +17,7 @@ import { sendText } from './respond.js';
 import type { WaitHub } from './wait-hub.js';
 import type { Creations } from './creations.js';
 import { handleRoute } from './resources.js';
+import { IDLE_SOCKET_MS, WRITE_SOCKET_MS } from './timeouts.js';
 import { superviseIfOrphaned } from '../run/ensure-runner.js';
 
 const RUNNER_CHECK_MS = 2_000;
@@ -91,6 +92,11 @@ export class Service {
       const caller = resolveCaller(req, this.config.callers);
       callerName = caller.name;
       if (!allowed.includes(method)) throw methodNotAllowed(method, pathname, allowed);
+      if (method === 'POST' || method === 'DELETE') {
+        // It may wait for the state lock (up to 10 s, then 503) with nothing moving on the socket.
+        req.socket.setTimeout(WRITE_SOCKET_MS);
+        res.once('finish', () => req.socket.setTimeout(IDLE_SOCKET_MS));
+      }
       await handleRoute(this, { req, res, route: r, search, caller, path: pathname });
     } catch (err) {
       this.answerError(res, err);

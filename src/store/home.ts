@@ -9,6 +9,7 @@
 //   HOME/runner.beat       the runner's heartbeat: rewritten every second (run/runner-stall.ts)
 //   HOME/trash/            directories of deleted jobs, on their way out
 //   HOME/runids/           run-id index for `submit --unique`
+//   HOME/tokens.json       API tokens of `serve`, hashed (serve/tokens.ts; tokens.lock while written)
 //   HOME/cache/            definitions files that validated, as JSON (keyed by inode+mtime)
 //   HOME/jobs/ID/          the job's directory and default working directory: stdout.log,
 //                          stderr.log, results/ (the job's own: it may change them at will)
