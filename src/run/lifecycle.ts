@@ -138,7 +138,7 @@ export function recordEnd(tx: Transaction, jobId: string, observed: ExitStatus |
   // (A job of another executor is that executor's to end: Slurm ends its job's steps.)
   const table = opts.table ?? new ProcessTable();
   const local = (job.definitionSnapshot?.executor ?? 'local') === 'local';
-  const left = job.abortRequested || !own ? jobProcesses(job, table) : local ? liveOnly(table.escapeesSince(jobId, job.pidStart)) : [];
+  const left = job.abortRequested || !own ? jobProcesses(job, table) : local ? liveOnly(table.escapeesSince(jobId, job.pid, job.pidStart, job.startTime)) : [];
   if (left.length > 0) {
     if (!job.abortRequested) terminateLeftovers(tx, job, left, say, { ...opts, table });
     return false;

@@ -188,6 +188,31 @@ export function processesWithEnv(
 }
 
 /**
+ * Live processes with a pid above `abovePid` whose environment holds NAME=VALUE: for one
+ * look at the processes started after a given one without reading the stat of every
+ * process (pids are given out in increasing order until they wrap at pid_max, so a process
+ * started after a wrap is missed: best effort, as every escapee search). Only the environ of
+ * those pids is read, and the stat of those that match.
+ */
+export function newerProcessesWithEnv(name: string, value: string, abovePid: number): ProcStat[] {
+  const entry = Buffer.from(`${name}=${value}`, 'utf8');
+  const found: ProcStat[] = [];
+  for (const dir of readdirSync('/proc')) {
+    if (!/^\d+$/.test(dir) || Number(dir) <= abovePid) continue;
+    let environ: Buffer;
+    try {
+      environ = readFileSync(`/proc/${dir}/environ`);
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    if (!environHas(environ, entry)) continue;
+    const stat = readProcStat(Number(dir));
+    if (stat && !isZombie(stat)) found.push(stat);
+  }
+  return found;
+}
+
+/**
  * What became of a signal: sent, or the target is gone, or the kernel refused (EPERM: a
  * process uwsrun may not signal, such as a setuid program a job ran; SPEC §5 "cannot signal").
  */

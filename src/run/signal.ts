@@ -11,10 +11,11 @@
 // error here: signalJob returns it, and the caller reports it like a process that survived
 // SIGKILL (SPEC §5).
 
+import { readFileSync } from 'node:fs';
 import type { JobRecord } from '../core/job.js';
 import {
-  type ProcStat, descendantsOf, groupMembers, isProcessAlive, listProcesses, processesByEnvValue, processesWithEnv, readProcStat,
-  signalGroup, signalProcess,
+  type ProcStat, descendantsOf, groupMembers, isProcessAlive, listProcesses, newerProcessesWithEnv, processesByEnvValue,
+  processesWithEnv, readProcStat, signalGroup, signalProcess,
 } from './proc.js';
 
 type JobIdentity = Pick<JobRecord, 'jobId' | 'pid' | 'pidStart'>;
@@ -38,15 +39,33 @@ export class ProcessTable {
   }
 
   /**
-   * The live processes carrying the job's UWS_JOB_ID that started no earlier than its
-   * leader (`since`, a start time): what a job left outside its wrapper's reach (started
-   * for it by a process that is not its descendant). Only such recent processes have their
-   * environ read, so the end of every job of a drain costs a look at a few processes, not
-   * at every environ of the machine.
+   * The live processes carrying the job's UWS_JOB_ID that started after its leader (pid
+   * `leader`, started at `since`): what a job left outside its wrapper's reach (started for
+   * it by a process that is not its descendant). Unless this cycle listed every process
+   * anyway, only the pids above the leader's have their environ read (newerProcessesWithEnv):
+   * the end of every job of a drain costs a look at the few processes started since, not a
+   * stat of every process of the machine inside the runner's transaction.
    */
-  escapeesSince(jobId: string, since: string | null): ProcStat[] {
+  escapeesSince(jobId: string, leader: number | null, since: string | null, startedAt: string | null): ProcStat[] {
     if (this.byJobId) return this.withJobId(jobId).filter((p) => startedSince(p, since));
-    return processesWithEnv('UWS_JOB_ID', jobId, this.all.filter((p) => startedSince(p, since)));
+    if (this.list) return processesWithEnv('UWS_JOB_ID', jobId, this.list.filter((p) => startedSince(p, since)));
+    // Pids wrap at pid_max (32768 on many systems): a job that ran long, or during which the
+    // kernel's last pid fell below its leader's, gets the full look (rare: such ends are few).
+    const short = leader !== null && startedAt !== null && Date.now() - Date.parse(startedAt) < NO_WRAP_MS;
+    const above = short && lastPid() >= leader ? leader : 0;
+    return newerProcessesWithEnv('UWS_JOB_ID', jobId, above).filter((p) => startedSince(p, since));
+  }
+}
+
+/** A job shorter than this is taken to have seen no pid wrap while lastPid() is above its leader. */
+const NO_WRAP_MS = 10_000;
+
+/** The pid the kernel gave out last (/proc/loadavg's fifth field); 0 when unknown. */
+function lastPid(): number {
+  try {
+    return Number(readFileSync('/proc/loadavg', 'utf8').trim().split(' ')[4]) || 0;
+  } catch {
+    return 0;
   }
 }
 
