@@ -181,9 +181,11 @@ for (const how of ['garbage', 'missing'] as const) {
       const other = submitJob(sb, ['quick']);
       const id = submitJob(sb, ['long', '--run']);
       const childFile = join(sb.jobDir(id), 'results', 'child');
-      await waitFor('the job to run its sleep', () => existsSync(childFile) && readFileSync(childFile, 'utf8').trim() !== '', 30_000);
-      const hot = JSON.parse(readFileSync(join(sb.home, 'state.json'), 'utf8')).jobs[id];
-      assert.equal(hot?.phase, 'EXECUTING');
+      // The job can write its child's pid before the runner has committed its start.
+      const hot = await waitFor('the job to run its sleep, its start recorded', () => {
+        const entry = JSON.parse(readFileSync(join(sb.home, 'state.json'), 'utf8')).jobs[id];
+        return entry?.phase === 'EXECUTING' && entry.pid !== null && existsSync(childFile) && readFileSync(childFile, 'utf8').trim() !== '' && entry;
+      }, 30_000);
       pids.push(hot.pid as number, Number(readFileSync(childFile, 'utf8')));
       for (const pid of pids) assert.ok(alive(pid), `${pid} runs before the delete`);
       damage(sb, id, how);
