@@ -24,7 +24,7 @@
 
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isoNow } from '../core/job.js';
+import { executorOf, isoNow } from '../core/job.js';
 import { DamagedRecordError } from '../errors.js';
 import { MAX_BACKOFF_MS, lockWanted } from '../store/lock.js';
 import {
@@ -45,6 +45,7 @@ import { enforceTimeLimits } from './abort.js';
 import { notificationsInFlight, resumeNotifications } from './notify.js';
 import { ProcessTable } from './signal.js';
 import { appendRunnerLog } from './runner-log.js';
+import type { SlurmExecutor } from '../executors/slurm/executor.js';
 
 const IDLE_EXIT_MS = Number(process.env.UWSRUN_RUNNER_IDLE_MS) || 3_000;
 const SUPERVISE_MS = 250;
@@ -105,6 +106,9 @@ export class Runner {
   private requeued = false;
   /** It left (idle, or told to go) and exits once its notifications are spawned. */
   private leaving = false;
+  /** The slurm executor, loaded (with execa) only once a Slurm job is about. */
+  private slurm: SlurmExecutor | undefined;
+  private slurmLoading = false;
 
   constructor(home: string) {
     this.store = new Store(home);
@@ -243,7 +247,10 @@ export class Runner {
     this.held = undefined;
     this.lastCommit = Date.now();
     held?.commit();
-    if (held) this.migrateIfDue(held.tx.state);
+    if (held) {
+      this.migrateIfDue(held.tx.state);
+      this.slurm?.afterCommit(held.tx.state);
+    }
     if (this.requeued) {
       this.requeued = false;
       this.queue.invalidate();
@@ -285,6 +292,7 @@ export class Runner {
     this.leaseTimer = undefined;
     this.held?.abandon();
     this.held = undefined;
+    this.slurm?.abandoned();
   }
 
   /** One transaction: apply events, supervise, start what may start. True while busy. */
@@ -313,6 +321,9 @@ export class Runner {
       });
     }
     const now = Date.now();
+    // Slurm's news and time limits (executors/slurm/executor.ts), before the queue: a job
+    // that ended there frees its definition's maxRunning for the next handover.
+    if (this.slurm || Object.values(tx.state.jobs).some((h) => h.executor === 'slurm')) this.slurmExecutor()?.watch(tx, now);
     if (now - this.lastSupervised >= SUPERVISE_MS) {
       this.lastSupervised = now;
       this.supervise(tx, now);
@@ -383,7 +394,7 @@ export class Runner {
     for (const line of resumeNotifications(tx)) this.log(line);
     for (const id of tx.activeJobIds()) {
       const hot = tx.state.jobs[id];
-      if (!hot || hot.phase !== 'EXECUTING') continue;
+      if (!hot || hot.phase !== 'EXECUTING' || hot.executor === 'slurm') continue;
       this.perJob(id, () => this.superviseJob(tx, id, now));
     }
   }
@@ -426,6 +437,25 @@ export class Runner {
     } catch (err) {
       this.logOnce(id, `job ${id}: supervision failed: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * The slurm executor, or undefined while it loads: its module (and execa) is imported the
+   * first time a Slurm job is about, then the runner is woken to use it.
+   */
+  private slurmExecutor(): SlurmExecutor | undefined {
+    if (this.slurm || this.slurmLoading) return this.slurm;
+    this.slurmLoading = true;
+    import('../executors/slurm/executor.js')
+      .then(({ SlurmExecutor }) => {
+        this.slurm = new SlurmExecutor(this.store.layout, (line) => this.log(line), () => this.schedule());
+        this.schedule();
+      })
+      .catch((err: Error) => {
+        this.slurmLoading = false;
+        this.log(`cannot load the slurm executor: ${err.message}`);
+      });
+    return undefined;
   }
 
   private procTable(): ProcessTable {
@@ -498,6 +528,13 @@ export class Runner {
     if (!job || job.phase !== 'QUEUED' || (job.queuedAt ?? 0) !== entry.queuedAt) {
       removeEntry(tx.layout, entry.name);
       return 'stale';
+    }
+    if (executorOf(job) === 'slurm') {
+      // Handed over after the commit (executors/slurm/executor.ts); no process here.
+      const slurm = this.slurmExecutor();
+      if (!slurm) return 'stop';
+      slurm.start(tx, job);
+      return 'started';
     }
     let launched: Launched;
     try {
