@@ -4,6 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,6 +114,14 @@ test('a controller outage (ctld-stop, ctld-start) keeps running and held jobs; b
   assert.equal(slurm('scontrol', ['release', held], slurmOwn).code, 0);
   assert.equal((await ended(held, slurmOwn)).JobState, 'COMPLETED');
   assert.ok(existsSync(join(dir, 'state', 'job_state')), 'the controller saved its state in the cluster directory');
+
+  // A drained node (Slurm drains one whose job step it could not kill) is resumed by `up`.
+  const node = spawnSync('hostname', ['-s'], { encoding: 'utf8' }).stdout.trim();
+  assert.equal(slurm('scontrol', ['update', `nodename=${node}`, 'state=drain', 'reason=uwsrun-test'], slurmOwn).code, 0);
+  const resumed = cluster('up', env);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stderr, /node \S+ was 'drain\S*' \(reason: uwsrun-test\): resumed/);
+  assert.equal(cluster('status', env).code, 0);
 
   // `down` with a job that ignores SIGTERM and has a child of its own: nothing of it is left.
   const pidFile = join(dir, 'pids');
