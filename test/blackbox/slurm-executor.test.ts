@@ -7,7 +7,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FINAL, Sandbox, submitJob, waitFor } from '../helpers.js';
 import { state, stateOrEmpty } from '../runner-state.js';
@@ -266,23 +266,27 @@ test('maxRunning caps a slurm definition\'s jobs handed over at once; limit 0 st
 test('the runner killed -9 again and again during handovers: every job handed over exactly once, none lost', T, async () => {
   const sb = slurmSandbox(YAML);
   try {
-    const ids = Array.from({ length: 12 }, () => submitJob(sb, ['quick', '--run']));
+    const ids: string[] = [];
     const kills = new Set<number>();
-    const deadline = Date.now() + 8_000;
-    while (Date.now() < deadline && !ids.every((id) => sb.job(id).slurmJobId)) {
+    const killRunner = (): void => {
       const runner = stateOrEmpty(sb).runner;
-      if (runner && !kills.has(runner.pid)) {
-        try {
-          process.kill(runner.pid, 'SIGKILL');
-          kills.add(runner.pid);
-        } catch { /* gone already */ }
-      }
-      await new Promise((r) => setTimeout(r, 60 + Math.random() * 120));
-      // A command that finds active jobs without a live runner starts one (as cron's tick would).
+      if (!runner || kills.has(runner.pid)) return;
+      try {
+        process.kill(runner.pid, 'SIGKILL');
+        kills.add(runner.pid);
+      } catch { /* gone already */ }
+    };
+    // Rounds of: queue a few jobs (their runner starts handing them over), kill the runner
+    // somewhere in its handovers, and let a command find the jobs unsupervised (as cron's
+    // tick would) and start a successor, which must look before it hands anything over.
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 3; i++) ids.push(submitJob(sb, ['quick', '--run']));
+      await waitFor('a runner', () => stateOrEmpty(sb).runner, 10_000);
+      await new Promise((r) => setTimeout(r, Math.random() * 150));
+      killRunner();
       sb.run(['tick']);
     }
-    assert.ok(kills.size >= 2, `killed ${kills.size} runner(s)`);
-    sb.run(['tick']);
+    assert.ok(kills.size >= 3, `killed ${kills.size} runner(s)`);
     for (const id of ids) {
       const j = await final(sb, id, 120_000);
       assert.equal(j.phase, 'COMPLETED', `${id}: ${JSON.stringify(j.errorSummary)}`);
@@ -296,27 +300,62 @@ test('the runner killed -9 again and again during handovers: every job handed ov
 test('the controller stopped and started again: the job waits QUEUED, doctor reports the outage, runner.log says so once, then it completes', { timeout: 300_000 }, async (t) => {
   const own = await privateCluster(t);
   const sb = slurmSandbox(YAML, own.client);
-  t.after(() => cleanup(sb, own.client));
-  const stop = cluster('ctld-stop', own.script);
-  assert.equal(stop.code, 0, stop.stderr);
-  const id = submitJob(sb, ['quick', '--run']);
-  await waitFor('runner.log to report the outage', () => /Slurm's controller does not answer/.test(runnerLog(sb)), 90_000);
-  const d = sb.run(['doctor']);
-  assert.equal(d.code, 1, d.stdout + d.stderr);
-  assert.match(d.stdout + d.stderr, /Slurm's controller has not answered since/);
-  const during = sb.job(id);
-  assert.equal(during.phase, 'QUEUED');
-  assert.equal(during.slurmJobId, null);
-  // Several retries happen meanwhile; runner.log says it once.
-  await new Promise((r) => setTimeout(r, 4000));
-  const start = cluster('ctld-start', own.script);
-  assert.equal(start.code, 0, start.stderr);
-  const j = await final(sb, id, 180_000);
-  assert.equal(j.phase, 'COMPLETED', JSON.stringify(j.errorSummary));
-  const log = runnerLog(sb);
-  assert.equal(log.match(/Slurm's controller does not answer/g)?.length, 1, log);
-  assert.equal(log.match(/Slurm's controller answers again/g)?.length, 1, log);
-  assert.equal(slurmIdsOf(id, own.client).length, 1);
-  assert.equal(state(sb).slurmOutage ?? null, null);
-  assert.equal(sb.run(['doctor']).code, 0);
+  try {
+    const stop = cluster('ctld-stop', own.script);
+    assert.equal(stop.code, 0, stop.stderr);
+    const id = submitJob(sb, ['quick', '--run']);
+    await waitFor('runner.log to report the outage', () => /Slurm's controller does not answer/.test(runnerLog(sb)), 90_000);
+    const d = sb.run(['doctor']);
+    assert.equal(d.code, 1, d.stdout + d.stderr);
+    assert.match(d.stdout + d.stderr, /Slurm's controller has not answered since/);
+    const during = sb.job(id);
+    assert.equal(during.phase, 'QUEUED');
+    assert.equal(during.slurmJobId, null);
+    // Several retries happen meanwhile; runner.log says it once.
+    await new Promise((r) => setTimeout(r, 4000));
+    const start = cluster('ctld-start', own.script);
+    assert.equal(start.code, 0, start.stderr);
+    const j = await final(sb, id, 180_000);
+    assert.equal(j.phase, 'COMPLETED', JSON.stringify(j.errorSummary));
+    const log = runnerLog(sb);
+    assert.equal(log.match(/Slurm's controller does not answer/g)?.length, 1, log);
+    assert.equal(log.match(/Slurm's controller answers again/g)?.length, 1, log);
+    assert.equal(slurmIdsOf(id, own.client).length, 1);
+    assert.equal(state(sb).slurmOutage ?? null, null);
+    assert.equal(sb.run(['doctor']).code, 0);
+  } finally {
+    // Before the private cluster's own clean-up stops it.
+    cleanup(sb, own.client);
+  }
+});
+
+test('execa (Slurm\'s commands) is loaded only where Slurm is used: not by a local submit, list or show; by the abort of a Slurm job', T, async () => {
+  const sb = slurmSandbox(`${YAML}\n  here:\n    executor: local\n    command: ["true"]\n`);
+  try {
+    // Which built-in modules a command requires: execa alone uses node:stream/promises and
+    // node:timers/promises (nothing in src/ does).
+    const probe = join(sb.dir, 'probe.cjs');
+    writeFileSync(probe, `const M = require('module'); const orig = M.prototype.require; const seen = new Set();
+M.prototype.require = function (id) { seen.add(id); return orig.apply(this, arguments); };
+process.on('exit', () => require('fs').writeFileSync(process.env.PROBE_OUT, [...seen].join('\\n')));\n`);
+    const loaded = (args: string[]): string[] => {
+      const out = join(sb.dir, 'probe.out');
+      const r = sb.run(args, { NODE_OPTIONS: `--require ${probe}`, PROBE_OUT: out });
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+      return readFileSync(out, 'utf8').split('\n');
+    };
+    const EXECA_ONLY = ['node:stream/promises', 'node:timers/promises'];
+    const local = loaded(['submit', 'here']);
+    assert.ok(local.includes('node:fs'), 'the probe sees what the bundle requires');
+    const shown = sb.ok(['submit', 'here']);
+    for (const args of [['submit', 'here'], ['list'], ['show', shown]]) {
+      assert.deepEqual(loaded(args).filter((m) => EXECA_ONLY.includes(m)), [], `uwsrun ${args.join(' ')} loads no execa`);
+    }
+    const held = submitJob(sb, ['held', '--run']);
+    await waitFor('the held job handed over', () => sb.job(held).slurmJobId);
+    assert.deepEqual(loaded(['abort', held]).filter((m) => EXECA_ONLY.includes(m)).sort(), EXECA_ONLY, 'abort of a Slurm job loads execa');
+    assert.equal(sb.job(held).phase, 'ABORTED');
+  } finally {
+    cleanup(sb);
+  }
 });
