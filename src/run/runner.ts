@@ -51,6 +51,8 @@ const IDLE_EXIT_MS = Number(process.env.UWSRUN_RUNNER_IDLE_MS) || 3_000;
 const SUPERVISE_MS = 250;
 /** The longest a runner whose queued jobs all wait sleeps without a look (a backstop). */
 const WAITING_SLEEP_MS = 10_000;
+/** While only Slurm jobs are active: they are polled at most once a second anyway. */
+const SLURM_ONLY_MS = 1_000;
 const UP_WRITE_DELAY_MS = 20;
 /** How long the runner may keep the lock while its jobs are running, to batch their news. */
 const LEASE_MS = 10;
@@ -109,6 +111,8 @@ export class Runner {
   /** The slurm executor, loaded (with execa) only once a Slurm job is about. */
   private slurm: SlurmExecutor | undefined;
   private slurmLoading = false;
+  /** The last cycle saw active jobs, all of them Slurm's (nothing of ours to watch in /proc). */
+  private onlySlurm = false;
 
   constructor(home: string) {
     this.store = new Store(home);
@@ -235,7 +239,8 @@ export class Runner {
    * dependency's end, a release or a delete wakes the runner sooner: SIGUSR2).
    */
   private nextCycleIn(): number {
-    if (this.busy || !this.queueOnlyWaits) return SUPERVISE_MS;
+    if (this.busy) return this.onlySlurm ? SLURM_ONLY_MS : SUPERVISE_MS;
+    if (!this.queueOnlyWaits) return SUPERVISE_MS;
     return Math.max(SUPERVISE_MS, Math.min(WAITING_SLEEP_MS, this.waiting.nextTime - Date.now()));
   }
 
@@ -332,6 +337,8 @@ export class Runner {
     const queued = now >= this.startPausedUntil ? this.startQueued(tx) : true;
     this.table = undefined;
     this.busy = Object.keys(tx.state.jobs).length > 0 || this.children.size > 0 || this.exits.size > 0;
+    this.onlySlurm = this.children.size === 0 && this.exits.size === 0 && this.ups.size === 0
+      && Object.values(tx.state.jobs).every((h) => h.executor === 'slurm');
     return queued || this.busy;
   }
 
@@ -605,13 +612,14 @@ export class Runner {
     try {
       const idle = this.store.update((tx) => {
         const busy = jobsNeedingRunner(tx.state, tx.layout, (e) => this.unstartable.has(e.name)) > 0;
-        if (busy || this.children.size > 0) return false;
+        if (busy || this.children.size > 0 || this.slurm?.busy) return false;
         tx.migrateFinished();
         for (const line of resumeNotifications(tx)) this.log(line);
         if (tx.state.runner?.pid === process.pid) tx.state.runner = null;
         return true;
       });
       if (idle) {
+        if (this.slurm) this.log(this.slurm.summary());
         this.log('idle: runner exits');
         this.exitAfterNotifications();
         return;

@@ -25,11 +25,14 @@ export type SlurmResult =
 /** What Slurm's clients print when they cannot reach (or hear back from) the controller. */
 const COMMUNICATION = /Unable to contact slurm controller|Socket timed out|Communication connection failure|Connection refused|connect failure|Zero Bytes were transmitted|Transport endpoint|Slurm backup controller in standby|Insane message length|Connection timed out|Network is unreachable/i;
 
-/** Counts the Slurm commands run by this process (the benchmark reads it from runner.log). */
-export let slurmCalls = 0;
+/** The Slurm commands this process ran, by name: the runner says them when it goes idle. */
+export const slurmCalls = new Map<string, number>();
+
+export const describeSlurmCalls = (): string =>
+  [...slurmCalls].map(([name, n]) => `${name} ${n}`).join(', ');
 
 export async function runSlurm(command: string, args: string[], input?: string): Promise<SlurmResult> {
-  slurmCalls++;
+  slurmCalls.set(command, (slurmCalls.get(command) ?? 0) + 1);
   const r = await execa(command, args, {
     reject: false,
     timeout: SLURM_TIMEOUT_MS,

@@ -19,7 +19,7 @@ import type { HomeLayout } from '../../store/home.js';
 import { type EndFacts, gatherEndFactsAsync } from '../../run/job-files.js';
 import { readExitFile } from '../../run/lifecycle.js';
 import { type Handover, handOver, slurmJobName } from './handover.js';
-import { runSlurm } from './commands.js';
+import { describeSlurmCalls, runSlurm } from './commands.js';
 import { type SlurmJobState, parseSacct, parseSqueue, slurmEnded } from './states.js';
 import { recordHandover, recordRefused, recordSlurmEnd, recordSlurmStart, recordSlurmUp, upTime } from './records.js';
 import type { Executor } from '../executor.js';
@@ -178,6 +178,11 @@ export class SlurmExecutor implements Executor {
         this.wake();
       });
     }
+  }
+
+  /** What the runner says of Slurm when it goes idle: the commands it ran (one line). */
+  summary(): string {
+    return `Slurm commands run: ${describeSlurmCalls() || 'none'}`;
   }
 
   /** Whether the runner must come back within a second (a poll or a retry will be due). */
