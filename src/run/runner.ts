@@ -455,7 +455,9 @@ export class Runner {
     this.slurmLoading = true;
     import('../executors/slurm/executor.js')
       .then(({ SlurmExecutor }) => {
-        this.slurm = new SlurmExecutor(this.store.layout, (line) => this.log(line), () => this.schedule());
+        // Slurm's answers come one by one (30 sbatch calls at once answer within ~100 ms):
+        // a cycle waits UP_WRITE_DELAY_MS for company, so they cost one state write, not 30.
+        this.slurm = new SlurmExecutor(this.store.layout, (line) => this.log(line), () => this.scheduleWithin(UP_WRITE_DELAY_MS));
         this.schedule();
       })
       .catch((err: Error) => {

@@ -171,6 +171,9 @@ test('abort: a job pending in Slurm is cancelled and ABORTED at once; a started 
     const s = await waitFor('the held job handed over', () => sb.job(pending).slurmJobId ?? undefined);
     assert.equal(sb.job(pending).phase, 'QUEUED');
     assert.equal(slurmJob(s)?.JobState, 'PENDING');
+    const h = sb.run(['hold', pending]);
+    assert.equal(h.code, 4, 'a job in Slurm\'s queue is not held by uwsrun');
+    assert.match(h.stderr, new RegExp(`job ${pending} is QUEUED in Slurm \\(Slurm job ${s}\\): hold is not allowed`));
     const a = sb.run(['abort', pending]);
     assert.equal(a.code, 0, a.stderr);
     const p = sb.job(pending);

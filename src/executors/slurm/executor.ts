@@ -37,7 +37,7 @@ export class SlurmExecutor implements Executor {
   readonly name = 'slurm' as const;
   readonly countsAgainstHomeLimit = false;
   /** Marked in the transaction being held: handed over once it is committed. */
-  private readonly toHandOver = new Map<string, boolean>();
+  private readonly toHandOver = new Map<string, { job: JobRecord; lookFirst: boolean }>();
   private readonly inFlight = new Set<string>();
   private readonly outcomes = new Map<string, Handover>();
   private readonly retryAt = new Map<string, number>();
@@ -62,7 +62,7 @@ export class SlurmExecutor implements Executor {
   /** In the runner's transaction: a QUEUED job the queue chose is to be handed over. */
   start(tx: Transaction, job: JobRecord): void {
     tx.putHot(job, { handoverAt: isoNow() });
-    this.toHandOver.set(job.jobId, false);
+    this.toHandOver.set(job.jobId, { job, lookFirst: false });
   }
 
   /** The transaction was given up: its marks were never written. */
@@ -88,7 +88,8 @@ export class SlurmExecutor implements Executor {
       if (!hot.slurmJobId) {
         // Marked, not handed over: by a runner that died, or a retry after an outage.
         if (hot.phase === 'QUEUED' && !this.inFlight.has(id) && !this.toHandOver.has(id) && now >= (this.retryAt.get(id) ?? 0)) {
-          this.toHandOver.set(id, true);
+          const job = tx.getJob(id);
+          if (job) this.toHandOver.set(id, { job, lookFirst: true });
         }
         continue;
       }
@@ -162,11 +163,11 @@ export class SlurmExecutor implements Executor {
 
   /** After the commit: the handovers marked, and the poll when one is due. */
   afterCommit(state: { jobs: Transaction['state']['jobs'] }): void {
-    for (const [id, lookFirst] of this.toHandOver) {
+    for (const [id, { job, lookFirst }] of this.toHandOver) {
       this.toHandOver.delete(id);
       if (this.inFlight.has(id)) continue;
       this.inFlight.add(id);
-      void this.handOverJob(id, lookFirst);
+      void this.handOverJob(job, lookFirst);
     }
     const active = Object.values(state.jobs).filter((h) => h.executor === 'slurm' && h.slurmJobId);
     if (active.length > 0 && !this.polling && Date.now() - this.lastPoll >= POLL_MS) {
@@ -190,12 +191,10 @@ export class SlurmExecutor implements Executor {
     return this.inFlight.size > 0 || this.polling || this.outcomes.size > 0 || this.ended.size > 0;
   }
 
-  private async handOverJob(id: string, lookFirst: boolean): Promise<void> {
+  /** `job`: the record as the committed transaction holds it (command, environment, limits). */
+  private async handOverJob(job: JobRecord, lookFirst: boolean): Promise<void> {
+    const id = job.jobId;
     try {
-      // The record as committed, read afresh: it holds the command, environment and limits.
-      const { Store } = await import('../../store/state.js');
-      const job = new Store(this.layout.dir).getJob(id);
-      if (!job || job.phase !== 'QUEUED') return;
       this.outcomes.set(id, await handOver(this.layout, job, lookFirst));
     } catch (err) {
       this.outcomes.set(id, { kind: 'outage', message: (err as Error).message });
