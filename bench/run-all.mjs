@@ -7,6 +7,7 @@ import { benchMemory } from './p5-memory.mjs';
 import { benchChain } from './p8-chain.mjs';
 import { benchLockStorm } from './p9-lock-storm.mjs';
 import { benchServe, printServe } from './p6-serve.mjs';
+import { benchSlurm } from './p7-slurm.mjs';
 import { fmt, row } from './lib.mjs';
 
 const ratio = (a, b, goal) => `${(a / b).toFixed(2)}x (goal ${goal})`;
@@ -31,3 +32,8 @@ console.log(row(['P8 chain of 200 --after vs 200 free, limit 1', fmt(p8.chain), 
 const [p9] = await benchLockStorm({ rounds: 1, commands: 150, burners: 8 });
 console.log(row(['P9 lock storm: 150 commands, 8 burners', `${p9.gaveUp} exit 5`, `load ${p9.load.toFixed(0)}`, 'goal 0 exit 5'], [40, 14, 22, 24]));
 printServe(await benchServe());
+const p7 = benchSlurm({ n: 30 });
+console.log(row(['P7 30 trivial Slurm jobs, submit to ended', fmt(p7.uwsrun), `sbatch+squeue ${fmt(p7.plain)}`, ratio(p7.uwsrun, p7.plain, '<= 1.2x')], [40, 14, 22, 24]));
+console.log(row(['   same peer with --export=NONE', '', `sbatch+squeue ${fmt(p7.exportNone)}`, ratio(p7.uwsrun, p7.exportNone, '')], [40, 14, 22, 24]));
+console.log(row(['P7 runner CPU per Slurm job', fmt(p7.cpuPerJob), '', 'goal <= 5 ms'], [40, 14, 22, 24]));
+console.log(row(['P7 Slurm commands/s during the drain', p7.perSecond.toFixed(1), p7.calls ?? '', ''], [40, 14, 22, 24]));

@@ -159,11 +159,33 @@ node_state() {
   echo "${out%%$'\n'*}"
 }
 
+# The controller knows the node's state (it is not '' or 'unknown').
+node_answers() {
+  case $(node_state) in
+    '' | unknown*) return 1 ;;
+    *) return 0 ;;
+  esac
+}
+
 node_ready() {
   case $(node_state) in
     idle | mixed | allocated | completing) return 0 ;;
     *) return 1 ;;
   esac
+}
+
+# A node Slurm drained (a job step it could not kill: "Kill task failed") or marked down takes
+# no more jobs until it is resumed; one bad job must not break every later test of a run.
+resume_node() {
+  local state reason
+  state=$(node_state)
+  case $state in
+    drain* | drained* | down* | fail*)
+      reason=$(timeout 5 sinfo -h -n "$NODE" -o %E 2>/dev/null) || true
+      timeout 10 scontrol update nodename="$NODE" state=resume >/dev/null 2>&1 &&
+        say "node $NODE was '$state' (reason: ${reason:-none}): resumed" ;;
+  esac
+  return 0
 }
 
 munge_answers() { munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1; }
@@ -306,6 +328,7 @@ slurmd_up() {
     wait_until 10 slurmd_running || fail "slurmd exited during start-up" "$DIR/log/slurmd.log"
     say "slurmd started (pid $(slurmd_pid))"
   fi
+  resume_node
   wait_until 30 node_ready || {
     [ -n "$(slurmd_pid)" ] || fail "slurmd exited during start-up" "$DIR/log/slurmd.log"
     fail "node $NODE is '$(node_state)', not idle, 30 s after slurmd started" "$DIR/log/slurmd.log"
@@ -451,6 +474,8 @@ cmd_ctld_start() {
   # The restarted controller knows the node again once slurmd has registered with it.
   local start
   start=$(now_ms)
+  wait_until 10 node_answers || true
+  resume_node
   wait_until 30 node_ready || fail "node $NODE is '$(node_state)', not idle, 30 s after slurmctld started" "$DIR/log/slurmctld.log"
   say "node $NODE is $(node_state) $(elapsed "$start") s later"
 }

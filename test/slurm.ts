@@ -9,7 +9,11 @@
 //   serialised by the script's lock) and uses the cluster it prints; that cluster stays up
 //   until `scripts/slurm-cluster.sh down`.
 
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ROOT } from './helpers.js';
 
@@ -64,3 +68,58 @@ export function slurmJob(id: string, env: NodeJS.ProcessEnv = slurmEnv()): Recor
 
 /** Slurm's job states after which the job no longer runs. */
 export const SLURM_ENDED = /^(COMPLETED|FAILED|CANCELLED|TIMEOUT|OUT_OF_MEMORY|NODE_FAIL|BOOT_FAIL|PREEMPTED|DEADLINE)$/;
+
+/** Runs scripts/slurm-cluster.sh COMMAND with `env` added to this process's environment. */
+export function cluster(command: string, env: NodeJS.ProcessEnv, ...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(CLUSTER_SCRIPT, [command, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 });
+  if (r.error) throw r.error;
+  return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A port P with P and P + 1 free just now (the controller's and slurmd's). */
+export async function freePortPair(): Promise<number> {
+  const listen = (port: number): Promise<number | undefined> =>
+    new Promise((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(undefined));
+      server.listen(port, '127.0.0.1', () => {
+        const got = (server.address() as { port: number }).port;
+        server.close(() => resolve(got));
+      });
+    });
+  for (;;) {
+    const port = await listen(0);
+    if (port !== undefined && port < 65535 && (await listen(port + 1)) !== undefined) return port;
+  }
+}
+
+export interface PrivateCluster {
+  dir: string;
+  /** For scripts/slurm-cluster.sh: UWSRUN_SLURM_DIR, UWSRUN_SLURM_PORT (and more). */
+  script: NodeJS.ProcessEnv;
+  /** For the Slurm client commands: its SLURM_CONF. */
+  client: NodeJS.ProcessEnv;
+  /** `down` happened in the test; the clean-up need not do it. */
+  downDone: boolean;
+}
+
+/** A cluster of its own (directory and ports), brought up by `up`, stopped after the test. */
+export async function privateCluster(t: { after: (fn: () => void) => void }, extra: NodeJS.ProcessEnv = {}): Promise<PrivateCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'uwsrun-slurm-own-'));
+  const c: PrivateCluster = {
+    dir,
+    script: { UWSRUN_SLURM_DIR: dir, UWSRUN_SLURM_PORT: String(await freePortPair()), ...extra },
+    client: { SLURM_CONF: `${dir}/slurm.conf` },
+    downDone: false,
+  };
+  t.after(() => {
+    if (!c.downDone) cluster('down', c.script);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const up = cluster('up', c.script);
+  assert.equal(up.code, 0, up.stderr);
+  assert.equal(up.stdout, `export SLURM_CONF=${dir}/slurm.conf\n`);
+  assert.match(up.stderr, /probe job \d+ \(sbatch --wrap true\) completed in \d+\.\d\d s/);
+  return c;
+}
+

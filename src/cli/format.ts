@@ -122,12 +122,16 @@ export function jobSummary(job: JobRecord, jobDir: string, paint: Paint, extras:
   ];
   const quote = quoteText(job);
   if (quote) lines.push(['quote', quote]);
-  if (job.phase === 'QUEUED') lines.push(['why queued', extras.waiting ?? 'nothing holds it: it starts any moment']);
+  if (job.phase === 'QUEUED') {
+    lines.push(['why queued', job.slurmJobId ? `handed over to Slurm (job ${job.slurmJobId}), which keeps it pending` : extras.waiting ?? 'nothing holds it: it starts any moment']);
+  }
   if (job.phase === 'HELD') lines.push(['why held', `held: not started until \`uwsrun release ${job.jobId}\``]);
   if (extras.after) lines.push(['after', extras.after]);
   if (job.notBefore) lines.push(['not before', zonedTime(job.notBefore)]);
   lines.push(['time limit', job.executionDuration ? `${job.executionDuration} s` : 'none']);
   lines.push(['destruction', when(job.destruction, 'never')]);
+  lines.push(['executor', job.executor ?? 'local']);
+  if (job.slurmJobId) lines.push(['slurm job', job.slurmJobId]);
   if (job.pid !== null) lines.push(['pid', String(job.pid)]);
   if (job.exitCode !== null) lines.push(['exit code', String(job.exitCode)]);
   if (job.signal) lines.push(['signal', job.signal]);

@@ -4,7 +4,7 @@ import { createReadStream, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Context } from './context.js';
 import { humanSize, jobSummary, jobsTable, phasePainter, table } from './format.js';
-import { type JobRecord, toPublic } from '../core/job.js';
+import { type JobRecord, executorOf, toPublic } from '../core/job.js';
 import { resolveJobId } from './ids.js';
 import { parseLineCount, tailOffset } from './tail.js';
 import { pendingNotice } from './wait.js';
@@ -49,6 +49,7 @@ const withQuote = (job: JobRecord, model: QuoteModel): JobRecord => ({ ...job, q
  * by queuedAt; one whose job has started meanwhile is not counted).
  */
 function queueView(store: Store, job: JobRecord, state: StateData): QueueView {
+  const slurm = executorOf(job) === 'slurm';
   const mine = job.queuedAt ?? Infinity;
   const lookup = dependencyLookup(store, state);
   // A job ahead that waits itself (its entry is marked) holds no place: judged like this one.
@@ -63,8 +64,12 @@ function queueView(store: Store, job: JobRecord, state: StateData): QueueView {
   return {
     job,
     gate: queuedJobGate(job, lookup),
-    limit: state.limit,
-    executing: Object.values(state.jobs).filter((h) => h.phase === 'EXECUTING').map((h) => h.definition),
+    limit: slurm && state.limit > 0 ? Number.POSITIVE_INFINITY : state.limit,
+    // SPEC §11: the HOME-wide limit counts local jobs; a slurm definition's maxRunning counts
+    // its jobs in Slurm's hands (pending or running there), and the HOME's limit is not its.
+    executing: Object.values(state.jobs)
+      .filter((h) => (slurm ? h.executor === 'slurm' : h.phase === 'EXECUTING' && h.executor !== 'slurm'))
+      .map((h) => h.definition),
     queuedBefore: job.phase === 'QUEUED'
       ? readEntries(store.layout).filter((e) => e.queuedAt < mine && e.jobId !== job.jobId && !state.jobs[e.jobId] && (!e.waits || mayStart(e.jobId))).length
       : 0,

@@ -29,9 +29,10 @@ export function holdJobs(store: Store, ids: string[]): (JobRecord | Error)[] {
         // record says (its successor adopts it).
         throw new UserError(`job ${id} is QUEUED but already starting (a runner started it): hold is not allowed`, EXIT.notAllowed);
       }
-      if (job.phase === 'QUEUED' && handedOver(job)) {
-        // The cluster scheduler holds it now (SPEC §11): not ours to keep back.
-        throw new UserError(`job ${id} is QUEUED and handed over to Slurm: hold is not allowed (abort it, or hold it in Slurm)`, EXIT.notAllowed);
+      const slurm = tx.state.jobs[id];
+      if (job.phase === 'QUEUED' && slurm?.executor === 'slurm') {
+        // In Slurm's hands (SPEC §11): a hold here would leave its Slurm job unwatched.
+        throw new UserError(`job ${id} is QUEUED in Slurm (${slurm.slurmJobId ? `Slurm job ${slurm.slurmJobId}` : 'being handed over'}): hold is not allowed; abort it, or hold it in Slurm (scontrol hold)`, EXIT.notAllowed);
       }
       const held: JobRecord = { ...job, phase: applyTransition(job, 'hold').to };
       if (job.phase === 'QUEUED') {

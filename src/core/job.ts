@@ -8,7 +8,7 @@
 
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { Phase } from './phases.js';
-import type { Definition } from '../definitions/schema.js';
+import type { Definition, ExecutorName } from '../definitions/schema.js';
 import { usageError } from '../errors.js';
 
 export interface ErrorSummary {
@@ -61,6 +61,10 @@ export interface PublicJob {
   signal: string | null;
   errorSummary: ErrorSummary | null;
   results: ResultFile[];
+  /** Who runs it (SPEC §11); records written before executors existed lack it: local. */
+  executor?: ExecutorName;
+  /** The Slurm job id once handed over; null (or absent) otherwise. */
+  slurmJobId?: string | null;
   after: Dependency[];
   notBefore: string | null;
   /** 1 for the first attempt, counted up by each retry (SPEC §13). */
@@ -137,6 +141,15 @@ export interface HotEntry {
    * follows killGrace later; SPEC §5). Absent in entries written before it existed.
    */
   leftoverSince?: string | null;
+  /** Set for jobs of the slurm executor only (local entries stay as they were). */
+  executor?: 'slurm';
+  slurmJobId?: string | null;
+  /**
+   * When the runner decided to hand this QUEUED job to Slurm: from then on it may be in
+   * Slurm's queue even without a slurmJobId (the runner died between sbatch and recording),
+   * so nobody hands it over again before looking for it there (SPEC §11).
+   */
+  handoverAt?: string | null;
 }
 
 /**
@@ -146,12 +159,15 @@ export interface HotEntry {
  */
 export const staleHot = (record: JobRecord, hot: HotEntry): boolean =>
   record.phase === 'QUEUED' && (record.attempt ?? 1) > (hot.attempt ?? 1);
+/** The job's executor: `local` unless its record says otherwise. */
+export const executorOf = (job: { executor?: ExecutorName }): ExecutorName => job.executor ?? 'local';
 
 export function mergeHot(record: JobRecord, hot: HotEntry | undefined): JobRecord {
   if (!hot || staleHot(record, hot)) return record;
   return {
     ...record, seq: hot.seq, phase: hot.phase, queuedAt: hot.queuedAt, pid: hot.pid, pidStart: hot.pidStart, startTime: hot.startTime,
     abortRequested: hot.abortRequested,
+    ...(hot.executor === 'slurm' ? { slurmJobId: hot.slurmJobId ?? null } : {}),
   };
 }
 
@@ -175,6 +191,8 @@ export function toPublic(job: JobRecord): PublicJob {
     signal: job.signal,
     errorSummary: job.errorSummary,
     results: job.results,
+    executor: executorOf(job),
+    slurmJobId: job.slurmJobId ?? null,
     after: job.after ?? [],
     notBefore: job.notBefore ?? null,
     attempt: job.attempt ?? 1,

@@ -31,7 +31,9 @@ export type TransitionEvent =
   | 'aborted'      // EXECUTING -> ABORTED (the group is gone after an abort or a time limit)
   | 'lost'         // EXECUTING -> ERROR (ended unsupervised, no exit status written)
   | 'retry'        // EXECUTING -> QUEUED (the attempt failed and retries are left; SPEC §13)
-  | 'archive';     // final -> ARCHIVED (destruction with archive: true)
+  | 'archive'      // final -> ARCHIVED (destruction with archive: true)
+  | 'handover'     // QUEUED -> QUEUED (handed to a cluster scheduler: slurmJobId recorded)
+  | 'refused';     // QUEUED -> ERROR (the scheduler refused the handover)
 
 /** Conditions a row may need besides the phase. */
 export type Guard = 'starting' | 'started';
@@ -58,6 +60,8 @@ export const TRANSITIONS: readonly Transition[] = [
     does: 'errorSummary (transient) names the dependency and its phase',
   },
   { from: 'QUEUED', event: 'start', to: 'EXECUTING', does: 'process spawned; pid recorded; startTime null' },
+  { from: 'QUEUED', event: 'handover', to: 'QUEUED', does: 'slurmJobId recorded; the scheduler holds it; no process yet' },
+  { from: 'QUEUED', event: 'refused', to: 'ERROR', does: "errorSummary (fatal): the scheduler's message" },
   { from: 'EXECUTING', event: 'up', to: 'EXECUTING', guard: 'starting', does: 'the child is up: startTime set' },
   {
     from: 'EXECUTING', event: 'abort', to: 'ABORTED', guard: 'starting',

@@ -19,7 +19,7 @@ import { processStartTime } from '../run/proc.js';
 import { SYNCFS_FROM, prepareSyncfs, syncFileSystem } from '../store/syncfs.js';
 import { checkExecBounds } from './exec-bounds.js';
 import { fileKey } from '../store/home.js';
-import { noSuchJob, usageError } from '../errors.js';
+import { noSuchJob } from '../errors.js';
 import { resolveParameters } from '../definitions/params.js';
 import { type RunnerWake, runnerWakeFor, wakeRunner } from '../run/ensure-runner.js';
 
@@ -132,6 +132,9 @@ function buildRecord(store: Store, jobId: string, def: Definition, params: Resol
     results: [],
     attempt: 1,
     attempts: [],
+    // A snapshot taken before executors existed has none: local.
+    executor: def.executor ?? 'local',
+    slurmJobId: null,
     seq: 0,
     definitionSnapshot: def,
     paramText: params.text,
@@ -218,9 +221,6 @@ async function syncJobFiles(store: Store, jobs: JobRecord[], queued: boolean): P
  */
 export async function submitJobs(store: Store, def: Definition, paramSets: ResolvedParameters[], opts: SubmitOptions): Promise<JobRecord[]> {
   if (opts.runId !== null) checkRunId(opts.runId);
-  // The schema knows the slurm executor (SPEC §11); nothing runs its jobs yet. (A snapshot
-  // taken before executors existed has none: local.)
-  if ((def.executor ?? 'local') !== 'local') throw usageError(`definition ${def.name} has executor: ${def.executor}, which is not supported yet; only local jobs run`);
   // Nothing to submit (an empty --params-from) creates nothing, not even the HOME.
   if (paramSets.length === 0) return [];
   const now = new Date();

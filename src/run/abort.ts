@@ -14,9 +14,13 @@
 // job's processes die even when the `abort` command itself was killed in its grace period.
 // abortJob returns only when every process of the job is gone. Whoever sees them gone first
 // (this command or the runner) records the end; the other finds the job final.
+// A job of the slurm executor keeps the same rule with Slurm's means (SPEC §11, abortSlurmJob
+// below): not started (QUEUED in Slurm's hands, or EXECUTING with startTime null) ->
+// scancel, and this side marks ABORTED; started -> `scancel --signal=INT --full`, a plain
+// scancel after killGrace, and ABORTED once Slurm says the batch job ended.
 
 import { existsSync } from 'node:fs';
-import { type JobRecord, isoNow } from '../core/job.js';
+import { type JobRecord, executorOf, isoNow } from '../core/job.js';
 import { applyTransition } from '../core/phases.js';
 import { EXIT, UserError, noSuchJob } from '../errors.js';
 import type { Store, Transaction } from '../store/state.js';
@@ -45,6 +49,8 @@ export function requestAbort(tx: Transaction, job: JobRecord, reason: string | n
  * it did, or undefined.
  */
 export function enforceTimeLimits(tx: Transaction, job: JobRecord, now = Date.now(), table?: ProcessTable): string | undefined {
+  // The runner's slurm executor does this for Slurm jobs (executors/slurm/executor.ts).
+  if (executorOf(job) === 'slurm') return undefined;
   if (!job.abortRequested && job.startTime && job.executionDuration > 0
     && now - Date.parse(job.startTime) > job.executionDuration * 1000) {
     requestAbort(tx, job, `executionDuration of ${job.executionDuration} s exceeded`);
@@ -60,13 +66,25 @@ export function enforceTimeLimits(tx: Transaction, job: JobRecord, now = Date.no
   return undefined;
 }
 
-type AbortStep = { done: JobRecord } | { waitFor: JobRecord };
+type AbortStep = { done: JobRecord; cancel?: { slurmJobId: string | null } } | { waitFor: JobRecord };
 
 function abortStep(tx: Transaction, jobId: string, onlyIf?: (job: JobRecord) => boolean): AbortStep {
   const job = tx.getJob(jobId);
   if (!job) throw noSuchJob(jobId);
   if (onlyIf && !onlyIf(job)) return { done: job };
   const row = applyTransition(job, 'abort');
+  const hot = tx.state.jobs[jobId];
+  if (hot?.executor === 'slurm' && (job.phase === 'QUEUED' || job.startTime === null)) {
+    // Not started in Slurm (pending, or its batch job not yet running the command): cancelled,
+    // and marked ABORTED here; scancel follows once this is written.
+    const aborted = { ...job, phase: row.to, endTime: isoNow() };
+    tx.finish(aborted);
+    return { done: aborted, cancel: { slurmJobId: job.slurmJobId ?? null } };
+  }
+  if (hot?.executor === 'slurm') {
+    if (!job.abortRequested) tx.putHot({ ...job, abortRequested: isoNow() });
+    return { waitFor: tx.getJob(jobId) ?? job };
+  }
   if (job.phase !== 'EXECUTING') {
     // QUEUED, yet started: its runner died before recording the start. It is executing,
     // and still starting as far as anyone knows.
@@ -104,7 +122,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function abortJob(store: Store, jobId: string, onlyIf?: (job: JobRecord) => boolean): Promise<JobRecord> {
   const step = startAbort(store, jobId, onlyIf);
-  if ('done' in step) return step.done;
+  if ('done' in step) {
+    if (step.cancel) await cancelSlurmJob(store, jobId, step.cancel.slurmJobId);
+    return step.done;
+  }
+  if (executorOf(step.waitFor) === 'slurm') return abortSlurmJob(store, step.waitFor);
   return waitForAbort(store, jobId, step.waitFor);
 }
 
@@ -116,7 +138,16 @@ export async function abortJob(store: Store, jobId: string, onlyIf?: (job: JobRe
  */
 export function requestJobAbort(store: Store, jobId: string): JobRecord {
   const step = startAbort(store, jobId);
-  if ('done' in step) return step.done;
+  if ('done' in step) {
+    // Slurm's part goes on in the background (a server process lives on).
+    if (step.cancel) void cancelSlurmJob(store, jobId, step.cancel.slurmJobId).catch(() => {});
+    return step.done;
+  }
+  if (executorOf(step.waitFor) === 'slurm') {
+    // SIGINT through Slurm now; the runner sends the plain scancel after killGrace.
+    void interruptSlurmJob(store, step.waitFor).catch(() => {});
+    return step.waitFor;
+  }
   appendRunnerLog(store.layout, abortLogLine(step.waitFor));
   return step.waitFor;
 }
@@ -130,7 +161,7 @@ function startAbort(store: Store, jobId: string, onlyIf?: (job: JobRecord) => bo
   // job (SPEC §2).
   // Its files are read before the lock is taken (job-files.ts), and only when it looks ended.
   const seen = store.getJob(jobId);
-  const early = seen?.phase === 'EXECUTING' && !seen.abortRequested && (readExitFile(store.layout, jobId)
+  const early = seen?.phase === 'EXECUTING' && executorOf(seen) === 'local' && !seen.abortRequested && (readExitFile(store.layout, jobId)
     || (seen.pid !== null && !isProcessAlive(seen.pid, seen.pidStart))) ? gatherEndFacts(store.layout, jobId) : undefined;
   if (early) {
     store.update((tx) => {
@@ -208,5 +239,66 @@ export async function terminateUnreadableJob(store: Store, jobId: string): Promi
       throw new UserError(`job ${jobId}: processes survived SIGKILL: ${describeProcesses(procs)}`, EXIT.failed);
     }
     await sleep(POLL_MS);
+  }
+}
+
+/** A Slurm job that had not started: cancelled by id, or by name while its id is unknown. */
+async function cancelSlurmJob(store: Store, jobId: string, slurmJobId: string | null): Promise<void> {
+  const { slurmSignal, cancelByName } = await import('../executors/slurm/executor.js');
+  const failed = slurmJobId ? await slurmSignal(slurmJobId, 'cancel') : await cancelByName(jobId);
+  appendRunnerLog(store.layout, `job ${jobId}: aborted before it started in Slurm: scancel ${slurmJobId ?? `--name=uwsrun-${jobId}`}${failed ? ` failed: ${failed}` : ''}`);
+  if (failed && !/already completing or completed|Invalid job id/i.test(failed)) {
+    throw new UserError(`job ${jobId}: marked ABORTED, but scancel of Slurm job ${slurmJobId ?? `uwsrun-${jobId}`} failed: ${failed}`, EXIT.failed);
+  }
+}
+
+/** `scancel --signal=INT --full`: SIGINT to every process of a started Slurm job. */
+async function interruptSlurmJob(store: Store, job: JobRecord): Promise<void> {
+  const { slurmSignal } = await import('../executors/slurm/executor.js');
+  appendRunnerLog(store.layout, `job ${job.jobId}: abort requested (Slurm job ${job.slurmJobId}: scancel --signal=INT --full)`);
+  const failed = await slurmSignal(job.slurmJobId!, 'interrupt');
+  if (failed && !/already completing or completed|Invalid job id/i.test(failed)) {
+    throw new UserError(`job ${job.jobId}: scancel --signal=INT --full ${job.slurmJobId} failed: ${failed}`, EXIT.failed);
+  }
+}
+
+/** How long Slurm may take to end a batch job after the plain scancel (its KillWait and more). */
+const SLURM_END_TIMEOUT_MS = 60_000;
+
+/**
+ * A started Slurm job: SIGINT to every process of the batch job, a plain scancel after
+ * killGrace, and ABORTED once Slurm reports the batch job ended (recorded by whoever sees it
+ * first, this command or the runner).
+ */
+async function abortSlurmJob(store: Store, job: JobRecord): Promise<JobRecord> {
+  const { slurmSignal, pollOne } = await import('../executors/slurm/executor.js');
+  const { recordSlurmEnd } = await import('../executors/slurm/records.js');
+  const jobId = job.jobId;
+  const slurmJobId = job.slurmJobId!;
+  await interruptSlurmJob(store, job);
+  const since = Date.parse(job.abortRequested ?? isoNow());
+  let killed = false;
+  for (;;) {
+    const now = store.getJob(jobId);
+    if (!now || now.phase !== 'EXECUTING') return now ?? job;
+    const seen = await pollOne(slurmJobId);
+    if (seen.ended) {
+      const facts = gatherEndFacts(store.layout, jobId);
+      const done = store.update((tx) => {
+        recordSlurmEnd(tx, jobId, seen.state, facts, true);
+        return tx.getJob(jobId);
+      });
+      if (done && done.phase !== 'EXECUTING') return done;
+    }
+    const waited = Date.now() - since;
+    if (!killed && waited >= job.killGrace * 1000) {
+      killed = true;
+      appendRunnerLog(store.layout, `job ${jobId}: still running ${job.killGrace} s after the abort: scancel ${slurmJobId}`);
+      await slurmSignal(slurmJobId, 'kill');
+    }
+    if (waited >= job.killGrace * 1000 + SLURM_END_TIMEOUT_MS) {
+      throw new UserError(`job ${jobId}: Slurm still runs job ${slurmJobId} ${Math.round(waited / 1000)} s after the abort`, EXIT.failed);
+    }
+    await sleep(250);
   }
 }

@@ -120,6 +120,12 @@ export async function doctor(store: Store, repair: boolean): Promise<DoctorRepor
     lines.push(`ok: the recorded runner, process ${state.runner.pid}, is gone; the next command that needs one starts one.`);
   }
 
+  // Slurm's controller not answering (SPEC §11): recorded by the runner, which retries on its own.
+  if (state.slurmOutage) {
+    const slurmJobs = Object.values(state.jobs).filter((h) => h.executor === 'slurm').length;
+    problem(`Slurm's controller has not answered since ${state.slurmOutage.since} (${state.slurmOutage.message}); ${count(slurmJobs, 'Slurm job waits', 'Slurm jobs wait')} (handovers are retried; check slurmctld with \`scontrol ping\`)`);
+  }
+
   // Jobs whose processes are gone while nobody supervises them.
   const orphaned = Object.entries(state.jobs).filter(([, h]) =>
     h.phase === 'EXECUTING' && !runnerUp && h.pid !== null && !isProcessAlive(h.pid, h.pidStart));

@@ -14,7 +14,9 @@ export function runnerAlive(state: StateData): boolean {
   return r !== null && isProcessAlive(r.pid, r.startTime);
 }
 
-const executingJobs = (state: StateData): number => Object.values(state.jobs).filter((h) => h.phase === 'EXECUTING').length;
+/** EXECUTING jobs to watch, and QUEUED ones in Slurm's hands (their hot entries too). */
+const executingJobs = (state: StateData): number =>
+  Object.values(state.jobs).filter((h) => h.phase === 'EXECUTING' || h.executor === 'slurm').length;
 
 /**
  * How many jobs want a runner: queued ones to start (their entries in HOME/queue/, but not
@@ -64,6 +66,8 @@ export async function wakeRunner(home: string, wake: RunnerWake): Promise<void> 
   const { spawn } = await import('node:child_process');
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
   for (const [k, v] of Object.entries(process.env)) if (k.startsWith('UWSRUN_') && v !== undefined) env[k] = v;
+  // Where Slurm's client commands find the cluster (SPEC §11), for the runner's handovers.
+  if (process.env.SLURM_CONF) env.SLURM_CONF = process.env.SLURM_CONF;
   spawn(process.execPath, [entryScript(), '__runner', '--home', home], {
     detached: true,
     stdio: 'ignore',

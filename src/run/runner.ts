@@ -24,7 +24,7 @@
 
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isoNow } from '../core/job.js';
+import { executorOf, isoNow } from '../core/job.js';
 import { DamagedRecordError } from '../errors.js';
 import { MAX_BACKOFF_MS, lockWanted } from '../store/lock.js';
 import {
@@ -45,11 +45,14 @@ import { enforceTimeLimits } from './abort.js';
 import { notificationsInFlight, resumeNotifications } from './notify.js';
 import { ProcessTable } from './signal.js';
 import { appendRunnerLog } from './runner-log.js';
+import type { SlurmExecutor } from '../executors/slurm/executor.js';
 
 const IDLE_EXIT_MS = Number(process.env.UWSRUN_RUNNER_IDLE_MS) || 3_000;
 const SUPERVISE_MS = 250;
 /** The longest a runner whose queued jobs all wait sleeps without a look (a backstop). */
 const WAITING_SLEEP_MS = 10_000;
+/** While only Slurm jobs are active: they are polled at most once a second anyway. */
+const SLURM_ONLY_MS = 1_000;
 const UP_WRITE_DELAY_MS = 20;
 /** How long the runner may keep the lock while its jobs are running, to batch their news. */
 const LEASE_MS = 10;
@@ -105,6 +108,11 @@ export class Runner {
   private requeued = false;
   /** It left (idle, or told to go) and exits once its notifications are spawned. */
   private leaving = false;
+  /** The slurm executor, loaded (with execa) only once a Slurm job is about. */
+  private slurm: SlurmExecutor | undefined;
+  private slurmLoading = false;
+  /** The last cycle saw active jobs, all of them Slurm's (nothing of ours to watch in /proc). */
+  private onlySlurm = false;
 
   constructor(home: string) {
     this.store = new Store(home);
@@ -231,7 +239,8 @@ export class Runner {
    * dependency's end, a release or a delete wakes the runner sooner: SIGUSR2).
    */
   private nextCycleIn(): number {
-    if (this.busy || !this.queueOnlyWaits) return SUPERVISE_MS;
+    if (this.busy) return this.onlySlurm ? SLURM_ONLY_MS : SUPERVISE_MS;
+    if (!this.queueOnlyWaits) return SUPERVISE_MS;
     return Math.max(SUPERVISE_MS, Math.min(WAITING_SLEEP_MS, this.waiting.nextTime - Date.now()));
   }
 
@@ -243,7 +252,10 @@ export class Runner {
     this.held = undefined;
     this.lastCommit = Date.now();
     held?.commit();
-    if (held) this.migrateIfDue(held.tx.state);
+    if (held) {
+      this.migrateIfDue(held.tx.state);
+      this.slurm?.afterCommit(held.tx.state);
+    }
     if (this.requeued) {
       this.requeued = false;
       this.queue.invalidate();
@@ -285,6 +297,7 @@ export class Runner {
     this.leaseTimer = undefined;
     this.held?.abandon();
     this.held = undefined;
+    this.slurm?.abandoned();
   }
 
   /** One transaction: apply events, supervise, start what may start. True while busy. */
@@ -313,6 +326,9 @@ export class Runner {
       });
     }
     const now = Date.now();
+    // Slurm's news and time limits (executors/slurm/executor.ts), before the queue: a job
+    // that ended there frees its definition's maxRunning for the next handover.
+    if (this.slurm || Object.values(tx.state.jobs).some((h) => h.executor === 'slurm')) this.slurmExecutor()?.watch(tx, now);
     if (now - this.lastSupervised >= SUPERVISE_MS) {
       this.lastSupervised = now;
       this.supervise(tx, now);
@@ -321,6 +337,8 @@ export class Runner {
     const queued = now >= this.startPausedUntil ? this.startQueued(tx) : true;
     this.table = undefined;
     this.busy = Object.keys(tx.state.jobs).length > 0 || this.children.size > 0 || this.exits.size > 0;
+    this.onlySlurm = this.children.size === 0 && this.exits.size === 0 && this.ups.size === 0
+      && Object.values(tx.state.jobs).every((h) => h.executor === 'slurm');
     return queued || this.busy;
   }
 
@@ -383,7 +401,7 @@ export class Runner {
     for (const line of resumeNotifications(tx)) this.log(line);
     for (const id of tx.activeJobIds()) {
       const hot = tx.state.jobs[id];
-      if (!hot || hot.phase !== 'EXECUTING') continue;
+      if (!hot || hot.phase !== 'EXECUTING' || hot.executor === 'slurm') continue;
       this.perJob(id, () => this.superviseJob(tx, id, now));
     }
   }
@@ -426,6 +444,27 @@ export class Runner {
     } catch (err) {
       this.logOnce(id, `job ${id}: supervision failed: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * The slurm executor, or undefined while it loads: its module (and execa) is imported the
+   * first time a Slurm job is about, then the runner is woken to use it.
+   */
+  private slurmExecutor(): SlurmExecutor | undefined {
+    if (this.slurm || this.slurmLoading) return this.slurm;
+    this.slurmLoading = true;
+    import('../executors/slurm/executor.js')
+      .then(({ SlurmExecutor }) => {
+        // Slurm's answers come one by one (30 sbatch calls at once answer within ~100 ms):
+        // a cycle waits UP_WRITE_DELAY_MS for company, so they cost one state write, not 30.
+        this.slurm = new SlurmExecutor(this.store.layout, (line) => this.log(line), () => this.scheduleWithin(UP_WRITE_DELAY_MS));
+        this.schedule();
+      })
+      .catch((err: Error) => {
+        this.slurmLoading = false;
+        this.log(`cannot load the slurm executor: ${err.message}`);
+      });
+    return undefined;
   }
 
   private procTable(): ProcessTable {
@@ -499,6 +538,13 @@ export class Runner {
       removeEntry(tx.layout, entry.name);
       return 'stale';
     }
+    if (executorOf(job) === 'slurm') {
+      // Handed over after the commit (executors/slurm/executor.ts); no process here.
+      const slurm = this.slurmExecutor();
+      if (!slurm) return 'stop';
+      slurm.start(tx, job);
+      return 'started';
+    }
     let launched: Launched;
     try {
       launched = this.getLauncher().launch({
@@ -568,13 +614,14 @@ export class Runner {
     try {
       const idle = this.store.update((tx) => {
         const busy = jobsNeedingRunner(tx.state, tx.layout, (e) => this.unstartable.has(e.name)) > 0;
-        if (busy || this.children.size > 0) return false;
+        if (busy || this.children.size > 0 || this.slurm?.busy) return false;
         tx.migrateFinished();
         for (const line of resumeNotifications(tx)) this.log(line);
         if (tx.state.runner?.pid === process.pid) tx.state.runner = null;
         return true;
       });
       if (idle) {
+        if (this.slurm) this.log(this.slurm.summary());
         this.log('idle: runner exits');
         this.exitAfterNotifications();
         return;

@@ -1,8 +1,10 @@
 // The queue directory, HOME/queue/: one empty file per QUEUED job, whose name says all the
 // runner needs to pick jobs FIFO within the limits, so it never reads a queued job's record
 // until it starts it:
-//     <queuedAt, 12 digits>.<jobId>.<maxRunning or "-">[w].<definition>
-// Names sort in queue order. The `w` marks a job that may have to wait before it starts
+//     <queuedAt, 12 digits>.<jobId>.[s]<maxRunning or "-">[w].<definition>
+// Names sort in queue order. The `s` marks a job of the slurm executor (SPEC §11: the
+// HOME-wide limit does not count it), e.g. 000000000042.Kx3Vq9ZtR2mB7wLp.s4.reduce.
+// The `w` marks a job that may have to wait before it starts
 // (dependencies, a start time: core/gate.ts); only such jobs' records are read before their
 // start, and each only once by a runner (run/waiting.ts). A QUEUED job's truth is its record (job.json, phase QUEUED
 // with queuedAt); the entry is an index of it, created (O_EXCL, directory synced) before the
@@ -29,13 +31,15 @@ export interface QueueEntry {
   defKey: string;
   /** Whether the job may have to wait before it starts (see the top). */
   waits: boolean;
+  /** Handed over to Slurm rather than started here (the HOME-wide limit does not count it). */
+  slurm: boolean;
 }
 
 /** What an entry's name is made of. */
-export type EntryFields = Pick<JobRecord, 'jobId' | 'queuedAt' | 'maxRunning' | 'definition'> & Partial<Pick<JobRecord, 'after' | 'notBefore' | 'retryAfter'>>;
+export type EntryFields = Pick<JobRecord, 'jobId' | 'queuedAt' | 'maxRunning' | 'definition'> & Partial<Pick<JobRecord, 'after' | 'notBefore' | 'retryAfter' | 'executor'>>;
 
 const REREAD_MS = 10_000;
-const NAME = /^(\d{12})\.([A-Za-z0-9][A-Za-z0-9_-]{5,31})\.(\d+|-)(w?)\.(.+)$/;
+const NAME = /^(\d{12})\.([A-Za-z0-9][A-Za-z0-9_-]{5,31})\.(s?)(\d+|-)(w?)\.(.+)$/;
 
 /** What groups jobs for maxRunning: the definition's name, hashed when it is very long. */
 export const definitionKey = (definition: string): string =>
@@ -43,13 +47,14 @@ export const definitionKey = (definition: string): string =>
 
 export function entryName(job: EntryFields): string {
   const waits = mayWait(job) ? 'w' : '';
-  return `${String(job.queuedAt ?? 0).padStart(12, '0')}.${job.jobId}.${job.maxRunning ?? '-'}${waits}.${definitionKey(job.definition)}`;
+  const slurm = job.executor === 'slurm' ? 's' : '';
+  return `${String(job.queuedAt ?? 0).padStart(12, '0')}.${job.jobId}.${slurm}${job.maxRunning ?? '-'}${waits}.${definitionKey(job.definition)}`;
 }
 
 export function parseEntry(name: string): QueueEntry | undefined {
   const m = NAME.exec(name);
   if (!m) return undefined;
-  return { name, queuedAt: Number(m[1]), jobId: m[2]!, maxRunning: m[3] === '-' ? null : Number(m[3]), defKey: m[5]!, waits: m[4] === 'w' };
+  return { name, queuedAt: Number(m[1]), jobId: m[2]!, maxRunning: m[4] === '-' ? null : Number(m[4]), defKey: m[6]!, waits: m[5] === 'w', slurm: m[3] === 's' };
 }
 
 /** Creates the entries of queued jobs (existing ones are kept); `sync`: the directory too. */

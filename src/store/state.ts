@@ -75,8 +75,13 @@ export interface StateData {
   runner: RunnerIdentity | null;
   /** Submits in progress, by a name of their own (see the top comment). */
   batches: Record<string, SubmitBatch>;
-  /** Hot entries of EXECUTING jobs. */
+  /** Hot entries of EXECUTING jobs, and of QUEUED ones handed over to Slurm. */
   jobs: Record<string, HotEntry>;
+  /**
+   * Since when the Slurm controller has not answered (a command failing to reach it, or
+   * over 10 s), and Slurm's words; absent or null while it answers (SPEC §11: doctor).
+   */
+  slurmOutage?: { since: string; message: string } | null;
   /** Final records not yet moved into their job.json (see migrateFinished). */
   finished: Record<string, JobRecord>;
   /**
@@ -817,7 +822,9 @@ export class Transaction {
   putHot(job: JobRecord, extra: Partial<HotEntry> = {}): void {
     const prev = this.state.jobs[job.jobId];
     const queuedAt = extra.queuedAt !== undefined ? extra.queuedAt : prev?.queuedAt ?? job.queuedAt ?? null;
-    if (waitsInRecord(job)) {
+    // A QUEUED job being (or handed) over to Slurm is active: it has a hot entry (SPEC §11).
+    const handedOver = job.phase === 'QUEUED' && (extra.handoverAt ?? prev?.handoverAt ?? null) !== null;
+    if (waitsInRecord(job) && !handedOver) {
       this.records.set(job.jobId, { ...job, queuedAt });
       delete this.state.jobs[job.jobId];
       return;
@@ -837,6 +844,7 @@ export class Transaction {
       attempt: job.attempt ?? 1,
       // Only while it matters (state.json stays small with many active jobs).
       ...(prev?.leftoverSince ? { leftoverSince: prev.leftoverSince } : {}),
+      ...(job.executor === 'slurm' ? { executor: 'slurm' as const, slurmJobId: job.slurmJobId ?? null, handoverAt: prev?.handoverAt ?? null } : {}),
       ...extra,
       queuedAt,
     };

@@ -6,12 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '../helpers.js';
 import { procStat, stillAlive } from '../procfs.js';
-import { CLUSTER_SCRIPT, SLURM_ENDED, slurm, slurmEnv, slurmJob } from '../slurm.js';
+import { SLURM_ENDED, cluster, freePortPair, privateCluster, slurm, slurmEnv, slurmJob } from '../slurm.js';
 
 /** Submits with `sbatch --parsable`; returns the job id. */
 function sbatch(args: string[], env: NodeJS.ProcessEnv = slurmEnv()): string {
@@ -36,29 +35,6 @@ function sacctLine(id: string): Promise<string> {
     const r = slurm('sacct', ['-c', '-j', id, '-n', '-P', '-o', 'JobID,State,ExitCode']);
     return r.code === 0 ? r.stdout.split('\n').find((l) => l.startsWith(`${id}|`)) : undefined;
   });
-}
-
-function cluster(command: string, env: NodeJS.ProcessEnv, ...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(CLUSTER_SCRIPT, [command, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 });
-  if (r.error) throw r.error;
-  return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** A port P with P and P + 1 free just now (the controller's and slurmd's). */
-async function freePortPair(): Promise<number> {
-  const listen = (port: number): Promise<number | undefined> =>
-    new Promise((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(undefined));
-      server.listen(port, '127.0.0.1', () => {
-        const got = (server.address() as { port: number }).port;
-        server.close(() => resolve(got));
-      });
-    });
-  for (;;) {
-    const port = await listen(0);
-    if (port !== undefined && port < 65535 && (await listen(port + 1)) !== undefined) return port;
-  }
 }
 
 test('the cluster answers: scripts/slurm-cluster.sh status exits 0', () => {
@@ -107,36 +83,6 @@ test('the node runs one job per CPU at once (memory is not a consumable resource
   for (const id of ids) assert.equal((await ended(id)).JobState, 'COMPLETED');
 });
 
-interface PrivateCluster {
-  dir: string;
-  /** For scripts/slurm-cluster.sh: UWSRUN_SLURM_DIR, UWSRUN_SLURM_PORT (and more). */
-  script: NodeJS.ProcessEnv;
-  /** For the Slurm client commands: its SLURM_CONF. */
-  client: NodeJS.ProcessEnv;
-  /** `down` happened in the test; the clean-up need not do it. */
-  downDone: boolean;
-}
-
-/** A cluster of its own (directory and ports), brought up by `up`, stopped after the test. */
-async function privateCluster(t: { after: (fn: () => void) => void }, extra: NodeJS.ProcessEnv = {}): Promise<PrivateCluster> {
-  const dir = mkdtempSync(join(tmpdir(), 'uwsrun-slurm-own-'));
-  const c: PrivateCluster = {
-    dir,
-    script: { UWSRUN_SLURM_DIR: dir, UWSRUN_SLURM_PORT: String(await freePortPair()), ...extra },
-    client: { SLURM_CONF: `${dir}/slurm.conf` },
-    downDone: false,
-  };
-  t.after(() => {
-    if (!c.downDone) cluster('down', c.script);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const up = cluster('up', c.script);
-  assert.equal(up.code, 0, up.stderr);
-  assert.equal(up.stdout, `export SLURM_CONF=${dir}/slurm.conf\n`);
-  assert.match(up.stderr, /probe job \d+ \(sbatch --wrap true\) completed in \d+\.\d\d s/);
-  return c;
-}
-
 test('a controller outage (ctld-stop, ctld-start) keeps running and held jobs; both complete; down leaves no job process', async (t) => {
   // A cluster of its own, so that the outage and `down` touch no other test.
   const own = await privateCluster(t);
@@ -168,6 +114,14 @@ test('a controller outage (ctld-stop, ctld-start) keeps running and held jobs; b
   assert.equal(slurm('scontrol', ['release', held], slurmOwn).code, 0);
   assert.equal((await ended(held, slurmOwn)).JobState, 'COMPLETED');
   assert.ok(existsSync(join(dir, 'state', 'job_state')), 'the controller saved its state in the cluster directory');
+
+  // A drained node (Slurm drains one whose job step it could not kill) is resumed by `up`.
+  const node = spawnSync('hostname', ['-s'], { encoding: 'utf8' }).stdout.trim();
+  assert.equal(slurm('scontrol', ['update', `nodename=${node}`, 'state=drain', 'reason=uwsrun-test'], slurmOwn).code, 0);
+  const resumed = cluster('up', env);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stderr, /node \S+ was 'drain\S*' \(reason: uwsrun-test\): resumed/);
+  assert.equal(cluster('status', env).code, 0);
 
   // `down` with a job that ignores SIGTERM and has a child of its own: nothing of it is left.
   const pidFile = join(dir, 'pids');

@@ -101,7 +101,7 @@ test("a relative cwd is the definitions file's directory, whoever submits from w
   }
 });
 
-test('durations with units in definitions; executor: local runs; executor: slurm validates but is refused at submit', T, () => {
+test('durations with units in definitions; executor: local runs; executor: slurm validates and submits (PENDING, executor slurm)', T, () => {
   const sb = new Sandbox([
     'defaults:',
     '  executor: local',
@@ -130,11 +130,15 @@ test('durations with units in definitions; executor: local runs; executor: slurm
     assert.equal(job.executionDuration, 7200);
     assert.equal(Date.parse(job.destruction) - Date.parse(job.creationTime), 86_400_000);
     const before = jobDirs(sb);
-    const s = sb.run(['submit', 'cluster', '--run']);
-    assert.equal(s.code, 2);
-    assert.equal(s.stdout, '');
-    assert.equal(s.stderr, 'uwsrun: definition cluster has executor: slurm, which is not supported yet; only local jobs run\n');
-    assert.deepEqual(jobDirs(sb), before, 'nothing created');
+    // A slurm job is a job like any other until it is handed over (SPEC §11): PENDING here.
+    const s = sb.run(['submit', 'cluster']);
+    assert.equal(s.code, 0, s.stderr);
+    const cluster = sb.job(s.stdout.trim());
+    assert.equal(cluster.phase, 'PENDING');
+    assert.equal(cluster.executor, 'slurm');
+    assert.equal(cluster.slurmJobId, null);
+    assert.equal(job.executor, 'local');
+    assert.equal(jobDirs(sb).length, before.length + 1);
   } finally {
     sb.cleanup();
   }

@@ -32,7 +32,7 @@ const programOf = (file: string): string => {
 
 test('there is Perl to check (src/executors/*/*.pl, src/run/*.pl)', () => {
   const names = perlFiles.map((f) => f.slice(join(ROOT, 'src').length + 1)).sort();
-  assert.deepEqual(names, ['executors/local/launcher.pl', 'executors/local/wrapper.pl', 'run/notify.pl']);
+  assert.deepEqual(names, ['executors/local/launcher.pl', 'executors/local/wrapper.pl', 'executors/slurm/batch.pl', 'run/notify.pl']);
 });
 
 for (const file of perlFiles) {

@@ -7,6 +7,7 @@ import { UserError } from '../../src/errors.js';
 
 const EVENTS: TransitionEvent[] = [
   'run', 'start', 'up', 'abort', 'hold', 'release', 'dependency-failed', 'exit-ok', 'exit-failed', 'aborted', 'lost', 'retry', 'archive',
+  'handover', 'refused',
 ];
 const job = (phase: Phase, startTime: string | null = null) => ({ jobId: 'job123', phase, startTime });
 

@@ -18,7 +18,7 @@ const ids = (entries: QueueEntry[]) => entries.map((e) => e.jobId);
 
 test('queue entry names round-trip and sort in queue order', () => {
   const e = queued('abcdef123456', 'my.def-1', 42, 3);
-  assert.deepEqual({ ...e, name: undefined }, { name: undefined, queuedAt: 42, jobId: 'abcdef123456', maxRunning: 3, defKey: 'my.def-1', waits: false });
+  assert.deepEqual({ ...e, name: undefined }, { name: undefined, queuedAt: 42, jobId: 'abcdef123456', maxRunning: 3, defKey: 'my.def-1', waits: false, slurm: false });
   const w = parseEntry(entryName({ jobId: 'abcdef123456', definition: 'd', queuedAt: 7, maxRunning: null, after: [{ jobId: 'zzzzzz', any: false }] }))!;
   assert.deepEqual([w.waits, w.maxRunning, w.defKey], [true, null, 'd'], 'a job that may wait is marked in its entry');
   assert.deepEqual(ids(sorted(queued('cccccc', 'a', 100), queued('aaaaaa', 'a', 9), queued('bbbbbb', 'a', 10))), ['aaaaaa', 'bbbbbb', 'cccccc']);
@@ -65,4 +65,26 @@ test('a job that may not start yet holds no slot and does not block the jobs beh
   let asked = 0;
   selectJobsToStart({}, q, 5, (e) => (asked++, e.jobId !== 'aaaaaa'));
   assert.equal(asked, 1, 'only entries marked as waiting are asked about');
+});
+
+const slurmQueued = (jobId: string, definition: string, queuedAt: number, maxRunning: number | null = null): QueueEntry =>
+  parseEntry(entryName({ jobId, definition, queuedAt, maxRunning, executor: 'slurm' }))!;
+const slurmHot = (definition: string, phase: 'QUEUED' | 'EXECUTING', maxRunning: number | null = null): HotEntry => ({
+  ...hot(definition, 1, maxRunning), phase, pid: null, pidStart: null, executor: 'slurm', slurmJobId: '7', handoverAt: '2026-01-01T00:00:00.000Z',
+});
+
+test('slurm jobs: the HOME-wide limit does not count them, their maxRunning counts those handed over, limit 0 stops them (SPEC §11)', () => {
+  const e = slurmQueued('ssssss', 'cluster', 5, 2);
+  assert.equal(e.slurm, true);
+  assert.equal(e.maxRunning, 2);
+  assert.match(e.name, /\.ssssss\.s2\.cluster$/);
+  // Two local jobs fill a HOME of limit 2: the slurm jobs behind them are still handed over.
+  const full = { l1: hot('a', 1), l2: hot('a', 2) };
+  const q = sorted(queued('aaaaaa', 'a', 3), slurmQueued('ssssss', 'cluster', 4), slurmQueued('tttttt', 'cluster', 5));
+  assert.deepEqual(ids(selectJobsToStart(full, q, 2)), ['ssssss', 'tttttt']);
+  // Handed-over jobs (pending or running in Slurm) fill the definition's maxRunning, not the HOME.
+  const handed = { h1: slurmHot('cluster', 'QUEUED', 2), h2: slurmHot('cluster', 'EXECUTING', 2) };
+  const capped = sorted(slurmQueued('ssssss', 'cluster', 4, 2), queued('aaaaaa', 'a', 5));
+  assert.deepEqual(ids(selectJobsToStart(handed, capped, 1)), ['aaaaaa']);
+  assert.deepEqual(ids(selectJobsToStart({}, capped, 0)), []);
 });

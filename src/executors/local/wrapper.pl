@@ -8,6 +8,8 @@ use strict;
 use POSIX ();
 # How much room the exit file keeps for the wrapper's last word.
 use constant EXIT_ROOM => 512;
+# Set by the Slurm batch script (../slurm/batch.pl).
+our $inSlurm = 0;
 
 sub slurp { my ($f) = @_; open(my $h, '<', $f) or return undef; local $/; my $t = <$h>; close $h; return $t; }
 
@@ -17,7 +19,9 @@ sub startTimeOf { my ($pid) = @_; return (split / /, (slurp("/proc/$pid/stat") /
 # launcher's pipe for a local job, a file in the job's records for a Slurm job.
 sub wrapper {
   my ($id, $d, $exit, $broken, $cwd, $hold, $grace, $cmd, $env, $up) = @_;
-  $0 = "uwsrun-wrapper $id";
+  # What ps shows. In a Slurm batch job without a space: Slurm reads /proc/PID/stat with
+  # scanf's %s, and a space in the command name hides the process from its kill tree.
+  $0 = $main::inSlurm ? "uwsrun-wrapper:$id" : "uwsrun-wrapper $id";
   $SIG{CHLD} = 'DEFAULT'; $SIG{PIPE} = 'DEFAULT';
   POSIX::setsid();
   subreaper();

@@ -1,0 +1,103 @@
+// P7: 30 trivial jobs through uwsrun's slurm executor vs the same 30 submitted with plain
+// `sbatch --wrap true` and waited for by polling `squeue` every 100 ms, on the cluster that
+// SLURM_CONF names (else the test cluster of scripts/slurm-cluster.sh, brought up).
+// Reports both wall times (submit to all ended) and their ratio (goal <= 1.2x), the runner's
+// CPU per Slurm job (goal <= 5 ms; utime + stime from /proc/PID/stat of the runner, counted
+// from its first handover to the last end, so its start-up is not in it), and the Slurm
+// commands per second the runner ran during the drain (from the line it writes to runner.log
+// when it goes idle).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN, ROOT, fmt, row, tempHome } from './lib.mjs';
+
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100;
+
+function slurmConf() {
+  if (process.env.SLURM_CONF) return process.env.SLURM_CONF;
+  const out = execFileSync(join(ROOT, 'scripts', 'slurm-cluster.sh'), ['up'], { encoding: 'utf8' });
+  return /^export SLURM_CONF=(.+)$/m.exec(out)[1];
+}
+
+const cpuMs = (pid) => {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
+};
+
+const sleep = (ms) => spawnSync('sleep', [String(ms / 1000)]);
+
+function throughUwsrun(n, env) {
+  const h = tempHome('p7', '  strue:\n    executor: slurm\n    command: ["true"]\n    parameters: { i: { type: integer } }\n');
+  const e = { ...h.env, ...env };
+  try {
+    const lines = Array.from({ length: n }, (_, i) => JSON.stringify({ i })).join('\n');
+    const params = join(h.dir, 'params.jsonl');
+    writeFileSync(params, `${lines}\n`);
+    const t0 = performance.now();
+    const ids = execFileSync(BIN, ['submit', 'strue', '--run', '--params-from', params], { env: e, encoding: 'utf8' }).trim().split('\n');
+    // The runner, once it has recorded itself: its CPU from here on is the drain's.
+    let runner;
+    let cpu0;
+    const stateFile = join(e.UWSRUN_HOME, 'state.json');
+    for (let t = 0; t < 500 && cpu0 === undefined; t++) {
+      runner = existsSync(stateFile) ? JSON.parse(readFileSync(stateFile, 'utf8')).runner : null;
+      if (runner) cpu0 = cpuMs(runner.pid);
+      else sleep(10);
+    }
+    const w = spawnSync(BIN, ['wait', ...ids, '--timeout', '600'], { env: e, encoding: 'utf8' });
+    const wall = performance.now() - t0;
+    const cpu1 = runner ? cpuMs(runner.pid) : undefined;
+    if (w.status !== 0) throw new Error(`uwsrun wait: exit ${w.status}: ${w.stderr}`);
+    const phases = JSON.parse(execFileSync(BIN, ['list', '--json'], { env: e, encoding: 'utf8' })).map((j) => j.phase);
+    if (phases.some((p) => p !== 'COMPLETED')) throw new Error(`not all COMPLETED: ${phases.join(' ')}`);
+    // The runner's own count of its Slurm commands, written when it goes idle.
+    const log = join(e.UWSRUN_HOME, 'runner.log');
+    let calls;
+    for (let t = 0; t < 1000 && !calls; t++) {
+      calls = /Slurm commands run: (.*)$/m.exec(existsSync(log) ? readFileSync(log, 'utf8') : '')?.[1];
+      if (!calls) sleep(20);
+    }
+    const total = (calls ?? '').split(', ').reduce((sum, part) => sum + (Number(part.split(' ')[1]) || 0), 0);
+    return { wall, cpuPerJob: cpu0 !== undefined && cpu1 !== undefined ? (cpu1 - cpu0) / n : NaN, calls, perSecond: total / (wall / 1000) };
+  } finally {
+    h.cleanup();
+  }
+}
+
+function plainSbatch(n, env, extra = []) {
+  const e = { ...process.env, ...env };
+  const t0 = performance.now();
+  const ids = [];
+  for (let i = 0; i < n; i++) {
+    ids.push(execFileSync('sbatch', ['--parsable', '--job-name=p7-plain', '--output=/dev/null', ...extra, '--wrap', 'true'], { env: e, encoding: 'utf8' }).trim().split(';')[0]);
+  }
+  for (;;) {
+    const r = spawnSync('squeue', ['-h', '-t', 'all', '-j', ids.join(','), '-o', '%T'], { env: e, encoding: 'utf8' });
+    const states = r.stdout.split('\n').filter(Boolean);
+    if (states.every((s) => !/^(PENDING|CONFIGURING|RUNNING|COMPLETING)$/.test(s))) break;
+    sleep(100);
+  }
+  return { wall: performance.now() - t0 };
+}
+
+export function benchSlurm({ n = 30 } = {}) {
+  const env = { SLURM_CONF: slurmConf() };
+  const plain = plainSbatch(n, env);
+  // What SPEC §11's --export=NONE costs Slurm itself (it sets up the job's environment on the node).
+  const none = plainSbatch(n, env, ['--export=NONE']);
+  const uws = throughUwsrun(n, env);
+  return { n, plain: plain.wall, exportNone: none.wall, uwsrun: uws.wall, cpuPerJob: uws.cpuPerJob, calls: uws.calls, perSecond: uws.perSecond };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const m = benchSlurm({ n: Number(process.argv[2]) || 30 });
+  console.log(row(['P7 slurm', 'uwsrun', 'peer', 'ratio / goal'], [40, 14, 22, 24]));
+  console.log(row([`${m.n} trivial jobs, submit to all ended`, fmt(m.uwsrun), `sbatch+squeue ${fmt(m.plain)}`, `${(m.uwsrun / m.plain).toFixed(2)}x (goal <= 1.2x)`], [40, 14, 22, 24]));
+  console.log(row(['  same peer with --export=NONE', '', `sbatch+squeue ${fmt(m.exportNone)}`, `${(m.uwsrun / m.exportNone).toFixed(2)}x`], [40, 14, 22, 24]));
+  console.log(row(['runner CPU per Slurm job', fmt(m.cpuPerJob), '', 'goal <= 5 ms'], [40, 14, 22, 24]));
+  console.log(row(['Slurm commands/s during the drain', m.perSecond.toFixed(1), m.calls ?? '', ''], [40, 14, 22, 24]));
+}

@@ -1,0 +1,105 @@
+// How a Slurm job's life is recorded, inside a state transaction, each step a row of the one
+// transition table (core/phases.ts), exactly as for local jobs (run/lifecycle.ts):
+//   handover   QUEUED -> QUEUED     slurmJobId recorded (the hot entry holds it)
+//   refused    QUEUED -> ERROR      sbatch's message (fatal)
+//   start      QUEUED -> EXECUTING  the batch job runs on a node (pid stays null)
+//   up         startTime            the wrapper's RECORDS/up file: the command runs
+//   end        from the exit file the wrapper wrote, unless Slurm's end state decides
+//              (TIMEOUT, OUT_OF_MEMORY, ...); without one, from Slurm's own record; without
+//              that, ERROR "lost".
+// A job's own files (last stderr line, results) are read before the transaction (EndFacts).
+
+import { statSync } from 'node:fs';
+import { type JobRecord, isoNow } from '../../core/job.js';
+import { applyTransition } from '../../core/phases.js';
+import type { Transaction } from '../../store/state.js';
+import type { HomeLayout } from '../../store/home.js';
+import type { EndFacts } from '../../run/job-files.js';
+import { readExitFile } from '../../run/lifecycle.js';
+import { type SlurmJobState, slurmOnlyVerdict, slurmVerdict } from './states.js';
+
+export const upFile = (layout: HomeLayout, jobId: string): string => `${layout.recordDir(jobId)}/up`;
+
+/** When the command started (RECORDS/up's mtime), or undefined while it has not. */
+export function upTime(layout: HomeLayout, jobId: string): string | undefined {
+  try {
+    return new Date(statSync(upFile(layout, jobId)).mtimeMs).toISOString();
+  } catch {
+    return undefined;
+  }
+}
+
+export function recordHandover(tx: Transaction, job: JobRecord, slurmJobId: string): void {
+  applyTransition(job, 'handover');
+  tx.putHot({ ...job, slurmJobId });
+}
+
+export function recordRefused(tx: Transaction, job: JobRecord, message: string): void {
+  const row = applyTransition(job, 'refused');
+  tx.finish({ ...job, phase: row.to, endTime: isoNow(), errorSummary: { type: 'fatal', message: `sbatch refused the job: ${message}` } });
+}
+
+/** The batch job runs: EXECUTING, startTime null until the command is up. */
+export function recordSlurmStart(tx: Transaction, job: JobRecord): JobRecord {
+  const row = applyTransition(job, 'start');
+  const started = { ...job, phase: row.to, pid: null, pidStart: null, startTime: null };
+  tx.putHot(started);
+  return tx.getJob(job.jobId) ?? started;
+}
+
+export function recordSlurmUp(tx: Transaction, job: JobRecord, at: string): void {
+  if (job.phase !== 'EXECUTING' || job.startTime !== null) return;
+  applyTransition(job, 'up');
+  tx.putHot({ ...job, startTime: at });
+}
+
+const describeStatus = (s: { exitCode: number | null; signal: string | null }): string =>
+  s.signal ? `killed by signal ${s.signal}` : `exited with status ${s.exitCode}`;
+
+/**
+ * The batch job has ended (Slurm says so, or has forgotten it). `slurm`: Slurm's last word
+ * on it, if any. Returns the line for runner.log.
+ */
+export function recordSlurmEnd(tx: Transaction, jobId: string, slurm: SlurmJobState | undefined, facts: EndFacts, cancelledByUs: boolean): string | undefined {
+  let job = tx.getJob(jobId);
+  if (!job || (job.phase !== 'EXECUTING' && job.phase !== 'QUEUED')) return undefined;
+  if (job.phase === 'QUEUED') job = recordSlurmStart(tx, job);
+  const up = job.startTime === null ? upTime(tx.layout, jobId) : undefined;
+  if (up) {
+    recordSlurmUp(tx, job, up);
+    job = tx.getJob(jobId) ?? job;
+  }
+  const own = readExitFile(tx.layout, jobId);
+  const base = { ...job, endTime: isoNow(), exitCode: own?.exitCode ?? null, signal: own?.signal ?? null, results: facts.results };
+  const finish = (event: 'aborted' | 'lost' | 'exit-ok' | 'exit-failed', errorSummary: JobRecord['errorSummary'], extra: Partial<JobRecord> = {}) => {
+    const row = applyTransition(job!, event);
+    tx.finish({ ...base, ...extra, phase: row.to, errorSummary });
+  };
+  const slurmSays = slurm ? `Slurm: ${slurm.state}` : 'Slurm no longer knows it';
+  if (job.abortRequested) {
+    const reason = tx.state.jobs[jobId]?.abortReason ?? null;
+    finish('aborted', reason ? { type: 'transient', message: reason } : null);
+  } else if (slurm && slurmVerdict(slurm, cancelledByUs)) {
+    const v = slurmVerdict(slurm, cancelledByUs)!;
+    finish(v.phase === 'ABORTED' ? 'aborted' : 'exit-failed', v.errorSummary);
+  } else if (own?.error !== undefined) {
+    finish('exit-failed', { type: 'fatal', message: own.error });
+  } else if (own) {
+    if (own.exitCode === 0) finish('exit-ok', null);
+    else {
+      const line = facts.stderrLine;
+      finish('exit-failed', { type: 'fatal', message: line ? `${describeStatus(own)}: ${line}` : describeStatus(own) });
+    }
+  } else if (slurm) {
+    const v = slurmOnlyVerdict(slurm);
+    finish(v.phase === 'COMPLETED' ? 'exit-ok' : 'exit-failed', v.errorSummary, { exitCode: v.exitCode });
+  } else {
+    finish('lost', {
+      type: 'transient',
+      message: `the job was lost: Slurm no longer knows job ${job.slurmJobId ?? '?'} and it left no exit status`,
+    });
+  }
+  const ended = tx.getJob(jobId);
+  const how = own?.error ?? (own ? (own.signal ? `signal ${own.signal}` : `exit code ${own.exitCode}`) : 'no exit status');
+  return `job ${jobId}: ended ${ended?.phase ?? '?'} (${how}; ${slurmSays})`;
+}
