@@ -53,8 +53,7 @@ export async function superviseActiveJobs(store: Store, now = Date.now()): Promi
   }
   store.update((tx) => {
     const supervised = runnerAlive(tx.state);
-    // Jobs retried here (run/retry.ts): queued by this transaction, their entries not yet written.
-    let requeued = 0;
+
     for (const id of tx.activeJobIds()) {
       const job = tx.getJob(id);
       if (!job) {
@@ -66,10 +65,7 @@ export async function superviseActiveJobs(store: Store, now = Date.now()): Promi
       const say = (line: string) => lines.push(line);
       if (!supervised && job.pid !== null && !isProcessAlive(job.pid, job.pidStart)) {
         const known = facts.get(id);
-        if (known && recordEnd(tx, id, undefined, known, { say, now })) {
-          if (tx.getJob(id)?.phase === 'QUEUED') requeued++;
-          continue;
-        }
+        if (known && recordEnd(tx, id, undefined, known, { say, now })) continue;
         if (tx.state.jobs[id]?.leftoverSince) continue;
         // Ended after the look above: recorded by the runner woken below, never aborted here.
         if (!known && !job.abortRequested) continue;
@@ -78,7 +74,8 @@ export async function superviseActiveJobs(store: Store, now = Date.now()): Promi
       if (did) lines.push(did);
     }
     lines.push(...resumeNotifications(tx));
-    const needy = jobsNeedingRunner(tx.state, tx.layout) + requeued;
+    // Jobs retried here (run/retry.ts) are queued by this transaction: their entries are not written yet.
+    const needy = jobsNeedingRunner(tx.state, tx.layout) + (tx.requeued ? 1 : 0);
     if (needy > 0) {
       wake = runnerWakeFor(tx);
       if ('spawn' in wake) lines.push(`started a runner for ${needy} queued or executing job${needy === 1 ? '' : 's'}`);

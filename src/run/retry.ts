@@ -9,7 +9,8 @@
 //     would take one for a start already done and adopt the dead attempt) and fresh logs;
 //     recordEnd reads exit.N when it finds no exit file, should the transaction be lost;
 //   - then the record: phase QUEUED, attempt N + 1, attempt N appended to `attempts`, and
-//     `retryAfter` = its end + retryDelay. job.json is written before the state write that
+//     `retryAfter` = its end + retryDelay; a Slurm job's slurmJobId and handover mark are
+//     cleared (and its RECORDS/batch and up kept as batch.N, up.N): handed over afresh. job.json is written before the state write that
 //     drops the job's hot entry; a hot entry left beside a job.json that counts a later
 //     attempt is stale (core/job.ts staleHot), so the end is never recorded twice.
 // The delay is data: the queue gate (core/gate.ts) lets no runner start a QUEUED job before
@@ -48,6 +49,8 @@ function retireAttemptFiles(tx: Transaction, jobId: string, attempt: number, say
   const layout = tx.layout;
   keepAs(layout.exitFile(jobId), layout.attemptFile(jobId, 'exit', attempt));
   keepAs(layout.startMarker(jobId), layout.attemptFile(jobId, 'started', attempt));
+  // A Slurm job's (executors/slurm/): the batch script's mark that it ran, and "up".
+  for (const name of ['batch', 'up']) keepAs(join(layout.recordDir(jobId), name), join(layout.recordDir(jobId), `${name}.${attempt}`));
   for (const stream of ['stdout', 'stderr'] as const) {
     const from = stream === 'stdout' ? layout.stdoutLog(jobId) : layout.stderrLog(jobId);
     try {
@@ -96,8 +99,11 @@ export function recordRetry(tx: Transaction, ended: JobRecord, errorSummary: Err
     pidStart: null,
     abortRequested: null,
     retryAfter: delay > 0 ? new Date(endedAt + delay * 1000).toISOString() : null,
+    // A Slurm job is handed over afresh: a new batch job.
+    ...(ended.executor === 'slurm' ? { slurmJobId: null } : {}),
   };
-  tx.putHot(next, { queuedAt: ++tx.state.queueSeq });
+  tx.putHot(next, { queuedAt: ++tx.state.queueSeq, ...(ended.executor === 'slurm' ? { handoverAt: null } : {}) });
+  tx.requeued = true;
   const retries = ended.definitionSnapshot?.retries ?? 0;
   const when = delay > 0 ? ` after ${delay} s (not before ${next.retryAfter})` : '';
   say(`job ${ended.jobId}: attempt ${attempt} failed (${errorSummary?.message ?? 'ERROR'}): queued again for retry ${attempt} of ${retries}${when}`);

@@ -104,8 +104,6 @@ export class Runner {
   /** Final records being written into job.json in the background, then what was written. */
   private migrating = false;
   private migrated: Map<string, string | null> | undefined;
-  /** A job went back to the queue in the held transaction (a retry): list the queue again after its commit. */
-  private requeued = false;
   /** It left (idle, or told to go) and exits once its notifications are spawned. */
   private leaving = false;
   /** The slurm executor, loaded (with execa) only once a Slurm job is about. */
@@ -256,8 +254,9 @@ export class Runner {
       this.migrateIfDue(held.tx.state);
       this.slurm?.afterCommit(held.tx.state);
     }
-    if (this.requeued) {
-      this.requeued = false;
+    // A job retried in it (run/retry.ts, local or Slurm): its new queue entry was written by
+    // the commit, after the listing was read; it is read again now.
+    if (held?.tx.requeued) {
       this.queue.invalidate();
       this.schedule();
     }
@@ -318,11 +317,7 @@ export class Runner {
       // schedule): its files are read again by the next supervise, and it comes back here.
       this.facts.delete(id);
       this.perJob(id, () => {
-        if (!recordEnd(tx, id, status, facts, { say: this.sayFor(id), table: this.procTable() })) return;
-        this.exits.delete(id);
-        // Retried (run/retry.ts): its new queue entry is written by this transaction's
-        // commit, after the listing was read; it is read again then.
-        if (tx.getJob(id)?.phase === 'QUEUED') this.requeued = true;
+        if (recordEnd(tx, id, status, facts, { say: this.sayFor(id), table: this.procTable() })) this.exits.delete(id);
       });
     }
     const now = Date.now();

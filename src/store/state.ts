@@ -27,7 +27,7 @@ import {
 import { dirname } from 'node:path';
 import { LowSync, type SyncAdapter } from 'lowdb';
 import { DamagedRecordError, MissingRecordError, UserError, storeError } from '../errors.js';
-import { type HotEntry, type JobRecord, isJobId, mergeHot } from '../core/job.js';
+import { type HotEntry, type JobRecord, isJobId, mergeHot, staleHot } from '../core/job.js';
 import { isFinal } from '../core/phases.js';
 import {
   type PendingFile, commitTemp, describeFsError, discardTemp, fsyncDir, fsyncDirAsync, readOwnFile, writeFileDurable,
@@ -635,6 +635,8 @@ export class Transaction {
   readonly afterCommit: (() => void)[] = [];
   /** What is done once the lock is released (slow clean-ups, spawning notifiers). */
   readonly afterUnlock: (() => void)[] = [];
+  /** A job went back to the queue (a retry, run/retry.ts): its new queue entry is written at commit. */
+  requeued = false;
   /** PENDING and QUEUED records changed by this transaction, written at commit (writeRecords). */
   private readonly records = new Map<string, JobRecord>();
 
@@ -651,7 +653,8 @@ export class Transaction {
     const own = this.records.get(jobId);
     if (own) return own;
     const job = this.store.jobFrom(this.state, jobId);
-    if (job && (isFinal(job.phase) || job.phase === 'QUEUED') && this.state.jobs[jobId]) {
+    const hot = this.state.jobs[jobId];
+    if (job && hot && (isFinal(job.phase) || staleHot(job, hot))) {
       // A final job.json beside a hot entry, or one that queued the job's next attempt
       // (staleHot): a writer died between the two steps.
       delete this.state.jobs[jobId];
@@ -823,7 +826,9 @@ export class Transaction {
     const prev = this.state.jobs[job.jobId];
     const queuedAt = extra.queuedAt !== undefined ? extra.queuedAt : prev?.queuedAt ?? job.queuedAt ?? null;
     // A QUEUED job being (or handed) over to Slurm is active: it has a hot entry (SPEC §11).
-    const handedOver = job.phase === 'QUEUED' && (extra.handoverAt ?? prev?.handoverAt ?? null) !== null;
+    // (extra.handoverAt null: handed back, as by a retry, run/retry.ts.)
+    const handoverAt = extra.handoverAt !== undefined ? extra.handoverAt : prev?.handoverAt ?? null;
+    const handedOver = job.phase === 'QUEUED' && handoverAt !== null;
     if (waitsInRecord(job) && !handedOver) {
       this.records.set(job.jobId, { ...job, queuedAt });
       delete this.state.jobs[job.jobId];

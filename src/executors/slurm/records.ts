@@ -17,6 +17,7 @@ import type { HomeLayout } from '../../store/home.js';
 import type { EndFacts } from '../../run/job-files.js';
 import { readExitFile } from '../../run/lifecycle.js';
 import { type SlurmJobState, slurmOnlyVerdict, slurmVerdict } from './states.js';
+import { recordRetry, retriesLeft } from '../../run/retry.js';
 
 export const upFile = (layout: HomeLayout, jobId: string): string => `${layout.recordDir(jobId)}/up`;
 
@@ -71,7 +72,14 @@ export function recordSlurmEnd(tx: Transaction, jobId: string, slurm: SlurmJobSt
   }
   const own = readExitFile(tx.layout, jobId);
   const base = { ...job, endTime: isoNow(), exitCode: own?.exitCode ?? null, signal: own?.signal ?? null, results: facts.results };
+  let retried: string | undefined;
   const finish = (event: 'aborted' | 'lost' | 'exit-ok' | 'exit-failed', errorSummary: JobRecord['errorSummary'], extra: Partial<JobRecord> = {}) => {
+    // A failed attempt with retries left is run again (SPEC §13), as for a local job
+    // (run/retry.ts); an abort, a time limit (TIMEOUT) or a refused handover never is.
+    if ((event === 'exit-failed' || event === 'lost') && retriesLeft(job!)) {
+      recordRetry(tx, { ...base, ...extra }, errorSummary, (line) => (retried = line));
+      return;
+    }
     const row = applyTransition(job!, event);
     tx.finish({ ...base, ...extra, phase: row.to, errorSummary });
   };
@@ -99,6 +107,7 @@ export function recordSlurmEnd(tx: Transaction, jobId: string, slurm: SlurmJobSt
       message: `the job was lost: Slurm no longer knows job ${job.slurmJobId ?? '?'} and it left no exit status`,
     });
   }
+  if (retried) return retried;
   const ended = tx.getJob(jobId);
   const how = own?.error ?? (own ? (own.signal ? `signal ${own.signal}` : `exit code ${own.exitCode}`) : 'no exit status');
   return `job ${jobId}: ended ${ended?.phase ?? '?'} (${how}; ${slurmSays})`;
