@@ -27,7 +27,7 @@ import {
 import { dirname } from 'node:path';
 import { LowSync, type SyncAdapter } from 'lowdb';
 import { DamagedRecordError, MissingRecordError, UserError, storeError } from '../errors.js';
-import { type HotEntry, type JobRecord, isJobId, mergeHot } from '../core/job.js';
+import { type HotEntry, type JobRecord, isJobId, mergeHot, staleHot } from '../core/job.js';
 import { isFinal } from '../core/phases.js';
 import {
   type PendingFile, commitTemp, describeFsError, discardTemp, fsyncDir, fsyncDirAsync, readOwnFile, writeFileDurable,
@@ -651,9 +651,11 @@ export class Transaction {
     const own = this.records.get(jobId);
     if (own) return own;
     const job = this.store.jobFrom(this.state, jobId);
-    if (job && (isFinal(job.phase) || job.phase === 'QUEUED') && this.state.jobs[jobId]) {
+    const hot = this.state.jobs[jobId];
+    if (job && hot && (isFinal(job.phase) || staleHot(job, hot))) {
       // A final job.json beside a hot entry, or one that queued the job's next attempt
-      // (staleHot): a writer died between the two steps.
+      // (staleHot): a writer died between the two steps. (A QUEUED job handed to Slurm has
+      // a hot entry of its own, which is not stale.)
       delete this.state.jobs[jobId];
     }
     return job;
