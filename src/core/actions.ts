@@ -8,13 +8,12 @@ import { join } from 'node:path';
 import { type JobRecord, isoNow } from './job.js';
 import { type Phase, applyTransition, isFinal } from './phases.js';
 import { DamagedRecordError, EXIT, UserError, noSuchJob, usageError } from '../errors.js';
-import type { Store } from '../store/state.js';
+import type { StateData, Store } from '../store/state.js';
 import { readEntries, removeEntry } from '../store/queue-dir.js';
 import { SYNCFS_FROM, prepareSyncfs } from '../store/syncfs.js';
 import { needsRunner, nudgeRunner, runnerWakeFor, wakeRunner, type RunnerWake } from '../run/ensure-runner.js';
 import { abortJob, terminateUnreadableJob } from '../run/abort.js';
 import { readStartMarker } from '../run/lifecycle.js';
-import { handedOver } from './hold.js';
 import type { HomeLayout } from '../store/home.js';
 
 /** Queues PENDING jobs (FIFO); returns, per id, the queued job or the refusal. */
@@ -52,7 +51,7 @@ export async function deleteJob(store: Store, jobId: string, onlyIf?: (job: JobR
   for (;;) {
     let job = store.getJob(jobId);
     if (!job) throw noSuchJob(jobId);
-    if (!isFinal(job.phase) && !abortsInPlace(store.layout, job)) {
+    if (!isFinal(job.phase) && !abortsInPlace(store.readState(), store.layout, job)) {
       try {
         job = await abortJob(store, jobId, onlyIf);
       } catch (err) {
@@ -72,7 +71,7 @@ export async function deleteJob(store: Store, jobId: string, onlyIf?: (job: JobR
       if (!isFinal(now.phase)) {
         // No process involved: aborted and removed in this one transaction, so the jobs
         // waiting on it (run/waiting.ts) see it deleted, never ABORTED first.
-        if (!abortsInPlace(tx.layout, now)) return 'started'; // it started meanwhile
+        if (!abortsInPlace(tx.state, tx.layout, now)) return 'started'; // it started meanwhile
         now = { ...now, phase: applyTransition(now, 'abort').to, endTime: isoNow() };
         tx.finish(now);
       }
@@ -91,10 +90,13 @@ export async function deleteJob(store: Store, jobId: string, onlyIf?: (job: JobR
   }
 }
 
-/** A job whose abort involves no process: PENDING, HELD, or QUEUED, never started and not handed to Slurm. */
-function abortsInPlace(layout: HomeLayout, job: JobRecord): boolean {
+/**
+ * A job whose abort involves no process and no executor: PENDING, HELD, or QUEUED, never
+ * started and with no hot entry (a QUEUED job has one while it is handed to Slurm).
+ */
+function abortsInPlace(state: StateData, layout: HomeLayout, job: JobRecord): boolean {
   return job.phase === 'PENDING' || job.phase === 'HELD'
-    || (job.phase === 'QUEUED' && !readStartMarker(layout, job.jobId) && !handedOver(job));
+    || (job.phase === 'QUEUED' && !state.jobs[job.jobId] && !readStartMarker(layout, job.jobId));
 }
 
 export interface CleanFilter {

@@ -15,9 +15,6 @@ import { entryName, removeEntry } from '../store/queue-dir.js';
 import { readStartMarker } from '../run/lifecycle.js';
 import { type RunnerWake, runnerWakeFor, wakeRunner } from '../run/ensure-runner.js';
 
-/** Whether a QUEUED job was handed over to a cluster scheduler (its slurmJobId, SPEC §4). */
-export const handedOver = (job: JobRecord): boolean => Boolean((job as { slurmJobId?: string | null }).slurmJobId);
-
 /** Holds each job; returns, per id, the held job or the refusal. */
 export function holdJobs(store: Store, ids: string[]): (JobRecord | Error)[] {
   return store.update((tx) => ids.map((id): JobRecord | Error => {

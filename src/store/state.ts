@@ -656,7 +656,8 @@ export class Transaction {
     const hot = this.state.jobs[jobId];
     if (job && hot && (isFinal(job.phase) || staleHot(job, hot))) {
       // A final job.json beside a hot entry, or one that queued the job's next attempt
-      // (staleHot): a writer died between the two steps.
+      // (staleHot): a writer died between the two steps. (A QUEUED job handed to Slurm has
+      // a hot entry of its own, which is not stale.)
       delete this.state.jobs[jobId];
     }
     return job;
