@@ -651,9 +651,11 @@ export class Transaction {
     const own = this.records.get(jobId);
     if (own) return own;
     const job = this.store.jobFrom(this.state, jobId);
-    if (job && (isFinal(job.phase) || job.phase === 'QUEUED') && this.state.jobs[jobId]) {
+    const hot = this.state.jobs[jobId];
+    if (job && hot && (isFinal(job.phase) || (job.phase === 'QUEUED' && hot.executor !== 'slurm'))) {
       // A final job.json beside a hot entry, or one that queued the job's next attempt
-      // (staleHot): a writer died between the two steps.
+      // (staleHot): a writer died between the two steps. (A QUEUED job in Slurm's hands has
+      // a hot entry of its own: SPEC §11.)
       delete this.state.jobs[jobId];
     }
     return job;
