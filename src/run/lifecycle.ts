@@ -145,7 +145,13 @@ export function recordEnd(tx: Transaction, jobId: string, observed: ExitStatus |
   }
   if (own?.left) say(`job ${jobId}: its command ended, leaving ${own.left}: terminated (SIGTERM, SIGKILL after ${job.killGrace} s)`);
   const status = own ?? observed;
-  const base = { ...job, endTime: isoNow(), exitCode: status?.exitCode ?? null, signal: status?.signal ?? null };
+  const endTime = isoNow();
+  // An exit status (not an exec failure) means the command ran, so it was up even when its
+  // "up" report was not recorded before its end (both arrive together, or the end is found
+  // by a successor): startTime is the start marker's time, at the latest the end.
+  const ran = status !== undefined && status.error === undefined;
+  const startTime = job.startTime ?? (ran ? startMarkerTime(tx.layout, jobId) ?? endTime : null);
+  const base = { ...job, startTime, endTime, exitCode: status?.exitCode ?? null, signal: status?.signal ?? null };
   if (job.abortRequested) {
     const reason = tx.state.jobs[jobId]?.abortReason ?? null;
     finishAs(tx, base, 'aborted', reason ? { type: 'transient', message: reason } : null, facts, say);

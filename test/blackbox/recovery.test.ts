@@ -142,6 +142,28 @@ test('a job started by a runner that died before recording it is adopted, not st
   }
 });
 
+test('a job whose start went unrecorded and that ended before a successor looked: COMPLETED with a startTime (it ran), not null', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const { id, pid, pidStart } = await startedButUnrecorded(sb);
+    release(sb, id);
+    await waitFor(`job ${id}'s wrapper (pid ${pid}) to end`, () => !alive(pid, pidStart), 20_000);
+    assert.notEqual(readFileSync(join(sb.recordDir(id), 'exit'), 'utf8').trim(), '', 'its wrapper wrote the exit status');
+    const t = sb.run(['tick']);
+    assert.equal(t.code, 0, t.stderr);
+    const w = sb.run(['wait', id, '--timeout', '60']);
+    assert.equal(w.code, 0, w.stderr);
+    const job = sb.job(id);
+    assert.equal(job.phase, 'COMPLETED', JSON.stringify(job.errorSummary));
+    assert.equal(job.exitCode, 0);
+    assert.ok(job.startTime, `a job that ran has a startTime: ${JSON.stringify(job)}`);
+    assert.ok(Date.parse(job.startTime) <= Date.parse(job.endTime), `startTime ${job.startTime} is not after endTime ${job.endTime}`);
+    assert.deepEqual(ranLines(sb), [id], 'started exactly once');
+  } finally {
+    sb.cleanup();
+  }
+});
+
 test('a job adopted through its marker can still be aborted: ABORTED, its processes gone, never started again', T, async () => {
   const sb = new Sandbox(YAML);
   try {
