@@ -146,10 +146,11 @@ export function recordEnd(tx: Transaction, jobId: string, observed: ExitStatus |
   if (own?.left) say(`job ${jobId}: its command ended, leaving ${own.left}: terminated (SIGTERM, SIGKILL after ${job.killGrace} s)`);
   const status = own ?? observed;
   const endTime = isoNow();
-  // An exit status (not an exec failure) means the command ran, so it was up even when its
-  // "up" report was not recorded before its end (both arrive together, or the end is found
-  // by a successor): startTime is the start marker's time, at the latest the end.
-  const ran = status !== undefined && status.error === undefined;
+  // An exit status (not an exec failure) of a job nobody aborted means the command ran, so
+  // it was up even when its "up" report was not recorded before its end (the end was found
+  // by a successor): startTime is the start marker's time, at the latest the end. (A job
+  // aborted while starting was killed before its command ran: its startTime stays null.)
+  const ran = !job.abortRequested && status !== undefined && status.error === undefined;
   const startTime = job.startTime ?? (ran ? startMarkerTime(tx.layout, jobId) ?? endTime : null);
   const base = { ...job, startTime, endTime, exitCode: status?.exitCode ?? null, signal: status?.signal ?? null };
   if (job.abortRequested) {
