@@ -64,6 +64,7 @@ export async function deleteJob(store: Store, jobId: string, onlyIf?: (job: JobR
     // after the lock is released. Either may be missing: an archived job has no job
     // directory, and a job may have removed its own.
     const trash = join(store.layout.trashDir, `${jobId}.${process.pid}.${Date.now()}`);
+    await store.lockAhead();
     const deleted = store.update((tx): JobRecord | undefined | 'started' => {
       let now = tx.getJob(jobId);
       if (!now) throw noSuchJob(jobId);

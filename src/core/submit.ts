@@ -276,6 +276,7 @@ export async function submitJobs(store: Store, def: Definition, paramSets: Resol
     } catch (err) {
       throw writeError(err, store.home, 'a new job');
     }
+    await store.lockAhead();
     const existing = store.update((tx) => {
       // A dependency deleted since the command line named it: nothing is created (exit 3).
       for (const dep of opts.after ?? []) {

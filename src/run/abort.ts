@@ -182,6 +182,7 @@ async function waitForAbort(store: Store, jobId: string, job: JobRecord): Promis
     const procs = jobProcesses(job);
     if (procs.length === 0) {
       const facts = gatherEndFacts(store.layout, jobId);
+      await store.lockAhead();
       const ended = store.update((tx) => {
         const now = tx.getJob(jobId);
         // False when a process appeared since the scan (a fork): look again.

@@ -136,6 +136,7 @@ async function readMultipart(req: IncomingMessage, form: Form): Promise<void> {
       if (!failed) resolve();
     });
     req.on('aborted', () => fail(cutShort()));
+    req.on('error', () => fail(cutShort()));
     req.pipe(parser);
   });
 }

@@ -63,7 +63,7 @@ export class WaitHub {
     this.backstop = setInterval(() => {
       if (this.byJob.size === 0) return;
       this.check(true);
-      void superviseIfOrphaned(this.store.home, this.store.readState()).catch(() => { /* next time */ });
+      void Promise.resolve().then(() => superviseIfOrphaned(this.store.home, this.store.readState())).catch(() => { /* next time */ });
     }, BACKSTOP_MS);
     this.backstop.unref();
   }

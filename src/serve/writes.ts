@@ -4,9 +4,9 @@
 // takes the lock asynchronously (store/lock.ts acquireLockAsync: the same attempts, with
 // timers between them; 503 after 10 s) and hands it to the store (Store.handOverLock) just
 // before it calls the core function, which runs its first transaction with it at once. A
-// core function that makes further transactions (submit's commit, delete after an abort)
-// takes the lock for them as the CLI does: they follow within the same turn or after work
-// of its own, when other holders (the runner: ~10 ms batches) are brief. The lock is never
+// core function that makes a further transaction after an await (submit's commit, delete
+// after an abort, abort's wait) first calls store.lockAhead(), which in the server takes
+// the lock the same way (Store.takeLockAsync). The lock is never
 // held by this process across a turn of its event loop, so two requests never wait for
 // each other's lock.
 
@@ -15,6 +15,7 @@ import type { Store } from '../store/state.js';
 
 /** Runs `change` (a core function: submit, run, set, abort, delete) with the lock ready. */
 export async function withStateLock<T>(store: Store, change: () => T | Promise<T>): Promise<T> {
+  store.takeLockAsync ??= () => acquireLockAsync(store.layout.lockFile);
   const release = await acquireLockAsync(store.layout.lockFile);
   const releaseUnused = store.handOverLock(release);
   let result: T | Promise<T>;

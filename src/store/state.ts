@@ -352,6 +352,22 @@ export class Store {
     };
   }
 
+  /**
+   * Set by a process that must never sleep on the lock (`uwsrun serve`): how to take it
+   * without blocking. Core functions that make a transaction after an await (submit's
+   * commit, delete after its abort, abort's wait) call lockAhead() right before it, so
+   * that transaction, too, finds its lock ready instead of waiting synchronously.
+   */
+  takeLockAsync: (() => Promise<() => void>) | undefined;
+
+  /** See takeLockAsync; for the CLI, which may sleep on the lock, nothing. */
+  async lockAhead(): Promise<void> {
+    if (!this.takeLockAsync || this.handedLock) return;
+    const release = await this.takeLockAsync();
+    if (this.handedLock) release();
+    else this.handedLock = release;
+  }
+
   private takeHandedLock(): (() => void) | undefined {
     const release = this.handedLock;
     this.handedLock = undefined;
