@@ -33,7 +33,14 @@ function slurmIdsOf(jobId: string, client: NodeJS.ProcessEnv = slurmEnv()): stri
 function cleanup(sb: Sandbox, client: NodeJS.ProcessEnv = slurmEnv()): void {
   const dir = join(sb.home, 'jobs');
   const ids = existsSync(dir) ? readdirSync(dir) : [];
-  const own = ids.flatMap((id) => slurmIdsOf(id, client));
+  // Best effort: a failure here must not hide the test's own (a finally block's error would).
+  const own = ids.flatMap((id) => {
+    try {
+      return slurmIdsOf(id, client);
+    } catch {
+      return [];
+    }
+  });
   if (own.length > 0) slurm('scancel', own, client);
   sb.cleanup();
 }
