@@ -1,13 +1,20 @@
-# A job's notifier, supervised (see notify.ts): perl -e THIS -- RUNNERLOG JOBID PHASE ARGV...
+# A job's notifier, supervised (see notify.ts): perl -e THIS -- RUNNERLOG JOBID PHASE MARKER ARGV...
 # Started detached (its own session) with stdin /dev/null and stdout/stderr on notify.log.
+# It first creates MARKER (records/ID/notified) exclusively: whoever creates it sends the
+# notification, so two senders (a claimant that died after spawning this, and the sweep
+# that claimed again) never both run it; one that finds MARKER there exits at once. (A
+# job deleted meanwhile has no record directory: its notification is still sent.)
 # It forks, execs ARGV in the child (as a list: no shell ever sees it), waits, and appends
 # one line to runner.log when the notifier could not be run, exited non-zero or was killed:
 # whoever spawned it (an `abort` command, `tick`) may be long gone by then, and a failed
 # notification must still be told, without changing the job.
 use strict;
 use POSIX ();
-my ($log, $id, $phase, @argv) = @ARGV;
+my ($log, $id, $phase, $marker, @argv) = @ARGV;
 $0 = "uwsrun-notify $id";
+# 193 = O_WRONLY|O_CREAT|O_EXCL (Linux).
+if (sysopen(my $m, $marker, 193, 0600)) { syswrite $m, "$$\n"; close $m; }
+elsif ($!{EEXIST}) { exit 0; }
 sub say_failed {
   my ($why) = @_;
   my $line = POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime) . " [$$] job $id: notification ($phase) failed: $why\n";

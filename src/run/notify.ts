@@ -6,16 +6,17 @@
 //      Transaction.finish): the record gets `notified` (when) and state.json's `notifying`
 //      names the claimant (pid + process start time). One write: an end is never recorded
 //      without its claim, and a job that is final once is claimed once.
-//   2. Once the lock is released, the claimant spawns the notifier and at once creates
-//      records/ID/notified (O_EXCL): "spawned". The claim is dropped by the next sweep.
+//   2. Once the lock is released, the claimant spawns notify.pl, which first creates
+//      records/ID/notified (O_EXCL) and runs the notifier only if it created it: "sent".
+//      The claim is dropped by the next sweep.
 //   3. A sweep (every runner cycle, every `tick`) resolves claims: `notified` there -> done;
 //      claimant alive -> its spawn is on the way; claimant dead without the marker -> it
-//      died between claim and spawn, and the sweeper claims it again and sends it.
-// So uwsrun takes the "at least once" side for the instant between claim and spawn: a
-// notification is never lost because a process died, and is sent twice only if its sender
-// is killed in the microseconds between spawn() returning and the marker being created. A
-// notification tells a person that something broke; a second mail costs a glance, a
-// missing one costs the night.
+//      died between claim and spawn (or just after), and the sweeper claims it again and
+//      sends it. Should the first notify.pl be alive after all, the exclusive create lets
+//      only one of the two run the notifier.
+// So a runner or command killed -9 at any moment neither loses a notification nor sends it
+// twice. (Only a notify.pl killed between creating the marker and exec'ing the notifier,
+// microseconds, loses one: it runs detached, so the death of its sender does not kill it.)
 //
 // The notifier runs detached (its own session), as argv without a shell, with the
 // placeholders of `command` plus {phase}, the job's environment plus UWS_PHASE,
@@ -24,7 +25,7 @@
 // started through notify.pl, which waits for it and tells runner.log when it failed. A
 // notifier that fails or hangs changes no job and delays nothing.
 
-import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import type { JobRecord } from '../core/job.js';
 import { substituteCommand } from '../definitions/substitute.js';
 import type { HomeLayout } from '../store/home.js';
@@ -88,7 +89,7 @@ async function send(layout: HomeLayout, job: JobRecord): Promise<void> {
   }
   let pid: number | undefined;
   try {
-    const child = spawn(PERL, ['-e', NOTIFY_PL, '--', layout.runnerLog, job.jobId, job.phase, ...argv], {
+    const child = spawn(PERL, ['-e', NOTIFY_PL, '--', layout.runnerLog, job.jobId, job.phase, marker, ...argv], {
       detached: true,
       stdio: ['ignore', out, out],
       env: notifierEnv(job),
@@ -100,12 +101,6 @@ async function send(layout: HomeLayout, job: JobRecord): Promise<void> {
   } finally {
     if (out !== 'ignore') closeSync(out);
   }
-  // "Spawned", at once: from now on no sweep sends it again.
-  try {
-    const fd = openSync(marker, 'wx', 0o600);
-    writeSync(fd, `${pid ?? ''}\n`);
-    closeSync(fd);
-  } catch { /* the job was deleted meanwhile, or another sender got there first */ }
   appendRunnerLog(layout, `job ${job.jobId}: notification (${job.phase}) sent: ${argv[0]} (pid ${pid ?? '?'})`);
 }
 

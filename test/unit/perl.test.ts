@@ -76,3 +76,27 @@ test('a launcher whose runner never opens its FIFOs exits by itself (SIGALRM aft
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('notify.pl runs the notifier only if it creates the job\'s notified marker: of senders racing for one job, exactly one runs it; a job deleted meanwhile is still notified', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'uwsrun-notify-'));
+  try {
+    const program = join(dir, 'notify.pl');
+    writeFileSync(program, readFileSync(join(RUN_DIR, 'notify.pl'), 'utf8'));
+    const ran = join(dir, 'ran');
+    const marker = join(dir, 'notified');
+    const sender = (markerPath: string) => new Promise<number | null>((resolve) => {
+      const p = spawn('/usr/bin/perl', [program, join(dir, 'runner.log'), 'JOB', 'ERROR', markerPath, 'sh', '-c', `echo once >> ${ran}`], { stdio: 'ignore' });
+      p.on('exit', (code) => resolve(code));
+    });
+    // Four at once (a claimant and sweeps that claimed again), then one after them all.
+    const codes = [...await Promise.all([1, 2, 3, 4].map(() => sender(marker))), await sender(marker)];
+    assert.deepEqual(codes, [0, 0, 0, 0, 0], 'every sender exits 0');
+    assert.equal(readFileSync(ran, 'utf8'), 'once\n', 'the notifier ran exactly once');
+    assert.match(readFileSync(marker, 'utf8'), /^\d+\n$/, 'the marker names the sender that ran it');
+    // The job's record directory is gone (deleted while its notification was on the way).
+    assert.equal(await sender(join(dir, 'gone', 'notified')), 0);
+    assert.equal(readFileSync(ran, 'utf8'), 'once\nonce\n', 'a deleted job is still notified');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
