@@ -201,6 +201,7 @@ test('a sender killed -9 between claiming a notification and spawning it: the no
     const runner = state(sb).runner;
     assert.equal(claim.pid, runner.pid, 'the runner that recorded the end claimed it');
     assert.equal(notesOf(sb, id).length, 0, 'not sent yet');
+    assert.ok(runner && alive(runner.pid, runner.startTime), `the recorded runner is alive: ${JSON.stringify(runner)}`);
     process.kill(runner.pid, 'SIGKILL');
     await waitFor(`runner ${runner.pid} gone`, () => !alive(runner.pid, runner.startTime), 10_000);
     const t = sb.run(['tick']);
@@ -231,6 +232,7 @@ test('jobs that end while their runner is dead (killed -9): the end is recorded 
     const aborted = submitJob(sb, ['sleeps', '--run']);
     await waitFor('both jobs executing', () => stateOrEmpty(sb).jobs[ended]?.startTime && stateOrEmpty(sb).jobs[aborted]?.startTime);
     const runner = state(sb).runner;
+    assert.ok(runner && alive(runner.pid, runner.startTime), `the recorded runner is alive: ${JSON.stringify(runner)}`);
     process.kill(runner.pid, 'SIGKILL');
     await waitFor(`runner ${runner.pid} gone`, () => !alive(runner.pid, runner.startTime), 10_000);
     release(sb, ended);

@@ -239,6 +239,7 @@ async function retryHalfRecorded(sb: Sandbox, oldRecord: boolean): Promise<strin
   release(sb, id);
   await waitFor(`job ${id} queued for its retry`, () => jobFileOf(sb, id)?.attempt === 2 && !stateOrEmpty(sb).jobs[id]);
   const runner = stateOrEmpty(sb).runner;
+  assert.ok(runner && alive(runner.pid, runner.startTime), `the recorded runner is alive: ${JSON.stringify(runner)}`);
   process.kill(runner.pid, 'SIGKILL');
   await waitFor(`runner ${runner.pid} gone`, () => !alive(runner.pid, runner.startTime), 10_000);
   assert.ok(existsSync(join(sb.recordDir(id), 'exit.1')) && !existsSync(join(sb.recordDir(id), 'exit')), 'attempt 1\'s exit status is kept as exit.1');
@@ -279,6 +280,7 @@ test('a lost attempt (its runner and its wrapper killed -9: no exit status) is r
     const { pid } = await waitStarted(sb, id);
     await waitFor('the command to have started', () => ranLines(sb).length === 1);
     const runner = stateOrEmpty(sb).runner;
+    assert.ok(runner && alive(runner.pid, runner.startTime), `the recorded runner is alive: ${JSON.stringify(runner)}`);
     process.kill(runner.pid, 'SIGKILL');
     await waitFor(`runner ${runner.pid} gone`, () => !alive(runner.pid, runner.startTime), 10_000);
     process.kill(-pid, 'SIGKILL'); // the wrapper's whole group: nobody writes an exit status

@@ -253,6 +253,7 @@ test('a HOME of the old layout (PENDING/QUEUED jobs in state.json, no queue, no 
     sb.ok(['run', b]);
     sb.ok(['run', a]);
     const runner = state(sb).runner;
+    assert.ok(runner && alive(runner.pid, runner.startTime), `the recorded runner is alive: ${JSON.stringify(runner)}`);
     process.kill(runner.pid, 'SIGKILL');
     await waitFor('the runner gone', () => !alive(runner.pid, runner.startTime), 10_000);
 

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FINAL, Sandbox, submitJob, waitFor } from '../helpers.js';
+import { alive } from '../procfs.js';
 import { state, stateOrEmpty } from '../runner-state.js';
 import { cluster, privateCluster, slurm, slurmEnv, slurmJob } from '../slurm.js';
 
@@ -281,6 +282,9 @@ test('the runner killed -9 again and again during handovers: every job handed ov
     const killRunner = (): void => {
       const runner = stateOrEmpty(sb).runner;
       if (!runner || kills.has(runner.pid)) return;
+      // The recorded runner may have idled out and its pid gone to another process (a CI
+      // run was once killed this way): only that very process (pid and start time) is killed.
+      if (!alive(runner.pid, runner.startTime) || !readFileSync(`/proc/${runner.pid}/cmdline`, 'utf8').includes('__runner')) return;
       try {
         process.kill(runner.pid, 'SIGKILL');
         kills.add(runner.pid);
