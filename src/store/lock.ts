@@ -185,34 +185,57 @@ export function pauseAfter(attempt: number, waitedMs: number, contended: boolean
 const LIGHT_CONTENTION_MS = 50;
 const AGE_PER_MS_OF_PAUSE = 33;
 
-/** Takes the lock (retrying until the deadline: exit 5); returns the function that releases it. */
-export function acquireLock(lockFile: string): () => void {
-  const started = Date.now();
-  const deadline = started + LOCK_DEADLINE_MS;
-  let stopped: StoppedHolder | undefined;
+/**
+ * One waiter's attempts at the lock, shared by acquireLock and acquireLockAsync (they differ
+ * only in how they pause): each try() takes the lock or says how long to pause before the
+ * next one; along the way it announces the waiter, takes over a stale lock, watches for a
+ * stopped holder, and throws at the deadline (exit 5).
+ */
+class LockAttempts {
+  readonly started = Date.now();
+  private readonly deadline = this.started + LOCK_DEADLINE_MS;
+  private stopped: StoppedHolder | undefined;
+  private attempt = 0;
   // A newcomer that finds waiters announced leaves the next turn to them.
-  let contended = lockWanted(lockFile);
-  if (contended) sleepSync(pauseAfter(0, 0, true));
-  for (let attempt = 0; ; attempt++) {
+  private contended: boolean;
+  /** The pause before the first try (0: none). */
+  readonly firstPause: number;
+
+  constructor(private readonly lockFile: string) {
+    this.contended = lockWanted(lockFile);
+    this.firstPause = this.contended ? pauseAfter(0, 0, true) : 0;
+  }
+
+  /** Takes the lock (undefined), or returns the pause in ms before the next try. */
+  try(): number | undefined {
+    const { lockFile } = this;
+    const attempt = this.attempt++;
     let got: boolean;
     try {
       got = createExclusive(lockFile, identity());
     } catch (err) {
       throw storeError(`cannot create lock ${lockFile}: ${describeFsError(err, dirname(lockFile))}`);
     }
-    if (got) break;
+    if (got) return undefined;
     if (attempt >= 2) announceWaiter(lockFile);
     if (attempt % 4 === 3) {
-      stopped = reclaimFromStoppedHolder(lockFile, stopped);
+      this.stopped = reclaimFromStoppedHolder(lockFile, this.stopped);
       removeIfStale(lockFile);
     }
-    if (Date.now() >= deadline) {
+    if (Date.now() >= this.deadline) {
       throw new LockTimeoutError(`the state is locked by ${describeLockHolder(lockFile)}; gave up waiting after ${LOCK_DEADLINE_MS / 1000} s (lock file ${lockFile})`);
     }
-    contended ||= attempt >= 2;
-    sleepSync(pauseAfter(attempt, Date.now() - started, contended));
+    this.contended ||= attempt >= 2;
+    return pauseAfter(attempt, Date.now() - this.started, this.contended);
   }
-  return taken(lockFile, started);
+}
+
+/** Takes the lock (retrying until the deadline: exit 5); returns the function that releases it. */
+export function acquireLock(lockFile: string): () => void {
+  const attempts = new LockAttempts(lockFile);
+  if (attempts.firstPause > 0) sleepSync(attempts.firstPause);
+  for (let pause = attempts.try(); pause !== undefined; pause = attempts.try()) sleepSync(pause);
+  return taken(lockFile, attempts.started);
 }
 
 /** After the lock was created: clears the waiters' notice; returns the function that releases it. */
@@ -229,36 +252,17 @@ function taken(lockFile: string, started: number): () => void {
 
 /**
  * acquireLock for a process that must keep serving while it waits (`uwsrun serve`): the
- * same attempts, stale-lock takeover, stopped-holder watch and deadline (exit 5), but the
- * pauses between attempts are timers, so the event loop runs on while another process
+ * same attempts (LockAttempts), but the pauses between them are timers, so the event loop runs on while another process
  * holds the lock. The caller must use the lock before its next await (see
  * Store.handOverLock): a lock held across event-loop turns would make this process's own
  * synchronous transactions wait for it.
  */
 export async function acquireLockAsync(lockFile: string): Promise<() => void> {
-  const started = Date.now();
-  const deadline = started + LOCK_DEADLINE_MS;
-  let stopped: StoppedHolder | undefined;
-  let contended = lockWanted(lockFile);
+  const attempts = new LockAttempts(lockFile);
   const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-  if (contended) await pause(pauseAfter(0, 0, true));
-  for (let attempt = 0; ; attempt++) {
-    let got: boolean;
-    try {
-      got = createExclusive(lockFile, identity());
-    } catch (err) {
-      throw storeError(`cannot create lock ${lockFile}: ${describeFsError(err, dirname(lockFile))}`);
-    }
-    if (got) return taken(lockFile, started);
-    if (attempt >= 2) announceWaiter(lockFile);
-    if (attempt % 4 === 3) {
-      stopped = reclaimFromStoppedHolder(lockFile, stopped);
-      removeIfStale(lockFile);
-    }
-    if (Date.now() >= deadline) throw new LockTimeoutError(`the state is locked by ${describeLockHolder(lockFile)}; gave up waiting after ${LOCK_DEADLINE_MS / 1000} s (lock file ${lockFile})`);
-    contended ||= attempt >= 2;
-    await pause(pauseAfter(attempt, Date.now() - started, contended));
-  }
+  if (attempts.firstPause > 0) await pause(attempts.firstPause);
+  for (let ms = attempts.try(); ms !== undefined; ms = attempts.try()) await pause(ms);
+  return taken(lockFile, attempts.started);
 }
 
 /** The lock was not obtained in time (exit 5; HTTP 503). */
