@@ -14,30 +14,18 @@ import { SYNCFS_FROM, prepareSyncfs } from '../store/syncfs.js';
 import { needsRunner, nudgeRunner, runnerWakeFor, wakeRunner, type RunnerWake } from '../run/ensure-runner.js';
 import { abortJob, terminateUnreadableJob } from '../run/abort.js';
 import { readStartMarker } from '../run/lifecycle.js';
+import { queueEach } from './each-job.js';
 import type { HomeLayout } from '../store/home.js';
 
 /** Queues PENDING jobs (FIFO); returns, per id, the queued job or the refusal. */
 export async function runJobs(store: Store, ids: string[]): Promise<(JobRecord | Error)[]> {
   // Many records written in the transaction are synced with syncfs(2) (store/syncfs.ts).
   if (ids.length >= SYNCFS_FROM) await prepareSyncfs();
-  let wake: RunnerWake | undefined;
-  const outcome = store.update((tx) => {
-    const results = ids.map((id): JobRecord | Error => {
-      try {
-        const job = tx.getJob(id);
-        if (!job) throw noSuchJob(id);
-        const queued = { ...job, phase: applyTransition(job, 'run').to };
-        tx.putHot(queued, { queuedAt: ++tx.state.queueSeq });
-        return queued;
-      } catch (err) {
-        return err as Error;
-      }
-    });
-    if (results.some((r) => !(r instanceof Error))) wake = runnerWakeFor(tx);
-    return results;
+  return queueEach(store, ids, (tx, job) => {
+    const queued = { ...job, phase: applyTransition(job, 'run').to };
+    tx.putHot(queued, { queuedAt: ++tx.state.queueSeq });
+    return queued;
   });
-  if (wake) await wakeRunner(store.home, wake);
-  return outcome;
 }
 
 /**

@@ -9,63 +9,45 @@
 
 import type { JobRecord } from './job.js';
 import { applyTransition } from './phases.js';
-import { EXIT, UserError, noSuchJob } from '../errors.js';
+import { EXIT, UserError } from '../errors.js';
 import type { Store } from '../store/state.js';
 import { entryName, removeEntry } from '../store/queue-dir.js';
 import { readStartMarker } from '../run/lifecycle.js';
-import { type RunnerWake, runnerWakeFor, wakeRunner } from '../run/ensure-runner.js';
+import { eachJob, queueEach } from './each-job.js';
 
 /** Holds each job; returns, per id, the held job or the refusal. */
 export function holdJobs(store: Store, ids: string[]): (JobRecord | Error)[] {
-  return store.update((tx) => ids.map((id): JobRecord | Error => {
-    try {
-      const job = tx.getJob(id);
-      if (!job) throw noSuchJob(id);
-      if (job.phase === 'QUEUED' && readStartMarker(tx.layout, id)) {
-        // A runner started it and died before recording the start: it runs, whatever the
-        // record says (its successor adopts it).
-        throw new UserError(`job ${id} is QUEUED but already starting (a runner started it): hold is not allowed`, EXIT.notAllowed);
-      }
-      const slurm = tx.state.jobs[id];
-      if (job.phase === 'QUEUED' && slurm?.executor === 'slurm') {
-        // In Slurm's hands (SPEC §11): a hold here would leave its Slurm job unwatched.
-        throw new UserError(`job ${id} is QUEUED in Slurm (${slurm.slurmJobId ? `Slurm job ${slurm.slurmJobId}` : 'being handed over'}): hold is not allowed; abort it, or hold it in Slurm (scontrol hold)`, EXIT.notAllowed);
-      }
-      const held: JobRecord = { ...job, phase: applyTransition(job, 'hold').to };
-      if (job.phase === 'QUEUED') {
-        const name = entryName(job);
-        tx.afterCommit.push(() => removeEntry(tx.layout, name));
-        tx.putHot(held);
-      } else {
-        tx.putHot(held, { queuedAt: ++tx.state.queueSeq });
-      }
-      return tx.getJob(id) ?? held;
-    } catch (err) {
-      return err as Error;
+  return store.update((tx) => eachJob(tx, ids, (job) => {
+    const id = job.jobId;
+    if (job.phase === 'QUEUED' && readStartMarker(tx.layout, id)) {
+      // A runner started it and died before recording the start: it runs, whatever the
+      // record says (its successor adopts it).
+      throw new UserError(`job ${id} is QUEUED but already starting (a runner started it): hold is not allowed`, EXIT.notAllowed);
     }
+    const slurm = tx.state.jobs[id];
+    if (job.phase === 'QUEUED' && slurm?.executor === 'slurm') {
+      // In Slurm's hands (SPEC §11): a hold here would leave its Slurm job unwatched.
+      throw new UserError(`job ${id} is QUEUED in Slurm (${slurm.slurmJobId ? `Slurm job ${slurm.slurmJobId}` : 'being handed over'}): hold is not allowed; abort it, or hold it in Slurm (scontrol hold)`, EXIT.notAllowed);
+    }
+    const held: JobRecord = { ...job, phase: applyTransition(job, 'hold').to };
+    if (job.phase === 'QUEUED') {
+      const name = entryName(job);
+      tx.afterCommit.push(() => removeEntry(tx.layout, name));
+      tx.putHot(held);
+    } else {
+      tx.putHot(held, { queuedAt: ++tx.state.queueSeq });
+    }
+    return tx.getJob(id) ?? held;
   }));
 }
 
 /** Releases each HELD job into the queue at its old place; returns the jobs or refusals. */
-export async function releaseJobs(store: Store, ids: string[]): Promise<(JobRecord | Error)[]> {
-  let wake: RunnerWake | undefined;
-  const outcome = store.update((tx) => {
-    const results = ids.map((id): JobRecord | Error => {
-      try {
-        const job = tx.getJob(id);
-        if (!job) throw noSuchJob(id);
-        const queued: JobRecord = { ...job, phase: applyTransition(job, 'release').to };
-        // A new queue revision all the same, so a runner lists HOME/queue/ again.
-        const fresh = ++tx.state.queueSeq;
-        tx.putHot(queued, { queuedAt: job.queuedAt ?? fresh });
-        return tx.getJob(id) ?? queued;
-      } catch (err) {
-        return err as Error;
-      }
-    });
-    if (results.some((r) => !(r instanceof Error))) wake = runnerWakeFor(tx);
-    return results;
+export function releaseJobs(store: Store, ids: string[]): Promise<(JobRecord | Error)[]> {
+  return queueEach(store, ids, (tx, job) => {
+    const queued: JobRecord = { ...job, phase: applyTransition(job, 'release').to };
+    // A new queue revision all the same, so a runner lists HOME/queue/ again.
+    const fresh = ++tx.state.queueSeq;
+    tx.putHot(queued, { queuedAt: job.queuedAt ?? fresh });
+    return tx.getJob(job.jobId) ?? queued;
   });
-  if (wake) await wakeRunner(store.home, wake);
-  return outcome;
 }
