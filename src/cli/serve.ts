@@ -1,7 +1,10 @@
 // `uwsrun serve`: parses the options, refuses --no-auth off loopback (exit 2), loads the
 // definitions (exit 2 on errors, as submit), starts the server (src/serve/) and says where
 // it listens, on stderr, also with -q. SIGTERM and SIGINT stop it (exit 0).
+// A refusal writes nothing: the HOME is created only once the address is bound (a port in
+// use or an address not of this machine is exit 2 with one line, like any bad --listen).
 
+import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { Context } from './context.js';
@@ -48,6 +51,31 @@ function parseBaseUrl(text: string): string {
   return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
 }
 
+/**
+ * $UWSRUN_JOBS, else HOME/jobs.yaml: serve takes no -f, so a missing file gets a hint of
+ * its own instead of the loader's "give -f FILE".
+ */
+function servedDefinitionsPath(ctx: Context): string {
+  const path = definitionsPath(ctx, undefined);
+  if (!existsSync(path)) {
+    throw usageError(`cannot read definitions file ${path}: no such file; set UWSRUN_JOBS to the definitions file, or put it at ${path}`);
+  }
+  return path;
+}
+
+/** Why the address could not be bound, in one line; anything else is not the user's doing. */
+function listenError(err: unknown, listen: string): unknown {
+  const why: Record<string, string> = {
+    EADDRINUSE: 'the address is already in use (by another server, or another uwsrun serve)',
+    EADDRNOTAVAIL: 'the address is not one of this machine\'s',
+    EACCES: 'permission denied (ports below 1024 need privileges)',
+    ENOTFOUND: 'no such host',
+    EAI_AGAIN: 'the host name cannot be resolved now',
+  };
+  const reason = why[(err as NodeJS.ErrnoException).code ?? ''];
+  return reason === undefined ? err : usageError(`--listen ${listen}: cannot listen there: ${reason}`);
+}
+
 export function registerServe(program: Command): void {
   program
     .command('serve')
@@ -65,16 +93,17 @@ export function registerServe(program: Command): void {
       const maxWait = parseDuration(flags.maxWait, '--max-wait');
       const base = flags.baseUrl === undefined ? undefined : parseBaseUrl(flags.baseUrl);
       const store = ctx.store;
-      store.layout.ensure();
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const { LiveDefinitions } = await import('../serve/definitions.js');
-      const definitions = await LiveDefinitions.load(definitionsPath(ctx, undefined), store.layout.cacheDir, log);
+      // No cache in a HOME that does not exist yet: a refusal below must leave nothing behind.
+      const definitions = await LiveDefinitions.load(servedDefinitionsPath(ctx), store.layout.exists() ? store.layout.cacheDir : null, log);
       const { Documents } = await import('../serve/documents.js');
       const { WaitHub } = await import('../serve/wait-hub.js');
       const { Creations } = await import('../serve/creations.js');
       const { originOf, startServer } = await import('../serve/server.js');
       await import('../serve/html.js'); // registers the HTML pages
       const running = await startServer((origin) => {
+        store.layout.ensure();
         const baseUrl = base ?? origin;
         return {
           store,
@@ -87,7 +116,9 @@ export function registerServe(program: Command): void {
           creations: new Creations(store),
           accessLog: !ctx.quiet,
         };
-      }, host, port);
+      }, host, port).catch((err: unknown) => {
+        throw listenError(err, flags.listen);
+      });
       process.stderr.write(`listening on ${originOf(running.address)}\n`);
       await new Promise<void>((resolve) => {
         const stop = () => void running.stop().then(resolve);

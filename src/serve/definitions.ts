@@ -13,13 +13,13 @@ export class LiveDefinitions {
 
   private constructor(
     readonly path: string,
-    private readonly cacheDir: string,
+    private readonly cacheDir: string | null,
     private current: DefinitionsFile,
     private readonly log: (line: string) => void,
   ) {}
 
   /** Loads the file; its errors (exit 2) are the caller's to report. */
-  static async load(path: string, cacheDir: string, log: (line: string) => void): Promise<LiveDefinitions> {
+  static async load(path: string, cacheDir: string | null, log: (line: string) => void): Promise<LiveDefinitions> {
     const key = statKey(path);
     const live = new LiveDefinitions(path, cacheDir, await loadDefinitionsCached(path, cacheDir), log);
     live.key = key;

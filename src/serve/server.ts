@@ -66,7 +66,13 @@ export async function startServer(configure: (origin: string) => ServiceConfig, 
     });
   });
   const address = server.address() as AddressInfo;
-  const config = configure(originOf(address));
+  let config: ServiceConfig;
+  try {
+    config = configure(originOf(address));
+  } catch (err) {
+    server.close(); // a configuration that failed (the HOME cannot be created) serves nothing
+    throw err;
+  }
   const svc = new Service(config);
   service = svc;
   server.setTimeout(IDLE_SOCKET_MS, (socket: Socket) => socket.destroy());
