@@ -130,9 +130,11 @@ function resultLines(results: ResultFile[], opts: XmlOptions, job: JobRef | unde
   return wrap(open, 'results', children);
 }
 
+// A parameter reads as the text it was given (`sigma=2.50` stays 2.50, a YAML default its
+// source text), as in `show` and the HTML page: what a client sent is what it reads back.
 const parameterLines = (job: JobRecord): string[] => Object.entries(job.parameters ?? {})
   .filter(([, v]) => v !== null && v !== undefined)
-  .map(([name, v]) => `<uws:parameter${attrs([['id', name]])}>${escapeXml(paramText(v))}</uws:parameter>`);
+  .map(([name, v]) => `<uws:parameter${attrs([['id', name]])}>${escapeXml(job.paramText && Object.hasOwn(job.paramText, name) ? job.paramText[name]! : paramText(v))}</uws:parameter>`);
 
 function jobLines(job: JobRecord, opts: XmlOptions): string[] {
   const phase = XSD_PHASES.has(job.phase) ? job.phase : 'UNKNOWN';
