@@ -6,11 +6,13 @@
 // which keeps `wait` on 1,000 queued jobs from reading 1,000 files per poll. A poll follows
 // each replacement of state.json (inotify on HOME, at most one per MIN_POLL_MS), and at
 // least one every 200 ms; where inotify is not available, polls start fast and back off
-// to 200 ms.
+// to 200 ms. A job ABORTED by a delete still under way is watched on until it is gone
+// (core/deleting.ts): SPEC §9 makes that exit 3, not the exit 1 of a job that ended ABORTED.
 
-import { type FSWatcher, watch } from 'node:fs';
+import { type FSWatcher, existsSync, watch } from 'node:fs';
 import type { JobRecord } from './job.js';
 import { isFinal } from './phases.js';
+import { beingDeleted } from './deleting.js';
 import type { Store } from '../store/state.js';
 import { superviseIfOrphaned } from '../run/ensure-runner.js';
 
@@ -91,11 +93,26 @@ export async function watchUntilFinal(
   let waiting = [...new Set(ids)];
   let lastSupervisionCheck = 0;
   const records = new Map<string, { key: string; job: JobRecord }>();
+  const recordGone = new Map<string, number>(); // see deletedSoon
   const changes = new StateChanges(store.home);
   try {
     return await watchLoop();
   } finally {
     changes.close();
+  }
+
+  /**
+   * ABORTED by a delete that is still under way: it is about to vanish (core/deleting.ts).
+   * Also when its record directory is gone already: the delete's transaction moves it aside
+   * before it commits the state this poll read; for at most 2 s, against a damaged HOME.
+   */
+  function deletedSoon(job: JobRecord): boolean {
+    if (job.phase !== 'ABORTED') return false;
+    if (beingDeleted(store.layout, job.jobId)) return true;
+    if (existsSync(store.layout.recordDir(job.jobId))) return false;
+    const since = recordGone.get(job.jobId) ?? Date.now();
+    recordGone.set(job.jobId, since);
+    return Date.now() - since < 2000;
   }
 
   async function watchLoop(): Promise<WatchOutcome> {
@@ -109,8 +126,12 @@ export async function watchUntilFinal(
       const progress: WatchProgress = { done: 0, running: 0, queued: 0, pending: 0 };
       for (const id of waiting) {
         const done = state.finished[id];
-        if (done) {
+        if (done && !deletedSoon(done)) {
           finished.set(id, done);
+          continue;
+        }
+        if (done) {
+          still.push(id);
           continue;
         }
         if (state.jobs[id]) {
@@ -125,7 +146,8 @@ export async function watchUntilFinal(
         const job = seen && seen.key === key ? seen.job : store.jobFrom(state, id);
         if (job && !isFinal(job.phase)) records.set(id, { key, job });
         if (!job) vanished.push(id);
-        else if (isFinal(job.phase)) finished.set(id, job);
+        else if (isFinal(job.phase) && !deletedSoon(job)) finished.set(id, job);
+        else if (isFinal(job.phase)) still.push(id);
         else {
           still.push(id);
           if (job.phase === 'EXECUTING') progress.running++;

@@ -32,6 +32,7 @@ import { type EndFacts, gatherEndFacts } from './job-files.js';
 import { describeStall, killStalledRunner, runnerStall } from './runner-stall.js';
 import { type RunnerWake, jobsNeedingRunner, runnerAlive, runnerWakeFor, wakeRunner } from './ensure-runner.js';
 import { deleteJob } from '../core/actions.js';
+import { markDeleting } from '../core/deleting.js';
 
 const HALF_CREATED_AGE_MS = 60_000;
 
@@ -120,14 +121,20 @@ export async function destroyExpiredJobs(store: Store, now = Date.now()): Promis
   const due = (job: JobRecord): boolean => job.destruction !== null && Date.parse(job.destruction) <= now && job.phase !== 'ARCHIVED';
   for (const seen of store.listJobs()) {
     if (!due(seen)) continue;
+    // Deleted after its abort: its waiters are told so (core/deleting.ts); the marker goes
+    // with the record, or is removed here when the job is left alone after all.
+    const unmark = !isFinal(seen.phase) && !seen.archive ? markDeleting(store.layout, seen.jobId) : () => {};
     try {
       if (!isFinal(seen.phase)) await abortJob(store, seen.jobId, due);
       if (seen.archive) {
         if (archiveJob(store, seen.jobId, due)) lines.push(`job ${seen.jobId}: destruction time passed: archived`);
       } else if (await deleteJob(store, seen.jobId, due)) {
         lines.push(`job ${seen.jobId}: destruction time passed: deleted`);
+      } else {
+        unmark();
       }
     } catch (err) {
+      unmark();
       if (err instanceof UserError && err.exitCode === EXIT.noSuchJob) continue; // destroyed by someone else
       if (!(err instanceof UserError && err.exitCode === EXIT.notAllowed)) throw err;
     }

@@ -78,6 +78,8 @@ export class HomeLayout {
   stderrLog(jobId: string): string { return join(this.dir, 'jobs', jobId, 'stderr.log'); }
   exitFile(jobId: string): string { return join(this.dir, 'records', jobId, 'exit'); }
   startMarker(jobId: string): string { return join(this.dir, 'records', jobId, 'started'); }
+  /** Left by whoever is deleting an active job, for its waiters (core/deleting.ts). */
+  deletingMarker(jobId: string): string { return join(this.dir, 'records', jobId, 'deleting'); }
   /** Attempt N's exit status and start marker, kept when the job is retried (run/retry.ts). */
   attemptFile(jobId: string, name: 'exit' | 'started', attempt: number): string { return join(this.dir, 'records', jobId, `${name}.${attempt}`); }
   /** Attempt N's logs, kept in the job's directory when the job is retried. */
