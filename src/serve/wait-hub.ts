@@ -14,7 +14,8 @@
 // fifth request of the same caller waits on the same job (the oldest is let go: at most
 // MAX_PER_JOB_AND_CALLER block at once), and when the server stops (releaseAll).
 
-import { type FSWatcher, watch } from 'node:fs';
+import { type FSWatcher, existsSync, watch } from 'node:fs';
+import { beingDeleted } from '../core/deleting.js';
 import type { Phase } from '../core/phases.js';
 import { DamagedRecordError } from '../errors.js';
 import type { StateData, Store } from '../store/state.js';
@@ -143,6 +144,9 @@ export class WaitHub {
     const key = `${state.queueSeq}/${state.moved}`;
     for (const [jobId, list] of [...this.byJob]) {
       const phase = this.phaseOf(state, jobId, key, force);
+      // ABORTED by a delete still under way (or whose record it has just moved aside): the
+      // job is about to vanish, and its waiters answer 404 then (core/deleting.ts).
+      if (phase === 'ABORTED' && (beingDeleted(this.store.layout, jobId) || !existsSync(this.store.layout.recordDir(jobId)))) continue;
       for (const w of [...list]) if (w.phase !== phase) w.release();
     }
   }

@@ -3,7 +3,7 @@
 // posted to {job} (not only to /phase) queues the job before the 303 leaves and PHASE=ABORT
 // there aborts it; {job}/error is the message and then exactly the last 100 lines of stderr,
 // also for a job ABORTED by its time limit; under --no-auth a created job belongs to the
-// HOME's OS user; every resource answers a method it does not take with 405 and an Allow
+// HOME's OS user; a WAIT on a running job that is deleted answers 404; every resource answers a method it does not take with 405 and an Allow
 // that lists what it does take, and HEAD wherever GET works. XML validated with xmllint.
 
 import assert from 'node:assert/strict';
@@ -30,6 +30,10 @@ jobs:
   gate:
     command: [sh, -c, 'while [ ! -e "$UWS_JOB_DIR/go" ]; do sleep 0.05; done']
     killGrace: 1
+  stubborn:
+    description: ignores SIGINT, so an abort takes its killGrace and the job stays EXECUTING meanwhile
+    command: [sh, -c, 'trap "" INT; while :; do sleep 0.05; done']
+    killGrace: 2
 `;
 
 const ids = (xml: string): string[] => [...xml.matchAll(/<uws:jobref id="([^"]+)"/g)].map((m) => m[1]!);
@@ -145,6 +149,23 @@ describe('SPEC §12 resources', () => {
     assert.equal(owner.headers.get('content-type'), 'text/plain; charset=utf-8');
     assert.equal((await owner.text()).trim(), me);
     assert.equal(elementText(await (await request(url)).text(), 'ownerId'), me);
+  });
+
+  test('WAIT on a running job that is deleted answers 404, not its passing ABORTED (five times over, against the race)', async () => {
+    for (let i = 0; i < 5; i++) {
+      const url = await createJob(sp, 'stubborn', { PHASE: 'RUN' });
+      await waitFor('the job EXECUTING', () => sb.job(jobIdOf(url)).phase === 'EXECUTING', 30_000);
+      const blocked = request(`${url}?WAIT=-1`);
+      // The job ignores SIGINT: the delete's abort keeps it EXECUTING for its 2 s killGrace,
+      // so the WAIT is blocked in EXECUTING by the time the job passes through ABORTED, even
+      // when the machine is slow to get the request to the server.
+      const del = await request(url, { method: 'DELETE' });
+      assert.equal(del.status, 303);
+      const r = await blocked;
+      const body = await r.text();
+      assert.equal(r.status, 404, `round ${i}: ${r.status} ${body}`);
+      assert.match(body, new RegExp(jobIdOf(url)));
+    }
   });
 
   test('every resource: a method it does not take is 405 with Allow; HEAD answers wherever GET does', async () => {
