@@ -81,6 +81,17 @@ describe('SPEC §12 resources', () => {
     const job = await (await request(sp.url(`/kept/${archived}`))).text();
     assertValidUws(sb, job, 'ARCHIVED {job}');
     assert.equal(elementText(job, 'phase'), 'ARCHIVED');
+    // Nothing changes an ARCHIVED job (403, as exit 4), not even its destruction; delete removes it.
+    for (const [path, fields] of [['/destruction', { DESTRUCTION: '1h' }], ['/phase', { PHASE: 'ABORT' }], ['/phase', { PHASE: 'RUN' }], ['/executionduration', { EXECUTIONDURATION: '5' }]] as const) {
+      const r = await postForm(sp.url(`/kept/${archived}${path}`), fields);
+      assert.equal(r.status, 403, `POST ${path} ${JSON.stringify(fields)} of an ARCHIVED job`);
+      assert.match(await r.text(), new RegExp(`job ${archived} is ARCHIVED`));
+    }
+    assert.equal(sb.job(archived).phase, 'ARCHIVED');
+    const del = await request(sp.url(`/kept/${archived}`), { method: 'DELETE' });
+    assert.equal(del.status, 303);
+    assert.equal(del.headers.get('location'), sp.url('/kept'));
+    assert.equal((await request(sp.url(`/kept/${archived}`))).status, 404);
   });
 
   test('POST PHASE=RUN to {job} queues it before the 303 leaves; PHASE=ABORT to {job} aborts it', async () => {
