@@ -20,8 +20,9 @@ function parseAccept(header: string): Map<string, number> {
 
 /**
  * Whether the client names text/html and ranks it strictly above `machineType` (text/xml,
- * application/json) as named exactly or by its major type (text/*); a bare * / * does not
- * ask for HTML (curl, pyvo and requests send it).
+ * application/json) as named exactly (text/xml also as application/xml), by its major type
+ * (text/*) or by * / *; a bare * / * does not ask for HTML (curl, pyvo and requests send it),
+ * and `text/html;q=0.5, * / *` prefers the machine form, as it says.
  */
 export function prefersHtml(req: IncomingMessage, machineType: string): boolean {
   // FORMAT=xml (or json) in the query: the machine form even for a browser (the HTML pages
@@ -32,6 +33,9 @@ export function prefersHtml(req: IncomingMessage, machineType: string): boolean 
   if (!header) return false;
   const ranks = parseAccept(header);
   const html = ranks.get('text/html') ?? 0;
-  const machine = ranks.get(machineType) ?? ranks.get(`${machineType.split('/')[0]}/*`) ?? 0;
+  const names = machineType === 'text/xml' ? [machineType, 'application/xml'] : [machineType];
+  const exact = names.map((n) => ranks.get(n)).filter((q) => q !== undefined);
+  // The most specific range that names the type decides its rank (RFC 9110 §12.5.1).
+  const machine = exact.length ? Math.max(...exact) : ranks.get(`${machineType.split('/')[0]}/*`) ?? ranks.get('*/*') ?? 0;
   return html > 0 && html > machine;
 }
