@@ -37,60 +37,65 @@ export async function runJobs(store: Store, ids: string[]): Promise<(JobRecord |
 export async function deleteJob(store: Store, jobId: string): Promise<JobRecord>;
 export async function deleteJob(store: Store, jobId: string, onlyIf: (job: JobRecord) => boolean): Promise<JobRecord | undefined>;
 export async function deleteJob(store: Store, jobId: string, onlyIf?: (job: JobRecord) => boolean): Promise<JobRecord | undefined> {
-  // Waiters are told that the ABORTED they may see next is a delete's (core/deleting.ts).
-  let unmark: (() => void) | undefined;
+  // Waiters are told that the ABORTED they may see next is a delete's (core/deleting.ts);
+  // the mark goes with the record, and is taken back when the job is not deleted after all.
+  const mark: DeleteMark = {};
   try {
-    return await deleteOnce();
+    const deleted = await deleteMarked(store, jobId, onlyIf, mark);
+    if (!deleted) mark.undo?.();
+    return deleted;
   } catch (err) {
-    unmark?.();
+    mark.undo?.();
     throw err;
   }
+}
 
-  async function deleteOnce(): Promise<JobRecord | undefined> {
-    for (;;) {
-      let job = store.getJob(jobId);
-      if (!job) throw noSuchJob(jobId);
-      if (!isFinal(job.phase) && !abortsInPlace(store.readState(), store.layout, job)) {
-        unmark ??= markDeleting(store.layout, jobId);
-        try {
-          job = await abortJob(store, jobId, onlyIf);
-        } catch (err) {
-          // It became final on its own meanwhile; delete it all the same.
-          if (!(err instanceof Error && 'exitCode' in err && err.exitCode === 4)) throw err;
-        }
+interface DeleteMark {
+  undo?: () => void;
+}
+
+async function deleteMarked(store: Store, jobId: string, onlyIf: ((job: JobRecord) => boolean) | undefined, mark: DeleteMark): Promise<JobRecord | undefined> {
+  for (;;) {
+    let job = store.getJob(jobId);
+    if (!job) throw noSuchJob(jobId);
+    if (!isFinal(job.phase) && !abortsInPlace(store.readState(), store.layout, job)) {
+      mark.undo ??= markDeleting(store.layout, jobId);
+      try {
+        job = await abortJob(store, jobId, onlyIf);
+      } catch (err) {
+        // It became final on its own meanwhile; delete it all the same.
+        if (!(err instanceof Error && 'exitCode' in err && err.exitCode === 4)) throw err;
       }
-      // Under the lock its two directories (the job's own and uwsrun's record of it) are only
-      // moved aside (one rename each); removing their contents, which may be large, happens
-      // after the lock is released. Either may be missing: an archived job has no job
-      // directory, and a job may have removed its own.
-      const trash = join(store.layout.trashDir, `${jobId}.${process.pid}.${Date.now()}`);
-      await store.lockAhead();
-      const deleted = store.update((tx): JobRecord | undefined | 'started' => {
-        let now = tx.getJob(jobId);
-        if (!now) throw noSuchJob(jobId);
-        if (onlyIf && !onlyIf(now)) return undefined;
-        if (!isFinal(now.phase)) {
-          // No process involved: aborted and removed in this one transaction, so the jobs
-          // waiting on it (run/waiting.ts) see it deleted, never ABORTED first.
-          if (!abortsInPlace(tx.state, tx.layout, now)) return 'started'; // it started meanwhile
-          now = { ...now, phase: applyTransition(now, 'abort').to, endTime: isoNow() };
-          tx.finish(now);
-        }
-        mkdirSync(trash, { recursive: true, mode: 0o700 });
-        moveIfThere(tx.layout.jobDir(jobId), join(trash, 'job'));
-        moveIfThere(tx.layout.recordDir(jobId), join(trash, 'record'));
-        tx.forget(jobId);
-        return now;
-      });
-      if (deleted === 'started') continue;
-      if (deleted) {
-        nudgeRunner(store.readState());
-        rmSync(trash, { recursive: true, force: true });
-      } else {
-        unmark?.(); // left alone (it changed meanwhile): not being deleted after all
-      }
-      return deleted;
     }
+    // Under the lock its two directories (the job's own and uwsrun's record of it) are only
+    // moved aside (one rename each); removing their contents, which may be large, happens
+    // after the lock is released. Either may be missing: an archived job has no job
+    // directory, and a job may have removed its own.
+    const trash = join(store.layout.trashDir, `${jobId}.${process.pid}.${Date.now()}`);
+    await store.lockAhead();
+    const deleted = store.update((tx): JobRecord | undefined | 'started' => {
+      let now = tx.getJob(jobId);
+      if (!now) throw noSuchJob(jobId);
+      if (onlyIf && !onlyIf(now)) return undefined;
+      if (!isFinal(now.phase)) {
+        // No process involved: aborted and removed in this one transaction, so the jobs
+        // waiting on it (run/waiting.ts) see it deleted, never ABORTED first.
+        if (!abortsInPlace(tx.state, tx.layout, now)) return 'started'; // it started meanwhile
+        now = { ...now, phase: applyTransition(now, 'abort').to, endTime: isoNow() };
+        tx.finish(now);
+      }
+      mkdirSync(trash, { recursive: true, mode: 0o700 });
+      moveIfThere(tx.layout.jobDir(jobId), join(trash, 'job'));
+      moveIfThere(tx.layout.recordDir(jobId), join(trash, 'record'));
+      tx.forget(jobId);
+      return now;
+    });
+    if (deleted === 'started') continue;
+    if (deleted) {
+      nudgeRunner(store.readState());
+      rmSync(trash, { recursive: true, force: true });
+    }
+    return deleted;
   }
 }
 
