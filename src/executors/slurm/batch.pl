@@ -1,6 +1,7 @@
-# The batch script of a Slurm job (see slurm/handover.ts): wrapper.pl followed by this file,
-# and a last line `batch(RECORDS)` naming the job's record directory (hex, so no quoting can
-# go wrong). sbatch reads it from its stdin; Slurm runs it with /usr/bin/perl on the node.
+# The batch script of every Slurm job (see slurm/handover.ts): wrapper.pl followed by this
+# file, and a last line `batch(RECORDS)` taking the job's record directory from the script's
+# one argument (hex, so no quoting can go wrong). sbatch reads it from HOME/cache/; Slurm runs
+# it with /usr/bin/perl on the node.
 #
 # It does, on the node, what the launcher does on this machine before it forks a wrapper:
 #   1. writes "SLURM_JOB_ID" into RECORDS/batch: the job runs (a successor runner that never

@@ -1,8 +1,12 @@
-// Handing a QUEUED job to Slurm (SPEC §11): one `sbatch --parsable` call, as argv, with the
-// batch script on its stdin. The script is the wrapper's Perl (local/wrapper.pl) and the batch
-// part (batch.pl), ending in a call naming the job's record directory; what the command is
-// and its environment the runner writes into RECORDS/request first (the launcher's format,
-// NUL-separated), so no word of the job passes through a shell or through sbatch's options.
+// Handing a QUEUED job to Slurm (SPEC §11): one `sbatch --parsable` call, as argv, naming the
+// batch script and, as its one argument, the job's record directory (hex, so no quoting can go
+// wrong). The script is the wrapper's Perl (local/wrapper.pl) and the batch part (batch.pl),
+// the same for every job: it is written once into HOME/cache/ under a name holding a hash of
+// its text (sbatch copies a script's text at submission, so a later version never changes a
+// job already handed over), and no job's script is piped through sbatch's stdin. What the
+// command is and its environment the runner writes into RECORDS/request first (the launcher's
+// format, NUL-separated), so no word of the job passes through a shell or through sbatch's
+// options.
 //
 // At most once: the runner records that it decided to hand the job over (the hot entry's
 // handoverAt) before it calls sbatch; a successor that finds that mark without a slurmJobId
@@ -10,7 +14,9 @@
 // RECORDS/batch file the batch script writes when it runs), and hands it over only when
 // neither knows it.
 
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { JobRecord } from '../../core/job.js';
 import type { HomeLayout } from '../../store/home.js';
 import { writeFileDurable } from '../../store/durable.js';
@@ -20,7 +26,7 @@ import BATCH from './batch.pl';
 
 export const slurmJobName = (jobId: string): string => `uwsrun-${jobId}`;
 
-/** The sbatch argv for a job (without the script, which goes on stdin). */
+/** The sbatch options for a job (the script and its argument follow them). */
 export function sbatchArgs(layout: HomeLayout, job: JobRecord): string[] {
   const slurm = job.definitionSnapshot?.slurm ?? null;
   const args = [
@@ -42,10 +48,30 @@ export function sbatchArgs(layout: HomeLayout, job: JobRecord): string[] {
 }
 
 /** The batch script: the wrapper, the batch part, and the call naming the job's records. */
-export function batchScript(layout: HomeLayout, jobId: string): string {
-  const records = Buffer.from(layout.recordDir(jobId)).toString('hex');
-  return `#!/usr/bin/perl\n${WRAPPER}\n${BATCH}\nbatch(pack('H*', '${records}'));\n`;
+export const BATCH_SCRIPT = `#!/usr/bin/perl\n${WRAPPER}\n${BATCH}\nbatch(pack('H*', $ARGV[0] // ''));\n`;
+
+const written = new Map<string, string>();
+
+/** The batch script's file in HOME/cache/, written (durably) the first time this process needs it. */
+export function batchScriptFile(layout: HomeLayout): string {
+  let path = written.get(layout.dir);
+  if (path) return path;
+  const hash = createHash('sha256').update(BATCH_SCRIPT).digest('hex').slice(0, 16);
+  path = join(layout.cacheDir, `slurm-batch-${hash}.pl`);
+  let current = false;
+  try {
+    current = readFileSync(path, 'utf8') === BATCH_SCRIPT;
+  } catch { /* not there yet */ }
+  if (!current) {
+    mkdirSync(layout.cacheDir, { recursive: true, mode: 0o700 });
+    writeFileDurable(path, BATCH_SCRIPT);
+  }
+  written.set(layout.dir, path);
+  return path;
 }
+
+/** The batch script's argument: the job's record directory, in hex. */
+export const batchArgument = (layout: HomeLayout, jobId: string): string => Buffer.from(layout.recordDir(jobId)).toString('hex');
 
 /** The request the batch script reads: as the launcher's (local/launcher.ts). */
 export function writeRequest(layout: HomeLayout, job: JobRecord): void {
@@ -81,7 +107,7 @@ export async function findHandedOver(layout: HomeLayout, jobId: string): Promise
 }
 
 /** Whether an sbatch for this job is running (its argv names the job), found in /proc. */
-function sbatchRunning(jobId: string): boolean {
+export function sbatchRunning(jobId: string): boolean {
   const name = `--job-name=${slurmJobName(jobId)}`;
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
@@ -99,7 +125,7 @@ export async function handOver(layout: HomeLayout, job: JobRecord, lookFirst: bo
     if (found) return found;
   }
   writeRequest(layout, job);
-  const r: SlurmResult = await runSlurm('sbatch', sbatchArgs(layout, job), batchScript(layout, job.jobId));
+  const r: SlurmResult = await runSlurm('sbatch', [...sbatchArgs(layout, job), batchScriptFile(layout), batchArgument(layout, job.jobId)]);
   if (r.kind !== 'ok') return r;
   const id = r.stdout.trim().split(';')[0]!;
   if (!/^\d+$/.test(id)) return { kind: 'refused', message: `sbatch printed no job id: ${JSON.stringify(r.stdout.slice(0, 200))}` };
