@@ -19,7 +19,7 @@
 // scancel, and this side marks ABORTED; started -> `scancel --signal=INT --full`, a plain
 // scancel after killGrace, and ABORTED once Slurm says the batch job ended.
 
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { type JobRecord, executorOf, isoNow } from '../core/job.js';
 import { applyTransition } from '../core/phases.js';
 import { EXIT, UserError, noSuchJob } from '../errors.js';
@@ -28,7 +28,7 @@ import { readExitFile, readStartMarker, recordEnd, recordStart } from './lifecyc
 import { isProcessAlive } from './proc.js';
 import { gatherEndFacts } from './job-files.js';
 import { appendRunnerLog } from './runner-log.js';
-import { nudgeRunner } from './ensure-runner.js';
+import { nudgeRunner, superviseIfOrphaned } from './ensure-runner.js';
 import { type ProcessTable, describeProcesses, jobProcesses, signalJob } from './signal.js';
 
 const POLL_MS = 10;
@@ -77,8 +77,17 @@ function abortStep(tx: Transaction, jobId: string, onlyIf?: (job: JobRecord) => 
   if (hot?.executor === 'slurm' && (job.phase === 'QUEUED' || job.startTime === null)) {
     // Not started in Slurm (pending, or its batch job not yet running the command): cancelled,
     // and marked ABORTED here; scancel follows once this is written.
+    // The cancel is the state's from here on (state.slurmCancels): whoever supervises Slurm
+    // jobs sends scancel again until Slurm confirms the job gone, should this side's fail.
     const aborted = { ...job, phase: row.to, endTime: isoNow() };
     tx.finish(aborted);
+    tx.state.slurmCancels = { ...tx.state.slurmCancels, [jobId]: { slurmJobId: job.slurmJobId ?? null, since: aborted.endTime } };
+    // Should its batch job start before a scancel gets through, it runs nothing (batch.pl).
+    tx.afterCommit.push(() => {
+      try {
+        writeFileSync(`${tx.layout.recordDir(jobId)}/cancelled`, `${aborted.endTime}\n`, { mode: 0o600 });
+      } catch { /* its record directory is gone: the batch job then cannot run it either */ }
+    });
     return { done: aborted, cancel: { slurmJobId: job.slurmJobId ?? null } };
   }
   if (hot?.executor === 'slurm') {
@@ -243,14 +252,18 @@ export async function terminateUnreadableJob(store: Store, jobId: string): Promi
   }
 }
 
-/** A Slurm job that had not started: cancelled by id, or by name while its id is unknown. */
+/**
+ * A Slurm job that had not started: cancelled by id, or by name while its id is unknown. A
+ * scancel that fails (the controller does not answer) is no failure of the abort: the job is
+ * ABORTED and its cancel is in the state, retried by the runner (started here if none runs)
+ * until Slurm confirms the job gone.
+ */
 async function cancelSlurmJob(store: Store, jobId: string, slurmJobId: string | null): Promise<void> {
   const { slurmSignal, cancelByName } = await import('../executors/slurm/executor.js');
   const failed = slurmJobId ? await slurmSignal(slurmJobId, 'cancel') : await cancelByName(jobId);
-  appendRunnerLog(store.layout, `job ${jobId}: aborted before it started in Slurm: scancel ${slurmJobId ?? `--name=uwsrun-${jobId}`}${failed ? ` failed: ${failed}` : ''}`);
-  if (failed && !/already completing or completed|Invalid job id/i.test(failed)) {
-    throw new UserError(`job ${jobId}: marked ABORTED, but scancel of Slurm job ${slurmJobId ?? `uwsrun-${jobId}`} failed: ${failed}`, EXIT.failed);
-  }
+  const retried = failed && !/already completing or completed|Invalid job id/i.test(failed);
+  appendRunnerLog(store.layout, `job ${jobId}: aborted before it started in Slurm: scancel ${slurmJobId ?? `--name=uwsrun-${jobId}`}${failed ? ` failed: ${failed}` : ''}${retried ? '; the runner retries it until Slurm confirms the job gone' : ''}`);
+  await superviseIfOrphaned(store.home, store.readState());
 }
 
 /** `scancel --signal=INT --full`: SIGINT to every process of a started Slurm job. */

@@ -14,9 +14,13 @@ export function runnerAlive(state: StateData): boolean {
   return r !== null && isProcessAlive(r.pid, r.startTime);
 }
 
-/** EXECUTING jobs to watch, and QUEUED ones in Slurm's hands (their hot entries too). */
+/**
+ * EXECUTING jobs to watch, QUEUED ones in Slurm's hands (their hot entries too), and Slurm
+ * jobs of aborted jobs whose cancel Slurm has not confirmed yet (state.slurmCancels).
+ */
 const executingJobs = (state: StateData): number =>
-  Object.values(state.jobs).filter((h) => h.phase === 'EXECUTING' || h.executor === 'slurm').length;
+  Object.values(state.jobs).filter((h) => h.phase === 'EXECUTING' || h.executor === 'slurm').length
+  + Object.keys(state.slurmCancels ?? {}).length;
 
 /**
  * How many jobs want a runner: queued ones to start (their entries in HOME/queue/, but not

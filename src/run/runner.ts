@@ -323,7 +323,8 @@ export class Runner {
     const now = Date.now();
     // Slurm's news and time limits (executors/slurm/executor.ts), before the queue: a job
     // that ended there frees its definition's maxRunning for the next handover.
-    if (this.slurm || Object.values(tx.state.jobs).some((h) => h.executor === 'slurm')) this.slurmExecutor()?.watch(tx, now);
+    // Cancels of aborted jobs' Slurm jobs (state.slurmCancels) are its work too.
+    if (this.slurm || tx.state.slurmCancels || Object.values(tx.state.jobs).some((h) => h.executor === 'slurm')) this.slurmExecutor()?.watch(tx, now);
     if (now - this.lastSupervised >= SUPERVISE_MS) {
       this.lastSupervised = now;
       this.supervise(tx, now);

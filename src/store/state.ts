@@ -82,6 +82,14 @@ export interface StateData {
    * over 10 s), and Slurm's words; absent or null while it answers (SPEC §11: doctor).
    */
   slurmOutage?: { since: string; message: string } | null;
+  /**
+   * Slurm jobs of uwsrun jobs that ended ABORTED (or were deleted) before Slurm confirmed them
+   * gone, by uwsrun job id: written in the transaction that made the job final, removed once
+   * Slurm no longer runs or holds the job; meanwhile the runner (or the one `tick` starts)
+   * sends scancel again (SPEC §11: no Slurm job is left behind). slurmJobId null: the id was
+   * never learnt (aborted during its handover), cancelled by the name uwsrun-ID.
+   */
+  slurmCancels?: Record<string, { slurmJobId: string | null; since: string }>;
   /** Final records not yet moved into their job.json (see migrateFinished). */
   finished: Record<string, JobRecord>;
   /**

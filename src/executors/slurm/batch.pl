@@ -15,6 +15,9 @@
 sub batch {
   my ($records) = @_;
   $main::inSlurm = 1;
+  # Aborted while Slurm could not be told (its controller down): the cancel is retried, and
+  # meanwhile a job that starts after all runs nothing (records/ID/cancelled, see run/abort.ts).
+  POSIX::_exit(0) if -e "$records/cancelled";
   my $mark;
   # 577 = O_WRONLY|O_CREAT|O_TRUNC
   if (sysopen($mark, "$records/batch", 577, 0600)) { syswrite $mark, ($ENV{SLURM_JOB_ID} // '') . "\n"; close $mark; }

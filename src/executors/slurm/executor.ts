@@ -12,13 +12,13 @@
 // (1 s doubling to 60 s), polls go on once a second, and the outage is recorded in
 // state.json (for `doctor`) and said once in runner.log when it starts and once when it ends.
 
-import type { JobRecord } from '../../core/job.js';
+import type { HotEntry, JobRecord } from '../../core/job.js';
 import { isoNow } from '../../core/job.js';
 import type { Transaction } from '../../store/state.js';
 import type { HomeLayout } from '../../store/home.js';
 import { type EndFacts, gatherEndFactsAsync } from '../../run/job-files.js';
 import { readExitFile } from '../../run/lifecycle.js';
-import { type Handover, handOver, slurmJobName } from './handover.js';
+import { type Handover, handOver, sbatchRunning, slurmJobName } from './handover.js';
 import { describeSlurmCalls, runSlurm } from './commands.js';
 import { type SlurmJobState, parseSacct, parseSqueue, slurmEnded } from './states.js';
 import { recordHandover, recordRefused, recordSlurmEnd, recordSlurmStart, recordSlurmUp, upTime } from './records.js';
@@ -45,13 +45,29 @@ export class SlurmExecutor implements Executor {
   /** The last poll's view (for start and up), and the ends it found (with their files read). */
   private polled: Map<string, SlurmJobState> | undefined;
   private readonly ended = new Map<string, Ended>();
+  /** What the last poll said of each job (its Slurm state), to tell a poll with news. */
+  private readonly lastSeen = new Map<string, string>();
   private polling = false;
   private lastPoll = 0;
   /** Slurm ids uwsrun cancelled or signalled itself (CANCELLED is then no surprise). */
   private readonly ours = new Set<string>();
+  /** Plain scancels sent after killGrace (sent again while they fail), and logged once. */
   private readonly killed = new Set<string>();
+  private readonly killSaid = new Set<string>();
   private outage: { since: string; message: string } | undefined;
   private outageSaid: boolean | undefined;
+  /**
+   * The cancels the state owns (state.slurmCancels), by uwsrun job id: scancel calls under
+   * way, when the next may go, and those Slurm confirmed (gone, or never known to it), which
+   * the next cycle removes from the state.
+   */
+  private readonly cancelling = new Set<string>();
+  private readonly cancelAt = new Map<string, number>();
+  private readonly cancelBackoff = new Map<string, number>();
+  private readonly cancelled = new Set<string>();
+  private toCancel: [string, string | null][] = [];
+  /** Running jobs' executionDuration and killGrace (fixed once a job runs), by job id. */
+  private readonly limits = new Map<string, { executionDuration: number; killGrace: number }>();
 
   constructor(
     private readonly layout: HomeLayout,
@@ -93,34 +109,100 @@ export class SlurmExecutor implements Executor {
         }
         continue;
       }
-      const job = tx.getJob(id);
-      if (!job) continue;
-      this.perJob(id, () => this.watchJob(tx, job, polled?.get(hot.slurmJobId!), now));
+      this.perJob(id, () => this.watchJob(tx, id, hot, polled?.get(hot.slurmJobId!), now));
     }
+    for (const id of this.limits.keys()) if (!tx.state.jobs[id]) this.limits.delete(id);
+    this.watchCancels(tx, now);
     this.saveOutage(tx);
   }
 
-  private watchJob(tx: Transaction, job: JobRecord, seen: SlurmJobState | undefined, now: number): void {
-    const id = job.jobId;
-    const up = job.startTime === null ? upTime(this.layout, id) : undefined;
-    if (job.phase === 'QUEUED' && (up || (seen && !/^(PENDING|CONFIGURING|REQUEUED)/.test(seen.state) && !slurmEnded(seen.state)))) {
-      job = recordSlurmStart(tx, job);
+  /**
+   * The Slurm jobs of aborted or deleted uwsrun jobs (state.slurmCancels): an entry goes once
+   * Slurm confirmed the job gone; until then scancel is sent again, backing off from 1 s to
+   * 60 s while it fails (SPEC §11: no Slurm job is left behind, nothing runs on after ABORTED).
+   */
+  private watchCancels(tx: Transaction, now: number): void {
+    const entries = tx.state.slurmCancels;
+    if (!entries) return;
+    for (const [id, entry] of Object.entries(entries)) {
+      if (this.cancelled.has(id)) {
+        this.cancelled.delete(id);
+        this.cancelAt.delete(id);
+        this.cancelBackoff.delete(id);
+        const { [id]: _gone, ...rest } = tx.state.slurmCancels!;
+        tx.state.slurmCancels = rest;
+        this.log(`job ${id}: Slurm no longer runs or holds ${entry.slurmJobId ? `job ${entry.slurmJobId}` : `a job named ${slurmJobName(id)}`}: its cancel is done`);
+      } else if (!this.cancelling.has(id) && now >= (this.cancelAt.get(id) ?? 0)) {
+        this.toCancel.push([id, entry.slurmJobId]);
+      }
+    }
+    if (Object.keys(tx.state.slurmCancels!).length === 0) delete tx.state.slurmCancels;
+  }
+
+  /** After the commit: scancel for the cancels due (by id, or by name while the id is unknown). */
+  private sendCancels(): void {
+    for (const [id, slurmJobId] of this.toCancel.splice(0)) {
+      if (this.cancelling.has(id)) continue;
+      // A handover of it still under way (here, or an sbatch of a runner that died) would
+      // create a Slurm job after a cancel by name: the cancel waits for its outcome.
+      if (!slurmJobId && (this.inFlight.has(id) || sbatchRunning(id))) continue;
+      this.cancelling.add(id);
+      if (slurmJobId) this.ours.add(slurmJobId);
+      void (slurmJobId ? slurmSignal(slurmJobId, 'cancel') : cancelByName(id)).then((failed) => {
+        this.cancelling.delete(id);
+        if (failed === undefined ? !slurmJobId : /already completing or completed|Invalid job id/i.test(failed)) {
+          // Cancelled by name (nothing of it can appear later), or Slurm does not know it.
+          this.cancelled.add(id);
+          this.wake();
+          return;
+        }
+        if (failed !== undefined) this.noteOutage(`scancel: ${failed}`);
+        // Sent (the poll confirms it gone), or it failed: sent again after a while.
+        const wait = failed === undefined ? RETRY_FIRST_MS * 5 : Math.min(RETRY_MAX_MS, (this.cancelBackoff.get(id) ?? RETRY_FIRST_MS / 2) * 2);
+        if (failed !== undefined) this.cancelBackoff.set(id, wait);
+        this.cancelAt.set(id, Date.now() + wait);
+      });
+    }
+  }
+
+  /**
+   * One active job's cycle, from its hot entry: its record (job.json, read from disk) only
+   * when something is to be recorded, and its limits from the cache once it runs (they no
+   * longer change then), so a quiet cycle costs no file read per job.
+   */
+  private watchJob(tx: Transaction, id: string, hot: HotEntry, seen: SlurmJobState | undefined, now: number): void {
+    const up = hot.startTime === null ? upTime(this.layout, id) : undefined;
+    if (hot.phase === 'QUEUED' && (up || (seen && !/^(PENDING|CONFIGURING|REQUEUED)/.test(seen.state) && !slurmEnded(seen.state)))) {
+      const job = tx.getJob(id);
+      if (!job || job.phase !== 'QUEUED') return;
+      recordSlurmStart(tx, job);
       this.log(`job ${id}: running in Slurm (job ${job.slurmJobId})`);
     }
-    if (job.phase === 'EXECUTING' && job.startTime === null && up) {
-      recordSlurmUp(tx, job, up);
-      job = tx.getJob(id) ?? job;
+    if (tx.state.jobs[id]?.phase === 'EXECUTING') {
+      const job = up || !this.limits.has(id) ? tx.getJob(id) : undefined;
+      if (job) {
+        if (job.phase !== 'EXECUTING') return;
+        this.limits.set(id, { executionDuration: job.executionDuration, killGrace: job.killGrace });
+        if (job.startTime === null && up) recordSlurmUp(tx, job, up);
+      }
     }
-    if (job.phase !== 'EXECUTING' || !job.slurmJobId) return;
+    const current = tx.state.jobs[id];
+    const limits = this.limits.get(id);
+    if (!current || current.phase !== 'EXECUTING' || !current.slurmJobId || !limits) return;
+    const slurmJobId = current.slurmJobId;
     // executionDuration to the second: Slurm's --time has minute resolution and fires late.
-    if (!job.abortRequested && job.startTime && job.executionDuration > 0 && now - Date.parse(job.startTime) > job.executionDuration * 1000) {
+    if (!current.abortRequested && current.startTime && limits.executionDuration > 0 && now - Date.parse(current.startTime) > limits.executionDuration * 1000) {
+      const job = tx.getJob(id);
+      if (!job) return;
       tx.putHot({ ...job, abortRequested: isoNow() }, { abortReason: `executionDuration of ${job.executionDuration} s exceeded` });
-      this.signal(job.slurmJobId, 'interrupt');
-      this.log(`job ${id}: executionDuration of ${job.executionDuration} s exceeded: aborting (scancel --signal=INT --full ${job.slurmJobId})`);
-    } else if (job.abortRequested && !this.killed.has(job.slurmJobId) && now - Date.parse(job.abortRequested) > job.killGrace * 1000) {
-      this.killed.add(job.slurmJobId);
-      this.signal(job.slurmJobId, 'kill');
-      this.log(`job ${id}: still running ${job.killGrace} s after the abort: scancel ${job.slurmJobId}`);
+      this.signal(slurmJobId, 'interrupt');
+      this.log(`job ${id}: executionDuration of ${job.executionDuration} s exceeded: aborting (scancel --signal=INT --full ${slurmJobId})`);
+    } else if (current.abortRequested && !this.killed.has(slurmJobId) && now - Date.parse(current.abortRequested) > limits.killGrace * 1000) {
+      // Sent again while it fails (signal() forgets it then); said once.
+      if (!this.killSaid.has(slurmJobId)) this.log(`job ${id}: still running ${limits.killGrace} s after the abort: scancel ${slurmJobId}`);
+      this.killSaid.add(slurmJobId);
+      this.killed.add(slurmJobId);
+      this.signal(slurmJobId, 'kill');
     }
   }
 
@@ -131,8 +213,10 @@ export class SlurmExecutor implements Executor {
       this.backoff.delete(id);
       this.retryAt.delete(id);
       if (!job || job.phase !== 'QUEUED' || tx.state.jobs[id]?.executor !== 'slurm') {
-        // Aborted or deleted while sbatch ran: no Slurm job is left behind (SPEC §11).
-        this.signal(outcome.slurmJobId, 'cancel');
+        // Aborted or deleted while sbatch ran: no Slurm job is left behind (SPEC §11). The
+        // state owns its cancel, by the id now known (watchCancels sends it).
+        tx.state.slurmCancels = { ...tx.state.slurmCancels, [id]: { slurmJobId: outcome.slurmJobId, since: isoNow() } };
+        this.cancelAt.delete(id);
         this.log(`job ${id}: ${job ? `is ${job.phase}` : 'is gone'} by the time sbatch answered: scancel ${outcome.slurmJobId}`);
         return;
       }
@@ -161,20 +245,24 @@ export class SlurmExecutor implements Executor {
     }
   }
 
-  /** After the commit: the handovers marked, and the poll when one is due. */
-  afterCommit(state: { jobs: Transaction['state']['jobs'] }): void {
+  /** After the commit: the handovers marked, the cancels due, and the poll when one is due. */
+  afterCommit(state: { jobs: Transaction['state']['jobs']; slurmCancels?: Transaction['state']['slurmCancels'] }): void {
     for (const [id, { job, lookFirst }] of this.toHandOver) {
       this.toHandOver.delete(id);
       if (this.inFlight.has(id)) continue;
       this.inFlight.add(id);
       void this.handOverJob(job, lookFirst);
     }
-    const active = Object.values(state.jobs).filter((h) => h.executor === 'slurm' && h.slurmJobId);
-    if (active.length > 0 && !this.polling && Date.now() - this.lastPoll >= POLL_MS) {
+    this.sendCancels();
+    const ids = new Map(Object.entries(state.jobs).filter(([, h]) => h.executor === 'slurm' && h.slurmJobId).map(([id, h]) => [h.slurmJobId!, id]));
+    const cancels = new Map(Object.entries(state.slurmCancels ?? {}).filter(([id, c]) => c.slurmJobId && !this.cancelled.has(id)).map(([id, c]) => [c.slurmJobId!, id]));
+    if ((ids.size > 0 || cancels.size > 0) && !this.polling && Date.now() - this.lastPoll >= POLL_MS) {
       this.polling = true;
       this.lastPoll = Date.now();
-      const ids = new Map(Object.entries(state.jobs).filter(([, h]) => h.executor === 'slurm' && h.slurmJobId).map(([id, h]) => [h.slurmJobId!, id]));
-      void this.poll(ids).finally(() => {
+      void this.poll(ids, cancels).then((news) => {
+        this.polling = false;
+        if (news) this.wake();
+      }, () => {
         this.polling = false;
         this.wake();
       });
@@ -188,7 +276,7 @@ export class SlurmExecutor implements Executor {
 
   /** Whether the runner must come back within a second (a poll or a retry will be due). */
   get busy(): boolean {
-    return this.inFlight.size > 0 || this.polling || this.outcomes.size > 0 || this.ended.size > 0;
+    return this.inFlight.size > 0 || this.polling || this.outcomes.size > 0 || this.ended.size > 0 || this.cancelling.size > 0 || this.cancelled.size > 0;
   }
 
   /** `job`: the record as the committed transaction holds it (command, environment, limits). */
@@ -204,20 +292,42 @@ export class SlurmExecutor implements Executor {
     }
   }
 
-  /** One squeue call for every active Slurm job of the HOME; sacct for those it forgot. */
-  private async poll(ids: Map<string, string>): Promise<void> {
-    const r = await runSlurm('squeue', ['-h', '-t', 'all', '-j', [...ids.keys()].join(','), '-o', '%i|%T|%r|%S|%e']);
+  /**
+   * One squeue call for every active Slurm job of the HOME; sacct for those it forgot.
+   * Whether it learnt anything (a cycle is then woken to record it).
+   */
+  private async poll(ids: Map<string, string>, cancels: Map<string, string>): Promise<boolean> {
+    const r = await runSlurm('squeue', ['-h', '-t', 'all', '-j', [...ids.keys(), ...cancels.keys()].join(','), '-o', '%i|%T|%r|%S|%e']);
     if (r.kind === 'outage') {
       this.noteOutage(r.message);
-      return;
+      return true;
     }
     // Every id unknown: squeue says "Invalid job id specified" (exit 1).
     if (r.kind === 'refused' && !/Invalid job id/i.test(r.message)) {
       this.noteOutage(`squeue: ${r.message}`);
-      return;
+      return true;
     }
+    const quiet = !this.outage;
     this.noteAnswer();
     const states = r.kind === 'ok' ? parseSqueue(r.stdout) : new Map<string, SlurmJobState>();
+    // A cancelled job Slurm has ended or forgotten: its cancel is done.
+    let confirmed = false;
+    for (const [slurmId, jobId] of cancels) {
+      const s = states.get(slurmId);
+      if (!s || slurmEnded(s.state)) {
+        this.cancelled.add(jobId);
+        confirmed = true;
+      }
+    }
+    // Nothing new since the last poll (every job still pending or running, in the state it
+    // was): no cycle is woken for it.
+    const news = [...ids.keys()].some((slurmId) => {
+      const s = states.get(slurmId);
+      return !s || slurmEnded(s.state) || s.state !== this.lastSeen.get(slurmId);
+    });
+    this.lastSeen.clear();
+    for (const [slurmId, s] of states) this.lastSeen.set(slurmId, s.state);
+    if (!news && quiet) return confirmed;
     this.polled = states;
     const done: [string, SlurmJobState | undefined][] = [];
     const forgotten: string[] = [];
@@ -237,6 +347,7 @@ export class SlurmExecutor implements Executor {
       const facts = await gatherEndFactsAsync(this.layout, jobId).catch((): EndFacts => ({ stderrLine: '', results: [] }));
       this.ended.set(jobId, { slurm: s, facts });
     }));
+    return true;
   }
 
   /** Slurm's accounting, where it exists (the database, else the jobcomp file with -c). */
@@ -256,7 +367,10 @@ export class SlurmExecutor implements Executor {
   signal(slurmJobId: string, how: 'interrupt' | 'kill' | 'cancel'): void {
     this.ours.add(slurmJobId);
     void slurmSignal(slurmJobId, how).then((r) => {
-      if (r) this.log(`scancel ${slurmJobId}: ${r}`);
+      if (!r) return;
+      this.log(`scancel ${slurmJobId}: ${r}`);
+      // The plain scancel after killGrace is sent again by the next cycle while it fails.
+      if (how === 'kill' && !/already completing or completed|Invalid job id/i.test(r)) this.killed.delete(slurmJobId);
     });
   }
 
