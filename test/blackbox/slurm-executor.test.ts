@@ -319,6 +319,9 @@ test('the controller stopped and started again: the job waits QUEUED, doctor rep
     assert.equal(stop.code, 0, stop.stderr);
     const id = submitJob(sb, ['quick', '--run']);
     await waitFor('runner.log to report the outage', () => /Slurm's controller does not answer/.test(runnerLog(sb)), 90_000);
+    // The line is written in the runner's transaction, the outage is in state.json once that
+    // commits: doctor reads the state.
+    await waitFor('the outage recorded in state.json', () => state(sb).slurmOutage ?? undefined, 30_000);
     const d = sb.run(['doctor']);
     assert.equal(d.code, 1, d.stdout + d.stderr);
     assert.match(d.stdout + d.stderr, /Slurm's controller has not answered since/);
@@ -331,9 +334,13 @@ test('the controller stopped and started again: the job waits QUEUED, doctor rep
     assert.equal(start.code, 0, start.stderr);
     const j = await final(sb, id, 180_000);
     assert.equal(j.phase, 'COMPLETED', JSON.stringify(j.errorSummary));
+    // Said once when it starts and once when it ends, not on every retry. A loaded machine
+    // may make the restarted controller miss a later call too (a second, short outage): that
+    // one is said once and ended once in its turn.
     const log = runnerLog(sb);
-    assert.equal(log.match(/Slurm's controller does not answer/g)?.length, 1, log);
-    assert.equal(log.match(/Slurm's controller answers again/g)?.length, 1, log);
+    const said = [...log.matchAll(/Slurm's controller (does not answer|answers again)/g)].map((m) => m[1]);
+    assert.ok(said.length >= 2 && said.length % 2 === 0, log);
+    said.forEach((what, i) => assert.equal(what, i % 2 === 0 ? 'does not answer' : 'answers again', log));
     assert.equal(slurmIdsOf(id, own.client).length, 1);
     assert.equal(state(sb).slurmOutage ?? null, null);
     assert.equal(sb.run(['doctor']).code, 0);
