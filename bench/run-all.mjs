@@ -35,5 +35,6 @@ printServe(await benchServe());
 const p7 = benchSlurm({ n: 30 });
 console.log(row(['P7 30 trivial Slurm jobs, submit to ended', fmt(p7.uwsrun), `sbatch+squeue ${fmt(p7.plain)}`, ratio(p7.uwsrun, p7.plain, '<= 1.2x')], [40, 14, 22, 24]));
 console.log(row(['   same peer with --export=NONE', '', `sbatch+squeue ${fmt(p7.exportNone)}`, ratio(p7.uwsrun, p7.exportNone, '')], [40, 14, 22, 24]));
+console.log(row(['   same peer with --export=NIL', '', `sbatch+squeue ${fmt(p7.exportNil)}`, ratio(p7.uwsrun, p7.exportNil, '')], [40, 14, 22, 24]));
 console.log(row(['P7 runner CPU per Slurm job', fmt(p7.cpuPerJob), '', 'goal <= 5 ms'], [40, 14, 22, 24]));
 console.log(row(['P7 Slurm commands/s during the drain', p7.perSecond.toFixed(1), p7.calls ?? '', ''], [40, 14, 22, 24]));
