@@ -156,8 +156,8 @@ export class SlurmExecutor implements Executor {
           this.wake();
           return;
         }
-        if (failed !== undefined) this.noteOutage(`scancel: ${failed}`);
-        // Sent (the poll confirms it gone), or it failed: sent again after a while.
+        // Sent (the poll confirms it gone), or it failed (the outage itself is the polls' to
+        // notice and say): sent again after a while.
         const wait = failed === undefined ? RETRY_FIRST_MS * 5 : Math.min(RETRY_MAX_MS, (this.cancelBackoff.get(id) ?? RETRY_FIRST_MS / 2) * 2);
         if (failed !== undefined) this.cancelBackoff.set(id, wait);
         this.cancelAt.set(id, Date.now() + wait);
