@@ -19,7 +19,7 @@ defaults:
 jobs:
   later:
     command: [sh, -c, 'touch "$UWS_JOB_DIR/ran"']
-    slurm: { options: [--begin=now+12] }
+    slurm: { options: [--begin=now+20] }
 `;
 
 const runnerLog = (sb: Sandbox): string => (existsSync(join(sb.home, 'runner.log')) ? readFileSync(join(sb.home, 'runner.log'), 'utf8') : '');
@@ -46,7 +46,7 @@ test('abort while the controller is down: ABORTED at once; the state keeps the c
 
     // Past its begin time Slurm may start it the moment the controller is back, before the
     // runner's scancel: it must run nothing then.
-    await waitFor('the job\'s begin time to pass', () => Date.now() > t0 + 14_000 || undefined, 30_000);
+    await waitFor('the job\'s begin time to pass', () => Date.now() > t0 + 22_000 || undefined, 30_000);
     const start = cluster('ctld-start', own.script);
     assert.equal(start.code, 0, start.stderr);
     await waitFor('Slurm to confirm the cancel', () => (state(sb).slurmCancels?.[id] ? undefined : true), 180_000);
