@@ -30,9 +30,9 @@ jobs:
     command: [echo, "Hello, {name}!"]
     parameters:
       name: { type: string, default: world }
-  work:
-    description: appends its id to a shared file first, so a second run would show
-    command: [sh, -c, 'echo "$UWS_JOB_ID" >> "$HOME/ran"; sleep 3; echo done; exit "$UWS_PARAM_CODE"']
+  gatedall:
+    description: appends its id to a shared file first (a second run would show), then waits for the test's file go (one for every job)
+    command: [sh, -c, 'echo "$UWS_JOB_ID" >> "$HOME/ran"; while [ ! -e "$HOME/go" ]; do sleep 0.05; done; echo done; exit "$UWS_PARAM_CODE"']
     parameters:
       code: { type: integer, default: 0 }
   gated:
@@ -127,20 +127,24 @@ test('kill -9 of the runner with 2 jobs running and 3 queued: jobs keep running,
   const sb = new Sandbox(YAML);
   try {
     const ids = [
-      submitJob(sb, ['work', '--run', '-p', 'code=0']),
-      submitJob(sb, ['work', '--run', '-p', 'code=3']),
-      submitJob(sb, ['work', '--run']),
-      submitJob(sb, ['work', '--run']),
-      submitJob(sb, ['work', '--run']),
+      // The jobs wait for the test's go: a job of fixed length (it was `sleep 3`) could end
+      // before a loaded machine had even run the five submits, and never be seen EXECUTING.
+      submitJob(sb, ['gatedall', '--run', '-p', 'code=0']),
+      submitJob(sb, ['gatedall', '--run', '-p', 'code=3']),
+      submitJob(sb, ['gatedall', '--run']),
+      submitJob(sb, ['gatedall', '--run']),
+      submitJob(sb, ['gatedall', '--run']),
     ];
     const [a, b] = [await waitStarted(sb, ids[0]!), await waitStarted(sb, ids[1]!)];
     for (const id of ids.slice(2)) assert.equal(phaseOf(sb, id), 'QUEUED', `job ${id} must still be queued (limit 2)`);
+    await waitFor('both running jobs to have appended their ids', () => ranLines(sb).length === 2, 10_000);
 
     await killRunner(sb);
     // The jobs live in their own sessions: the runner's death does not touch them.
     assert.ok(alive(a.pid, a.pidStart), `job ${ids[0]} (pid ${a.pid}) must survive its runner`);
     assert.ok(alive(b.pid, b.pidStart), `job ${ids[1]} (pid ${b.pid}) must survive its runner`);
     for (const id of ids.slice(2)) assert.equal(phaseOf(sb, id), 'QUEUED', `job ${id} is still queued`);
+    writeFileSync(join(sb.dir, 'go'), '');
 
     // `wait` finds no live runner and starts a successor, which adopts the two and runs the rest.
     const w = sb.run(['wait', ...ids, '--timeout', '60']);
