@@ -211,7 +211,9 @@ export class Runner {
         this.heldSince = Date.now();
       }
       active = this.apply(this.held.tx);
-      if (!active || this.children.size === 0 || Date.now() - this.heldSince >= LEASE_MS) this.commit();
+      // Nobody waits through the lease while someone is announced: on a loaded machine the
+      // lease's timer fires late, and the lock sat held, idle, for 100 ms and more.
+      if (!active || this.children.size === 0 || Date.now() - this.heldSince >= LEASE_MS || lockWanted(this.store.layout.lockFile)) this.commit();
       else this.leaseTimer ??= setTimeout(() => this.commitSafely(), this.heldSince + LEASE_MS - Date.now());
       this.failures = 0;
     } catch (err) {

@@ -18,8 +18,12 @@
 // is a dead holder like any other. Taking the lock from it alive would make two writers
 // the moment it continues.
 //
-// Waiting is fair by age under contention (pauseAfter): the longer a command has waited,
-// the more often it tries, so the oldest waiters are the likeliest to get the lock.
+// Waiting: a command that meets the lock tries again after a growing back-off; one that has
+// not got it within LINE_AFTER_MS joins the waiting line (WaitingLine, a flock(2) that only
+// orders the waiters): the first in line tries every few ms, the others sleep in the kernel
+// until it is their turn. So a storm of waiters costs the holder neither CPU nor directory
+// operations. Without flock(1), waiting is fair by age (pauseAfter): the longer a command
+// has waited, the more often it tries, so the oldest waiters are the likeliest to get it.
 
 import { closeSync, constants, existsSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -154,6 +158,8 @@ export function reclaimFromStoppedHolder(lockFile: string, seen: StoppedHolder |
 const waiterFile = (lockFile: string): string => `${lockFile}.want`;
 
 function announceWaiter(lockFile: string): void {
+  // Looked up first: an open with O_CREAT locks the directory even when the file exists.
+  if (existsSync(waiterFile(lockFile))) return;
   try {
     closeSync(openSync(waiterFile(lockFile), constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600));
   } catch { /* only a courtesy */ }
@@ -206,17 +212,29 @@ class LockAttempts {
     this.firstPause = this.contended ? pauseAfter(0, 0, true) : 0;
   }
 
+  /** How long until the deadline, in ms. */
+  remaining(): number {
+    return Math.max(0, this.deadline - Date.now());
+  }
+
   /** Takes the lock (undefined), or returns the pause in ms before the next try. */
   try(): number | undefined {
     const { lockFile } = this;
     const attempt = this.attempt++;
-    let got: boolean;
-    try {
-      got = createExclusive(lockFile, identity());
-    } catch (err) {
-      throw storeError(`cannot create lock ${lockFile}: ${describeFsError(err, dirname(lockFile))}`);
+    // A lock that is there is seen by a lookup, which takes no lock in the kernel: the
+    // exclusive create takes the directory's lock even when it fails (O_EXCL skips the
+    // lookup fast path), and the holder's renames and its final unlink in that directory
+    // queue behind it. With a hundred waiters creating every few ms, the holder's few
+    // directory operations took seconds. So only a lock seen free is tried.
+    if (!existsSync(lockFile)) {
+      let got: boolean;
+      try {
+        got = createExclusive(lockFile, identity());
+      } catch (err) {
+        throw storeError(`cannot create lock ${lockFile}: ${describeFsError(err, dirname(lockFile))}`);
+      }
+      if (got) return undefined;
     }
-    if (got) return undefined;
     if (attempt >= 2) announceWaiter(lockFile);
     if (attempt % 4 === 3) {
       this.stopped = reclaimFromStoppedHolder(lockFile, this.stopped);
@@ -233,9 +251,94 @@ class LockAttempts {
 /** Takes the lock (retrying until the deadline: exit 5); returns the function that releases it. */
 export function acquireLock(lockFile: string): () => void {
   const attempts = new LockAttempts(lockFile);
-  if (attempts.firstPause > 0) sleepSync(attempts.firstPause);
-  for (let pause = attempts.try(); pause !== undefined; pause = attempts.try()) sleepSync(pause);
+  let line: WaitingLine | undefined;
+  try {
+    if (attempts.firstPause > 0) {
+      // Waiters are announced: go to the back of their line rather than poll beside them.
+      line = WaitingLine.join(lockFile);
+      if (!line) sleepSync(attempts.firstPause);
+      else line.waitTurn(attempts.remaining());
+    }
+    for (let pause = attempts.try(); pause !== undefined; pause = attempts.try()) {
+      if (!line && Date.now() - attempts.started >= LINE_AFTER_MS) line = WaitingLine.join(lockFile);
+      if (line && !line.first && !noFlock) line.waitTurn(attempts.remaining());
+      else sleepSync(line?.first ? FIRST_IN_LINE_PAUSE_MS * (0.5 + Math.random()) : pause);
+    }
+  } finally {
+    line?.leave();
+  }
   return taken(lockFile, attempts.started);
+}
+
+/** A waiter that has not got the lock in this long joins the waiting line. */
+const LINE_AFTER_MS = 20;
+/** How often the first in line tries the lock. */
+const FIRST_IN_LINE_PAUSE_MS = 2;
+/** The longest a waiter sleeps in the line before it tries the lock once itself. */
+const LINE_SLICE_MS = 1_000;
+
+/**
+ * The line of waiters for the lock: a kernel lock (flock(2) on `state.lock.line`) that only
+ * orders the waiters, while the lock itself stays the exclusively created file above (its
+ * holder's identity, the takeover of a dead or stopped holder). The first in line holds the
+ * line's flock and tries the lock every few ms; everybody behind it sleeps in the kernel,
+ * costing no CPU, until the first one has the lock and leaves the line, and the kernel
+ * wakes the next. Polling waiters, a hundred of them at a time under a storm of commands,
+ * had taken the CPU from the holder and (their exclusive creates lock the directory) stalled
+ * its renames: a hold of a few ms of work lasted hundreds.
+ *
+ * Node has no flock(2), so the line is taken by util-linux's flock(1) on an inherited
+ * descriptor: the lock belongs to the open file description, which this process keeps after
+ * flock(1) exits, and closing it releases the lock (a killed waiter leaves the line by
+ * itself). A waiter sleeps at most LINE_SLICE_MS in the line at a time and then tries the
+ * lock once: a first in line that is stopped, or a lock that is taken over as stale, never
+ * holds the others beyond a slice. Without flock(1) the waiters poll as before.
+ */
+class WaitingLine {
+  private constructor(private readonly fd: number) {}
+  /** Whether this waiter holds the line's lock: it is the one that tries. */
+  first = false;
+
+  static join(lockFile: string): WaitingLine | undefined {
+    if (!spawnSyncFn()) return undefined;
+    try {
+      return new WaitingLine(openSync(`${lockFile}.line`, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Sleeps until this waiter is first in line, or for a slice of at most `ms`. */
+  waitTurn(ms: number): void {
+    const spawnSync = spawnSyncFn();
+    if (!spawnSync) return;
+    const slice = Math.max(1, Math.min(ms, LINE_SLICE_MS));
+    // Its environment is PATH only: a flock(1) left waiting by a waiter killed meanwhile (it
+    // ends within the slice) must not pass for a process of this HOME or of a job.
+    const r = spawnSync('flock', ['--exclusive', '--timeout', (slice / 1000).toFixed(3), '3'], {
+      stdio: ['ignore', 'ignore', 'ignore', this.fd], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    });
+    // Exit 1 is the timeout; anything else (no flock(1) after all, a failure of its own)
+    // would fail at once every time: the waiters then poll, after a short pause.
+    if (r.error || (r.status !== 0 && r.status !== 1)) {
+      noFlock = true;
+      sleepSync(MAX_BACKOFF_MS);
+      return;
+    }
+    this.first = r.status === 0;
+  }
+
+  leave(): void {
+    try { closeSync(this.fd); } catch { /* closed */ }
+  }
+}
+
+let noFlock = false;
+let spawnSyncCache: typeof import('node:child_process').spawnSync | undefined;
+/** node:child_process, loaded only by a waiter that joins the line (it costs every command ~3 ms). */
+function spawnSyncFn(): typeof import('node:child_process').spawnSync | undefined {
+  if (noFlock) return undefined;
+  return (spawnSyncCache ??= process.getBuiltinModule('node:child_process').spawnSync);
 }
 
 /** After the lock was created: clears the waiters' notice; returns the function that releases it. */

@@ -187,30 +187,108 @@ class DurableJsonAdapter implements SyncAdapter<StateData> {
   }
 
   write(data: StateData): void {
-    this.writeText(JSON.stringify(data), data);
+    const next = this.prepare(JSON.stringify(data));
+    this.commitPrepared(next, data, false);
+    fsyncDir(dirname(this.layout.stateFile));
   }
 
-  /** With syncDir false the caller fsyncs HOME itself (commitHeld: after the lock is released). */
-  writeText(text: string, data: StateData, syncDir = true): void {
+  /**
+   * The first half of a write: the temp files of the good copy and of the state, written,
+   * not synced (the caller syncs the state's with whatever else it writes, or lets
+   * commitPrepared do it).
+   *
+   * The last good copy for `doctor --repair` is the text in hand, never a copy of the file
+   * on disk (which another process may have changed since), through its own temp file and
+   * rename. Its temp file is written before state.json is replaced, so a disk too full for
+   * both fails the write with nothing changed, and the good copy always holds the last
+   * committed state. It is not fsynced: a crash may lose its newest version, but then
+   * state.json itself is whole.
+   */
+  prepare(text: string): PreparedState {
     this.forget();
-    // The last good copy for `doctor --repair` is the text in hand, never a copy of the
-    // file on disk (which another process may have changed since), through its own temp
-    // file and rename. Its temp file is written before state.json is replaced, so a disk
-    // too full for both fails the write with nothing changed, and the good copy always
-    // holds the last committed state. It is not fsynced: a crash may lose its newest
-    // version, but then state.json itself is whole.
     const good = writeTemp(this.layout.goodCopy, text);
     try {
-      if (syncDir) writeFileDurable(this.layout.stateFile, text);
-      else commitTemp(writeTemp(this.layout.stateFile, text));
+      return { text, good, state: writeTemp(this.layout.stateFile, text) };
     } catch (err) {
       discardTemp(good);
       throw err;
     }
-    this.remember(text, data);
+  }
+
+  /**
+   * The second half: renames the state's temp file over state.json (fdatasync first unless
+   * `synced`), then the good copy's over the good copy. The caller fsyncs HOME.
+   */
+  commitPrepared(next: PreparedState, data: StateData, synced: boolean): void {
     try {
-      commitTemp(good, false);
+      commitTemp(next.state, !synced);
+    } catch (err) {
+      discardTemp(next.good);
+      throw err;
+    }
+    this.remember(next.text, data);
+    try {
+      commitTemp(next.good, false);
     } catch { /* the state is committed; the previous good copy stays whole */ }
+  }
+}
+
+/** A state write between its two halves (DurableJsonAdapter.prepare). */
+interface PreparedState {
+  text: string;
+  good: PendingFile;
+  state: PendingFile;
+}
+
+const discardPrepared = (next: PreparedState): void => {
+  discardTemp(next.good);
+  discardTemp(next.state);
+};
+
+/**
+ * The PENDING, QUEUED and HELD records a transaction changed, on their way to disk
+ * (Transaction.prepareRecords): their queue entries created and each record written to a
+ * temp file; then sync() makes all of it durable (with the state's temp file: one journal
+ * commit for everything a transaction writes), rename() puts the records in place, and
+ * syncDirs() makes the renames durable, normally after the lock is released (commitHeld).
+ * Many records cost a syncfs(2) each time instead of a few fsyncs each (when the command
+ * prepared it, see store/syncfs.ts).
+ */
+class RecordFiles {
+  readonly pending: PendingFile[] = [];
+  private readonly dirs = new Set<string>();
+
+  constructor(
+    private readonly layout: HomeLayout,
+    private readonly many: boolean,
+    private readonly queued: boolean,
+  ) {}
+
+  /** Syncs the queue entries (before any record says QUEUED) and the temp files, `also` too. */
+  sync(also: PendingFile | undefined): void {
+    if (this.many && syncFileSystem(this.layout.dir)) return;
+    if (this.queued) fsyncDir(this.layout.queueDir);
+    for (const p of this.pending) fdatasyncSync(p.fd);
+    if (also) fdatasyncSync(also.fd);
+  }
+
+  rename(): void {
+    while (this.pending.length > 0) {
+      const p = this.pending.shift()!;
+      closeSync(p.fd);
+      renameSync(p.tmp, p.path);
+      this.dirs.add(dirname(p.path));
+    }
+  }
+
+  syncDirs(): void {
+    if (this.dirs.size === 0 || (this.many && syncFileSystem(this.layout.dir))) return;
+    for (const dir of this.dirs) fsyncDir(dir);
+    this.dirs.clear();
+  }
+
+  discard(): void {
+    for (const p of this.pending.splice(0)) discardTemp(p);
   }
 }
 
@@ -383,29 +461,42 @@ export class Store {
   }
 
   /**
-   * Writes state.json if `held` changed it, releases the lock, and only then fsyncs HOME to
-   * make the rename durable: one journal commit fewer inside the lock, so holders stay
-   * brief on a busy disk. This is safe because nothing is reported before commitHeld
-   * returns, and the fsync makes durable whatever state.json is by then: ours, or a later
-   * writer's, which read ours under the lock and so contains it. (Not when afterCommit
-   * steps wait for the commit: see below.)
+   * Writes what `held` changed and releases the lock: its records (Transaction.
+   * prepareRecords) and state.json, with one sync for the data of all of them, then the
+   * renames; and only after the lock is released the fsyncs of the directories that make
+   * the renames durable. Every sync under the lock is a journal commit that every waiter
+   * waits for, and on a loaded machine each of them costs the holder its turn on the CPU
+   * as well: a transaction that wrote a record and the state had made three of them inside
+   * the lock, now one. This is safe because nothing is reported before commitHeld returns,
+   * and the directory fsyncs make durable whatever the directories hold by then: ours, or
+   * a later writer's, which read ours under the lock and so contains it. A transaction
+   * whose state stops naming a job whose record takes over (Transaction.recordsFirst), or
+   * with afterCommit steps (they must follow a durable commit: a queue entry goes only once
+   * the state that took its job out of the queue is on disk), syncs under the lock.
    */
   commitHeld(held: HeldTransaction): void {
     let written = false;
+    let records: RecordFiles | undefined;
+    let next: PreparedState | undefined;
     try {
       storeErrors(this.home, () => {
-        const state = held.tx.state;
-        if (Object.keys(state.finished).length > this.migrateAbove) held.tx.migrateFinished();
-        held.tx.writeRecords();
+        const { tx } = held;
+        const state = tx.state;
+        if (Object.keys(state.finished).length > this.migrateAbove) tx.migrateFinished();
         const after = JSON.stringify(state);
-        if (after !== held.before) {
+        records = tx.prepareRecords();
+        if (after !== held.before) next = this.adapter.prepare(after);
+        records?.sync(next?.state);
+        records?.rename();
+        const steps = tx.afterCommit.splice(0);
+        if (tx.recordsFirst || steps.length > 0) records?.syncDirs();
+        if (next) {
           this.db.data = state;
-          this.adapter.writeText(after, state, false);
+          const committing = next;
+          next = undefined;
+          this.adapter.commitPrepared(committing, state, records !== undefined);
           written = true;
         }
-        // Steps that must follow a durable commit (a queue entry goes only once the state
-        // that took its job out of the queue is on disk) keep the fsync inside the lock.
-        const steps = held.tx.afterCommit.splice(0);
         if (written && steps.length > 0) {
           fsyncDir(this.layout.dir);
           written = false;
@@ -413,12 +504,17 @@ export class Store {
         for (const step of steps) step();
       });
     } catch (err) {
+      records?.discard();
+      if (next) discardPrepared(next);
       this.adapter.forget();
       throw err;
     } finally {
       held.release();
     }
-    if (written) storeErrors(this.home, () => fsyncDir(this.layout.dir));
+    storeErrors(this.home, () => {
+      records?.syncDirs();
+      if (written) fsyncDir(this.layout.dir);
+    });
     for (const step of held.tx.afterUnlock.splice(0)) {
       try {
         step();
@@ -661,8 +757,16 @@ export class Transaction {
   readonly afterUnlock: (() => void)[] = [];
   /** A job went back to the queue (a retry, run/retry.ts): its new queue entry is written at commit. */
   requeued = false;
-  /** PENDING and QUEUED records changed by this transaction, written at commit (writeRecords). */
+  /**
+   * The state written by this transaction stops naming a job (its hot entry) whose record,
+   * written by it too, takes over: the record's rename is made durable before the state's,
+   * so no crash can leave a job named nowhere (see commitHeld).
+   */
+  recordsFirst = false;
+  /** PENDING and QUEUED records changed by this transaction, written at commit (prepareRecords). */
   private readonly records = new Map<string, JobRecord>();
+  /** Records among them whose queue entry stays as it is (saveRecord): none to create. */
+  private readonly entryKept = new Set<string>();
 
   constructor(
     readonly store: Store,
@@ -700,6 +804,7 @@ export class Transaction {
       if (hot.phase === 'EXECUTING') continue;
       const file = this.store.readJobFile(id);
       delete this.state.jobs[id];
+      this.recordsFirst = true;
       if (file && !isFinal(file.phase)) this.putHot(mergeHot(file, hot));
       queued ||= hot.phase === 'QUEUED';
     }
@@ -746,11 +851,20 @@ export class Transaction {
     this.afterCommit.push(() => removeEntry(this.layout, name));
   }
 
-  /** Saves a changed record where the truth about it is: finished records or job.json. */
+  /**
+   * Saves a changed record where the truth about it is: finished records or job.json. A
+   * final job already moved into its job.json goes back into the finished records, to be
+   * moved out again in a batch: the state write costs the transaction nothing more, where
+   * a job.json of its own would be two more syncs inside the lock.
+   */
   saveRecord(job: JobRecord): void {
-    if (this.state.finished[job.jobId]) this.state.finished[job.jobId] = job;
+    if (this.state.finished[job.jobId] || isFinal(job.phase)) this.state.finished[job.jobId] = job;
     else if (this.records.has(job.jobId)) this.records.set(job.jobId, job);
-    else this.store.writeJobFile(job);
+    else if (waitsInRecord(job) && !this.state.jobs[job.jobId]) {
+      // Written at commit with the state (prepareRecords); its queue place is unchanged.
+      this.records.set(job.jobId, job);
+      this.entryKept.add(job.jobId);
+    } else this.store.writeJobFile(job);
   }
 
   /** Forgets a job entirely (delete): its hot entry and finished record. */
@@ -795,36 +909,26 @@ export class Transaction {
   }
 
   /**
-   * Writes the PENDING and QUEUED records this transaction changed, before the state write
-   * that goes with them: queue entries first, then every record to a temp file, all synced
-   * (the entries before any record says QUEUED), then renamed into place and their
-   * directories synced. Many records cost two syncfs(2) instead of a few fsyncs each
-   * (when the command prepared it, see store/syncfs.ts).
+   * The first step of writing the PENDING and QUEUED records this transaction changed,
+   * before the state write that goes with them: their queue entries are created and every
+   * record is written to a temp file; Store.commitHeld syncs, renames and syncs their
+   * directories (RecordFiles).
    */
-  writeRecords(): void {
+  prepareRecords(): RecordFiles | undefined {
     const records = [...this.records.values()];
     this.records.clear();
-    if (records.length === 0) return;
-    const queued = records.filter((r) => r.phase === 'QUEUED');
-    const many = records.length >= SYNCFS_FROM;
+    if (records.length === 0) return undefined;
+    const queued = records.filter((r) => r.phase === 'QUEUED' && !this.entryKept.has(r.jobId));
+    this.entryKept.clear();
     addEntries(this.layout, queued, false);
-    const pending: PendingFile[] = [];
+    const files = new RecordFiles(this.layout, records.length >= SYNCFS_FROM, queued.length > 0);
     try {
-      for (const r of records) pending.push(writeTemp(this.layout.jobFile(r.jobId), JSON.stringify(r, null, 1)));
-      const synced = many && syncFileSystem(this.layout.dir);
-      if (!synced) {
-        if (queued.length > 0) fsyncDir(this.layout.queueDir);
-        for (const p of pending) fdatasyncSync(p.fd);
-      }
-      while (pending.length > 0) {
-        const p = pending.shift()!;
-        closeSync(p.fd);
-        renameSync(p.tmp, p.path);
-      }
-      if (!(many && syncFileSystem(this.layout.dir))) for (const r of records) fsyncDir(dirname(this.layout.jobFile(r.jobId)));
-    } finally {
-      for (const p of pending) discardTemp(p);
+      for (const r of records) files.pending.push(writeTemp(this.layout.jobFile(r.jobId), JSON.stringify(r, null, 1)));
+    } catch (err) {
+      files.discard();
+      throw err;
     }
+    return files;
   }
 
   /**
@@ -855,6 +959,8 @@ export class Transaction {
     const handoverAt = extra.handoverAt !== undefined ? extra.handoverAt : prev?.handoverAt ?? null;
     const handedOver = job.phase === 'QUEUED' && handoverAt !== null;
     if (waitsInRecord(job) && !handedOver) {
+      if (prev) this.recordsFirst = true;
+      this.entryKept.delete(job.jobId);
       this.records.set(job.jobId, { ...job, queuedAt });
       delete this.state.jobs[job.jobId];
       return;
