@@ -9,16 +9,16 @@
 // that never started has none, and every reader takes that as empty. That is 4 of the 9
 // files a creation made, and one fsync of HOME/jobs fewer per submit.
 
-import { closeSync, existsSync, mkdirSync, renameSync, rmSync, rmdirSync } from 'node:fs';
+import { close, closeSync, existsSync, fsync, mkdirSync, open, renameSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import type { Definition } from '../definitions/load.js';
 import { buildJobEnv, substituteCommand } from '../definitions/substitute.js';
 import { type Dependency, ID_LENGTH, type JobRecord, type ParamValue, checkRunId, isJobId, newJobId } from './job.js';
 import { type Phase, applyTransition } from './phases.js';
-import { discardTemp, fsyncDir, readOwnFile, writeError, writeFileDurable, writeTemp } from '../store/durable.js';
+import { discardTemp, readOwnFile, writeError, writeFileDurable, writeTemp } from '../store/durable.js';
 import type { Store, SubmitBatch, Transaction } from '../store/state.js';
-import { addEntries, entryName, fsyncPath, removeEntry } from '../store/queue-dir.js';
+import { addEntries, entryName, removeEntry } from '../store/queue-dir.js';
 import { processStartTime } from '../run/proc.js';
 import { SYNCFS_FROM, prepareSyncfs, syncFileSystem } from '../store/syncfs.js';
 import { checkExecBounds } from './exec-bounds.js';
@@ -188,22 +188,36 @@ function writeJobFiles(store: Store, job: JobRecord): void {
   }
 }
 
+/** fsync of a file or directory on libuv's thread pool (open, fsync, close). */
+function fsyncAsync(path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    open(path, 'r', (err, fd) => {
+      if (err) return reject(err);
+      fsync(fd, (syncErr) => close(fd, (closeErr) => (syncErr ?? closeErr ? reject(syncErr ?? closeErr) : resolve())));
+    });
+  });
+}
+
 /**
- * Makes the jobs' files durable: a few file by file (the record, its directory, then the
+ * Makes the jobs' files durable: a few file by file (each record and its directory, the
  * index, the records and the queue directories), many with one syncfs(2) (store/syncfs.ts).
+ * File by file, all at once on the thread pool: the file system commits its journal for
+ * several of them together, and `uwsrun serve` reads other requests meanwhile. Only the
+ * transaction that follows makes the jobs visible, so the order among them does not matter.
  */
 async function syncJobFiles(store: Store, jobs: JobRecord[], queued: boolean): Promise<void> {
   if (jobs.length >= SYNCFS_FROM) {
     await prepareSyncfs();
     if (syncFileSystem(store.layout.indexFile)) return;
   }
-  for (const job of jobs) {
-    fsyncPath(store.layout.jobFile(job.jobId));
-    fsyncDir(store.layout.recordDir(job.jobId));
-  }
-  fsyncPath(store.layout.indexFile);
-  fsyncDir(store.layout.recordsDir);
-  if (queued) fsyncDir(store.layout.queueDir);
+  const { layout } = store;
+  const paths = jobs.flatMap((job) => [layout.jobFile(job.jobId), layout.recordDir(job.jobId)]);
+  paths.push(layout.indexFile, layout.recordsDir);
+  if (queued) paths.push(layout.queueDir);
+  // Every one settled before an error is passed on: the caller then removes the files.
+  const outcomes = await Promise.allSettled(paths.map(fsyncAsync));
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /**
@@ -310,10 +324,13 @@ export async function submitJobs(store: Store, def: Definition, paramSets: Resol
   } catch (err) {
     removeCreated();
     try {
+      // In the server, with the lock taken without blocking (serve/writes.ts), as every
+      // transaction after an await.
+      await store.lockAhead();
       store.update((tx) => {
         delete tx.state.batches[token];
       });
-    } catch { /* its submitter is gone then: tick drops the reservation */ }
+    } catch { /* its submitter is gone then (or the lock was not to be had): tick drops the reservation */ }
     throw err;
   }
   if (wake) await wakeRunner(store.home, wake);

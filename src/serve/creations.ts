@@ -76,7 +76,9 @@ export class Creations {
       else if (key !== undefined && !group) groups.set(key, [c]);
       else alone.push([c]);
     }
-    for (const group of [...groups.values(), ...alone]) await this.submit(group);
+    // All at once: their transactions take turns at the lock (writes.ts), and one group's
+    // files are written while another's transaction runs.
+    await Promise.all([...groups.values(), ...alone].map((group) => this.submit(group)));
   }
 
   private async submit(group: Creation[]): Promise<void> {
