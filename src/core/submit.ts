@@ -20,7 +20,7 @@ import { discardTemp, readOwnFile, writeError, writeFileDurable, writeTemp } fro
 import type { Store, SubmitBatch, Transaction } from '../store/state.js';
 import { addEntries, entryName, removeEntry } from '../store/queue-dir.js';
 import { processStartTime } from '../run/proc.js';
-import { SYNCFS_FROM, prepareSyncfs, syncFileSystem } from '../store/syncfs.js';
+import { SYNCFS_FROM, syncFileSystemAsync } from '../store/syncfs.js';
 import { checkExecBounds } from './exec-bounds.js';
 import { fileKey } from '../store/home.js';
 import { noSuchJob } from '../errors.js';
@@ -207,8 +207,7 @@ function fsyncAsync(path: string): Promise<void> {
  */
 async function syncJobFiles(store: Store, jobs: JobRecord[], queued: boolean): Promise<void> {
   if (jobs.length >= SYNCFS_FROM) {
-    await prepareSyncfs();
-    if (syncFileSystem(store.layout.indexFile)) return;
+    if (await syncFileSystemAsync(store.layout.indexFile)) return;
   }
   const { layout } = store;
   const paths = jobs.flatMap((job) => [layout.jobFile(job.jobId), layout.recordDir(job.jobId)]);
