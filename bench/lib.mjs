@@ -30,7 +30,9 @@ export function tempHome(label, extraJobs = '') {
   const env = { ...process.env, UWSRUN_HOME: join(dir, 'home'), UWSRUN_JOBS: jobs, NO_COLOR: '1' };
   const cleanup = () => {
     killHomeProcesses(env.UWSRUN_HOME);
-    rmSync(dir, { recursive: true, force: true });
+    // A wrapper forked while the line above walked /proc may still make its job's directory
+    // (made when a job starts): a directory found not empty is removed again.
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   };
   return { dir, env, cleanup };
 }

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -134,8 +134,14 @@ export function submitJob(sb: Sandbox, args: string[], env: NodeJS.ProcessEnv = 
   return id;
 }
 
-/** Creates the file `release` in the job's directory: a job waiting for it may go on. */
-export const release = (sb: Sandbox, id: string): void => writeFileSync(join(sb.jobDir(id), 'release'), '');
+/**
+ * Creates the file `release` in the job's directory: a job waiting for it may go on. One not
+ * started yet has no directory (it is made at its start): made here, the job finds it so.
+ */
+export const release = (sb: Sandbox, id: string): void => {
+  mkdirSync(sb.jobDir(id), { recursive: true, mode: 0o700 });
+  writeFileSync(join(sb.jobDir(id), 'release'), '');
+};
 
 const shQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 

@@ -72,7 +72,10 @@ async function deleteMarked(store: Store, jobId: string, onlyIf: ((job: JobRecor
     // after the lock is released. Either may be missing: an archived job has no job
     // directory, and a job may have removed its own.
     const trash = join(store.layout.trashDir, `${jobId}.${process.pid}.${Date.now()}`);
-    await store.lockAhead();
+    // Not awaited when the lock handed over is still there (a final job: no abort ran), or
+    // the server would release it unused meanwhile and this transaction block on its own.
+    const ready = store.lockAhead();
+    if (ready) await ready;
     const deleted = store.update((tx): JobRecord | undefined | 'started' => {
       let now = tx.getJob(jobId);
       if (!now) throw noSuchJob(jobId);

@@ -130,7 +130,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * returned as it is, not aborted (destruction moved later meanwhile).
  */
 export async function abortJob(store: Store, jobId: string, onlyIf?: (job: JobRecord) => boolean): Promise<JobRecord> {
-  const step = startAbort(store, jobId, onlyIf);
+  const step = await startAbort(store, jobId, onlyIf);
   if ('done' in step) {
     if (step.cancel) await cancelSlurmJob(store, jobId, step.cancel.slurmJobId);
     return step.done;
@@ -145,8 +145,8 @@ export async function abortJob(store: Store, jobId: string, onlyIf?: (job: JobRe
  * supervisor (the runner) sends SIGKILL after killGrace and records ABORTED. Returns the job
  * as it is then.
  */
-export function requestJobAbort(store: Store, jobId: string): JobRecord {
-  const step = startAbort(store, jobId);
+export async function requestJobAbort(store: Store, jobId: string): Promise<JobRecord> {
+  const step = await startAbort(store, jobId);
   if ('done' in step) {
     // Slurm's part goes on in the background (a server process lives on).
     if (step.cancel) void cancelSlurmJob(store, jobId, step.cancel.slurmJobId).catch(() => {});
@@ -164,7 +164,7 @@ export function requestJobAbort(store: Store, jobId: string): JobRecord {
 const abortLogLine = (job: JobRecord): string =>
   `job ${job.jobId}: abort requested (pid ${job.pid}${job.startTime === null ? ', starting: SIGTERM' : ': SIGINT'})`;
 
-function startAbort(store: Store, jobId: string, onlyIf?: (job: JobRecord) => boolean): AbortStep {
+async function startAbort(store: Store, jobId: string, onlyIf?: (job: JobRecord) => boolean): Promise<AbortStep> {
   // A job that ended a moment ago, unrecorded yet by its supervisor (busy or dead), gets its
   // own end recorded first (its own transaction), so the abort is refused as for any final
   // job (SPEC §2).
@@ -172,12 +172,18 @@ function startAbort(store: Store, jobId: string, onlyIf?: (job: JobRecord) => bo
   const seen = store.getJob(jobId);
   const early = seen?.phase === 'EXECUTING' && executorOf(seen) === 'local' && !seen.abortRequested && (readExitFile(store.layout, jobId)
     || (seen.pid !== null && !isProcessAlive(seen.pid, seen.pidStart))) ? gatherEndFacts(store.layout, jobId) : undefined;
+  // Each transaction with its lock taken ahead in the server (Store.lockAhead): the first
+  // finds the one handed over at once, without awaiting, so the server never sleeps on it.
   if (early) {
+    const ready = store.lockAhead();
+    if (ready) await ready;
     store.update((tx) => {
       const job = tx.getJob(jobId);
       if (job?.phase === 'EXECUTING' && !job.abortRequested && hasEnded(tx, job)) recordEnd(tx, jobId, undefined, early);
     });
   }
+  const ready = store.lockAhead();
+  if (ready) await ready;
   const step = store.update((tx) => abortStep(tx, jobId, onlyIf));
   if ('done' in step) nudgeRunner(store.readState());
   return step;

@@ -6,8 +6,12 @@
 // here, and one setImmediate later every queued creation that can share a submit (same
 // definition as loaded, same options: run or not, owner, executionDuration, no run id or
 // destruction of its own) goes through one submitJobs call. A lone request waits for
-// nothing but that turn. submitJobs is all or nothing, so when a group is refused for bad
-// input, each of its creations is tried alone and only the one at fault is refused.
+// nothing but that turn. Only one flush is in flight at a time: the requests that arrive
+// while it waits for the lock and writes collect for the next one, which starts the moment
+// it is done, so a busy server makes a few big groups instead of many small ones that
+// contend for the lock (each group costs two state transactions however big it is).
+// submitJobs is all or nothing, so when a group is refused for bad input, each of its
+// creations is tried alone and only the one at fault is refused.
 
 import type { JobRecord } from '../core/job.js';
 import { type ResolvedParameters, type SubmitOptions, submitJobs } from '../core/submit.js';
@@ -33,6 +37,7 @@ function groupKey(c: Creation): string | undefined {
 export class Creations {
   private queued: Creation[] = [];
   private scheduled = false;
+  private flushing = false;
 
   constructor(private readonly store: Store) {}
 
@@ -40,17 +45,27 @@ export class Creations {
   create(def: Definition, params: ResolvedParameters, opts: SubmitOptions): Promise<JobRecord> {
     return new Promise((resolve, reject) => {
       this.queued.push({ def, params, opts, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => void this.flush());
-      }
+      this.schedule();
+    });
+  }
+
+  /** The next flush: one turn from now, or when the one in flight is done. */
+  private schedule(): void {
+    if (this.scheduled || this.flushing || this.queued.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flushing = true;
+      void this.flush().finally(() => {
+        this.flushing = false;
+        this.schedule();
+      });
     });
   }
 
   private async flush(): Promise<void> {
     const batch = this.queued;
     this.queued = [];
-    this.scheduled = false;
     const groups = new Map<string, Creation[]>();
     const alone: Creation[][] = [];
     for (const c of batch) {
@@ -61,7 +76,9 @@ export class Creations {
       else if (key !== undefined && !group) groups.set(key, [c]);
       else alone.push([c]);
     }
-    for (const group of [...groups.values(), ...alone]) await this.submit(group);
+    // All at once: their transactions take turns at the lock (writes.ts), and one group's
+    // files are written while another's transaction runs.
+    await Promise.all([...groups.values(), ...alone].map((group) => this.submit(group)));
   }
 
   private async submit(group: Creation[]): Promise<void> {

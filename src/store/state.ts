@@ -446,12 +446,17 @@ export class Store {
    */
   takeLockAsync: (() => Promise<() => void>) | undefined;
 
-  /** See takeLockAsync; for the CLI, which may sleep on the lock, nothing. */
-  async lockAhead(): Promise<void> {
-    if (!this.takeLockAsync || this.handedLock) return;
-    const release = await this.takeLockAsync();
-    if (this.handedLock) release();
-    else this.handedLock = release;
+  /**
+   * See takeLockAsync; for the CLI, which may sleep on the lock, nothing. Undefined (not a
+   * promise) when there is nothing to wait for, so a caller whose lock was handed over can
+   * go on without awaiting: an await would let the server release the unused lock first.
+   */
+  lockAhead(): Promise<void> | undefined {
+    if (!this.takeLockAsync || this.handedLock) return undefined;
+    return this.takeLockAsync().then((release) => {
+      if (this.handedLock) release();
+      else this.handedLock = release;
+    });
   }
 
   private takeHandedLock(): (() => void) | undefined {

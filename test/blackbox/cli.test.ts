@@ -70,7 +70,8 @@ test('a relative --home is taken relative to the working directory, also by the 
     const sub = run(['--home', '../state', 'submit', 'quick', '--run']);
     assert.equal(sub.code, 0, sub.stderr);
     const id = sub.stdout.trim();
-    assert.ok(existsSync(join(sb.home, 'jobs', id)), 'the job lives under CWD/../state');
+    // Its record at once (its job directory is made when it starts).
+    assert.ok(existsSync(join(sb.home, 'records', id)), 'the job lives under CWD/../state');
     await waitFor('COMPLETED', () => {
       const r = run(['show', id, '--json', '--home', '../state']);
       return r.code === 0 && JSON.parse(r.stdout).phase === 'COMPLETED';

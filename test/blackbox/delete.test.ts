@@ -39,7 +39,8 @@ test('delete of a PENDING job removes record and directory', T, () => {
   try {
     const keep = submitOk(sb, ['record']);
     const id = submitOk(sb, ['record']);
-    assert.ok(existsSync(sb.jobDir(id)));
+    assert.ok(existsSync(sb.recordDir(id)));
+    assert.equal(existsSync(sb.jobDir(id)), false, 'a job that never started has no job directory yet');
     const r = sb.run(['delete', id]);
     assert.equal(r.code, 0, r.stderr);
     assertGone(sb, id);

@@ -50,7 +50,8 @@ const BAD_SUBMITS: [string[], string[]][] = [
 ];
 
 function snapshot(sb: Sandbox): { jobs: string[]; state: string | null } {
-  const jobsDir = join(sb.home, 'jobs');
+  // Record directories: a job that never started has no job directory.
+  const jobsDir = join(sb.home, 'records');
   return {
     jobs: existsSync(jobsDir) ? readdirSync(jobsDir).sort() : [],
     state: existsSync(join(sb.home, 'state.json')) ? readFileSync(join(sb.home, 'state.json'), 'utf8') : null,
@@ -202,14 +203,14 @@ test('exit 5 for a state.json that is not JSON, which is never overwritten', () 
     const stateFile = join(sb.home, 'state.json');
     const garbage = Buffer.from('{"version": 1, "jobs": {"trunc\u0000ated\xff garbage', 'latin1');
     writeFileSync(stateFile, garbage);
-    const jobsBefore = readdirSync(join(sb.home, 'jobs')).sort();
+    const jobsBefore = readdirSync(join(sb.home, 'records')).sort();
     for (const args of [['list'], ['list', '--json'], ['show', id], ['phase', id], ['submit', 'beta'], ['submit', 'beta', '--run'],
       ['run', id], ['limit', '3'], ['limit'], ['wait', id, '--timeout', '5']]) {
       const line = assertError(sb.run(args), 5, args.join(' '));
       assert.ok(line.includes(stateFile), `${args.join(' ')}: the message names ${stateFile}: ${line}`);
       assert.deepEqual(readFileSync(stateFile), garbage, `${args.join(' ')}: state.json bytes unchanged`);
     }
-    assert.deepEqual(readdirSync(join(sb.home, 'jobs')).sort(), jobsBefore, 'no job was created');
+    assert.deepEqual(readdirSync(join(sb.home, 'records')).sort(), jobsBefore, 'no job was created');
   } finally {
     sb.cleanup();
   }

@@ -117,6 +117,8 @@ test('a HOME of the older layout (job.json, exit, started in the job directory) 
     await waitFor('the runner to have gone idle', () => stateOrEmpty(sb).runner === null, 20_000);
     // Back to the older layout.
     for (const id of [done, pending]) {
+      // In that layout every job had its directory from submit on.
+      mkdirSync(sb.jobDir(id), { recursive: true });
       for (const name of ['job.json', 'exit', 'started']) {
         const file = join(sb.recordDir(id), name);
         if (existsSync(file)) writeFileSync(join(sb.jobDir(id), name), readFileSync(file));

@@ -144,7 +144,7 @@ test('a symlinked state.json is refused (exit 5 naming it) by readers and writer
     }
     assert.equal(readFileSync(elsewhere, 'utf8'), text, 'the target is untouched');
     assert.ok(lstatSync(stateFile).isSymbolicLink(), 'the link is left as it was');
-    assert.equal(readdirSync(join(sb.home, 'jobs')).length, 1, 'no job was created');
+    assert.equal(readdirSync(join(sb.home, 'records')).length, 1, 'no job was created');
   } finally {
     sb.cleanup();
   }
@@ -323,7 +323,7 @@ test('a parameter value over 128 KiB is refused at submit (exit 2 naming it, not
     assert.equal(over.code, 2, over.stderr);
     assert.match(over.stderr, /parameter name: .*at most 128 KiB/);
     assert.equal(readFileSync(join(sb.home, 'state.json'), 'utf8'), stateBefore, 'state.json untouched');
-    assert.deepEqual(readdirSync(join(sb.home, 'jobs')), [id0], 'no job directory created');
+    assert.deepEqual(readdirSync(join(sb.home, 'records')), [id0], 'no job directory created');
 
     const value = 'v'.repeat(120 * 1024);
     writeFileSync(big, `${JSON.stringify({ name: value })}\n`);

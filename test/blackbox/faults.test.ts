@@ -98,7 +98,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const jobDirs = (sb: Sandbox): string[] => {
   try {
-    return readdirSync(join(sb.home, 'jobs')).sort();
+    // Record directories: a job that never started has no job directory.
+    return readdirSync(join(sb.home, 'records')).sort();
   } catch {
     return [];
   }
@@ -764,11 +765,11 @@ test('disk full: submit exits 5 with a clear message, state.json byte-identical,
       dd if=/dev/zero of="$H/fill" bs=4096 2> /dev/null
       dd if=/dev/zero of="$H/fill2" bs=1 2> /dev/null
       cp "$H/state.json" "$O/state.before"
-      ls -a "$H/jobs" > "$O/jobs.before"
+      ls -a "$H/records" > "$O/jobs.before"
       "$B" submit hello > "$O/s3" 2> "$O/e3"; echo $? > "$O/c3"
       "$B" submit hello --run > "$O/s4" 2> "$O/e4"; echo $? > "$O/c4"
       cp "$H/state.json" "$O/state.after"
-      ls -a "$H/jobs" > "$O/jobs.after"
+      ls -a "$H/records" > "$O/jobs.after"
       "$B" list --json > "$O/list" 2> "$O/elist"; echo $? > "$O/clist"
     `);
     assert.equal(r.code, 0, `scenario failed (${r.code}): ${r.stderr}`);
@@ -806,7 +807,7 @@ test('read-only HOME with jobs: submit and abort exit 5, list and show still wor
       "$B" abort "$(cat "$O/id1")" > /dev/null 2> "$O/e4"; echo $? > "$O/c4"
       "$B" list --json > "$O/list" 2> "$O/elist"; echo $? > "$O/clist"
       "$B" show "$(cat "$O/id1")" --json > "$O/show" 2> "$O/eshow"; echo $? > "$O/cshow"
-      ls -a "$H/jobs" > "$O/jobs.after"
+      ls -a "$H/records" > "$O/jobs.after"
     `);
     assert.equal(r.code, 0, `scenario failed (${r.code}): ${r.stderr}`);
     const id1 = readOut(r.out, 'id1').trim();

@@ -49,7 +49,7 @@ const readFileIfAny = (file: string): string => {
     return '';
   }
 };
-const jobCount = (sb: Sandbox): number => (existsSync(join(sb.home, 'jobs')) ? readdirSync(join(sb.home, 'jobs')).length : 0);
+const jobCount = (sb: Sandbox): number => (existsSync(join(sb.home, 'records')) ? readdirSync(join(sb.home, 'records')).length : 0);
 
 test('a chain and a fan-in (A -> B, A -> C, B + C -> D) run in dependency order, each after its dependencies ended', async () => {
   const sb = new Sandbox(JOBS);

@@ -312,7 +312,7 @@ test('retries and retryDelay out of range are refused (exit 2, naming the path),
     const s = sb.run(['submit', '-f', bad, 'a', '--run']);
     assert.equal(s.code, 2);
     assert.equal(s.stdout, '');
-    assert.ok(!existsSync(join(sb.home, 'jobs')) || readdirSync(join(sb.home, 'jobs')).length === 0, 'no job was created');
+    assert.ok(!existsSync(join(sb.home, 'records')) || readdirSync(join(sb.home, 'records')).length === 0, 'no job was created');
   } finally {
     sb.cleanup();
   }

@@ -179,7 +179,8 @@ test('a --params-from submit killed with SIGKILL half-way: none of its jobs is v
     const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
     child.stdin.end(lines);
     // Half-way: its reservation is in state.json and some hundreds of its jobs are written.
-    const jobsDir = join(sb.home, 'jobs');
+    // Record directories: a job that never started has no job directory.
+    const jobsDir = join(sb.home, 'records');
     await waitFor('the submit to have reserved its jobs and written some', () => {
       const st = stateOrEmpty(sb);
       return Object.keys(st.batches ?? {}).length === 1 && existsSync(jobsDir) && readdirSync(jobsDir).length > 300;

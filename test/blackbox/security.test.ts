@@ -137,7 +137,7 @@ test('a HOME writable by others (777, or group-writable) or owned by another use
   try {
     const id = submitJob(sb, ['hello']);
     const before = readFileSync(join(sb.home, 'state.json'), 'utf8');
-    const jobsBefore = readdirSync(join(sb.home, 'jobs')).sort();
+    const jobsBefore = readdirSync(join(sb.home, 'records')).sort();
     for (const m of [0o777, 0o770, 0o702]) {
       chmodSync(sb.home, m);
       for (const args of [['submit', 'hello'], ['run', id], ['abort', id], ['limit', '3'], ['tick']]) {
@@ -156,7 +156,7 @@ test('a HOME writable by others (777, or group-writable) or owned by another use
     assert.match(r.stderr, /belongs to uid 65534/);
     chownSync(sb.home, process.getuid!(), process.getgid!());
     assert.equal(readFileSync(join(sb.home, 'state.json'), 'utf8'), before, 'state.json unchanged');
-    assert.deepEqual(readdirSync(join(sb.home, 'jobs')).sort(), jobsBefore, 'no job created');
+    assert.deepEqual(readdirSync(join(sb.home, 'records')).sort(), jobsBefore, 'no job created');
     assert.equal(sb.job(id).phase, 'PENDING');
   } finally {
     sb.cleanup();
@@ -291,7 +291,7 @@ test('1000 generated job ids are distinct, match the SPEC pattern and look rando
     assert.equal(ids.length, 1000);
     for (const id of ids) assert.match(id, ID_RE);
     assert.equal(new Set(ids).size, 1000, 'all distinct');
-    assert.deepEqual(readdirSync(join(sb.home, 'jobs')).sort(), [...ids].sort());
+    assert.deepEqual(readdirSync(join(sb.home, 'records')).sort(), [...ids].sort());
     // Not a counter or a clock: every position varies, and the characters used are spread
     // over the whole alphabet.
     const chars = new Set(ids.join(''));

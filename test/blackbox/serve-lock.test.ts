@@ -93,4 +93,48 @@ describe('uwsrun serve while another process holds the state lock', () => {
     const again = await postForm(sp.url('/hello'), {});
     assert.equal(again.status, 303, 'the server writes again once the lock is free');
   });
+
+  test('creations and a DELETE of a final job wait for the lock together without blocking reads; all go through once it is free', async () => {
+    const done = sb.ok(['submit', 'hello', '--run']);
+    assert.equal(sb.run(['wait', done, '--timeout', '60']).code, 0);
+    const before = sb.json<any[]>(['list']).length;
+    const letGo = await holdLock(sb);
+    const answers: Response[] = [];
+    const writes = [
+      ...Array.from({ length: 6 }, () => postForm(sp.url('/hello'), { PHASE: 'RUN' })),
+      request(sp.url(`/hello/${done}`), { method: 'DELETE' }),
+    ].map((p) => p.then((r) => (answers.push(r), r)));
+    try {
+      for (let i = 0; i < 5; i++) {
+        const r = await request(sp.url(`/hello/${done}/phase`));
+        assert.equal(r.status, 200);
+        assert.equal((await r.text()).trim(), 'COMPLETED');
+      }
+      assert.equal(answers.length, 0, 'every write waited for the lock');
+    } finally {
+      letGo();
+    }
+    for (const r of await Promise.all(writes)) assert.equal(r.status, 303, await r.text());
+    assert.equal((await request(sp.url(`/hello/${done}`))).status, 404, 'deleted');
+    assert.equal(sb.json<any[]>(['list']).length, before + 6 - 1);
+  });
+
+  test('writes queued behind one that does not get the lock in time are 503 with it, not one deadline after another', async () => {
+    const letGo = await holdLock(sb);
+    try {
+      const t0 = Date.now();
+      const before = sb.json<any[]>(['list']).length;
+      // Different definitions' options (an executionDuration each): separate submits.
+      const rs = await Promise.all([10, 20, 30].map((d) => postForm(sp.url('/hello'), { EXECUTIONDURATION: String(d) })));
+      const took = Date.now() - t0;
+      for (const r of rs) {
+        assert.equal(r.status, 503);
+        assert.match(await r.text(), /^the state is locked by .*gave up waiting after 4 s/);
+      }
+      assert.ok(took < 11_000, `three queued writes took ${took} ms: each waited its own 4 s deadline in turn`);
+      assert.equal(sb.json<any[]>(['list']).length, before, 'nothing was created');
+    } finally {
+      letGo();
+    }
+  });
 });

@@ -136,11 +136,13 @@ test('submit creates a PENDING job with every §4 field typed, and its directory
     assert.equal(job.executionDuration, 77);
     assert.match(job.destruction, ISO_MS_Z);
     assert.equal(secondsBetween(job.creationTime, job.destruction), 7200);
-    // The job directory.
+    // The job directory is made when the job starts: until then there is none, and its
+    // logs read as empty.
     const dir = sb.jobDir(id);
-    assert.ok(statSync(join(dir, 'stdout.log')).isFile(), 'stdout.log exists');
-    assert.ok(statSync(join(dir, 'stderr.log')).isFile(), 'stderr.log exists');
-    assert.ok(statSync(join(dir, 'results')).isDirectory(), 'results/ exists');
+    assert.equal(existsSync(dir), false, 'no job directory before the job starts');
+    const logs = sb.run(['logs', id]);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.equal(logs.stdout, '');
     // list --json holds the same object.
     const listed = sb.json<any[]>(['list']);
     assert.deepEqual(listed, [job]);
@@ -148,6 +150,13 @@ test('submit creates a PENDING job with every §4 field typed, and its directory
     const other = submit(sb, ['hello']);
     assert.equal(sb.job(other).runId, null);
     assert.equal(sb.job(other).phase, 'PENDING');
+    // Run, it has its directory: both logs and results/.
+    assert.equal(sb.run(['run', id]).code, 0);
+    assert.equal(sb.run(['wait', id, '--timeout', '60']).code, 0);
+    assert.ok(statSync(join(dir, 'stdout.log')).isFile(), 'stdout.log exists');
+    assert.ok(statSync(join(dir, 'stderr.log')).isFile(), 'stderr.log exists');
+    assert.ok(statSync(join(dir, 'results')).isDirectory(), 'results/ exists');
+    assert.equal(sb.run(['logs', id]).stdout, `7 3.0 false x y 2024-03-14 ${id} ${join(dir, 'results')} {lit}\n`);
   } finally {
     sb.cleanup();
   }

@@ -15,7 +15,7 @@ import { BIN, Sandbox } from '../helpers.js';
 const T = { timeout: 60_000 };
 
 /** The job directories of the HOME (none when it does not exist). */
-const jobDirs = (sb: Sandbox): string[] => (existsSync(join(sb.home, 'jobs')) ? readdirSync(join(sb.home, 'jobs')) : []);
+const jobDirs = (sb: Sandbox): string[] => (existsSync(join(sb.home, 'records')) ? readdirSync(join(sb.home, 'records')) : []);
 
 test('validate reports every error of a file, one line each in file order, with did-you-mean for unknown keys', T, () => {
   const sb = new Sandbox([

@@ -47,9 +47,10 @@ export function registerCompletion(program: Command): void {
           const defs = await loadDefinitionsCached(definitionsPath(ctx, flags.file), layout.exists() ? layout.cacheDir : null);
           lines(ctx, Object.keys(defs.jobs));
         } else if (what === 'ids') {
-          // Directory names, not records: cheap with any number of jobs. A job still being
-          // created may show up a moment early; `tick` removes one that never completes.
-          const ids = readdirSync(ctx.store.layout.jobsDir).filter((id) => isJobId(id) && id.startsWith(prefix ?? '')).sort();
+          // Directory names, not records: cheap with any number of jobs. Record directories
+          // (HOME/records/ID): a job that never started has no job directory. A job still
+          // being created may show up a moment early; `tick` removes one that never completes.
+          const ids = readdirSync(ctx.store.layout.recordsDir).filter((id) => isJobId(id) && id.startsWith(prefix ?? '')).sort();
           lines(ctx, ids);
         }
       } catch {

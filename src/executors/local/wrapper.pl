@@ -35,8 +35,12 @@ sub wrapper {
   my $fail = sub { $status->("error $_[0]"); POSIX::_exit($_[1] // 126) };
   $fail->($broken) if $broken ne '';
   select(undef, undef, undef, $hold) if $hold > 0;
-  open(my $out, '>>', "$d/stdout.log") or $fail->("cannot open stdout.log: $!");
-  open(my $err, '>>', "$d/stderr.log") or $fail->("cannot open stderr.log: $!");
+  # The job's directory is made when the job starts, not at submit (core/submit.ts); a
+  # retry or a Slurm job (the runner makes it before sbatch) finds it there.
+  for my $dir ($d, "$d/results") { -d $dir or mkdir($dir, 0700) or -d $dir or $fail->("cannot create $dir: $!"); }
+  # 1089 = O_WRONLY|O_APPEND|O_CREAT, 0600 as the HOME's other files, whatever the umask.
+  sysopen(my $out, "$d/stdout.log", 1089, 0600) or $fail->("cannot open stdout.log: $!");
+  sysopen(my $err, "$d/stderr.log", 1089, 0600) or $fail->("cannot open stderr.log: $!");
   chdir $cwd or $fail->("cannot change to directory $cwd: $!");
   pipe(my $r, my $w) or $fail->("pipe: $!");
   my $pid = fork;

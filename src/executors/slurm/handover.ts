@@ -15,7 +15,7 @@
 // neither knows it.
 
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JobRecord } from '../../core/job.js';
 import type { HomeLayout } from '../../store/home.js';
@@ -73,6 +73,22 @@ export function batchScriptFile(layout: HomeLayout): string {
 /** The batch script's argument: the job's record directory, in hex. */
 export const batchArgument = (layout: HomeLayout, jobId: string): string => Buffer.from(layout.recordDir(jobId)).toString('hex');
 
+/**
+ * The job's directory, made when it starts (core/submit.ts makes none): Slurm needs it
+ * before the batch script runs, for --chdir (the default cwd) and --output/--error, and
+ * the logs are created here 0600 (as the local wrapper does), not by slurmstepd under the
+ * submitter's umask. Without following a symlink the job may have left (a retry): such a
+ * log is Slurm's to open then.
+ */
+function makeJobDirectory(layout: HomeLayout, jobId: string): void {
+  mkdirSync(layout.resultsDir(jobId), { recursive: true, mode: 0o700 });
+  for (const log of [layout.stdoutLog(jobId), layout.stderrLog(jobId)]) {
+    try {
+      closeSync(openSync(log, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600));
+    } catch { /* see above */ }
+  }
+}
+
 /** The request the batch script reads: as the launcher's (local/launcher.ts). */
 export function writeRequest(layout: HomeLayout, job: JobRecord): void {
   const env = Object.entries(job.env).map(([k, v]) => `${k}=${v}`);
@@ -124,6 +140,7 @@ export async function handOver(layout: HomeLayout, job: JobRecord, lookFirst: bo
     const found = await findHandedOver(layout, job.jobId);
     if (found) return found;
   }
+  makeJobDirectory(layout, job.jobId);
   writeRequest(layout, job);
   const r: SlurmResult = await runSlurm('sbatch', [...sbatchArgs(layout, job), batchScriptFile(layout), batchArgument(layout, job.jobId)]);
   if (r.kind !== 'ok') return r;
