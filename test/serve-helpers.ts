@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { BIN, ROOT, type Sandbox, waitFor } from './helpers.js';
 
@@ -65,8 +66,42 @@ export class ServeProcess {
   }
 }
 
-/** A request that does not follow redirects. */
-export const request = (url: string, init: RequestInit = {}): Promise<Response> => fetch(url, { redirect: 'manual', ...init });
+/**
+ * A request that does not follow redirects, each on a connection of its own. Not fetch's
+ * pool: a test that runs bin/uwsrun synchronously for a few seconds (spawnSync) keeps the
+ * pool from noticing that the server closed an idle kept-alive socket meanwhile, and its next
+ * POST, written into that closed socket, fails with "fetch failed" (seen under load). The
+ * request is still built by fetch's Request (form and multipart bodies, headers) and the
+ * answer is a fetch Response.
+ */
+export async function request(url: string, init: RequestInit = {}): Promise<Response> {
+  const req = new Request(url, init);
+  const body = init.body === undefined || init.body === null ? undefined : Buffer.from(await req.arrayBuffer());
+  const signal = init.signal ?? undefined;
+  signal?.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = Object.fromEntries(req.headers);
+    if (body !== undefined) headers['content-length'] = String(body.length);
+    const out = httpRequest(url, { method: req.method, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('error', reject);
+      res.on('end', () => {
+        const answer = new Headers();
+        for (let i = 0; i < res.rawHeaders.length; i += 2) answer.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!);
+        const status = res.statusCode!;
+        const noBody = status === 204 || status === 205 || status === 304;
+        resolve(new Response(noBody ? null : Buffer.concat(chunks), { status, statusText: res.statusMessage, headers: answer }));
+      });
+    });
+    out.on('error', reject);
+    signal?.addEventListener('abort', () => {
+      out.destroy();
+      reject(signal.reason);
+    }, { once: true });
+    out.end(body);
+  });
+}
 
 /** POST of urlencoded fields. */
 export const postForm = (url: string, fields: Record<string, string> | [string, string][], init: RequestInit = {}): Promise<Response> =>
