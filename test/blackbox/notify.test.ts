@@ -194,8 +194,10 @@ test('a sender killed -9 between claiming a notification and spawning it: the no
   const sb = new Sandbox(YAML);
   try {
     // The runner started by this submit inherits the test hook: it pauses 30 s between the
-    // claim (committed with the job's end) and the spawn.
-    const id = submitJob(sb, ['fails', '--run'], { UWSRUN_TEST_NOTIFY_HOLD_MS: '30000' });
+    // claim (committed with the job's end) and the spawn. It also stays recorded meanwhile
+    // (its idle exit, 400 ms in the tests, would clear state.runner while the notification
+    // waits: on a loaded machine before this test had read it).
+    const id = submitJob(sb, ['fails', '--run'], { UWSRUN_TEST_NOTIFY_HOLD_MS: '30000', UWSRUN_RUNNER_IDLE_MS: '60000' });
     await finalJob(sb, id);
     const claim = await waitFor(`the claim of job ${id}'s notification`, () => stateOrEmpty(sb).notifying?.[id]);
     const runner = state(sb).runner;
