@@ -6,15 +6,17 @@
 // the open descriptor says it is a regular file; reads are bounded. Nothing here is ever
 // done while holding the state lock: what the end of a job records (the last stderr line,
 // the result listing) is gathered into EndFacts before the transaction that records it.
-// The runner, which keeps the lock across event-loop turns while a queue drains, gathers
-// them on libuv's thread pool instead (gatherEndFactsAsync): its main thread, the one that
-// holds and releases the lock, never waits on a job's file.
+// The runner, which keeps the lock across event-loop turns while a queue drains, reads them
+// at once only when that is bounded by itself (gatherEndFactsAtOnce: the last 4 KiB of a
+// regular stderr.log opened non-blocking, and no results), and else gathers them on libuv's
+// thread pool (gatherEndFactsAsync): its main thread, the one that holds and releases the
+// lock, never waits on a walk of what a job left, nor on a FIFO.
 
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { ResultFile } from '../core/job.js';
 import type { HomeLayout } from '../store/home.js';
-import { listResults, listResultsAsync } from './results.js';
+import { listResults, listResultsAsync, resultsDirEmpty } from './results.js';
 
 const SAFE_READ = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW | constants.O_NOCTTY;
 
@@ -102,6 +104,17 @@ export interface EndFacts {
 
 export function gatherEndFacts(layout: HomeLayout, jobId: string): EndFacts {
   return { stderrLine: lastLine(layout.stderrLog(jobId)), results: listResults(layout.resultsDir(jobId)) };
+}
+
+/**
+ * The facts of a job that left no results (most jobs of a drain), read at once: its
+ * stderr.log's tail (non-blocking, a regular file only, 4 KiB) and one look into its
+ * results directory. Undefined when it has results: their walk is not bounded by itself
+ * (up to MAX_ENTRIES entries), so the runner leaves it to the thread pool.
+ */
+export function gatherEndFactsAtOnce(layout: HomeLayout, jobId: string): EndFacts | undefined {
+  if (!resultsDirEmpty(layout.resultsDir(jobId))) return undefined;
+  return { stderrLine: lastLine(layout.stderrLog(jobId)), results: [] };
 }
 
 export async function gatherEndFactsAsync(layout: HomeLayout, jobId: string): Promise<EndFacts> {

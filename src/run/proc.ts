@@ -188,17 +188,25 @@ export function processesWithEnv(
 }
 
 /**
- * Live processes with a pid above `abovePid` whose environment holds NAME=VALUE: for one
- * look at the processes started after a given one without reading the stat of every
- * process (pids are given out in increasing order until they wrap at pid_max, so a process
- * started after a wrap is missed: best effort, as every escapee search). Only the environ of
- * those pids is read, and the stat of those that match.
+ * Live processes with a pid in the range `range()` gives (above `above`, at most `upTo`)
+ * whose environment holds NAME=VALUE: for one look at the processes started after a given
+ * one without reading the stat of every process (pids are given out in increasing order
+ * until they wrap at pid_max, so a process started after a wrap is missed: best effort, as
+ * every escapee search). The range is asked for after /proc was listed, so every pid listed
+ * was given out by then: a process whose pid is above the kernel's last pid is older than
+ * the wrap before it, not one started since (on a busy machine most of the pids above a
+ * job's leader are such old processes). Only the environ of the pids in the range is read,
+ * and the stat of those that match.
  */
-export function newerProcessesWithEnv(name: string, value: string, abovePid: number): ProcStat[] {
+export function newerProcessesWithEnv(name: string, value: string, range: () => { above: number; upTo: number }): ProcStat[] {
   const entry = Buffer.from(`${name}=${value}`, 'utf8');
   const found: ProcStat[] = [];
-  for (const dir of readdirSync('/proc')) {
-    if (!/^\d+$/.test(dir) || Number(dir) <= abovePid) continue;
+  const listed = readdirSync('/proc');
+  const { above, upTo } = range();
+  for (const dir of listed) {
+    if (!/^\d+$/.test(dir)) continue;
+    const pid = Number(dir);
+    if (pid <= above || pid > upTo) continue;
     let environ: Buffer;
     try {
       environ = readFileSync(`/proc/${dir}/environ`);
@@ -206,7 +214,7 @@ export function newerProcessesWithEnv(name: string, value: string, abovePid: num
       continue; // gone, or not ours to read
     }
     if (!environHas(environ, entry)) continue;
-    const stat = readProcStat(Number(dir));
+    const stat = readProcStat(pid);
     if (stat && !isZombie(stat)) found.push(stat);
   }
   return found;

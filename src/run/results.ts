@@ -65,6 +65,28 @@ export function listResults(resultsDir: string, limit: number = MAX_RESULTS): Re
   return found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
+/**
+ * Whether listResults would find nothing, found out in bounded time: the directory is
+ * missing or not a directory (a symlink lists nothing), or its first read of entries has
+ * none. (A directory with entries may take a long walk: listResultsAsync.)
+ */
+export function resultsDirEmpty(resultsDir: string): boolean {
+  if (!lstatOrUndefined(resultsDir)?.isDirectory()) return true;
+  let d;
+  try {
+    d = opendirSync(resultsDir);
+  } catch {
+    return true;
+  }
+  try {
+    return d.readSync() === null;
+  } catch {
+    return false; // unreadable: the walk decides
+  } finally {
+    d.closeSync();
+  }
+}
+
 /** listResults on libuv's thread pool: for the runner, which must not wait on a job's files. */
 export async function listResultsAsync(resultsDir: string, limit: number = MAX_RESULTS): Promise<ResultFile[]> {
   const lstatQuietly = (path: string) => lstat(path).catch(() => undefined);

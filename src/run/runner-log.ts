@@ -9,7 +9,16 @@ import { isoNow } from '../core/job.js';
 import type { HomeLayout } from '../store/home.js';
 
 export function appendRunnerLog(layout: HomeLayout, message: string): void {
+  appendRunnerLines(layout, [runnerLogLine(message)]);
+}
+
+/** A line of runner.log, stamped now (for a writer that appends several at once). */
+export const runnerLogLine = (message: string): string => `${isoNow()} [${process.pid}] ${message}\n`;
+
+/** Appends lines made by runnerLogLine in one write (the runner: a cycle's lines together). */
+export function appendRunnerLines(layout: HomeLayout, lines: readonly string[]): void {
+  if (lines.length === 0) return;
   try {
-    appendFileSync(layout.runnerLog, `${isoNow()} [${process.pid}] ${message}\n`, { mode: 0o600 });
+    appendFileSync(layout.runnerLog, lines.join(''), { mode: 0o600 });
   } catch { /* nowhere left to say it */ }
 }

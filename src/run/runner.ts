@@ -24,7 +24,7 @@
 
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { executorOf, isoNow } from '../core/job.js';
+import { type HotEntry, type JobRecord, executorOf, isoNow } from '../core/job.js';
 import { DamagedRecordError } from '../errors.js';
 import { MAX_BACKOFF_MS, lockWanted } from '../store/lock.js';
 import {
@@ -36,15 +36,15 @@ import { WaitingJobs } from './waiting.js';
 import {
   type ExitStatus, readExitFile, recordEnd, recordStart, recordUp, removeStartMarker, startMarkerAge, startMarkerTime,
 } from './lifecycle.js';
-import { type EndFacts, gatherEndFacts, gatherEndFactsAsync } from './job-files.js';
+import { type EndFacts, gatherEndFacts, gatherEndFactsAsync, gatherEndFactsAtOnce } from './job-files.js';
 import { BEAT_MS, writeBeat } from './runner-stall.js';
 import { isProcessAlive, processStartTime } from './proc.js';
 import { jobsNeedingRunner } from './ensure-runner.js';
-import { type Launched, type WrapperExit, Launcher, LaunchError, StartRefused } from '../executors/local/launcher.js';
+import { type LaunchAnswer, type WrapperExit, Launcher, LaunchError } from '../executors/local/launcher.js';
 import { enforceTimeLimits } from './abort.js';
 import { notificationsInFlight, resumeNotifications } from './notify.js';
 import { ProcessTable } from './signal.js';
-import { appendRunnerLog } from './runner-log.js';
+import { appendRunnerLines, runnerLogLine } from './runner-log.js';
 import type { SlurmExecutor } from '../executors/slurm/executor.js';
 
 const IDLE_EXIT_MS = Number(process.env.UWSRUN_RUNNER_IDLE_MS) || 3_000;
@@ -78,6 +78,15 @@ export class Runner {
   /** Queue entries of jobs whose record is damaged: never started by this runner (startJob). */
   private readonly unstartable = new Set<string>();
   private launcher: Launcher | undefined;
+  /**
+   * Jobs the launcher was asked to start whose answer has not come, with the transaction
+   * that asked (the one kept open until the answer is recorded) and the record it read.
+   */
+  private readonly launching = new Map<string, { tx: Transaction; job: JobRecord }>();
+  /** The launcher's answers, recorded by the next cycle (recordAnswers). */
+  private readonly answers = new Map<string, LaunchAnswer>();
+  /** Jobs whose start marker was found empty: not asked for again before this time. */
+  private readonly retryAt = new Map<string, number>();
   private readonly ups = new Map<string, string>();
   /** Jobs whose leader ended and whose end is not recorded yet; undefined: seen in /proc. */
   private readonly exits = new Map<string, ExitStatus | undefined>();
@@ -91,6 +100,8 @@ export class Runner {
   private failures = 0;
   /** Lines already logged per active job (see logOnce). */
   private readonly said = new Map<string, Set<string>>();
+  /** runner.log lines not written yet (see log()). */
+  private readonly logLines: string[] = [];
   /** After a launch the launcher refused (no inode, no fork): no start before this time. */
   private startPausedUntil = 0;
   /** One /proc snapshot per cycle, taken when first needed (see ProcessTable). */
@@ -121,8 +132,17 @@ export class Runner {
     this.store.migrateAfterCommit = false;
   }
 
+  /**
+   * A line for runner.log, stamped now and written with the others of this event-loop turn
+   * in one append (a drain logs two lines per job), before the process exits at the latest.
+   */
   log(message: string): void {
-    appendRunnerLog(this.store.layout, message);
+    this.logLines.push(runnerLogLine(message));
+    if (this.logLines.length === 1) setImmediate(() => this.flushLog());
+  }
+
+  private flushLog(): void {
+    appendRunnerLines(this.store.layout, this.logLines.splice(0));
   }
 
   /**
@@ -155,6 +175,7 @@ export class Runner {
     // Its stderr goes nowhere (it is detached): a crash must at least say why.
     process.on('uncaughtException', (err) => {
       this.log(`runner crashed: ${err.stack ?? err.message}`);
+      this.flushLog();
       process.exit(70);
     });
     const me = { pid: process.pid, startTime: processStartTime(process.pid) ?? '' };
@@ -211,9 +232,12 @@ export class Runner {
         this.heldSince = Date.now();
       }
       active = this.apply(this.held.tx);
-      // Nobody waits through the lease while someone is announced: on a loaded machine the
-      // lease's timer fires late, and the lock sat held, idle, for 100 ms and more.
-      if (!active || this.children.size === 0 || Date.now() - this.heldSince >= LEASE_MS || lockWanted(this.store.layout.lockFile)) this.commit();
+      // A start asked of the launcher is recorded in this transaction, once its answer is
+      // in (within ~1 ms; the cycle it schedules commits then if due). Else nobody waits
+      // through the lease while someone is announced: on a loaded machine the lease's timer
+      // fires late, and the lock sat held, idle, for 100 ms and more.
+      if (this.launching.size > 0) { /* kept open for the answers */ }
+      else if (!active || this.children.size === 0 || Date.now() - this.heldSince >= LEASE_MS || lockWanted(this.store.layout.lockFile)) this.commit();
       else this.leaseTimer ??= setTimeout(() => this.commitSafely(), this.heldSince + LEASE_MS - Date.now());
       this.failures = 0;
     } catch (err) {
@@ -265,6 +289,8 @@ export class Runner {
   }
 
   private commitSafely(): void {
+    this.leaseTimer = undefined;
+    if (this.launching.size > 0) return; // the cycle of the answers commits
     try {
       this.commit();
     } catch (err) {
@@ -274,8 +300,9 @@ export class Runner {
   }
 
   /**
-   * Reads the files of an ended job: at once when the runner does not hold the lock, else
-   * off its thread (the lock is never held waiting on them); a cycle follows.
+   * Reads the files of an ended job: at once when the runner does not hold the lock or
+   * when that is bounded (no results: see job-files.ts), else off its thread (the lock is
+   * never held waiting on a walk of them); a cycle follows.
    */
   private gatherFacts(id: string): void {
     if (!this.held) {
@@ -283,6 +310,11 @@ export class Runner {
       return;
     }
     if (this.gathering.has(id)) return;
+    const now = gatherEndFactsAtOnce(this.store.layout, id);
+    if (now) {
+      this.facts.set(id, now);
+      return;
+    }
     this.gathering.add(id);
     gatherEndFactsAsync(this.store.layout, id)
       .catch((): EndFacts => ({ stderrLine: '', results: [] }))
@@ -296,6 +328,8 @@ export class Runner {
   private abandon(): void {
     clearTimeout(this.leaseTimer);
     this.leaseTimer = undefined;
+    // Starts asked in it are not recorded; their answers are taken by a later transaction
+    // (recordAnswers reads their records afresh).
     this.held?.abandon();
     this.held = undefined;
     this.slurm?.abandoned();
@@ -310,8 +344,13 @@ export class Runner {
       this.migrated = undefined;
     }
     this.table = undefined;
-    for (const [id, at] of this.ups) recordUp(tx, id, at);
-    this.ups.clear();
+    this.recordAnswers(tx);
+    // A wrapper's "up" may come before the launcher's answer for it: kept until then.
+    for (const [id, at] of this.ups) {
+      if (this.launching.has(id)) continue;
+      recordUp(tx, id, at);
+      this.ups.delete(id);
+    }
     for (const [id, status] of this.exits) {
       const facts = this.facts.get(id);
       if (!facts) continue;
@@ -334,8 +373,8 @@ export class Runner {
     // After a refused start (StartRefused) nothing starts for a while; the queue is still there.
     const queued = now >= this.startPausedUntil ? this.startQueued(tx) : true;
     this.table = undefined;
-    this.busy = Object.keys(tx.state.jobs).length > 0 || this.children.size > 0 || this.exits.size > 0;
-    this.onlySlurm = this.children.size === 0 && this.exits.size === 0 && this.ups.size === 0
+    this.busy = Object.keys(tx.state.jobs).length > 0 || this.children.size > 0 || this.exits.size > 0 || this.launching.size > 0;
+    this.onlySlurm = this.children.size === 0 && this.exits.size === 0 && this.ups.size === 0 && this.launching.size === 0
       && Object.values(tx.state.jobs).every((h) => h.executor === 'slurm');
     return queued || this.busy;
   }
@@ -355,15 +394,19 @@ export class Runner {
     const visible = (): QueueEntry[] => {
       let all = this.queue.list(queueRevision(tx.state));
       if (this.unstartable.size > 0) all = all.filter((e) => !this.unstartable.has(e.name));
+      if (this.retryAt.size > 0) {
+        for (const [id, at] of this.retryAt) if (at <= Date.now()) this.retryAt.delete(id);
+        all = all.filter((e) => !this.retryAt.has(e.jobId));
+      }
       return Object.keys(tx.state.batches).length === 0 ? all : all.filter((e) => !entryInBatch(tx.state, e));
     };
     // A queue of 100,000 jobs that cannot start (their definition at its maxRunning) is not
     // gone through again every cycle: only when the queue, the limit or the running set changed.
-    const key = (n: number) => `${queueRevision(tx.state)}|${tx.state.limit}|${Object.keys(tx.state.jobs).join(',')}|${n}`;
+    const key = (n: number) => `${queueRevision(tx.state)}|${tx.state.limit}|${Object.keys(this.withStarting(tx)).join(',')}|${n}`;
     if (this.blockedQueue !== undefined && this.blockedQueue === key(visible().length)) return true;
     this.blockedQueue = undefined;
     for (;;) {
-      const chosen = selectJobsToStart(tx.state.jobs, visible(), tx.state.limit, (e) => this.waiting.mayStart(e));
+      const chosen = selectJobsToStart(this.withStarting(tx), visible(), tx.state.limit, (e) => this.waiting.mayStart(e));
       this.queueOnlyWaits = false;
       const done = new Set<string>();
       let stop = false;
@@ -478,6 +521,7 @@ export class Runner {
     } catch { /* its complaints are lost */ }
     try {
       this.launcher = new Launcher(join(this.store.home, `.launcher.${process.pid}`), {
+        answer: (id, answer) => this.onAnswer(id, answer),
         up: (id) => this.onUp(id),
         exit: (id, status) => this.onExit(id, status),
         gone: (why) => {
@@ -489,6 +533,12 @@ export class Runner {
       if (logFd !== 'ignore') closeSync(logFd);
     }
     return this.launcher;
+  }
+
+  private onAnswer(id: string, answer: LaunchAnswer): void {
+    if (!this.launching.has(id)) return;
+    this.answers.set(id, answer);
+    this.schedule();
   }
 
   private onUp(id: string): void {
@@ -515,6 +565,13 @@ export class Runner {
     this.launcher?.close();
     this.launcher = undefined;
     this.children.clear();
+    // Starts asked of it without an answer: not recorded, so their jobs are still QUEUED
+    // and listed again. One it did make has left the job's start marker: found next time.
+    if (this.launching.size > 0) {
+      this.launching.clear();
+      this.answers.clear();
+      this.queue.invalidate();
+    }
   }
 
   /** Starts the job of a queue entry; 'stale': the entry's job is not queued (dropped). */
@@ -543,47 +600,90 @@ export class Runner {
       slurm.start(tx, job);
       return 'started';
     }
-    let launched: Launched;
     try {
-      launched = this.getLauncher().launch({
+      this.getLauncher().request({
         jobId: id, jobDir: tx.layout.jobDir(id), recordDir: tx.layout.recordDir(id),
         cwd: job.cwd, command: job.command, env: job.env, holdStart: job.holdStart ?? 0, killGrace: job.killGrace,
       });
     } catch (err) {
-      if (err instanceof StartRefused) {
-        // An answer, not a hang: this start failed (no inode or space for the job's files,
-        // no fork). The launcher stays; the job stays QUEUED and starts are tried again
-        // after a pause (what ran out is likely out for the next job too).
-        this.startPausedUntil = Date.now() + START_RETRY_MS;
-        this.scheduleWithin(START_RETRY_MS);
-        this.logOnce(id, `job ${id}: could not be started: ${err.message}; it stays QUEUED (starts retried every ${START_RETRY_MS / 1000} s)`);
-        return 'stop';
-      }
       if (!(err instanceof LaunchError)) throw err;
       this.dropLauncher(`job ${id}: ${err.message}; it stays QUEUED`);
       return 'stop';
     }
-    if (launched.pid === null) {
+    this.launching.set(id, { tx, job });
+    return 'started';
+  }
+
+  /**
+   * The hot entries, and one for each job whose start waits for the launcher's answer: the
+   * queue counts those as running (the HOME limit, maxRunning) and does not start them again.
+   */
+  private withStarting(tx: Transaction): Record<string, HotEntry> {
+    if (this.launching.size === 0) return tx.state.jobs;
+    const jobs = { ...tx.state.jobs };
+    for (const [id, { job }] of this.launching) {
+      jobs[id] ??= {
+        seq: job.seq, phase: 'EXECUTING', definition: job.definition, maxRunning: job.maxRunning, queuedAt: job.queuedAt ?? null,
+        pid: null, pidStart: null, startTime: null, abortRequested: null, abortReason: null,
+      };
+    }
+    return jobs;
+  }
+
+  /** Records the launcher's answers that came in: starts, adoptions, refusals. */
+  private recordAnswers(tx: Transaction): void {
+    for (const [id, answer] of this.answers) {
+      this.answers.delete(id);
+      const asked = this.launching.get(id);
+      if (!asked) continue;
+      this.launching.delete(id);
+      this.perJob(id, () => this.recordAnswer(tx, id, answer, asked.tx === tx ? asked.job : undefined));
+    }
+  }
+
+  /**
+   * One answer. `asked` is the job's record as read by the transaction that asked for the
+   * start, if that is this one (else the record is read again: it may have changed).
+   */
+  private recordAnswer(tx: Transaction, id: string, answer: LaunchAnswer, asked: JobRecord | undefined): void {
+    if ('refused' in answer) {
+      // An answer, not a hang: this start failed (no inode or space for the job's files,
+      // no fork). The launcher stays; the job stays QUEUED and starts are tried again
+      // after a pause (what ran out is likely out for the next job too).
+      this.startPausedUntil = Date.now() + START_RETRY_MS;
+      this.scheduleWithin(START_RETRY_MS);
+      this.queue.invalidate();
+      this.logOnce(id, `job ${id}: could not be started: ${answer.refused}; it stays QUEUED (starts retried every ${START_RETRY_MS / 1000} s)`);
+      return;
+    }
+    if (answer.pid === null) {
       // Its marker is empty: its launcher died between creating the marker and forking
       // (the forked wrapper writes the marker before anything else). Given up only after a
       // while, and only when /proc shows no process of the job.
       if (startMarkerAge(tx.layout, id) > ABANDONED_MARKER_MS && !jobRunsSomewhere(id, this.procTable())) {
         removeStartMarker(tx.layout, id);
         this.log(`job ${id}: its start marker was left empty by a launcher that died before forking it; no process of it runs: started afresh`);
+      } else {
+        this.retryAt.set(id, Date.now() + SUPERVISE_MS);
       }
-      return 'stop';
+      this.queue.invalidate();
+      return;
     }
+    const job = asked ?? tx.getJob(id);
+    // Its "exit" may be in already (reported after the answer, taken at once: onExit).
+    if (!answer.before && !this.exits.has(id)) this.children.set(id, answer.pid);
+    // Not QUEUED any more (another process found it from its marker meanwhile, possible only
+    // when the transaction that asked was given up): that process recorded the start.
+    if (job?.phase !== 'QUEUED') return;
     this.said.delete(id);
-    if (launched.before) {
+    if (answer.before) {
       // Started by a runner that died before recording it: adopted, never run twice.
-      this.log(`job ${id}: started before by a runner that died (pid ${launched.pid}): adopted`);
+      this.log(`job ${id}: started before by a runner that died (pid ${answer.pid}): adopted`);
       this.lastSupervised = 0;
     } else {
-      this.children.set(id, launched.pid);
-      this.log(`job ${id}: started (pid ${launched.pid}): ${job.definition}`);
+      this.log(`job ${id}: started (pid ${answer.pid}): ${job.definition}`);
     }
-    recordStart(tx, job, launched.pid, launched.pidStart);
-    return 'started';
+    recordStart(tx, job, answer.pid, answer.pidStart);
   }
 
   /** Starts moving final records into their job.json when enough have gathered. */
@@ -612,7 +712,7 @@ export class Runner {
     try {
       const idle = this.store.update((tx) => {
         const busy = jobsNeedingRunner(tx.state, tx.layout, (e) => this.unstartable.has(e.name)) > 0;
-        if (busy || this.children.size > 0 || this.slurm?.busy) return false;
+        if (busy || this.children.size > 0 || this.launching.size > 0 || this.slurm?.busy) return false;
         tx.migrateFinished();
         for (const line of resumeNotifications(tx)) this.log(line);
         if (tx.state.runner?.pid === process.pid) tx.state.runner = null;
@@ -650,7 +750,10 @@ export class Runner {
    */
   private exitAfterNotifications(): void {
     this.leaving = true;
-    void notificationsInFlight().finally(() => process.exit(0));
+    void notificationsInFlight().finally(() => {
+      this.flushLog();
+      process.exit(0);
+    });
   }
 }
 

@@ -42,7 +42,8 @@ export class ProcessTable {
    * The live processes carrying the job's UWS_JOB_ID that started after its leader (pid
    * `leader`, started at `since`): what a job left outside its wrapper's reach (started for
    * it by a process that is not its descendant). Unless this cycle listed every process
-   * anyway, only the pids above the leader's have their environ read (newerProcessesWithEnv):
+   * anyway, only the pids between the leader's and the kernel's last one have their environ
+   * read (newerProcessesWithEnv):
    * the end of every job of a drain costs a look at the few processes started since, not a
    * stat of every process of the machine inside the runner's transaction.
    */
@@ -51,9 +52,14 @@ export class ProcessTable {
     if (this.list) return processesWithEnv('UWS_JOB_ID', jobId, this.list.filter((p) => startedSince(p, since)));
     // Pids wrap at pid_max (32768 on many systems): a job that ran long, or during which the
     // kernel's last pid fell below its leader's, gets the full look (rare: such ends are few).
+    // Otherwise what started since its leader has a pid between the leader's and the
+    // kernel's last one (read after /proc was listed).
     const short = leader !== null && startedAt !== null && Date.now() - Date.parse(startedAt) < NO_WRAP_MS;
-    const above = short && lastPid() >= leader ? leader : 0;
-    return newerProcessesWithEnv('UWS_JOB_ID', jobId, above).filter((p) => startedSince(p, since));
+    const range = (): { above: number; upTo: number } => {
+      const last = short ? lastPid() : 0;
+      return last >= leader! ? { above: leader!, upTo: last } : { above: 0, upTo: Infinity };
+    };
+    return newerProcessesWithEnv('UWS_JOB_ID', jobId, range).filter((p) => startedSince(p, since));
   }
 }
 

@@ -193,9 +193,15 @@ test('a notifier that hangs holds nothing up: other jobs finish, the runner goes
 test('a sender killed -9 between claiming a notification and spawning it: the notification is sent once, by tick', T, async () => {
   const sb = new Sandbox(YAML);
   try {
-    // The runner started by this submit inherits the test hook: it pauses 30 s between the
-    // claim (committed with the job's end) and the spawn.
-    const id = submitJob(sb, ['fails', '--run'], { UWSRUN_TEST_NOTIFY_HOLD_MS: '30000' });
+    // The runner inherits the test hook: it pauses 30 s between the claim (committed with
+    // the job's end) and the spawn. It also stays recorded meanwhile (its idle exit, 400 ms
+    // in the tests, would clear state.runner while the notification waits: on a loaded
+    // machine before this test had read it). Every command of this part has the hook: a
+    // `show` of the QUEUED job that finds no runner recorded yet (the submit's one still
+    // starting, under load) starts one itself, and that one must hold the notification too.
+    const plain = sb.env;
+    sb.env = { ...plain, UWSRUN_TEST_NOTIFY_HOLD_MS: '30000', UWSRUN_RUNNER_IDLE_MS: '60000' };
+    const id = submitJob(sb, ['fails', '--run']);
     await finalJob(sb, id);
     const claim = await waitFor(`the claim of job ${id}'s notification`, () => stateOrEmpty(sb).notifying?.[id]);
     const runner = state(sb).runner;
@@ -204,6 +210,7 @@ test('a sender killed -9 between claiming a notification and spawning it: the no
     assert.ok(runner && alive(runner.pid, runner.startTime), `the recorded runner is alive: ${JSON.stringify(runner)}`);
     process.kill(runner.pid, 'SIGKILL');
     await waitFor(`runner ${runner.pid} gone`, () => !alive(runner.pid, runner.startTime), 10_000);
+    sb.env = plain;
     const t = sb.run(['tick']);
     assert.equal(t.code, 0, t.stderr);
     assert.match(t.stdout, new RegExp(`job ${id}: the notification claimed by process ${runner.pid} was never sent`));

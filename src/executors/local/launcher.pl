@@ -1,9 +1,11 @@
 # The launcher (see launcher.ts for the protocol; it runs as wrapper.pl followed by this file): reads length-prefixed start requests from
-# the request FIFO, forks each job's wrapper and answers with its pid on the answer FIFO.
-# Every answer is one line: "PID STARTTIME" (forked), "started PID STARTTIME" (the job's
-# start marker shows it was started before; both may be missing if the marker is still
-# empty) or "fail MESSAGE" (this job could not be started, e.g. no inode left: the launcher
-# itself is fine). Reports on stdout: "up ID" (from wrappers) and "exit ID CODE SIGNAL".
+# the request FIFO, forks each job's wrapper and answers on stdout, one line per request:
+# "launched ID PID STARTTIME" (forked), "started ID PID STARTTIME" (the job's start marker
+# shows it was started before; PID and STARTTIME are missing if the marker is still empty)
+# or "fail ID MESSAGE" (this job could not be started, e.g. no inode left: the launcher
+# itself is fine). The answer FIFO only says "ready" once. Other reports on stdout: "up ID"
+# (from wrappers) and "exit ID CODE SIGNAL". Each line is one write below PIPE_BUF, so lines
+# of the launcher and of its wrappers never mix.
 #
 # A job is started at most once: its start marker, RECORDS/started, is created exclusively
 # (O_EXCL) before the fork, and the forked wrapper writes its own pid and start time into it
@@ -46,26 +48,26 @@ while (1) {
     my $len = $1;
     my $rec = substr($buf, length($len) + 1, $len);
     substr($buf, 0, length($len) + 1 + $len) = '';
-    syswrite $rep, launch(split /\0/, $rec, -1);
+    syswrite STDOUT, launch(split /\0/, $rec, -1);
   }
 }
 exit 0;
 
-# One request: returns the answer line.
+# One request: returns the answer line (with its job id).
 sub launch {
   my ($id, $dir, $records, $cwd, $hold, $grace, $argc, @rest) = @_;
   my @cmd = splice(@rest, 0, $argc);
   # 193 = O_WRONLY|O_CREAT|O_EXCL: the job's start marker, taken once and for all.
   my $mark;
   if (!sysopen($mark, "$records/started", 193, 0600)) {
-    return "started " . (slurp("$records/started") // '') . "\n" if $!{EEXIST};
-    return "fail cannot create $records/started: $!\n";
+    return "started $id " . (slurp("$records/started") // '') . "\n" if $!{EEXIST};
+    return "fail $id cannot create $records/started: $!\n";
   }
   # The exit file is created now, holding blanks, so that the wrapper's final status is
   # written into room it already has: recording how a job ended needs no inode and no block,
   # whatever has run out by then. 577 = O_WRONLY|O_CREAT|O_TRUNC (Linux): mode 0600.
   my $exit;
-  my $undo = sub { my $e = $_[0]; close $mark; close $exit if $exit; unlink "$records/started"; return "fail $e\n"; };
+  my $undo = sub { my $e = $_[0]; close $mark; close $exit if $exit; unlink "$records/started"; return "fail $id $e\n"; };
   sysopen($exit, "$records/exit", 577, 0600) or return $undo->("cannot create $records/exit: $!");
   my $blank = (' ' x (EXIT_ROOM - 1)) . "\n";
   my $w = syswrite $exit, $blank;
@@ -81,6 +83,6 @@ sub launch {
   }
   close $mark; close $exit;
   $job{$pid} = $id;
-  return "$pid " . startTimeOf($pid) . "\n";
+  return "launched $id $pid " . startTimeOf($pid) . "\n";
 }
 

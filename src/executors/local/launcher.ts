@@ -3,15 +3,20 @@
 // (perl-base is Essential on Debian; its code is launcher.pl, after wrapper.pl), and asks it to fork each job's
 // wrapper.
 //
-// The launcher reads requests from a FIFO and answers each with the wrapper's pid on a second
-// FIFO: the runner blocks for that answer, so a job's pid is known inside the transaction
-// that records its start, as before. An answer "fail ..." means this one job could not be
-// started (no inode or space for its files, no fork): the launcher is fine and stays; only
-// no answer at all within a deadline means it hangs. It reports on its stdout (a pipe the
-// runner reads asynchronously) "up ID" lines written by wrappers and "exit ID CODE SIGNAL"
-// lines when it reaps a wrapper (in its main loop, woken by SIGCHLD or every 50 ms). It exits
-// when the runner is gone (EOF on the request FIFO); wrappers already started live on in
-// their own sessions, and the next runner adopts them.
+// The launcher reads requests from a FIFO and answers each on its stdout (a pipe the runner
+// reads asynchronously), in the same stream as its other reports: "launched ID PID
+// STARTTIME" once it forked the wrapper, "started ID [PID STARTTIME]" when the job's start
+// marker shows it was started before, or "fail ID MESSAGE" when this one job could not be
+// started (no inode or space for its files, no fork: the launcher is fine and stays). The
+// runner does not wait for the answer (a fork is ~0.5 ms of the launcher's time, which the
+// runner spends on the other jobs' news meanwhile); it keeps its transaction open until
+// the answer is in, so the job's pid is still recorded in the transaction that chose to
+// start it. Only no answer at all within a deadline means the launcher hangs. The other
+// reports are "up ID" lines written by wrappers and "exit ID CODE SIGNAL" lines when it
+// reaps a wrapper (in its main loop, woken by SIGCHLD or every 50 ms); one stream keeps
+// them in order: a job's answer always comes before its "exit" (a wrapper's "up" may come
+// before its answer). The launcher exits when the runner is gone (EOF on the request FIFO);
+// wrappers already started live on in their own sessions, and the next runner adopts them.
 //
 // Before forking, the launcher creates the job's start marker (records/ID/started)
 // exclusively, and its exit file (records/ID/exit) filled with blanks. The forked wrapper's
@@ -82,7 +87,11 @@ export interface WrapperExit {
   signal: string | null;
 }
 
+/** The launcher's answer to a request: a launch, or why this job could not be started. */
+export type LaunchAnswer = Launched | { refused: string };
+
 export interface LauncherEvents {
+  answer(jobId: string, answer: LaunchAnswer): void;
   up(jobId: string): void;
   exit(jobId: string, status: WrapperExit): void;
   /** The launcher itself ended: wrappers it started live on, but report nothing more. */
@@ -96,21 +105,19 @@ const ANSWER_TIMEOUT_MS = 5_000;
 /** The launcher is gone or hangs: it is given up. */
 export class LaunchError extends Error {}
 
-/** The launcher answered that this job could not be started (it stays usable). */
-export class StartRefused extends Error {}
-
 export class Launcher {
   private readonly proc: ChildProcess;
   private reqFd = -1;
-  private repFd = -1;
   private closed = false;
-  private readonly reply = Buffer.alloc(256);
+  /** Requests whose answer has not come: job id -> when asked. */
+  private readonly asked = new Map<string, number>();
+  private answerTimer: NodeJS.Timeout | undefined;
 
   /**
    * Starts the launcher, with FIFOs at `fifoBase`.req/.rep (removed once both sides have
    * them open). Throws LaunchError when it does not answer within a few seconds.
    */
-  constructor(fifoBase: string, events: LauncherEvents, stderrFd: number | 'ignore') {
+  constructor(fifoBase: string, private readonly events: LauncherEvents, stderrFd: number | 'ignore') {
     const req = `${fifoBase}.req`;
     const rep = `${fifoBase}.rep`;
     this.proc = spawn(PERL, ['-e', LAUNCHER, '--', req, rep], {
@@ -122,17 +129,23 @@ export class Launcher {
       pending += chunk;
       let nl: number;
       while ((nl = pending.indexOf('\n')) >= 0) {
-        const [what, id, code, sig] = pending.slice(0, nl).split(' ');
+        const line = pending.slice(0, nl);
         pending = pending.slice(nl + 1);
-        if (what === 'up' && id) events.up(id);
-        else if (what === 'exit' && id) {
-          const signum = Number(sig);
-          events.exit(id, signum > 0 ? { exitCode: null, signal: signalName(signum) } : { exitCode: Number(code), signal: null });
+        const [what, id, a, b] = line.split(' ');
+        if (!id) continue;
+        if (what === 'up') events.up(id);
+        else if (what === 'exit') {
+          const signum = Number(b);
+          events.exit(id, signum > 0 ? { exitCode: null, signal: signalName(signum) } : { exitCode: Number(a), signal: null });
+        } else if (this.asked.delete(id)) {
+          if (what === 'fail') events.answer(id, { refused: line.slice(`fail ${id} `.length) });
+          else if (a && /^\d+$/.test(a)) events.answer(id, { pid: Number(a), pidStart: b ?? '', before: what === 'started' });
+          else events.answer(id, { pid: null, pidStart: null, before: true });
         }
       }
     });
-    this.proc.on('error', (err) => this.fail(`launcher: ${err.message}`, events));
-    this.proc.on('exit', (code, signal) => this.fail(`launcher ended (${signal ?? `exit ${code}`})`, events));
+    this.proc.on('error', (err) => this.fail(`launcher: ${err.message}`));
+    this.proc.on('exit', (code, signal) => this.fail(`launcher ended (${signal ?? `exit ${code}`})`));
     try {
       if (this.proc.pid === undefined) throw new Error(`cannot run ${PERL}`);
       this.connect(req, rep);
@@ -148,17 +161,18 @@ export class Launcher {
     return this.proc.pid;
   }
 
-  private fail(why: string, events: LauncherEvents): void {
+  private fail(why: string): void {
     if (this.closed) return;
     this.close();
-    events.gone(why);
+    this.events.gone(why);
   }
 
   /**
    * Opens our ends of both FIFOs without ever blocking on a launcher that is not there:
    * non-blocking opens are retried until it has its ends open. The request end is then
-   * reopened blocking (a large request waits for the launcher to read it); the answer end
-   * stays non-blocking, so an answer that never comes is given up after a deadline.
+   * reopened blocking (a large request waits for the launcher to read it). The answer FIFO
+   * carries only the launcher's "ready" (its answers come on its stdout), read
+   * non-blocking until a deadline, then closed.
    */
   private connect(req: string, rep: string): void {
     const deadline = Date.now() + SETUP_TIMEOUT_MS;
@@ -178,67 +192,69 @@ export class Launcher {
     this.reqFd = openSync(req, constants.O_WRONLY);
     closeSync(probe);
     probe = openSync(rep, constants.O_RDONLY | constants.O_NONBLOCK);
+    const reply = Buffer.alloc(64);
     try {
       let got = '';
       while (!got.endsWith('\n')) {
         try {
-          const n = readSync(probe, this.reply);
+          const n = readSync(probe, reply);
           if (n === 0) retry(Object.assign(new Error('no answer'), { code: 'EAGAIN' }), ['EAGAIN']);
-          got += this.reply.toString('utf8', 0, n);
+          got += reply.toString('utf8', 0, n);
         } catch (err) { retry(err, ['EAGAIN']); }
       }
       if (got !== 'ready\n') throw new Error(`unexpected answer ${JSON.stringify(got)}`);
-      this.repFd = probe;
-    } catch (err) {
+    } finally {
       closeSync(probe);
-      throw err;
     }
   }
 
   /**
-   * Forks the job's wrapper, unless the job's "started" marker shows it was started before
-   * (by a runner that died before recording it). Blocks for the launcher's answer (~0.5 ms),
-   * polling every 50 µs, at most ANSWER_TIMEOUT_MS. Throws StartRefused when the launcher
-   * could not start this job, LaunchError when the launcher itself failed.
+   * Asks for the job's wrapper to be forked, unless the job's "started" marker shows it was
+   * started before (by a runner that died before recording it). Returns at once; the answer
+   * comes as an event. A launcher that answers no request within ANSWER_TIMEOUT_MS is
+   * taken to hang: it is killed and reported gone. Throws LaunchError when the request
+   * cannot be written (the launcher is gone).
    */
-  launch(job: JobLaunch): Launched {
+  request(job: JobLaunch): void {
     if (this.closed) throw new LaunchError('launcher is gone');
     const env = Object.entries(job.env).map(([k, v]) => `${k}=${v}`);
     const payload = Buffer.from([job.jobId, job.jobDir, job.recordDir, job.cwd, String(job.holdStart), String(job.killGrace), String(job.command.length), ...job.command, ...env].join('\0'));
     const request = Buffer.concat([Buffer.from(`${payload.length}\n`), payload]);
-    let answer = '';
     try {
       for (let off = 0; off < request.length;) off += writeSync(this.reqFd, request, off);
-      const deadline = Date.now() + ANSWER_TIMEOUT_MS;
-      while (!answer.endsWith('\n')) {
-        let n: number;
-        try {
-          n = readSync(this.repFd, this.reply);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
-          if (Date.now() > deadline) throw new Error(`no answer within ${ANSWER_TIMEOUT_MS / 1000} s (stopped or hung?)`);
-          sleepSync(0.05);
-          continue;
-        }
-        if (n === 0) throw new Error('launcher closed its answer pipe');
-        answer += this.reply.toString('utf8', 0, n);
-      }
     } catch (err) {
       throw new LaunchError(`launcher: ${(err as Error).message}`);
     }
-    const m = /^(started )?(\d+) (\d*)\n$/.exec(answer);
-    if (m) return { pid: Number(m[2]), pidStart: m[3]!, before: m[1] !== undefined };
-    if (answer.startsWith('started ')) return { pid: null, pidStart: null, before: true };
-    if (answer.startsWith('fail ')) throw new StartRefused(answer.slice(5).trim());
-    throw new LaunchError(`launcher: unexpected answer ${JSON.stringify(answer.trim())}`);
+    this.asked.set(job.jobId, Date.now());
+    this.answerTimer ??= setTimeout(() => this.checkAnswers(), ANSWER_TIMEOUT_MS);
+  }
+
+  /** Whether requests wait for their answers. */
+  get waiting(): boolean {
+    return this.asked.size > 0;
+  }
+
+  private checkAnswers(): void {
+    this.answerTimer = undefined;
+    if (this.closed || this.asked.size === 0) return;
+    const oldest = Math.min(...this.asked.values());
+    if (Date.now() - oldest >= ANSWER_TIMEOUT_MS) {
+      this.fail(`launcher: no answer within ${ANSWER_TIMEOUT_MS / 1000} s (stopped or hung?)`);
+      return;
+    }
+    this.answerTimer = setTimeout(() => this.checkAnswers(), oldest + ANSWER_TIMEOUT_MS - Date.now());
   }
 
   /** Closes our ends and kills the launcher (it may be hung); its wrappers live on. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.answerTimer);
+    // Answers still on their way are not taken: the caller counts those jobs as not started
+    // (a start the launcher did make is found from the job's marker next time).
+    this.asked.clear();
     this.proc.kill('SIGKILL');
     // Its stdout stays open: reports it wrote before it ended are still read.
-    for (const fd of [this.reqFd, this.repFd]) if (fd >= 0) try { closeSync(fd); } catch { /* closed */ }
+    if (this.reqFd >= 0) try { closeSync(this.reqFd); } catch { /* closed */ }
   }
 }
