@@ -22,7 +22,7 @@
 // The runner shows it makes progress by rewriting `runner.beat` every second from its event
 // loop (runner-stall.ts); `doctor` and `tick` judge a runner whose beat stopped.
 
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { type HotEntry, type JobRecord, executorOf, isoNow } from '../core/job.js';
 import { DamagedRecordError } from '../errors.js';
@@ -190,6 +190,7 @@ export class Runner {
       return true;
     });
     if (!claimed) process.exit(0);
+    this.letWaitersIn();
     this.log('runner started');
     this.schedule();
   }
@@ -286,6 +287,22 @@ export class Runner {
       this.queue.invalidate();
       this.schedule();
     }
+  }
+
+  /**
+   * A waiter announced in state.lock.want (store/lock.ts) is let in at once, not when the
+   * lease runs out: a command or the server that meets the runner's lease waits for one
+   * commit, not for a timer that fires LEASE_MS later (much later on a loaded machine). One
+   * watch of the HOME; without it the lease's timer still ends every lease.
+   */
+  private letWaitersIn(): void {
+    try {
+      watch(this.store.home, { persistent: false }, (_event, name) => {
+        if (name !== 'state.lock.want' || !this.held || !lockWanted(this.store.layout.lockFile)) return;
+        clearTimeout(this.leaseTimer);
+        this.commitSafely();
+      }).on('error', () => { /* the lease's timer is the backstop */ });
+    } catch { /* likewise */ }
   }
 
   private commitSafely(): void {

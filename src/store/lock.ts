@@ -243,7 +243,8 @@ class LockAttempts {
     if (Date.now() >= this.deadline) {
       throw new LockTimeoutError(`the state is locked by ${describeLockHolder(lockFile)}; gave up waiting after ${LOCK_DEADLINE_MS / 1000} s (lock file ${lockFile})`);
     }
-    this.contended ||= attempt >= 2;
+    // Its own announcement does not make a waiter wait as in a crowd: it polls lightly for
+    // LIGHT_CONTENTION_MS, and the runner, which holds the lock in leases, lets it in at once.
     return pauseAfter(attempt, Date.now() - this.started, this.contended);
   }
 }
