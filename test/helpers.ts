@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,10 +96,32 @@ export class Sandbox {
     return join(this.home, 'records', id);
   }
 
+  /** SIGKILLs every process of this sandbox (found by its environment); returns how many. */
+  private killProcesses(): number {
+    const mine = (v: string) => v === `UWSRUN_HOME=${this.home}` || v.startsWith(`UWSRUN_HOME=${this.dir}/`) || v.startsWith(`UWS_JOB_DIR=${this.home}/`);
+    let killed = 0;
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      let environ: string;
+      try {
+        environ = readFileSync(`/proc/${name}/environ`, 'latin1');
+      } catch {
+        continue; // gone, or a zombie
+      }
+      if (!environ.split('\0').some(mine)) continue;
+      try {
+        process.kill(Number(name), 'SIGKILL');
+        killed++;
+      } catch { /* gone meanwhile */ }
+    }
+    return killed;
+  }
+
   cleanup(): void {
-    // Stop whatever still runs for this HOME (runner and jobs), then remove the files.
-    const r = spawnSync('sh', ['-c', `for p in /proc/[0-9]*; do if tr '\\0' '\\n' < $p/environ 2>/dev/null | grep -q -e "^UWSRUN_HOME=${this.home}\$" -e "^UWSRUN_HOME=${this.dir}/" -e "^UWS_JOB_DIR=${this.home}/"; then kill -9 \${p#/proc/} 2>/dev/null; fi; done; true`]);
-    void r;
+    // Stop whatever still runs for this HOME (runner and jobs), then remove the files. Swept
+    // again while a sweep found something: a launcher can fork a job it was asked for while
+    // the first sweep kills the runner (a job left running for hours was seen once).
+    for (let sweep = 0; sweep < 5 && this.killProcesses() > 0; sweep++);
     // A test may use a HOME of its own below the sandbox (a tmpfs in a private mount
     // namespace, say), whose processes the line above also stops; what they wrote as they
     // died can still be landing, so a directory found not empty is removed again.
