@@ -8,7 +8,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { BIN, ROOT, type Sandbox, waitFor } from './helpers.js';
+import { BIN, ROOT, Sandbox, waitFor } from './helpers.js';
 
 export const SCHEMA = join(ROOT, 'test', 'fixtures', 'uws', 'UWS-v1.1.xsd');
 
@@ -64,6 +64,26 @@ export class ServeProcess {
   kill(): void {
     if (this.exitCode === undefined) this.child.kill('SIGKILL');
   }
+}
+
+/**
+ * For a describe block's before(): a Sandbox with `jobs` and a server in it. The sandbox is
+ * removed again when the server does not start.
+ */
+export async function startServed(jobs: string, args?: string[]): Promise<{ sb: Sandbox; sp: ServeProcess }> {
+  const sb = new Sandbox(jobs);
+  try {
+    return { sb, sp: await ServeProcess.start(sb, args) };
+  } catch (err) {
+    sb.cleanup();
+    throw err;
+  }
+}
+
+/** For its after(): stops the server and removes the sandbox (either may be missing). */
+export async function stopServed(sb: Sandbox | undefined, sp: ServeProcess | undefined): Promise<void> {
+  await sp?.stop();
+  sb?.cleanup();
 }
 
 /**

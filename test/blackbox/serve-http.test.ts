@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { FINAL, ISO_MS_Z, Sandbox, submitJob, waitFor } from '../helpers.js';
-import { ServeProcess, assertValidUws, createJob, elementText, jobIdOf, phaseOf, postForm, request } from '../serve-helpers.js';
+import { ServeProcess, assertValidUws, createJob, elementText, jobIdOf, phaseOf, postForm, request, startServed, stopServed } from '../serve-helpers.js';
 
 const JOBS = `
 jobs:
@@ -49,14 +49,8 @@ describe('uwsrun serve over HTTP', () => {
   let sb: Sandbox;
   let sp: ServeProcess;
 
-  before(async () => {
-    sb = new Sandbox(JOBS);
-    sp = await ServeProcess.start(sb);
-  });
-  after(async () => {
-    await sp?.stop();
-    sb?.cleanup();
-  });
+  before(async () => ({ sb, sp } = await startServed(JOBS)));
+  after(() => stopServed(sb, sp));
 
   test('BASE/ lists the definitions as JSON with absolute URLs and their parameters', async () => {
     const r = await request(sp.url('/'));

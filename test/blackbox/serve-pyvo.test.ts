@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { Sandbox } from '../helpers.js';
-import { ServeProcess } from '../serve-helpers.js';
+import { ServeProcess, startServed, stopServed } from '../serve-helpers.js';
 
 const JOBS = `
 jobs:
@@ -50,14 +50,8 @@ describe('pyvo drives uwsrun serve', () => {
   let sb: Sandbox;
   let sp: ServeProcess;
 
-  before(async () => {
-    sb = new Sandbox(JOBS);
-    sp = await ServeProcess.start(sb);
-  });
-  after(async () => {
-    await sp?.stop();
-    sb?.cleanup();
-  });
+  before(async () => ({ sb, sp } = await startServed(JOBS)));
+  after(() => stopServed(sb, sp));
 
   test('phase, owner, quote, execution_duration, destruction (set and read back), run, wait, results fetched, delete', async () => {
     const out = await python(`${CREATE}

@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Sandbox, waitFor } from '../helpers.js';
-import { ServeProcess, assertValidUws, createJob, elementText, jobIdOf, request } from '../serve-helpers.js';
+import { ServeProcess, assertValidUws, createJob, elementText, jobIdOf, request, startServed, stopServed } from '../serve-helpers.js';
 
 const JOBS = `
 jobs:
@@ -40,14 +40,8 @@ describe('WAIT over HTTP', () => {
   let sb: Sandbox;
   let sp: ServeProcess;
 
-  before(async () => {
-    sb = new Sandbox(JOBS);
-    sp = await ServeProcess.start(sb);
-  });
-  after(async () => {
-    await sp?.stop();
-    sb?.cleanup();
-  });
+  before(async () => ({ sb, sp } = await startServed(JOBS)));
+  after(() => stopServed(sb, sp));
 
   const started = async (): Promise<string> => {
     const jobUrl = await createJob(sp, 'gate', { PHASE: 'RUN' });

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Sandbox } from '../helpers.js';
-import { ServeProcess, assertValidUws, createJob, elementText, jobIdOf, postForm, request } from '../serve-helpers.js';
+import { ServeProcess, assertValidUws, createJob, elementText, jobIdOf, postForm, request, startServed, stopServed } from '../serve-helpers.js';
 
 const JOBS = `
 jobs:
@@ -19,14 +19,8 @@ jobs:
 describe('POST {jobs}: the UWS job fields', () => {
   let sb: Sandbox;
   let sp: ServeProcess;
-  before(async () => {
-    sb = new Sandbox(JOBS);
-    sp = await ServeProcess.start(sb);
-  });
-  after(async () => {
-    await sp?.stop();
-    sb?.cleanup();
-  });
+  before(async () => ({ sb, sp } = await startServed(JOBS)));
+  after(() => stopServed(sb, sp));
 
   test('RunId, executionDuration=2m, destruction with fraction and offset: read back everywhere', async () => {
     const url = await createJob(sp, 'slow', { RunId: 'night 42', executionDuration: '2m', Destruction: '2031-01-01T00:00:00.25+02:00' });

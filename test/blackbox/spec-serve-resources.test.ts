@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { userInfo } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { Sandbox, submitJob, waitFor } from '../helpers.js';
-import { ServeProcess, assertValidUws, createJob, elementText, jobIdOf, phaseOf, postForm, request } from '../serve-helpers.js';
+import { ServeProcess, assertValidUws, createJob, elementText, jobIdOf, phaseOf, postForm, request, startServed, stopServed } from '../serve-helpers.js';
 
 const JOBS = `
 jobs:
@@ -51,14 +51,8 @@ async function untilFinal(jobUrl: string): Promise<string> {
 describe('SPEC §12 resources', () => {
   let sb: Sandbox;
   let sp: ServeProcess;
-  before(async () => {
-    sb = new Sandbox(JOBS);
-    sp = await ServeProcess.start(sb);
-  });
-  after(async () => {
-    await sp?.stop();
-    sb?.cleanup();
-  });
+  before(async () => ({ sb, sp } = await startServed(JOBS)));
+  after(() => stopServed(sb, sp));
 
   test('{jobs} leaves ARCHIVED jobs out unless PHASE=ARCHIVED asks for them', async () => {
     const archived = submitJob(sb, ['kept', '--run', '--destruction', '1s']);

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Sandbox, submitJob } from '../helpers.js';
-import { ServeProcess, assertValidUws, createJob, jobIdOf, request } from '../serve-helpers.js';
+import { ServeProcess, assertValidUws, createJob, jobIdOf, request, startServed, stopServed } from '../serve-helpers.js';
 
 const JOBS = `
 jobs:
@@ -26,14 +26,8 @@ const paramsOf = (xml: string): Record<string, string> =>
 describe('parameters read back as the text they were given', () => {
   let sb: Sandbox;
   let sp: ServeProcess;
-  before(async () => {
-    sb = new Sandbox(JOBS);
-    sp = await ServeProcess.start(sb);
-  });
-  after(async () => {
-    await sp?.stop();
-    sb?.cleanup();
-  });
+  before(async () => ({ sb, sp } = await startServed(JOBS)));
+  after(() => stopServed(sb, sp));
 
   test('CLI: show and show --xml give 2.50 and the default 3.0; --json holds the typed values', () => {
     const id = submitJob(sb, ['reduce', '-p', 'night=2026-11-30', '-p', 'sigma=2.50']);
