@@ -8,9 +8,9 @@
 // the job is gone. The marker goes with the record (moved aside by the delete); a deleter
 // that died leaves a stale one, which counts for nothing; one that gave up removes its own.
 
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { unlinkSync, writeFileSync } from 'node:fs';
 import type { HomeLayout } from '../store/home.js';
-import { isProcessAlive, processStartTime } from '../run/proc.js';
+import { isProcessAlive, processStartTime, readPidMark } from '../run/proc.js';
 
 /** Leaves the marker (created exclusively: never through a symlink); returns its undo. */
 export function markDeleting(layout: HomeLayout, jobId: string): () => void {
@@ -29,12 +29,6 @@ export function markDeleting(layout: HomeLayout, jobId: string): () => void {
 
 /** Whether a live process is deleting the job. */
 export function beingDeleted(layout: HomeLayout, jobId: string): boolean {
-  let text: string;
-  try {
-    text = readFileSync(layout.deletingMarker(jobId), 'utf8');
-  } catch {
-    return false;
-  }
-  const m = /^(\d+) (\d*)$/.exec(text.trim());
-  return m !== null && isProcessAlive(Number(m[1]), m[2] || null);
+  const mark = readPidMark(layout.deletingMarker(jobId));
+  return mark !== undefined && isProcessAlive(mark.pid, mark.pidStart || null);
 }

@@ -19,7 +19,7 @@ import { ProcessTable, describeProcesses, jobProcesses, signalJob } from './sign
 import { recordRetry, retriesLeft } from './retry.js';
 // Registers the store's notifier: whoever records an end here spawns its notification.
 import './notify.js';
-import { type ProcStat, isProcessAlive } from './proc.js';
+import { type ProcStat, isProcessAlive, readPidMark } from './proc.js';
 
 /** What of a /proc snapshot is still the same live process (the snapshot may be a cycle old). */
 const liveOnly = (procs: ProcStat[]): ProcStat[] => procs.filter((p) => isProcessAlive(p.pid, p.startTime));
@@ -55,14 +55,7 @@ function readAttemptExit(layout: HomeLayout, job: JobRecord): ExitStatus | undef
  * is still empty).
  */
 export function readStartMarker(layout: HomeLayout, jobId: string): { pid: number; pidStart: string } | undefined {
-  let text: string;
-  try {
-    text = readFileSync(layout.startMarker(jobId), 'utf8');
-  } catch {
-    return undefined;
-  }
-  const m = /^(\d+) (\d*)$/.exec(text.trim());
-  return m ? { pid: Number(m[1]), pidStart: m[2]! } : undefined;
+  return readPidMark(layout.startMarker(jobId));
 }
 
 export function startMarkerAge(layout: HomeLayout, jobId: string): number {

@@ -75,6 +75,21 @@ function isZombie(stat: ProcStat): boolean {
 }
 
 /**
+ * A marker file holding "PID STARTTIME" (the start time may be empty), as the launcher's
+ * start marker and a deleter's mark do; undefined when it is missing or holds anything else.
+ */
+export function readPidMark(file: string): { pid: number; pidStart: string } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const m = /^(\d+) (\d*)$/.exec(text.trim());
+  return m ? { pid: Number(m[1]), pidStart: m[2]! } : undefined;
+}
+
+/**
  * True if `pid` exists, is not a zombie and (unless `startTime` is null) still has the start
  * time recorded for it; a different start time means the pid was reused by another process.
  */

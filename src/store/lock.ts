@@ -203,7 +203,7 @@ class LockAttempts {
   private stopped: StoppedHolder | undefined;
   private attempt = 0;
   // A newcomer that finds waiters announced leaves the next turn to them.
-  private contended: boolean;
+  private readonly contended: boolean;
   /** The pause before the first try (0: none). */
   readonly firstPause: number;
 
