@@ -1,7 +1,20 @@
 // The slurm executor on the runner's side (SPEC §11): hands QUEUED jobs over, watches every
-// active Slurm job of the HOME with ONE squeue call per poll (at most one a second), and
-// enforces executionDuration to the second. Slurm's commands are slow (tens of ms; ~9 s to
-// fail when the controller is down), so none runs inside the runner's transaction:
+// active Slurm job of the HOME, and enforces executionDuration to the second. Slurm's
+// commands are slow (tens of ms; ~9 s to fail when the controller is down) and each costs
+// the runner ~2-3 ms of CPU (a process through execa), so a job's news comes from the files
+// its batch script writes into its records (batch.pl): `batch` (it runs), `up` (the command
+// started), `exit` (how the command ended: its size changes when the wrapper writes it) and
+// `signalled` (Slurm signalled the batch job). Each cycle stat()s the active jobs' next file
+// (one stat per running job), and one fs.watch per job's records wakes a cycle when its exit
+// file changes; on a shared filesystem (inotify does not see other nodes' writes) the
+// stat()s of the runner's cycle, once a second, suffice alone. Slurm is asked (ONE squeue
+// for all active jobs, at most once a second) only when needed:
+//   - a job's exit file is written but does not settle it (see endNeedsSlurm): Slurm's end
+//     state decides then (TIMEOUT, OUT_OF_MEMORY, CANCELLED...), once Slurm reports one;
+//   - jobs being aborted, and Slurm jobs of aborted uwsrun jobs (state.slurmCancels);
+//   - a backstop every BACKSTOP_MS for the rest: a job Slurm cancelled while pending, failed
+//     before its batch script ran, or forgot (a node that failed).
+// None runs inside the runner's transaction:
 //   - in the transaction (apply), the runner's cycle records what the last calls found
 //     (handed over, refused, running, up, ended) and marks jobs to hand over (handOver: the
 //     hot entry's handoverAt, written before any sbatch, so a successor looks before it
@@ -16,22 +29,42 @@ import type { HotEntry, JobRecord } from '../../core/job.js';
 import { isoNow } from '../../core/job.js';
 import type { Transaction } from '../../store/state.js';
 import type { HomeLayout } from '../../store/home.js';
-import { type EndFacts, gatherEndFactsAsync } from '../../run/job-files.js';
+import { type FSWatcher, watch } from 'node:fs';
+import { type EndFacts, gatherEndFactsAsync, gatherEndFactsAtOnce } from '../../run/job-files.js';
 import { readExitFile } from '../../run/lifecycle.js';
 import { type Handover, handOver, sbatchRunning, slurmJobName } from './handover.js';
 import { describeSlurmCalls, runSlurm } from './commands.js';
 import { type SlurmJobState, parseSacct, parseSqueue, slurmEnded } from './states.js';
-import { recordHandover, recordRefused, recordSlurmEnd, recordSlurmStart, recordSlurmUp, upTime } from './records.js';
+import { type SlurmJobNews, jobNews, recordHandover, recordRefused, recordSlurmEnd, recordSlurmStart, recordSlurmUp } from './records.js';
 import type { Executor } from '../executor.js';
 
 const POLL_MS = 1_000;
+/** How long news may wait for company before a cycle records it (see wakeSoon). */
+const NEWS_MS = 100;
+/** The longest a job without news goes without Slurm being asked about it. */
+const BACKSTOP_MS = Number(process.env.UWSRUN_SLURM_BACKSTOP_MS) || 5_000;
 const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 60_000;
 
 interface Ended {
   slurm: SlurmJobState | undefined;
   facts: EndFacts;
+  /** False: the exit file settled it and Slurm was not asked (see endNeedsSlurm). */
+  asked: boolean;
 }
+
+/**
+ * Whether a job's end, as its exit file says it, needs Slurm's verdict (SPEC §11: Slurm's
+ * end state decides, whatever the wrapper wrote). Not when the command exited 0 by itself
+ * and the batch script got no signal: Slurm ends a job early only by signalling it (time
+ * limit, scancel, preemption: every process of the batch job is signalled, the batch script
+ * among them, which notes it in `signalled`) or by killing the command (the OOM killer:
+ * then the command dies by SIGKILL) or the node (then no exit status is written). Every other
+ * end (a signal death, an exit status other than 0, a command that could not start, an
+ * abort) waits for Slurm to report the batch job ended.
+ */
+const endNeedsSlurm = (news: SlurmJobNews, aborting: boolean): boolean =>
+  aborting || news.signalled || news.end?.error !== undefined || news.end?.signal !== null || news.end?.exitCode !== 0;
 
 export class SlurmExecutor implements Executor {
   readonly name = 'slurm' as const;
@@ -68,6 +101,13 @@ export class SlurmExecutor implements Executor {
   private toCancel: [string, string | null][] = [];
   /** Running jobs' executionDuration and killGrace (fixed once a job runs), by job id. */
   private readonly limits = new Map<string, { executionDuration: number; killGrace: number }>();
+  /** Jobs whose end is being read or waits to be recorded (never ended twice). */
+  private readonly ending = new Set<string>();
+  /** Jobs whose exit file is written but whose end needs Slurm's verdict: a poll is due. */
+  private readonly verdict = new Set<string>();
+  /** One watch of each active job's records directory (news sooner than the next cycle). */
+  private readonly watchers = new Map<string, FSWatcher>();
+  private newsTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly layout: HomeLayout,
@@ -94,7 +134,9 @@ export class SlurmExecutor implements Executor {
     }
     for (const [id, end] of this.ended) {
       this.ended.delete(id);
-      const line = recordSlurmEnd(tx, id, end.slurm, end.facts, end.slurm ? this.ours.has(end.slurm.slurmJobId) : false);
+      this.ending.delete(id);
+      this.verdict.delete(id);
+      const line = this.perJob(id, () => recordSlurmEnd(tx, id, end.slurm, end.facts, end.slurm ? this.ours.has(end.slurm.slurmJobId) : false, end.asked));
       if (line) this.log(line);
     }
     const polled = this.polled;
@@ -109,9 +151,16 @@ export class SlurmExecutor implements Executor {
         }
         continue;
       }
+      this.watchFiles(id);
       this.perJob(id, () => this.watchJob(tx, id, hot, polled?.get(hot.slurmJobId!), now));
     }
     for (const id of this.limits.keys()) if (!tx.state.jobs[id]) this.limits.delete(id);
+    for (const [id, w] of this.watchers) {
+      if (tx.state.jobs[id]?.slurmJobId) continue;
+      w.close();
+      this.watchers.delete(id);
+      this.verdict.delete(id);
+    }
     this.watchCancels(tx, now);
     this.saveOutage(tx);
   }
@@ -171,8 +220,10 @@ export class SlurmExecutor implements Executor {
    * longer change then), so a quiet cycle costs no file read per job.
    */
   private watchJob(tx: Transaction, id: string, hot: HotEntry, seen: SlurmJobState | undefined, now: number): void {
-    const up = hot.startTime === null ? upTime(this.layout, id) : undefined;
-    if (hot.phase === 'QUEUED' && (up || (seen && !/^(PENDING|CONFIGURING|REQUEUED)/.test(seen.state) && !slurmEnded(seen.state)))) {
+    if (this.ending.has(id)) return;
+    const news = jobNews(this.layout, id, hot.phase, hot.startTime !== null);
+    const up = news.up;
+    if (hot.phase === 'QUEUED' && (news.ran || (seen && !/^(PENDING|CONFIGURING|REQUEUED)/.test(seen.state) && !slurmEnded(seen.state)))) {
       const job = tx.getJob(id);
       if (!job || job.phase !== 'QUEUED') return;
       recordSlurmStart(tx, job);
@@ -184,6 +235,26 @@ export class SlurmExecutor implements Executor {
         if (job.phase !== 'EXECUTING') return;
         this.limits.set(id, { executionDuration: job.executionDuration, killGrace: job.killGrace });
         if (job.startTime === null && up) recordSlurmUp(tx, job, up);
+      }
+    }
+    if (news.end) {
+      if (endNeedsSlurm(news, !!tx.state.jobs[id]?.abortRequested)) this.verdict.add(id);
+      else {
+        // The command's own word settles it: recorded now, with its files read at once when
+        // that is bounded (no results), else by the cycle after they are read.
+        this.ending.add(id);
+        const facts = gatherEndFactsAtOnce(this.layout, id);
+        if (facts) {
+          this.ending.delete(id);
+          const line = recordSlurmEnd(tx, id, undefined, facts, false, false);
+          if (line) this.log(line);
+          return;
+        }
+        void gatherEndFactsAsync(this.layout, id).catch((): EndFacts => ({ stderrLine: '', results: [] })).then((f) => {
+          this.ended.set(id, { slurm: undefined, facts: f, asked: false });
+          this.wakeSoon();
+        });
+        return;
       }
     }
     const current = tx.state.jobs[id];
@@ -237,12 +308,42 @@ export class SlurmExecutor implements Executor {
     }
   }
 
-  private perJob(id: string, body: () => void): void {
+  private perJob<T>(id: string, body: () => T): T | undefined {
     try {
-      body();
+      return body();
     } catch (err) {
       this.log(`job ${id}: supervision failed: ${(err as Error).message}`);
+      return undefined;
     }
+  }
+
+  /**
+   * Wakes a cycle within NEWS_MS: news of several jobs (sbatch answers, which come one by one
+   * when many handovers run at once; starts and ends) is recorded by one transaction and one
+   * state write, not one each.
+   */
+  private wakeSoon(): void {
+    if (this.newsTimer) return;
+    this.newsTimer = setTimeout(() => {
+      this.newsTimer = undefined;
+      this.wake();
+    }, NEWS_MS);
+  }
+
+  /**
+   * Wakes a cycle when the job's exit file changes (created by the batch script when it
+   * starts, written by the wrapper when the command ends). Best effort: the cycle's stat()s
+   * are what counts (another node's writes raise no inotify event here).
+   */
+  private watchFiles(id: string): void {
+    if (this.watchers.has(id)) return;
+    try {
+      const w = watch(this.layout.recordDir(id), { persistent: false }, (_event, name) => {
+        if (name === 'exit') this.wakeSoon();
+      });
+      w.on('error', () => { /* the cycle's stat()s suffice */ });
+      this.watchers.set(id, w);
+    } catch { /* likewise */ }
   }
 
   /** After the commit: the handovers marked, the cancels due, and the poll when one is due. */
@@ -254,9 +355,13 @@ export class SlurmExecutor implements Executor {
       void this.handOverJob(job, lookFirst);
     }
     this.sendCancels();
-    const ids = new Map(Object.entries(state.jobs).filter(([, h]) => h.executor === 'slurm' && h.slurmJobId).map(([id, h]) => [h.slurmJobId!, id]));
+    const active = Object.entries(state.jobs).filter(([id, h]) => h.executor === 'slurm' && h.slurmJobId && !this.ending.has(id));
+    const ids = new Map(active.map(([id, h]) => [h.slurmJobId!, id]));
     const cancels = new Map(Object.entries(state.slurmCancels ?? {}).filter(([id, c]) => c.slurmJobId && !this.cancelled.has(id)).map(([id, c]) => [c.slurmJobId!, id]));
-    if ((ids.size > 0 || cancels.size > 0) && !this.polling && Date.now() - this.lastPoll >= POLL_MS) {
+    // Slurm is asked only when its word is wanted (see the top of this file).
+    const wanted = this.verdict.size > 0 || cancels.size > 0 || active.some(([, h]) => h.abortRequested) || this.outage !== undefined
+      || Date.now() - this.lastPoll >= BACKSTOP_MS;
+    if ((ids.size > 0 || cancels.size > 0) && wanted && !this.polling && Date.now() - this.lastPoll >= POLL_MS) {
       this.polling = true;
       this.lastPoll = Date.now();
       void this.poll(ids, cancels).then((news) => {
@@ -276,7 +381,8 @@ export class SlurmExecutor implements Executor {
 
   /** Whether the runner must come back within a second (a poll or a retry will be due). */
   get busy(): boolean {
-    return this.inFlight.size > 0 || this.polling || this.outcomes.size > 0 || this.ended.size > 0 || this.cancelling.size > 0 || this.cancelled.size > 0;
+    return this.inFlight.size > 0 || this.polling || this.outcomes.size > 0 || this.ended.size > 0 || this.ending.size > 0 || this.verdict.size > 0
+      || this.cancelling.size > 0 || this.cancelled.size > 0;
   }
 
   /** `job`: the record as the committed transaction holds it (command, environment, limits). */
@@ -288,7 +394,7 @@ export class SlurmExecutor implements Executor {
       this.outcomes.set(id, { kind: 'outage', message: (err as Error).message });
     } finally {
       this.inFlight.delete(id);
-      this.wake();
+      this.wakeSoon();
     }
   }
 
@@ -332,6 +438,7 @@ export class SlurmExecutor implements Executor {
     const done: [string, SlurmJobState | undefined][] = [];
     const forgotten: string[] = [];
     for (const [slurmId, jobId] of ids) {
+      if (this.ending.has(jobId)) continue;
       const s = states.get(slurmId);
       if (s && slurmEnded(s.state)) done.push([jobId, s]);
       else if (!s) {
@@ -343,9 +450,10 @@ export class SlurmExecutor implements Executor {
       const known = await this.sacct(forgotten);
       for (const slurmId of forgotten) done.push([ids.get(slurmId)!, known.get(slurmId)]);
     }
+    for (const [jobId] of done) this.ending.add(jobId);
     await Promise.all(done.map(async ([jobId, s]) => {
       const facts = await gatherEndFactsAsync(this.layout, jobId).catch((): EndFacts => ({ stderrLine: '', results: [] }));
-      this.ended.set(jobId, { slurm: s, facts });
+      this.ended.set(jobId, { slurm: s, facts, asked: true });
     }));
     return true;
   }

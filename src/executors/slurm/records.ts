@@ -21,6 +21,37 @@ import { recordRetry, retriesLeft } from '../../run/retry.js';
 
 export const upFile = (layout: HomeLayout, jobId: string): string => `${layout.recordDir(jobId)}/up`;
 
+/** The room the batch script's exit file holds before the wrapper writes over it (wrapper.pl EXIT_ROOM). */
+const EXIT_ROOM = 512;
+
+/**
+ * What the files of a running Slurm job say, from stat()s alone (no read unless the exit
+ * file was written): whether its batch script ran (RECORDS/batch), when its command started
+ * (RECORDS/up), whether Slurm signalled it (RECORDS/signalled), and how the command ended
+ * (RECORDS/exit, once its size is no longer EXIT_ROOM: the wrapper truncates it to its line).
+ */
+export interface SlurmJobNews {
+  ran: boolean;
+  up: string | undefined;
+  signalled: boolean;
+  end: ReturnType<typeof readExitFile>;
+}
+
+/** `phase`: the hot entry's (an EXECUTING job is known to have run: its `batch` is not looked at). */
+export function jobNews(layout: HomeLayout, jobId: string, phase: string, upKnown: boolean): SlurmJobNews {
+  const dir = layout.recordDir(jobId);
+  const ran = phase !== 'QUEUED' || statSync(`${dir}/batch`, { throwIfNoEntry: false }) !== undefined;
+  if (!ran) return { ran, up: undefined, signalled: false, end: undefined };
+  const exit = statSync(`${dir}/exit`, { throwIfNoEntry: false });
+  const written = exit !== undefined && exit.size !== EXIT_ROOM && exit.size > 0;
+  return {
+    ran,
+    up: upKnown ? undefined : upTime(layout, jobId),
+    signalled: written && statSync(`${dir}/signalled`, { throwIfNoEntry: false }) !== undefined,
+    end: written ? readExitFile(layout, jobId) : undefined,
+  };
+}
+
 /** When the command started (RECORDS/up's mtime), or undefined while it has not. */
 export function upTime(layout: HomeLayout, jobId: string): string | undefined {
   try {
@@ -61,7 +92,7 @@ const describeStatus = (s: { exitCode: number | null; signal: string | null }): 
  * The batch job has ended (Slurm says so, or has forgotten it). `slurm`: Slurm's last word
  * on it, if any. Returns the line for runner.log.
  */
-export function recordSlurmEnd(tx: Transaction, jobId: string, slurm: SlurmJobState | undefined, facts: EndFacts, cancelledByUs: boolean): string | undefined {
+export function recordSlurmEnd(tx: Transaction, jobId: string, slurm: SlurmJobState | undefined, facts: EndFacts, cancelledByUs: boolean, asked = true): string | undefined {
   let job = tx.getJob(jobId);
   if (!job || (job.phase !== 'EXECUTING' && job.phase !== 'QUEUED')) return undefined;
   if (job.phase === 'QUEUED') job = recordSlurmStart(tx, job);
@@ -83,7 +114,7 @@ export function recordSlurmEnd(tx: Transaction, jobId: string, slurm: SlurmJobSt
     const row = applyTransition(job!, event);
     tx.finish({ ...base, ...extra, phase: row.to, errorSummary });
   };
-  const slurmSays = slurm ? `Slurm: ${slurm.state}` : 'Slurm no longer knows it';
+  const slurmSays = slurm ? `Slurm: ${slurm.state}` : asked ? 'Slurm no longer knows it' : 'Slurm not asked: it exited by itself and was not signalled';
   if (job.abortRequested) {
     const reason = tx.state.jobs[jobId]?.abortReason ?? null;
     finish('aborted', reason ? { type: 'transient', message: reason } : null);
