@@ -14,7 +14,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, Sandbox, canUnshare, release, submitJob, waitFor } from '../helpers.js';
-import { type Proc, alive, describeProcs, jobEnvProcs, killQuietly, procStat, stillAlive } from '../procfs.js';
+import { type Proc, alive, describeProcs, groupMembers, jobEnvProcs, killQuietly, procStat, stillAlive } from '../procfs.js';
 import { jobFileOf, launcherOf, queueEntryFile, ranLines, runnerLog, state, stateOrEmpty, waitStarted } from '../runner-state.js';
 
 const YAML = `
@@ -298,6 +298,91 @@ test('abort of a job started by a runner that died before recording it (QUEUED w
   }
 });
 
+/**
+ * A `stubborn` job held in its starting window (EXECUTING, startTime null: the wrapper waits
+ * before forking the command) with its process group stopped (SIGSTOP), so the SIGTERM the
+ * abort of that window sends stays pending: only a SIGKILL ends it. Returns its processes.
+ */
+async function stoppedInStartingWindow(sb: Sandbox): Promise<{ id: string; procs: Proc[] }> {
+  const id = submitJob(sb, ['stubborn', '--run'], { UWSRUN_TEST_HOLD_START: '60' }); // killGrace 2
+  const hot = await waitFor('EXECUTING, pid set, startTime null', () => {
+    const j = stateOrEmpty(sb).jobs[id];
+    return j?.phase === 'EXECUTING' && j.pid !== null && j.startTime === null ? j : undefined;
+  }, 25_000);
+  const pid: number = hot.pid;
+  const procs = groupMembers(pid);
+  assert.ok(procs.some((p) => p.pid === pid), 'the wrapper leads its group');
+  process.kill(-pid, 'SIGSTOP');
+  await waitFor('the group stopped', () => procs.every((p) => ['T', 't'].includes(procStat(p.pid)?.state ?? '')));
+  return { id, procs };
+}
+
+test('abort in the starting window killed during its grace period: the runner sends the SIGKILL after killGrace; ABORTED, startTime null, never ran', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const { id, procs } = await stoppedInStartingWindow(sb);
+    const t0 = Date.now();
+    await abortKilledInGrace(sb, id);
+    assert.match(runnerLog(sb), new RegExp(`job ${id}: abort requested \\(pid \\d+, starting: SIGTERM\\)`));
+    await waitFor(`every process of the job gone (${describeProcs(procs)})`, () => procs.every((p) => !stillAlive(p)), 2_000 + 8_000);
+    const took = Date.now() - t0;
+    assert.ok(took >= 1_500, `not before the grace period (${took} ms)`);
+    // (The line is appended once the signal is sent: the process may be seen gone first.)
+    await waitFor('runner.log to name the SIGKILL', () => new RegExp(`job ${id}: still alive 2 s after the abort: SIGKILL`).test(runnerLog(sb)), 5_000);
+    assert.doesNotMatch(runnerLog(sb), /tick:/, 'sent by the runner');
+    await waitFor('the job ABORTED', () => sb.job(id).phase === 'ABORTED', 10_000);
+    assert.equal(sb.job(id).startTime, null, 'it never left its starting window');
+    assert.deepEqual(ranLines(sb), [], 'its command never ran');
+  } finally {
+    sb.cleanup();
+  }
+});
+
+test('abort in the starting window killed during its grace period with no runner alive: `tick` sends the SIGKILL after killGrace', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const { id, procs } = await stoppedInStartingWindow(sb);
+    await killRunner(sb);
+    await abortKilledInGrace(sb, id);
+    const asked = Date.parse(state(sb).jobs[id].abortRequested);
+    await waitFor('the grace period to pass', () => Date.now() > asked + 2_500, 10_000);
+    assert.ok(procs.some(stillAlive), 'precondition: the stopped job outlived the SIGTERM, nobody has sent SIGKILL yet');
+    const r = sb.run(['tick']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`job ${id}: still alive 2 s after the abort: SIGKILL`));
+    await waitFor(`every process of the job gone after tick (${describeProcs(procs)})`, () => procs.every((p) => !stillAlive(p)), 5_000);
+    await waitFor('the job ABORTED', () => sb.job(id).phase === 'ABORTED', 20_000);
+    assert.deepEqual(ranLines(sb), [], 'its command never ran');
+  } finally {
+    sb.cleanup();
+  }
+});
+
+// A known fault (gaps10, in /work/brief/status.md): a runner that did not start the job
+// finds it EXECUTING with startTime null and sets startTime from the start marker ("its up
+// went to a runner that died": superviseJob in run/runner.ts), also when the job is being
+// aborted in its starting window and its command never ran (SPEC §2: startTime is set
+// when the exec succeeded). Marked todo until that is fixed; the assertion is not weakened.
+test('abort in the starting window with no runner alive: the job ends ABORTED with startTime null (its command never ran)', {
+  ...T, todo: 'a successor runner records a startTime from the start marker (run/runner.ts superviseJob)',
+}, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const { id, procs } = await stoppedInStartingWindow(sb);
+    await killRunner(sb);
+    await abortKilledInGrace(sb, id);
+    const asked = Date.parse(state(sb).jobs[id].abortRequested);
+    await waitFor('the grace period to pass', () => Date.now() > asked + 2_500, 10_000);
+    assert.equal(sb.run(['tick']).code, 0);
+    await waitFor(`every process of the job gone after tick (${describeProcs(procs)})`, () => procs.every((p) => !stillAlive(p)), 5_000);
+    await waitFor('the job ABORTED', () => sb.job(id).phase === 'ABORTED', 20_000);
+    assert.deepEqual(ranLines(sb), [], 'its command never ran');
+    assert.equal(sb.job(id).startTime, null, `it never left its starting window:\n${runnerLog(sb)}`);
+  } finally {
+    sb.cleanup();
+  }
+});
+
 // ---- a process uwsrun may not signal (SPEC §5) -----------------------------------------
 
 const HELPER_C = `
@@ -312,7 +397,7 @@ int main(int argc, char **argv) {
 }
 `;
 
-test('a setuid-root helper that ignores SIGINT: abort exits 1 naming it (EPERM), the runner goes on with other jobs', T, async (t) => {
+test('a setuid-root helper that ignores SIGINT: abort exits 1 naming it (EPERM), the job stays EXECUTING while it lives, runner.log names the EPERM, the runner goes on with other jobs; the job ends once the helper does', T, async (t) => {
   const sb = new Sandbox(YAML.replace('jobs:\n', `jobs:\n  setuid:\n    command: [SETUID, PIDFILE]\n    killGrace: 1\n`));
   const helper = join(sb.dir, 'helper');
   const pidFile = join(sb.dir, 'helper.pid');
@@ -341,6 +426,12 @@ test('a setuid-root helper that ignores SIGINT: abort exits 1 naming it (EPERM),
     const a = asNobody(['abort', id]);
     assert.equal(a.code, 1, `abort exits 1, not 70: ${a.stderr}`);
     assert.match(a.stderr, new RegExp(`${helperPid}.*not permitted`), a.stderr);
+    const phase = (jobId: string): string => JSON.parse(asNobody(['show', jobId, '--json']).stdout).phase;
+    // The runner's SIGKILL after killGrace (1 s) is refused too: runner.log says so for this job,
+    // and the job stays EXECUTING, since its helper still runs.
+    const eperm = new RegExp(`job ${id}: .*${helperPid}.*not permitted \\(EPERM\\)`);
+    await waitFor('runner.log to name the EPERM for the job', () => eperm.test(runnerLog(sb)), 20_000);
+    assert.equal(phase(id), 'EXECUTING', 'EXECUTING while its helper lives');
     // The runner keeps supervising: another job starts and completes.
     const h = asNobody(['submit', 'hello', '--run']);
     assert.equal(h.code, 0, h.stderr);
@@ -348,6 +439,10 @@ test('a setuid-root helper that ignores SIGINT: abort exits 1 naming it (EPERM),
     assert.equal(w.code, 0, w.stderr);
     assert.equal(JSON.parse(asNobody(['show', h.stdout.trim(), '--json']).stdout).phase, 'COMPLETED');
     assert.doesNotMatch(runnerLog(sb), /cycle failed/, 'no runner cycle failed');
+    assert.ok(existsSync(`/proc/${helperPid}`), 'the helper still lives');
+    assert.equal(phase(id), 'EXECUTING', 'still EXECUTING while its helper lives, after another job ran');
+    assert.ok(runnerLog(sb).split('\n').filter((l) => /EPERM/.test(l)).every((l) => l.includes(`job ${id}:`)),
+      `every EPERM in runner.log is this job's:\n${runnerLog(sb)}`);
     // Once the helper is gone (root ends it), the job ends ABORTED.
     process.kill(helperPid, 'SIGKILL');
     await waitFor('the job ABORTED', () => JSON.parse(asNobody(['show', id, '--json']).stdout).phase === 'ABORTED', 20_000);

@@ -253,6 +253,47 @@ test('a runner stopped with SIGSTOP (not holding the lock): doctor reports it, t
   }
 });
 
+test('a runner stopped with SIGSTOP: doctor --repair replaces it (exit 0: repaired), a new runner adopts its jobs, every job runs once', T, async () => {
+  for (let run = 0; run < RUNS; run++) {
+    const sb = new Sandbox(YAML);
+    try {
+      sb.env = { ...sb.env, ...STALL, UWSRUN_RUNNER_IDLE_MS: '60000' };
+      const running = [submitJob(sb, ['gated', '--run']), submitJob(sb, ['gated', '--run'])];
+      const queued = submitMany(sb, 'short', 40, ['--run']);
+      for (const id of running) await waitFor(`${id} running`, () => stateOrEmpty(sb).jobs[id]?.startTime);
+      const stopped = await stopRunner(sb, false);
+      const launcher = launcherOf(stopped.pid);
+      try {
+        await sleep(3_500); // the stall threshold of this test (UWSRUN_RUNNER_STALL_MS)
+        // SPEC §9: doctor exits 1 only for a problem it did not repair.
+        const d = sb.run(['doctor', '--repair']);
+        assert.equal(d.code, 0, `doctor --repair: ${d.stdout}${d.stderr}`);
+        assert.match(d.stdout, new RegExp(`runner ${stopped.pid}.*stopped making progress`));
+        assert.match(d.stdout, /killed/, d.stdout);
+        assert.ok(!alive(stopped.pid, stopped.start), 'the stopped runner is gone');
+        if (launcher) await waitFor('its launcher gone', () => !alive(launcher.pid, launcher.start), 10_000);
+        // No tick: the runner doctor started adopts the two running jobs and drains the queue.
+        await waitFor('a new runner recorded', () => {
+          const r = stateOrEmpty(sb).runner;
+          return r && r.pid !== stopped.pid && alive(r.pid, r.startTime);
+        }, 20_000);
+        for (const id of running) release(sb, id);
+        const phases = phasesWhenFinal(sb, [...running, ...queued]);
+        for (const id of [...running, ...queued]) assert.equal(phases.get(id), 'COMPLETED', `${id}\n${runnerLog(sb)}`);
+        const ran = ranLines(sb);
+        assert.equal(ran.length, new Set(ran).size, 'no job ran twice');
+        assert.equal(ran.length, 42);
+        const after = sb.run(['doctor']);
+        assert.equal(after.code, 0, `doctor after the repair: ${after.stdout}${after.stderr}`);
+      } finally {
+        killQuietly(stopped.pid, 'SIGKILL');
+      }
+    } finally {
+      sb.cleanup();
+    }
+  }
+});
+
 test('a runner stopped with SIGSTOP while it holds the lock: the next command takes the lock over within the deadline, the queue drains, every job runs once', T, async () => {
   for (let run = 0; run < RUNS; run++) {
     const sb = new Sandbox(YAML);

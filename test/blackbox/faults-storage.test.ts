@@ -59,7 +59,7 @@ function stateProblem(path: string): string | null {
 
 // ---- a full disk at every moment ---------------------------------------------------------
 
-test('disk full at every moment of a submit (4 MB tmpfs, 0-200 KB left free): every printed id listed, state.json and its good copy whole, no temp file left; doctor --repair restores every printed id', T, (t) => {
+test('disk full at every moment of a submit (4 MB tmpfs, 0-200 KB left free): every printed id listed and a failed submit leaves no job, state.json and its good copy whole, no temp file left; doctor --repair restores every printed id', T, (t) => {
   if (!canUnshare()) {
     t.skip('unshare -m is not available');
     return;
@@ -82,6 +82,14 @@ test('disk full at every moment of a submit (4 MB tmpfs, 0-200 KB left free): ev
         "$B" submit hello -p name=k$k >> "$O/ids" 2>> "$O/err"; echo $? >> "$O/codes"
         "$B" submit hello -p name=r$k --run >> "$O/ids" 2>> "$O/err"; echo $? >> "$O/codes"
         for f in state.json state.good.json; do cp "$H/$f" "$O/$f.$k" 2> /dev/null; done
+        # Still on the full disk: what is visible now, and the temp files of processes that
+        # are gone (a live runner's temp file is work in progress, not a leftover).
+        cp "$O/ids" "$O/printed.$k"
+        "$B" list --json > "$O/listed.$k" 2>> "$O/elistk"; echo $? >> "$O/clistk"
+        find "$H" -name '*.tmp' | while read -r f; do
+          p=\${f##*/}; p=\${p%.*.tmp}; p=\${p##*.}
+          kill -0 "$p" 2> /dev/null || { [ -e "$f" ] && echo "$f"; }
+        done >> "$O/lefttemps"
         k=$((k+4))
       done
       rm -f "$H/fill"
@@ -113,6 +121,18 @@ test('disk full at every moment of a submit (4 MB tmpfs, 0-200 KB left free): ev
     const listed = new Set((JSON.parse(readOut(r.out, 'list')) as any[]).map((j) => j.jobId));
     assert.deepEqual(ids.filter((id) => !listed.has(id)), [], 'every printed id is listed');
     assert.equal(readOut(r.out, 'temps'), '', 'no temp file is left behind');
+    // Per iteration, on the full disk: a submit that exited non-zero left no visible job
+    // (the listed ids are exactly the printed ones) and no temp file of a finished process.
+    assert.ok(lines(readOut(r.out, 'clistk')).every((c) => c === '0'), `list works on the full disk: ${readOut(r.out, 'elistk')}`);
+    let iterations = 0;
+    for (let k = 0; k <= 200; k += 4) {
+      const printed = lines(readOut(r.out, `printed.${k}`)).sort();
+      const seen = (JSON.parse(readOut(r.out, `listed.${k}`)) as any[]).map((j) => j.jobId).sort();
+      assert.deepEqual(seen, printed, `after the submits with ${k} KB free, the listed ids are the printed ids`);
+      iterations++;
+    }
+    assert.equal(iterations, 51);
+    assert.equal(readOut(r.out, 'lefttemps'), '', 'no temp file of an ended process at any moment');
     assert.equal(readOut(r.out, 'cdoctor').trim(), '0', `doctor --repair: ${readOut(r.out, 'doctor')}`);
     assert.match(readOut(r.out, 'doctor'), /restored from the last good copy/);
     assert.equal(readOut(r.out, 'clist2').trim(), '0', readOut(r.out, 'elist2'));
@@ -332,6 +352,50 @@ test('a parameter value over 128 KiB is refused at submit (exit 2 naming it, not
     assert.equal(w.code, 0, w.stderr);
     assert.equal(sb.job(id).phase, 'COMPLETED');
     assert.equal(readFileSync(join(sb.jobDir(id), 'stdout.log'), 'utf8'), `Hello, ${value}!\n`);
+  } finally {
+    sb.cleanup();
+  }
+});
+
+/**
+ * `uwsrun ARGS` in a process of its own whose argv is set before the CLI loads: execve(2) on
+ * Linux with 4 KiB pages refuses any one argument over 128 KiB (MAX_ARG_STRLEN, asserted
+ * below), so only this way does a value over 128 KiB reach `set -p` here, as it does through
+ * a plain exec on systems with 64 KiB pages (MAX_ARG_STRLEN 2 MiB).
+ */
+function runWithArgv(sb: Sandbox, args: string[]): { code: number; stdout: string; stderr: string } {
+  const argsFile = join(sb.dir, 'argv.json');
+  writeFileSync(argsFile, JSON.stringify(args));
+  const loader = `process.argv = [process.argv[0], ${JSON.stringify(BIN)}, ...JSON.parse(require('fs').readFileSync(${JSON.stringify(argsFile)}, 'utf8'))]; require(${JSON.stringify(BIN)});`;
+  const r = spawnSync(process.execPath, ['-e', loader], { env: sb.env, encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('set -p with a value over 128 KiB is refused (exit 2 naming it, nothing changed), as submit is; 120 KiB is accepted', T, () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const id = submitJob(sb, ['hello']);
+    const over = `name=${'x'.repeat(128 * 1024 + 1)}`;
+    // The kernel itself takes no such argument from a plain exec on this machine.
+    const exec = spawnSync(BIN, ['set', id, '-p', over], { env: sb.env, encoding: 'utf8' });
+    assert.equal((exec.error as NodeJS.ErrnoException | undefined)?.code, 'E2BIG', 'a plain exec cannot pass it (MAX_ARG_STRLEN)');
+    const stateBefore = readFileSync(join(sb.home, 'state.json'), 'utf8');
+    const recordBefore = readFileSync(join(sb.recordDir(id), 'job.json'), 'utf8');
+    for (const value of [over, `name=${'y'.repeat(1024 * 1024)}`]) {
+      const r = runWithArgv(sb, ['set', id, '-p', value]);
+      assert.equal(r.code, 2, `${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /parameter name: the value is \d+ KiB; a value may have at most 128 KiB/);
+      assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
+      assert.equal(r.stdout, '');
+      assert.equal(readFileSync(join(sb.home, 'state.json'), 'utf8'), stateBefore, 'state.json untouched');
+      assert.equal(readFileSync(join(sb.recordDir(id), 'job.json'), 'utf8'), recordBefore, 'job.json untouched');
+      assert.deepEqual(sb.job(id).parameters, { name: 'world' }, 'the parameter is unchanged');
+    }
+    // The same path with a value within the bound changes the job (so the refusal above is the bound's).
+    const value = 'v'.repeat(120 * 1024);
+    const ok = runWithArgv(sb, ['set', id, '-p', `name=${value}`]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(sb.job(id).parameters.name, value);
   } finally {
     sb.cleanup();
   }

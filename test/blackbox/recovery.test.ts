@@ -16,10 +16,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FINAL, ID_RE, Sandbox, release, submitJob, waitFor } from '../helpers.js';
-import { alive, describeProcs, groupMembers, jobEnvProcs, procStat, readProc } from '../procfs.js';
+import { type Proc, alive, describeProcs, groupMembers, jobEnvProcs, killQuietly, procStat, readProc } from '../procfs.js';
 import {
   jobFileOf, launcherOf, phaseOf, queueEntryFile, ranLines, runnerLog, state, stateOrEmpty, stateText, waitStarted,
 } from '../runner-state.js';
@@ -137,6 +138,86 @@ test('a job started by a runner that died before recording it is adopted, not st
     assert.deepEqual(ranLines(sb), [id], 'still started exactly once');
     assert.equal(runnerLog(sb).split('\n').filter((l) => l.includes(id) && /adopted/.test(l)).length, 1, `adopted once:\n${runnerLog(sb)}`);
     await waitFor('no hot entries left', () => Object.keys(state(sb).jobs).length === 0, 10_000);
+  } finally {
+    sb.cleanup();
+  }
+});
+
+/**
+ * A QUEUED job whose start marker is EMPTY, as a launcher killed between creating the marker
+ * and forking leaves it: the job is submitted (PENDING), its marker created empty by hand,
+ * then `run` queues it and starts a runner. Returns the marker's mtime (ms).
+ */
+function queuedWithEmptyMarker(sb: Sandbox, id: string, ageMs: number): number {
+  const file = join(sb.recordDir(id), 'started');
+  writeFileSync(file, '');
+  const mtime = Date.now() - ageMs;
+  utimesSync(file, mtime / 1000, mtime / 1000);
+  const r = sb.run(['run', id]);
+  assert.equal(r.code, 0, r.stderr);
+  return statSync(file).mtimeMs;
+}
+
+test('an EMPTY start marker with a live process of the job (UWS_JOB_ID in its environ) is kept: the job is never started while it lives, and once it is gone starts once', T, async () => {
+  const sb = new Sandbox(YAML);
+  let other: Proc | undefined;
+  try {
+    const id = submitJob(sb, ['gated']);
+    // A copy of the job the dead launcher did fork, as far as /proc can tell: not in any
+    // tree of this HOME's runner, found only by its UWS_JOB_ID.
+    const p = spawn('sleep', ['300'], { env: { PATH: process.env.PATH, UWS_JOB_ID: id }, detached: true, stdio: 'ignore' });
+    p.unref();
+    other = await waitFor('the other process', () => procStat(p.pid!));
+    // Older than the 5 s after which an empty marker may be given up: only the process keeps it.
+    queuedWithEmptyMarker(sb, id, 60_000);
+    await waitFor('a runner alive', () => runnerAlive(sb), 20_000);
+    // Well past the 5 s and many supervision cycles: still not started, the marker kept.
+    const until = Date.now() + 8_000;
+    while (Date.now() < until) {
+      assert.deepEqual(ranLines(sb), [], `never started while a process of it lives:\n${runnerLog(sb)}`);
+      assert.ok(existsSync(join(sb.recordDir(id), 'started')), 'the empty marker is kept');
+      assert.equal(readFileSync(join(sb.recordDir(id), 'started'), 'utf8'), '', 'and left empty');
+      assert.equal(phaseOf(sb, id), 'QUEUED');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(runnerAlive(sb), 'the runner was there all along');
+    assert.doesNotMatch(runnerLog(sb), /started afresh/);
+    process.kill(other.pid, 'SIGKILL');
+    await waitFor('the other process gone', () => !alive(other!.pid, other!.start), 10_000);
+    await waitStarted(sb, id);
+    await waitFor('its command to run', () => ranLines(sb).length === 1, 20_000);
+    release(sb, id);
+    assert.equal(sb.run(['wait', id, '--timeout', '60']).code, 0);
+    assert.equal(sb.job(id).phase, 'COMPLETED');
+    assert.deepEqual(ranLines(sb), [id], 'started exactly once');
+    assert.equal(runnerLog(sb).split('\n').filter((l) => l.includes(id) && /started afresh/.test(l)).length, 1, runnerLog(sb));
+  } finally {
+    killQuietly(other?.pid);
+    sb.cleanup();
+  }
+});
+
+test('an EMPTY start marker with no process of the job anywhere is given up after 5 s: the job starts exactly once', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const ids = [submitJob(sb, ['gated']), submitJob(sb, ['gated'])];
+    const mtimes = ids.map((id) => queuedWithEmptyMarker(sb, id, 0));
+    for (const id of ids) await waitStarted(sb, id, 40_000);
+    await waitFor('both commands to run', () => ranLines(sb).length === 2, 20_000);
+    for (const [i, id] of ids.entries()) {
+      const hot = stateOrEmpty(sb).jobs[id];
+      await waitFor(`job ${id}'s startTime`, () => stateOrEmpty(sb).jobs[id]?.startTime, 20_000);
+      const startTime = Date.parse(stateOrEmpty(sb).jobs[id].startTime);
+      assert.ok(startTime - mtimes[i]! >= 5_000, `job ${id} started ${startTime - mtimes[i]!} ms after its empty marker was made, not before 5 s (${JSON.stringify(hot)})`);
+      assert.deepEqual(startMarker(sb, id).pid, hot.pid, 'a new marker names the new wrapper');
+    }
+    for (const id of ids) release(sb, id);
+    assert.equal(sb.run(['wait', ...ids, '--timeout', '60']).code, 0);
+    for (const id of ids) assert.equal(sb.job(id).phase, 'COMPLETED');
+    assert.deepEqual(ranLines(sb).sort(), [...ids].sort(), 'each started exactly once');
+    for (const id of ids) {
+      assert.equal(runnerLog(sb).split('\n').filter((l) => l.includes(id) && /started afresh/.test(l)).length, 1, runnerLog(sb));
+    }
   } finally {
     sb.cleanup();
   }
