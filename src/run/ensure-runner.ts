@@ -1,6 +1,8 @@
 // Making sure a runner will look at newly queued jobs (see runner.ts). Decided inside the
 // same state transaction that queued them, acted on after the lock is released.
 
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { type StateData, type Transaction, entryInBatch } from '../store/state.js';
 import { HomeLayout } from '../store/home.js';
 import { type QueueEntry, hasEntries, readEntries } from '../store/queue-dir.js';
@@ -54,8 +56,16 @@ export function nudgeRunner(state: StateData): void {
   } catch { /* it died after we looked: its successor judges the queue afresh */ }
 }
 
-/** The script to start the runner with: this bundle (or, unbundled, the entry script). */
-const entryScript = (): string => (typeof __filename !== 'undefined' ? __filename : process.argv[1] ?? '');
+/**
+ * The script to start the runner with: the bundle's loader, bin/uwsrun, so that the runner
+ * uses V8's code cache as every command does (its own cache file: see bin/uwsrun); without
+ * it the bundle itself; unbundled (tests of build/), the entry script.
+ */
+function entryScript(): string {
+  if (typeof __filename === 'undefined') return process.argv[1] ?? '';
+  const loader = join(dirname(__filename), '..', 'bin', 'uwsrun');
+  return existsSync(loader) ? loader : __filename;
+}
 
 /** Async only to load node:child_process when a runner must really be started. */
 export async function wakeRunner(home: string, wake: RunnerWake): Promise<void> {

@@ -87,7 +87,7 @@ test('npm pack ships the bundle and what runs, nothing for development', () => {
   assert.equal(list.status, 0, list.stderr);
   const files = list.stdout.trim().split('\n').map((f) => f.replace(/^package\//, '')).sort();
   assert.deepEqual(files, [
-    'LICENSE', 'README.md', 'bin/package.json', 'bin/uwsrun', 'dist/uwsrun.cjs', 'dist/uwsrun.cjs.cache', 'jobs.example.yaml', 'package.json',
+    'LICENSE', 'README.md', 'bin/package.json', 'bin/uwsrun', 'dist/uwsrun.cjs', 'dist/uwsrun.cjs.cache', 'dist/uwsrun.cjs.runner.cache', 'jobs.example.yaml', 'package.json',
   ]);
   assert.match(readFileSync(join(installed, 'LICENSE'), 'utf8'), /^MIT License\n\nCopyright \(c\) \d{4} uwsrun developers\n/);
   assert.equal(existsSync(join(installed, 'node_modules')), false, 'no dependency was installed: the bundle holds them');
@@ -124,8 +124,10 @@ test('a stale code cache is replaced, and a read-only install runs without one',
   assert.notEqual(readFileSync(cache, 'utf8').slice(0, 19), 'not a V8 code cache', 'the rejected cache was rewritten');
 
   // root writes through permission bits, so the install is made read-only by a read-only
-  // bind mount in a mount namespace of its own; the cache is removed first so uwsrun wants to write it.
+  // bind mount in a mount namespace of its own; the caches (the commands' and the runner's)
+  // are removed first so that uwsrun and its runner want to write them.
   rmSync(cache);
+  rmSync(join(installed, 'dist', 'uwsrun.cjs.runner.cache'));
   const jobs = join(installed, 'jobs.example.yaml');
   const line = `mount --bind '${prefix}' '${prefix}' && mount -o remount,bind,ro '${prefix}' && `
     + `if touch '${installed}/dist/probe' 2>/dev/null; then echo writable; exit 9; fi && `
