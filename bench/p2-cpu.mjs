@@ -1,7 +1,7 @@
 // Where P2's time goes: CPU per job of each process while 900 trivial jobs drain at limit 2,
 // from /proc/PID/stat (utime, stime, and cutime/cstime of reaped children) read after the
 // drain, while the runner idles: the runner (Node), its launcher (Perl, whose reaped children
-// are the jobs' wrappers and, through them, the jobs), and `run` + `wait`. The same for
+// are the jobs' wrappers and, through them, the jobs), and `run` + `wait` (each also alone). The same for
 // task-spooler's server. The runner's figure includes its own start (~0.1 ms/job at N=900).
 // Figures, not assertions: `node bench/p2-cpu.mjs [N]`.
 import { readFileSync, readdirSync } from 'node:fs';
@@ -47,7 +47,7 @@ function uwsrunCpu(n) {
     const runner = state.runner?.pid;
     if (!runner) throw new Error('the runner had already left: raise UWSRUN_RUNNER_IDLE_MS');
     const launcher = childrenOf(runner).find((p) => readFileSync(`/proc/${p}/cmdline`, 'latin1').startsWith('uwsrun-launcher '));
-    return { wall: run.ms + wait.ms, runner: cpuOf(runner), launcher: launcher ? cpuOf(launcher) : undefined, cli: run.cpu + wait.cpu };
+    return { wall: run.ms + wait.ms, runner: cpuOf(runner), launcher: launcher ? cpuOf(launcher) : undefined, run: run.cpu, wait: wait.cpu };
   } finally {
     h.cleanup();
   }
@@ -86,7 +86,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.log(`  launcher (Perl)                  ${per(u.launcher.user + u.launcher.sys)}  (user ${per(u.launcher.user)}, sys ${per(u.launcher.sys)})`);
     console.log(`  wrappers and jobs (reaped by it) ${per(u.launcher.cuser + u.launcher.csys)}  (user ${per(u.launcher.cuser)}, sys ${per(u.launcher.csys)})`);
   }
-  console.log(`  run + wait                       ${per(u.cli)}`);
+  console.log(`  run + wait                       ${per(u.run + u.wait)}  (run ${per(u.run)}, wait ${per(u.wait)})`);
   if (have('tsp')) {
     const t = tspCpu(n);
     console.log(`task-spooler: ${n} queued \`true\` jobs drained with -S 2 in ${t.wall.toFixed(0)} ms; its server: ${per(t.server)} of CPU`);

@@ -12,7 +12,8 @@ import { watchUntilFinal, type WatchProgress } from '../core/watch.js';
 import { parseDuration } from '../core/duration.js';
 import { EXIT, UserError } from '../errors.js';
 import { QuoteModel } from '../uws/quote.js';
-import { isFinal } from '../core/phases.js';
+import { type Phase, isFinal } from '../core/phases.js';
+import type { StateData } from '../store/state.js';
 import { resolveJobId } from './ids.js';
 
 /** Said when a job is queued or waited for in a paused HOME. */
@@ -90,19 +91,13 @@ export async function waitForJobs(ctx: Context, ids: string[], timeoutS: number 
     if (line !== shown) process.stderr.write(`\r\x1b[2K${line}`);
     shown = line;
   };
-  if (!ctx.quiet) {
-    const phaseOf = (id: string) => {
-      try {
-        return ctx.store.getJob(id)?.phase;
-      } catch {
-        return undefined; // a damaged record is reported by the wait itself
-      }
-    };
-    const phases = [...new Set(ids)].map((id) => [id, phaseOf(id)] as const);
+  // Said once, from the first poll's phases (no second read of every record).
+  const notices = (phases: ReadonlyMap<string, Phase>, state: StateData) => {
+    if (ctx.quiet) return;
     for (const [id, phase] of phases) if (phase === 'PENDING') ctx.info(pendingNotice(id));
     for (const [id, phase] of phases) if (phase === 'HELD') ctx.info(`job ${id} is HELD: nothing will start it until \`uwsrun release ${id}\``);
-    if (phases.some(([, phase]) => phase === 'QUEUED') && ctx.store.readState().limit === 0) ctx.info(PAUSED_NOTICE);
-  }
+    if ([...phases.values()].includes('QUEUED') && state.limit === 0) ctx.info(PAUSED_NOTICE);
+  };
   // Ctrl-C ends the wait, not the jobs: say so, and how to wait again.
   const onInterrupt = () => {
     if (live) process.stderr.write('\r\x1b[2K');
@@ -117,7 +112,7 @@ export async function waitForJobs(ctx: Context, ids: string[], timeoutS: number 
   process.on('SIGINT', onInterrupt);
   let outcome;
   try {
-    outcome = await watchUntilFinal(ctx.store, ids, timeoutS, live ? show : undefined);
+    outcome = await watchUntilFinal(ctx.store, ids, timeoutS, live ? show : undefined, notices);
   } finally {
     process.removeListener('SIGINT', onInterrupt);
   }

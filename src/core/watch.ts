@@ -2,8 +2,10 @@
 // executing jobs only) and, for a job not in it (PENDING, QUEUED, or final and moved out),
 // that job's record, but only when a write may have changed it: a queued job leaves the
 // queue through state.json (a hot entry, a finished record), so its job.json needs reading
-// again only after a run (queueSeq), a move of final records out or a delete (moved),
-// which keeps `wait` on 1,000 queued jobs from reading 1,000 files per poll. A poll follows
+// again only after a run (queueSeq), or a move of final records out or a delete that the
+// records seen in state.json do not explain (core/moved-out.ts), which keeps `wait` on 1,000
+// queued jobs from reading 1,000 files per poll, and from reading them again whenever a
+// batch of finished records moves out. A poll follows
 // each replacement of state.json (inotify on HOME, at most one per MIN_POLL_MS), and at
 // least one every 200 ms; where inotify is not available, polls start fast and back off
 // to 200 ms. A job ABORTED by a delete still under way is watched on until it is gone
@@ -11,9 +13,10 @@
 
 import { type FSWatcher, existsSync, watch } from 'node:fs';
 import type { JobRecord } from './job.js';
-import { isFinal } from './phases.js';
+import { type Phase, isFinal } from './phases.js';
+import { MovedOut } from './moved-out.js';
 import { beingDeleted } from './deleting.js';
-import type { Store } from '../store/state.js';
+import type { StateData, Store } from '../store/state.js';
 import { superviseIfOrphaned } from '../run/ensure-runner.js';
 
 export interface WatchProgress {
@@ -81,18 +84,27 @@ class StateChanges {
   }
 }
 
+/**
+ * What the first poll found: each job's phase (absent: no such job), and the state it read.
+ * Given to `onFirstLook` before any waiting, so a caller that reports PENDING or HELD jobs
+ * need not read their records a second time.
+ */
+export type FirstLook = (phases: ReadonlyMap<string, Phase>, state: StateData) => void;
+
 export async function watchUntilFinal(
   store: Store,
   ids: string[],
   timeoutS: number | undefined,
   onProgress?: (p: WatchProgress) => void,
+  onFirstLook?: FirstLook,
 ): Promise<WatchOutcome> {
   const deadline = timeoutS === undefined ? Infinity : Date.now() + timeoutS * 1000;
   const finished = new Map<string, JobRecord>();
   const vanished: string[] = [];
   let waiting = [...new Set(ids)];
   let lastSupervisionCheck = 0;
-  const records = new Map<string, { key: string; job: JobRecord }>();
+  const records = new Map<string, { gen: number; job: JobRecord }>();
+  const movedOut = new MovedOut(store);
   const recordGone = new Map<string, number>(); // see deletedSoon
   const changes = new StateChanges(store.home);
   try {
@@ -122,10 +134,14 @@ export async function watchUntilFinal(
         lastSupervisionCheck = Date.now();
         await superviseIfOrphaned(store.home, state);
       }
+      const gen = movedOut.generation(state);
+      const first = round === 0 && onFirstLook ? new Map<string, Phase>() : undefined;
       const still: string[] = [];
       const progress: WatchProgress = { done: 0, running: 0, queued: 0, pending: 0 };
       for (const id of waiting) {
         const done = state.finished[id];
+        const hot = state.jobs[id];
+        if (done ?? hot) first?.set(id, (done ?? hot)!.phase);
         if (done && !deletedSoon(done)) {
           finished.set(id, done);
           continue;
@@ -134,17 +150,17 @@ export async function watchUntilFinal(
           still.push(id);
           continue;
         }
-        if (state.jobs[id]) {
+        if (hot) {
           still.push(id);
           progress.running++;
           continue;
         }
         // PENDING and QUEUED jobs, and final ones whose record has moved out: job.json, read
-        // again only when a write may have changed what it says (see StateData.moved).
-        const key = `${state.queueSeq}/${state.moved}`;
+        // again only when a write may have changed what it says (see MovedOut).
         const seen = records.get(id);
-        const job = seen && seen.key === key ? seen.job : store.jobFrom(state, id);
-        if (job && !isFinal(job.phase)) records.set(id, { key, job });
+        const job = seen && seen.gen === gen ? seen.job : store.jobFrom(state, id);
+        if (job && !isFinal(job.phase)) records.set(id, { gen, job });
+        if (job) first?.set(id, job.phase);
         if (!job) vanished.push(id);
         else if (isFinal(job.phase) && !deletedSoon(job)) finished.set(id, job);
         else if (isFinal(job.phase)) still.push(id);
@@ -156,6 +172,7 @@ export async function watchUntilFinal(
         }
       }
       waiting = still;
+      if (first) onFirstLook!(first, state);
       progress.done = finished.size;
       onProgress?.(progress);
       if (waiting.length === 0) return { finished, vanished, timedOut: false };
