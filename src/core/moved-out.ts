@@ -13,7 +13,9 @@
 // final. When those explain the whole rise of `moved`, no other job was moved out or deleted
 // and the copies stay; anything unexplained (a delete, a restored state, a record that came
 // and went twice) and every change of `queueSeq` make them stale. Counting errs one way
-// only: each id counted stands for at least one rise of `moved` in the same interval.
+// only: each id counted stands for at least one rise of `moved` in the same interval. A copy
+// is good only while its job stays outside the view: a watcher drops the copy of a job it
+// sees in state.json (core/watch.ts), since that job's own move out is one of those explained.
 
 import { existsSync } from 'node:fs';
 import type { StateData, Store } from '../store/state.js';

@@ -141,7 +141,12 @@ export async function watchUntilFinal(
       for (const id of waiting) {
         const done = state.finished[id];
         const hot = state.jobs[id];
-        if (done ?? hot) first?.set(id, (done ?? hot)!.phase);
+        if (done ?? hot) {
+          first?.set(id, (done ?? hot)!.phase);
+          // Its copy is older than what the state shows now: a job seen hot that leaves the
+          // view by a move MovedOut explains must have its record read again.
+          records.delete(id);
+        }
         if (done && !deletedSoon(done)) {
           finished.set(id, done);
           continue;

@@ -1,12 +1,14 @@
 // `wait` on a drain long enough for finished records to move out of state.json in batches
 // (more than FINISHED_BATCH = 64 jobs): it learns the end of a queued job from the state
 // and reads a job's record about once, not again after every batch moved out
-// (core/moved-out.ts); and a move the records seen in the state do not explain (a queued
-// job deleted meanwhile) still makes it look again, so the deleted job is reported gone.
+// (core/moved-out.ts); a move the records seen in the state do not explain (a queued
+// job deleted meanwhile) still makes it look again, so the deleted job is reported gone;
+// and a job it saw queued, then running, whose record moved out while `wait` was stopped
+// (SIGSTOP) along with only records it had seen, is read again, not taken from its old copy.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { BIN, Sandbox, release, submitJob, waitFor } from '../helpers.js';
@@ -83,6 +85,60 @@ describe('wait through a drain whose finished records move out in batches', () =
       assert.doesNotMatch(r.stderr, /ended/);
     } finally {
       release(sb, gate);
+    }
+  });
+
+  test('a job seen QUEUED, then EXECUTING, then moved out unseen with records seen before: its end is read', async () => {
+    const sb = new Sandbox(JOBS);
+    boxes.push(sb);
+    assert.equal(sb.run(['limit', '1']).code, 0);
+    // A holds the only slot; 63 trivial jobs and X queue behind it. A and the 63 end with X
+    // running: 64 finished records, one short of a batch moved out (more than 64).
+    const a = submitJob(sb, ['gate', '--run']);
+    const r = sb.run(['submit', 'true', '--run', '--params-from', '-'], {}, Array(63).fill('{}').join('\n'));
+    assert.equal(r.code, 0, r.stderr);
+    const x = submitJob(sb, ['gate', '--run']);
+    const w = spawn(BIN, ['wait', '--timeout', '60', x], { env: sb.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    w.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number>((res) => w.on('close', (code) => res(code ?? 128)));
+    const stateFile = join(sb.home, 'state.json');
+    const state = () => JSON.parse(readFileSync(stateFile, 'utf8')) as { jobs: Record<string, unknown>; finished: Record<string, unknown> };
+    const rchar = () => Number(/^rchar: (\d+)$/m.exec(readFileSync(`/proc/${w.pid}/io`, 'utf8'))?.[1]);
+    try {
+      // Its watch of the HOME is made just before its first poll; reads of state.json
+      // whole after that are polls (its start, loading its code, comes before).
+      await waitFor('wait watching the HOME', () => readdirSync(`/proc/${w.pid}/fd`).some((fd) => {
+        try {
+          return readlinkSync(`/proc/${w.pid}/fd/${fd}`) === 'anon_inode:inotify';
+        } catch {
+          return false;
+        }
+      }));
+      const start = rchar();
+      await waitFor('wait polled with X QUEUED', () => rchar() >= start + 3 * statSync(stateFile).size);
+      assert.equal(sb.job(x).phase, 'QUEUED');
+      release(sb, a);
+      await waitFor('X running, 64 finished records', () => {
+        const s = state();
+        return s.jobs[x] !== undefined && Object.keys(s.finished).length === 64;
+      }, 60_000);
+      // Polls of that state by `wait` (each reads state.json whole), then it is stopped.
+      const from = rchar();
+      await waitFor('wait polled the state with X running', () => rchar() >= from + 3 * statSync(stateFile).size);
+      process.kill(w.pid!, 'SIGSTOP');
+      release(sb, x);
+      await waitFor('X final and its record moved out with the 64', () => {
+        const s = state();
+        if (s.finished[x] !== undefined || Object.keys(s.finished).length > 0) return false;
+        return (JSON.parse(readFileSync(join(sb.recordDir(x), 'job.json'), 'utf8')) as { phase: string }).phase === 'COMPLETED';
+      }, 60_000);
+      process.kill(w.pid!, 'SIGCONT');
+      assert.equal(await exited, 0, stderr);
+    } finally {
+      try { process.kill(w.pid!, 'SIGCONT'); } catch { /* ended */ }
+      release(sb, a);
+      release(sb, x);
     }
   });
 });
