@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,19 +96,28 @@ export class Sandbox {
     return join(this.home, 'records', id);
   }
 
-  /** SIGKILLs every process of this sandbox (found by its environment); returns how many. */
+  /**
+   * SIGKILLs every process of this sandbox, found by its environment, by a command line
+   * naming a path in it (`__runner --home DIR`, `uwsrun-launcher DIR`) or by a working
+   * directory in it (a wrapper); returns how many.
+   */
   private killProcesses(): number {
     const mine = (v: string) => v === `UWSRUN_HOME=${this.home}` || v.startsWith(`UWSRUN_HOME=${this.dir}/`) || v.startsWith(`UWS_JOB_DIR=${this.home}/`);
+    const inside = (path: string) => path === this.dir || path.startsWith(`${this.dir}/`);
     let killed = 0;
     for (const name of readdirSync('/proc')) {
-      if (!/^\d+$/.test(name)) continue;
+      if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
       let environ: string;
+      let cmdline: string;
+      let cwd = '';
       try {
         environ = readFileSync(`/proc/${name}/environ`, 'latin1');
+        cmdline = readFileSync(`/proc/${name}/cmdline`, 'latin1');
+        cwd = readlinkSync(`/proc/${name}/cwd`);
       } catch {
         continue; // gone, or a zombie
       }
-      if (!environ.split('\0').some(mine)) continue;
+      if (!environ.split('\0').some(mine) && !cmdline.split('\0').some((a) => a === this.dir || a.includes(`${this.dir}/`)) && !inside(cwd)) continue;
       try {
         process.kill(Number(name), 'SIGKILL');
         killed++;
@@ -125,7 +134,18 @@ export class Sandbox {
     // A test may use a HOME of its own below the sandbox (a tmpfs in a private mount
     // namespace, say), whose processes the line above also stops; what they wrote as they
     // died can still be landing, so a directory found not empty is removed again.
-    rmSync(this.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+    // Still not empty after that (a process of the sandbox found by none of the marks above
+    // kept writing): sweep and try again, then name what is left.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        rmSync(this.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+        return;
+      } catch (err) {
+        if (attempt === 5) throw new Error(`cannot remove the sandbox ${this.dir}: ${(err as Error).message}; left: ${leftIn(this.dir).join(', ')}`);
+        this.killProcesses();
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+      }
+    }
   }
 }
 
@@ -188,3 +208,12 @@ export function runOnTty(sb: Sandbox, args: string[], extraEnv: NodeJS.ProcessEn
 
 /** Whether this process may make a private mount namespace (`unshare -m`), for tmpfs fault tests. */
 export const canUnshare = (): boolean => spawnSync('unshare', ['-m', 'true']).status === 0;
+
+/** Up to 20 paths still under `dir`, for the message of a sandbox that cannot be removed. */
+function leftIn(dir: string): string[] {
+  try {
+    return (readdirSync(dir, { recursive: true }) as string[]).slice(0, 20);
+  } catch (err) {
+    return [(err as Error).message];
+  }
+}
