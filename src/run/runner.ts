@@ -321,8 +321,8 @@ export class Runner {
     }
     // The executors' news and time limits, before the queue: a job that ended frees its
     // definition's maxRunning (and a slot of the HOME limit) for the next start.
-    const active = this.activeExecutors(tx.state);
-    for (const name of active) this.executorFor(name)?.watch(tx, now);
+    for (const executor of this.executors.values()) executor.watch(tx, now);
+    this.loadNeeded(tx.state);
     // After a refused start (no inode, no fork) nothing starts for a while; the queue is still there.
     let pausedUntil = 0;
     for (const executor of this.executors.values()) pausedUntil = Math.max(pausedUntil, executor.startsPausedUntil ?? 0);
@@ -387,16 +387,16 @@ export class Runner {
   }
 
   /**
-   * The executors to watch in this cycle: those loaded, and those the state names (a job's
-   * hot entry, work of an executor's own such as Slurm's cancels), loaded now if need be.
+   * Loads the executors the state names and the runner has not loaded yet (a job's hot
+   * entry, work of an executor's own such as Slurm's cancels); each is watched from the
+   * cycle after it loaded (the load wakes the runner).
    */
-  private activeExecutors(state: StateData): Iterable<ExecutorName> {
-    const names = new Set(this.executors.keys());
+  private loadNeeded(state: StateData): void {
+    if (this.executors.size + this.loading.size === allExecutorFacts().length) return;
     for (const facts of allExecutorFacts()) {
-      if (names.has(facts.name)) continue;
-      if (facts.pendingWork(state) > 0 || Object.values(state.jobs).some((h) => executorOf(h) === facts.name)) names.add(facts.name);
+      if (this.executors.has(facts.name) || this.loading.has(facts.name)) continue;
+      if (facts.pendingWork(state) > 0 || Object.values(state.jobs).some((h) => executorOf(h) === facts.name)) this.executorFor(facts.name);
     }
-    return names;
   }
 
   /** The soonest any executor with active jobs (or work in hand) wants the next cycle. */
