@@ -163,8 +163,10 @@ export class LocalExecutor implements Executor {
     // An end in hand is never taken for a job over its time limit; an aborted one still
     // gets its SIGKILL after the grace period below.
     if (this.exits.has(id) && !hot.abortRequested) return;
-    if (hot.startTime === null && !this.children.has(id)) {
+    if (hot.startTime === null && !hot.abortRequested && !this.children.has(id)) {
       // Its "up" went to a runner that died: the job started when its marker was written.
+      // Not a job aborted in its starting window: it was stopped before its command ran,
+      // and ends ABORTED with startTime null (SPEC §2; recordEnd's rule too).
       const at = startMarkerTime(tx.layout, id);
       if (at) recordUp(tx, id, at);
     }
