@@ -364,7 +364,7 @@ test('abort in the starting window killed during its grace period with no runner
 // aborted in its starting window and its command never ran (SPEC §2: startTime is set
 // when the exec succeeded). Marked todo until that is fixed; the assertion is not weakened.
 test('abort in the starting window with no runner alive: the job ends ABORTED with startTime null (its command never ran)', {
-  ...T, todo: 'a successor runner records a startTime from the start marker (run/runner.ts superviseJob)',
+  ...T,
 }, async () => {
   const sb = new Sandbox(YAML);
   try {
