@@ -12,23 +12,17 @@ import { applyTransition } from './phases.js';
 import { EXIT, UserError } from '../errors.js';
 import type { Store } from '../store/state.js';
 import { entryName, removeEntry } from '../store/queue-dir.js';
-import { readStartMarker } from '../run/lifecycle.js';
+import { executorKind } from '../executors/index.js';
 import { eachJob, queueEach } from './each-job.js';
 
 /** Holds each job; returns, per id, the held job or the refusal. */
 export function holdJobs(store: Store, ids: string[]): (JobRecord | Error)[] {
   return store.update((tx) => eachJob(tx, ids, (job) => {
     const id = job.jobId;
-    if (job.phase === 'QUEUED' && readStartMarker(tx.layout, id)) {
-      // A runner started it and died before recording the start: it runs, whatever the
-      // record says (its successor adopts it).
-      throw new UserError(`job ${id} is QUEUED but already starting (a runner started it): hold is not allowed`, EXIT.notAllowed);
-    }
-    const slurm = tx.state.jobs[id];
-    if (job.phase === 'QUEUED' && slurm?.executor === 'slurm') {
-      // In Slurm's hands (SPEC §11): a hold here would leave its Slurm job unwatched.
-      throw new UserError(`job ${id} is QUEUED in Slurm (${slurm.slurmJobId ? `Slurm job ${slurm.slurmJobId}` : 'being handed over'}): hold is not allowed; abort it, or hold it in Slurm (scontrol hold)`, EXIT.notAllowed);
-    }
+    // Started already (local: a runner died before recording it), or in Slurm's hands:
+    // its executor says why it cannot be held here.
+    const refused = executorKind(job).holdRefusal(tx, job);
+    if (refused) throw new UserError(refused, EXIT.notAllowed);
     const held: JobRecord = { ...job, phase: applyTransition(job, 'hold').to };
     if (job.phase === 'QUEUED') {
       const name = entryName(job);

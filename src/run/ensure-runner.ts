@@ -7,6 +7,7 @@ import { type StateData, type Transaction, entryInBatch } from '../store/state.j
 import { HomeLayout } from '../store/home.js';
 import { type QueueEntry, hasEntries, readEntries } from '../store/queue-dir.js';
 import { isProcessAlive } from './proc.js';
+import { activeInState } from '../executors/facts.js';
 
 export type RunnerWake = { signal: number } | { spawn: true };
 
@@ -17,12 +18,10 @@ export function runnerAlive(state: StateData): boolean {
 }
 
 /**
- * EXECUTING jobs to watch, QUEUED ones in Slurm's hands (their hot entries too), and Slurm
- * jobs of aborted jobs whose cancel Slurm has not confirmed yet (state.slurmCancels).
+ * EXECUTING jobs to watch, QUEUED ones in an executor's hands (handed over to Slurm), and
+ * the executors' own work (Slurm jobs of aborted jobs whose cancel is not confirmed yet).
  */
-const executingJobs = (state: StateData): number =>
-  Object.values(state.jobs).filter((h) => h.phase === 'EXECUTING' || h.executor === 'slurm').length
-  + Object.keys(state.slurmCancels ?? {}).length;
+const executingJobs = activeInState;
 
 /**
  * How many jobs want a runner: queued ones to start (their entries in HOME/queue/, but not

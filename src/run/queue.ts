@@ -9,6 +9,7 @@
 // carry the definition and its maxRunning; executing ones by their hot entries.
 
 import type { HotEntry } from '../core/job.js';
+import { executorFacts } from '../executors/facts.js';
 import { type QueueEntry, definitionKey } from '../store/queue-dir.js';
 
 /**
@@ -21,7 +22,7 @@ export function selectJobsToStart(
   const running = new Map<string, number>();
   let executing = 0;
   for (const hot of Object.values(jobs)) {
-    if (hot.executor !== 'slurm') {
+    if (executorFacts(hot).countsAgainstHomeLimit) {
       if (hot.phase !== 'EXECUTING') continue;
       executing++;
     }

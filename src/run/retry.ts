@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import type { Attempt, ErrorSummary, JobRecord } from '../core/job.js';
 import { applyTransition } from '../core/phases.js';
 import type { Transaction } from '../store/state.js';
+import { executorKind } from '../executors/index.js';
 
 /** Whether a job whose attempt just failed is run again: fewer than `retries` retries made. */
 export function retriesLeft(job: JobRecord): boolean {
@@ -84,6 +85,7 @@ export function recordRetry(tx: Transaction, ended: JobRecord, errorSummary: Err
   };
   const delay = ended.definitionSnapshot?.retryDelay ?? 0;
   const endedAt = Date.parse(ended.endTime ?? new Date().toISOString());
+  const reset = executorKind(ended).retryReset;
   const next: JobRecord = {
     ...ended,
     phase: row.to,
@@ -99,10 +101,10 @@ export function recordRetry(tx: Transaction, ended: JobRecord, errorSummary: Err
     pidStart: null,
     abortRequested: null,
     retryAfter: delay > 0 ? new Date(endedAt + delay * 1000).toISOString() : null,
-    // A Slurm job is handed over afresh: a new batch job.
-    ...(ended.executor === 'slurm' ? { slurmJobId: null } : {}),
+    // What the executor forgets of the last attempt (Slurm: its batch job; a new one is made).
+    ...reset?.record,
   };
-  tx.putHot(next, { queuedAt: ++tx.state.queueSeq, ...(ended.executor === 'slurm' ? { handoverAt: null } : {}) });
+  tx.putHot(next, { queuedAt: ++tx.state.queueSeq, ...reset?.hot });
   tx.requeued = true;
   const retries = ended.definitionSnapshot?.retries ?? 0;
   const when = delay > 0 ? ` after ${delay} s (not before ${next.retryAfter})` : '';

@@ -4,27 +4,23 @@
 // in /proc), starts one detached. Two runners may start at once; the one that records itself
 // in state.json first wins and the other exits.
 //
-// Everything the runner learns (a job is up, a job ended) is queued in memory and applied in
-// one state transaction per event-loop turn, so a burst of endings costs one write. Each
-// cycle also supervises what no event reports: jobs adopted from a runner that died (polled
-// in /proc), time limits, and the SIGKILL that follows an abort's grace period.
+// The runner knows the queue, the state and its transactions, not how a job runs: starting,
+// watching and signalling a job are its executor's (src/executors/: one Executor object per
+// executor, made through the registry the first time a job of it is about). Everything the
+// executors learn (a job is up, a job ended, Slurm answered) waits in memory and is applied
+// in one state transaction per event-loop turn (each executor's watch()), so a burst of
+// endings costs one write; the slow calls of an executor run after the commit (afterCommit).
 // It exits after a few idle seconds, but only in a transaction that sees no queued or
 // executing job, so a job queued concurrently always finds a runner. Queued jobs that may
 // not start yet (dependencies, a start time: waiting.ts) keep it alive too; while nothing
 // else needs it, it sleeps until the earliest start time they wait for (or until a command
 // wakes it), instead of supervising every SUPERVISE_MS.
 //
-// A job's end is recorded with what its files say (last stderr line, results), read as soon
-// as the end is known (job-files.ts): at once when the runner does not hold the lock, else
-// on libuv's thread pool, and the end is applied by the first cycle after they are in. The runner's own thread, which holds the lock during a
-// lease, never waits on a job's file: a job that turned its stderr.log into a FIFO can never
-// keep the runner in open() with the lock.
 // The runner shows it makes progress by rewriting `runner.beat` every second from its event
 // loop (runner-stall.ts); `doctor` and `tick` judge a runner whose beat stopped.
 
-import { closeSync, openSync, readFileSync, watch } from 'node:fs';
-import { join } from 'node:path';
-import { type HotEntry, type JobRecord, executorOf, isoNow } from '../core/job.js';
+import { watch } from 'node:fs';
+import { type HotEntry, executorOf } from '../core/job.js';
 import { DamagedRecordError } from '../errors.js';
 import { MAX_BACKOFF_MS, lockWanted } from '../store/lock.js';
 import {
@@ -33,38 +29,28 @@ import {
 import { type QueueEntry, QueueListing, removeEntry } from '../store/queue-dir.js';
 import { selectJobsToStart } from './queue.js';
 import { WaitingJobs } from './waiting.js';
-import {
-  type ExitStatus, readExitFile, recordEnd, recordStart, recordUp, removeStartMarker, startMarkerAge, startMarkerTime,
-} from './lifecycle.js';
-import { type EndFacts, gatherEndFacts, gatherEndFactsAsync, gatherEndFactsAtOnce } from './job-files.js';
 import { BEAT_MS, writeBeat } from './runner-stall.js';
 import { isProcessAlive, processStartTime } from './proc.js';
 import { jobsNeedingRunner } from './ensure-runner.js';
-import { type LaunchAnswer, type WrapperExit, Launcher, LaunchError } from '../executors/local/launcher.js';
-import { enforceTimeLimits } from './abort.js';
 import { notificationsInFlight, resumeNotifications } from './notify.js';
-import { ProcessTable } from './signal.js';
 import { appendRunnerLines, runnerLogLine } from './runner-log.js';
-import type { SlurmExecutor } from '../executors/slurm/executor.js';
+import type { ExecutorName } from '../definitions/schema.js';
+import type { Executor, RunnerContext } from '../executors/executor.js';
+import { executorKinds } from '../executors/index.js';
+import { allExecutorFacts, executorFacts } from '../executors/facts.js';
 
 const IDLE_EXIT_MS = Number(process.env.UWSRUN_RUNNER_IDLE_MS) || 3_000;
+/** How often the runner looks when no executor asks for more (and notifications are resumed). */
 const SUPERVISE_MS = 250;
 /** The longest a runner whose queued jobs all wait sleeps without a look (a backstop). */
 const WAITING_SLEEP_MS = 10_000;
-/** While only Slurm jobs are active: they are polled at most once a second anyway. */
-const SLURM_ONLY_MS = 1_000;
-const UP_WRITE_DELAY_MS = 20;
 /** How long the runner may keep the lock while its jobs are running, to batch their news. */
 const LEASE_MS = 10;
-const ABANDONED_MARKER_MS = 5_000;
-const START_RETRY_MS = 5_000;
 /** Longer than a lock waiter's longest pause (MAX_BACKOFF_MS times 1.5). */
 const LOCK_YIELD_MS = 2 * MAX_BACKOFF_MS;
 
 export class Runner {
   private readonly store: Store;
-  /** Jobs whose wrappers our launcher forked and has not yet reported ended: id -> pid. */
-  private readonly children = new Map<string, number>();
   /** HOME/queue/ as last read (read again when a transaction may have added to it). */
   private readonly queue: QueueListing;
   /** The state of things when no queued job could start (see startQueued). */
@@ -75,24 +61,10 @@ export class Runner {
   private queueOnlyWaits = false;
   /** Whether the last cycle saw jobs executing or ending. */
   private busy = false;
+  /** How soon the executors of the jobs the last cycle saw want the next (ms). */
+  private cycleMs = SUPERVISE_MS;
   /** Queue entries of jobs whose record is damaged: never started by this runner (startJob). */
   private readonly unstartable = new Set<string>();
-  private launcher: Launcher | undefined;
-  /**
-   * Jobs the launcher was asked to start whose answer has not come, with the transaction
-   * that asked (the one kept open until the answer is recorded) and the record it read.
-   */
-  private readonly launching = new Map<string, { tx: Transaction; job: JobRecord }>();
-  /** The launcher's answers, recorded by the next cycle (recordAnswers). */
-  private readonly answers = new Map<string, LaunchAnswer>();
-  /** Jobs whose start marker was found empty: not asked for again before this time. */
-  private readonly retryAt = new Map<string, number>();
-  private readonly ups = new Map<string, string>();
-  /** Jobs whose leader ended and whose end is not recorded yet; undefined: seen in /proc. */
-  private readonly exits = new Map<string, ExitStatus | undefined>();
-  /** What the files of those jobs said (gatherFacts), and whose are being read. */
-  private readonly facts = new Map<string, EndFacts>();
-  private readonly gathering = new Set<string>();
   private cycleQueued = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private superviseTimer: NodeJS.Timeout | undefined;
@@ -102,10 +74,6 @@ export class Runner {
   private readonly said = new Map<string, Set<string>>();
   /** runner.log lines not written yet (see log()). */
   private readonly logLines: string[] = [];
-  /** After a launch the launcher refused (no inode, no fork): no start before this time. */
-  private startPausedUntil = 0;
-  /** One /proc snapshot per cycle, taken when first needed (see ProcessTable). */
-  private table: ProcessTable | undefined;
   private lastSupervised = 0;
   /** The transaction whose lock the runner keeps between cycles (see cycle()). */
   private held: HeldTransaction | undefined;
@@ -117,11 +85,11 @@ export class Runner {
   private migrated: Map<string, string | null> | undefined;
   /** It left (idle, or told to go) and exits once its notifications are spawned. */
   private leaving = false;
-  /** The slurm executor, loaded (with execa) only once a Slurm job is about. */
-  private slurm: SlurmExecutor | undefined;
-  private slurmLoading = false;
-  /** The last cycle saw active jobs, all of them Slurm's (nothing of ours to watch in /proc). */
-  private onlySlurm = false;
+  /** The executors loaded so far (each on first need: Slurm's brings execa), and those loading. */
+  private readonly executors = new Map<ExecutorName, Executor>();
+  private readonly loading = new Set<ExecutorName>();
+  /** What the executors may ask of this runner. */
+  private readonly context: RunnerContext;
 
   constructor(home: string) {
     this.store = new Store(home);
@@ -130,6 +98,18 @@ export class Runner {
     // synchronous path in the store (migrateAbove) is only a backstop should that fall
     // behind or fail.
     this.store.migrateAfterCommit = false;
+    this.context = {
+      home: this.store.home,
+      layout: this.store.layout,
+      log: (line) => this.log(line),
+      logOnce: (jobId, line) => this.logOnce(jobId, line),
+      sayFor: (jobId) => this.sayFor(jobId),
+      startsAfresh: (jobId) => this.said.delete(jobId),
+      wake: () => this.schedule(),
+      wakeWithin: (ms) => this.scheduleWithin(ms),
+      holdsLock: () => this.held !== undefined,
+      queueChanged: () => this.queue.invalidate(),
+    };
   }
 
   /**
@@ -192,6 +172,8 @@ export class Runner {
     if (!claimed) process.exit(0);
     this.letWaitersIn();
     this.log('runner started');
+    // Local jobs are the common case: their executor is there for the first cycle.
+    this.executorFor('local');
     this.schedule();
   }
 
@@ -237,8 +219,8 @@ export class Runner {
       // in (within ~1 ms; the cycle it schedules commits then if due). Else nobody waits
       // through the lease while someone is announced: on a loaded machine the lease's timer
       // fires late, and the lock sat held, idle, for 100 ms and more.
-      if (this.launching.size > 0) { /* kept open for the answers */ }
-      else if (!active || this.children.size === 0 || Date.now() - this.heldSince >= LEASE_MS || lockWanted(this.store.layout.lockFile)) this.commit();
+      if (this.someExecutor((e) => e.awaitingAnswers === true)) { /* kept open for the answers */ }
+      else if (!active || !this.someExecutor((e) => e.leases === true) || Date.now() - this.heldSince >= LEASE_MS || lockWanted(this.store.layout.lockFile)) this.commit();
       else this.leaseTimer ??= setTimeout(() => this.commitSafely(), this.heldSince + LEASE_MS - Date.now());
       this.failures = 0;
     } catch (err) {
@@ -264,7 +246,7 @@ export class Runner {
    * dependency's end, a release or a delete wakes the runner sooner: SIGUSR2).
    */
   private nextCycleIn(): number {
-    if (this.busy) return this.onlySlurm ? SLURM_ONLY_MS : SUPERVISE_MS;
+    if (this.busy) return this.cycleMs;
     if (!this.queueOnlyWaits) return SUPERVISE_MS;
     return Math.max(SUPERVISE_MS, Math.min(WAITING_SLEEP_MS, this.waiting.nextTime - Date.now()));
   }
@@ -279,7 +261,7 @@ export class Runner {
     held?.commit();
     if (held) {
       this.migrateIfDue(held.tx.state);
-      this.slurm?.afterCommit(held.tx.state);
+      for (const executor of this.executors.values()) executor.afterCommit(held.tx.state);
     }
     // A job retried in it (run/retry.ts, local or Slurm): its new queue entry was written by
     // the commit, after the listing was read; it is read again now.
@@ -307,7 +289,7 @@ export class Runner {
 
   private commitSafely(): void {
     this.leaseTimer = undefined;
-    if (this.launching.size > 0) return; // the cycle of the answers commits
+    if (this.someExecutor((e) => e.awaitingAnswers === true)) return; // the cycle of the answers commits
     try {
       this.commit();
     } catch (err) {
@@ -316,40 +298,12 @@ export class Runner {
     }
   }
 
-  /**
-   * Reads the files of an ended job: at once when the runner does not hold the lock or
-   * when that is bounded (no results: see job-files.ts), else off its thread (the lock is
-   * never held waiting on a walk of them); a cycle follows.
-   */
-  private gatherFacts(id: string): void {
-    if (!this.held) {
-      this.facts.set(id, gatherEndFacts(this.store.layout, id));
-      return;
-    }
-    if (this.gathering.has(id)) return;
-    const now = gatherEndFactsAtOnce(this.store.layout, id);
-    if (now) {
-      this.facts.set(id, now);
-      return;
-    }
-    this.gathering.add(id);
-    gatherEndFactsAsync(this.store.layout, id)
-      .catch((): EndFacts => ({ stderrLine: '', results: [] }))
-      .then((facts) => {
-        this.gathering.delete(id);
-        if (this.exits.has(id)) this.facts.set(id, facts);
-        this.schedule();
-      });
-  }
-
   private abandon(): void {
     clearTimeout(this.leaseTimer);
     this.leaseTimer = undefined;
-    // Starts asked in it are not recorded; their answers are taken by a later transaction
-    // (recordAnswers reads their records afresh).
     this.held?.abandon();
     this.held = undefined;
-    this.slurm?.abandoned();
+    for (const executor of this.executors.values()) executor.abandoned();
   }
 
   /** One transaction: apply events, supervise, start what may start. True while busy. */
@@ -360,39 +314,21 @@ export class Runner {
       this.waiting.movedByRunner(moved, tx.state.moved);
       this.migrated = undefined;
     }
-    this.table = undefined;
-    this.recordAnswers(tx);
-    // A wrapper's "up" may come before the launcher's answer for it: kept until then.
-    for (const [id, at] of this.ups) {
-      if (this.launching.has(id)) continue;
-      recordUp(tx, id, at);
-      this.ups.delete(id);
-    }
-    for (const [id, status] of this.exits) {
-      const facts = this.facts.get(id);
-      if (!facts) continue;
-      // Not recorded yet (aborted or leaving processes, which recordEnd terminates on
-      // schedule): its files are read again by the next supervise, and it comes back here.
-      this.facts.delete(id);
-      this.perJob(id, () => {
-        if (recordEnd(tx, id, status, facts, { say: this.sayFor(id), table: this.procTable() })) this.exits.delete(id);
-      });
-    }
     const now = Date.now();
-    // Slurm's news and time limits (executors/slurm/executor.ts), before the queue: a job
-    // that ended there frees its definition's maxRunning for the next handover.
-    // Cancels of aborted jobs' Slurm jobs (state.slurmCancels) are its work too.
-    if (this.slurm || tx.state.slurmCancels || Object.values(tx.state.jobs).some((h) => h.executor === 'slurm')) this.slurmExecutor()?.watch(tx, now);
     if (now - this.lastSupervised >= SUPERVISE_MS) {
       this.lastSupervised = now;
-      this.supervise(tx, now);
+      for (const line of resumeNotifications(tx)) this.log(line);
     }
-    // After a refused start (StartRefused) nothing starts for a while; the queue is still there.
-    const queued = now >= this.startPausedUntil ? this.startQueued(tx) : true;
-    this.table = undefined;
-    this.busy = Object.keys(tx.state.jobs).length > 0 || this.children.size > 0 || this.exits.size > 0 || this.launching.size > 0;
-    this.onlySlurm = this.children.size === 0 && this.exits.size === 0 && this.ups.size === 0 && this.launching.size === 0
-      && Object.values(tx.state.jobs).every((h) => h.executor === 'slurm');
+    // The executors' news and time limits, before the queue: a job that ended frees its
+    // definition's maxRunning (and a slot of the HOME limit) for the next start.
+    for (const executor of this.executors.values()) executor.watch(tx, now);
+    this.loadNeeded(tx.state);
+    // After a refused start (no inode, no fork) nothing starts for a while; the queue is still there.
+    let pausedUntil = 0;
+    for (const executor of this.executors.values()) pausedUntil = Math.max(pausedUntil, executor.startsPausedUntil ?? 0);
+    const queued = now >= pausedUntil ? this.startQueued(tx) : true;
+    this.busy = Object.keys(tx.state.jobs).length > 0 || this.someExecutor((e) => e.busy);
+    this.cycleMs = this.cycleFor(tx.state);
     return queued || this.busy;
   }
 
@@ -411,9 +347,9 @@ export class Runner {
     const visible = (): QueueEntry[] => {
       let all = this.queue.list(queueRevision(tx.state));
       if (this.unstartable.size > 0) all = all.filter((e) => !this.unstartable.has(e.name));
-      if (this.retryAt.size > 0) {
-        for (const [id, at] of this.retryAt) if (at <= Date.now()) this.retryAt.delete(id);
-        all = all.filter((e) => !this.retryAt.has(e.jobId));
+      for (const executor of this.executors.values()) {
+        const held = executor.holdsBack;
+        if (held) all = all.filter((e) => !held(e.jobId));
       }
       return Object.keys(tx.state.batches).length === 0 ? all : all.filter((e) => !entryInBatch(tx.state, e));
     };
@@ -451,144 +387,56 @@ export class Runner {
   }
 
   /**
-   * What no event reports: jobs whose leader is gone unreported (adopted from a runner that
-   * died, or started by a launcher that died), adopted jobs whose "up" went to a dead
-   * runner, and time limits.
+   * Loads the executors the state names and the runner has not loaded yet (a job's hot
+   * entry, work of an executor's own such as Slurm's cancels); each is watched from the
+   * cycle after it loaded (the load wakes the runner).
    */
-  private supervise(tx: Transaction, now: number): void {
-    for (const line of resumeNotifications(tx)) this.log(line);
-    for (const id of tx.activeJobIds()) {
-      const hot = tx.state.jobs[id];
-      if (!hot || hot.phase !== 'EXECUTING' || hot.executor === 'slurm') continue;
-      this.perJob(id, () => this.superviseJob(tx, id, now));
+  private loadNeeded(state: StateData): void {
+    if (this.executors.size + this.loading.size === allExecutorFacts().length) return;
+    for (const facts of allExecutorFacts()) {
+      if (this.executors.has(facts.name) || this.loading.has(facts.name)) continue;
+      if (facts.pendingWork(state) > 0 || Object.values(state.jobs).some((h) => executorOf(h) === facts.name)) this.executorFor(facts.name);
     }
   }
 
-  private superviseJob(tx: Transaction, id: string, now: number): void {
-    const hot = tx.state.jobs[id]!;
-    // Its leader is gone: the exit file tells how it ended. For a wrapper of our launcher,
-    // only once that file is there (else the launcher's report, with the wait status, is
-    // on its way).
-    const ours = this.children.has(id);
-    if (!this.exits.has(id) && hot.pid !== null && !isProcessAlive(hot.pid, hot.pidStart)
-      && (!ours || readExitFile(tx.layout, id) !== undefined)) {
-      this.children.delete(id);
-      this.exits.set(id, undefined); // recorded once its files are read (see the top)
+  /** The soonest any executor with active jobs (or work in hand) wants the next cycle. */
+  private cycleFor(state: StateData): number {
+    let ms = Infinity;
+    const seen = new Set<ExecutorName>();
+    for (const hot of Object.values(state.jobs)) {
+      const name = executorOf(hot);
+      if (seen.has(name)) continue;
+      seen.add(name);
+      ms = Math.min(ms, executorFacts(hot).cycleMs);
     }
-    // An end not recorded yet (its files not read, or processes of it left: recordEnd
-    // terminates them on schedule) is tried again with its files read afresh.
-    if (this.exits.has(id) && !this.facts.has(id)) this.gatherFacts(id);
-    // An end in hand is never taken for a job over its time limit; an aborted one still
-    // gets its SIGKILL after the grace period below.
-    if (this.exits.has(id) && !hot.abortRequested) return;
-    if (hot.startTime === null && !this.children.has(id)) {
-      // Its "up" went to a runner that died: the job started when its marker was written.
-      const at = startMarkerTime(tx.layout, id);
-      if (at) recordUp(tx, id, at);
-    }
-    const job = tx.getJob(id);
-    if (job?.phase !== 'EXECUTING') return;
-    const did = enforceTimeLimits(tx, job, now, this.procTable());
-    if (did) this.logOnce(id, did);
+    for (const executor of this.executors.values()) if (executor.busy) ms = Math.min(ms, executorFacts({ executor: executor.name }).cycleMs);
+    return ms === Infinity ? SUPERVISE_MS : ms;
+  }
+
+  private someExecutor(test: (executor: Executor) => boolean): boolean {
+    for (const executor of this.executors.values()) if (test(executor)) return true;
+    return false;
   }
 
   /**
-   * Runs one job's part of a cycle: a failure there (a process in a state we did not
-   * foresee, a damaged record) is logged for that job and leaves the others supervised.
+   * An executor, or undefined while it loads: its module is imported the first time a job
+   * of it is about (Slurm's brings execa), then the runner is woken to use it.
    */
-  private perJob(id: string, body: () => void): void {
-    try {
-      body();
-    } catch (err) {
-      this.logOnce(id, `job ${id}: supervision failed: ${(err as Error).message}`);
-    }
-  }
-
-  /**
-   * The slurm executor, or undefined while it loads: its module (and execa) is imported the
-   * first time a Slurm job is about, then the runner is woken to use it.
-   */
-  private slurmExecutor(): SlurmExecutor | undefined {
-    if (this.slurm || this.slurmLoading) return this.slurm;
-    this.slurmLoading = true;
-    import('../executors/slurm/executor.js')
-      .then(({ SlurmExecutor }) => {
-        // Slurm's answers come one by one (30 sbatch calls at once answer within ~100 ms):
-        // a cycle waits UP_WRITE_DELAY_MS for company, so they cost one state write, not 30.
-        this.slurm = new SlurmExecutor(this.store.layout, (line) => this.log(line), () => this.scheduleWithin(UP_WRITE_DELAY_MS));
+  private executorFor(name: ExecutorName): Executor | undefined {
+    const loaded = this.executors.get(name);
+    if (loaded || this.loading.has(name)) return loaded;
+    this.loading.add(name);
+    executorKinds()[name].runner(this.context)
+      .then((executor) => {
+        this.executors.set(name, executor);
+        this.loading.delete(name);
         this.schedule();
       })
       .catch((err: Error) => {
-        this.slurmLoading = false;
-        this.log(`cannot load the slurm executor: ${err.message}`);
+        this.loading.delete(name);
+        this.log(`cannot load the ${name} executor: ${err.message}`);
       });
     return undefined;
-  }
-
-  private procTable(): ProcessTable {
-    return (this.table ??= new ProcessTable());
-  }
-
-  /** The launcher, started on first use and again after it died. */
-  private getLauncher(): Launcher {
-    if (this.launcher) return this.launcher;
-    let logFd: number | 'ignore' = 'ignore';
-    try {
-      logFd = openSync(this.store.layout.runnerLog, 'a', 0o600);
-    } catch { /* its complaints are lost */ }
-    try {
-      this.launcher = new Launcher(join(this.store.home, `.launcher.${process.pid}`), {
-        answer: (id, answer) => this.onAnswer(id, answer),
-        up: (id) => this.onUp(id),
-        exit: (id, status) => this.onExit(id, status),
-        gone: (why) => {
-          this.dropLauncher(why);
-          this.schedule();
-        },
-      }, logFd);
-    } finally {
-      if (logFd !== 'ignore') closeSync(logFd);
-    }
-    return this.launcher;
-  }
-
-  private onAnswer(id: string, answer: LaunchAnswer): void {
-    if (!this.launching.has(id)) return;
-    this.answers.set(id, answer);
-    this.schedule();
-  }
-
-  private onUp(id: string): void {
-    // startTime alone may wait a moment for a cycle with other news (most short jobs end
-    // within it): one state write instead of two.
-    this.ups.set(id, isoNow());
-    this.scheduleWithin(UP_WRITE_DELAY_MS);
-  }
-
-  private onExit(id: string, status: WrapperExit): void {
-    this.children.delete(id);
-    this.exits.set(id, status);
-    this.gatherFacts(id);
-    this.schedule();
-  }
-
-  /**
-   * The launcher ended, or is given up (it may be hung: killed). Its wrappers live on but
-   * nothing reports their ends: they are watched in /proc instead. The next job to start
-   * starts a new launcher.
-   */
-  private dropLauncher(why: string): void {
-    this.log(`${why}; its ${this.children.size} running job(s) are watched in /proc`);
-    this.launcher?.close();
-    this.launcher = undefined;
-    this.children.clear();
-    // Starts asked of it without an answer: not recorded, so their jobs are still QUEUED
-    // and listed again. One it did make has left the job's start marker: found next time.
-    if (this.launching.size > 0) {
-      this.launching.clear();
-      this.answers.clear();
-      this.queue.invalidate();
-    }
   }
 
   /** Starts the job of a queue entry; 'stale': the entry's job is not queued (dropped). */
@@ -610,97 +458,29 @@ export class Runner {
       removeEntry(tx.layout, entry.name);
       return 'stale';
     }
-    if (executorOf(job) === 'slurm') {
-      // Handed over after the commit (executors/slurm/executor.ts); no process here.
-      const slurm = this.slurmExecutor();
-      if (!slurm) return 'stop';
-      slurm.start(tx, job);
-      return 'started';
-    }
-    try {
-      this.getLauncher().request({
-        jobId: id, jobDir: tx.layout.jobDir(id), recordDir: tx.layout.recordDir(id),
-        cwd: job.cwd, command: job.command, env: job.env, holdStart: job.holdStart ?? 0, killGrace: job.killGrace,
-      });
-    } catch (err) {
-      if (!(err instanceof LaunchError)) throw err;
-      this.dropLauncher(`job ${id}: ${err.message}; it stays QUEUED`);
-      return 'stop';
-    }
-    this.launching.set(id, { tx, job });
-    return 'started';
+    // Started (or handed over) by its executor; nothing more this cycle while it loads.
+    const executor = this.executorFor(executorOf(job));
+    if (!executor) return 'stop';
+    return executor.start(tx, job);
   }
 
   /**
-   * The hot entries, and one for each job whose start waits for the launcher's answer: the
+   * The hot entries, and one for each job whose start waits for its executor's answer: the
    * queue counts those as running (the HOME limit, maxRunning) and does not start them again.
    */
   private withStarting(tx: Transaction): Record<string, HotEntry> {
-    if (this.launching.size === 0) return tx.state.jobs;
-    const jobs = { ...tx.state.jobs };
-    for (const [id, { job }] of this.launching) {
-      jobs[id] ??= {
+    let jobs: Record<string, HotEntry> | undefined;
+    for (const executor of this.executors.values()) {
+      for (const job of executor.starting?.() ?? []) {
+        jobs ??= { ...tx.state.jobs };
+        jobs[job.jobId] ??= {
         seq: job.seq, phase: 'EXECUTING', definition: job.definition, maxRunning: job.maxRunning, queuedAt: job.queuedAt ?? null,
-        pid: null, pidStart: null, startTime: null, abortRequested: null, abortReason: null,
-      };
-    }
-    return jobs;
-  }
-
-  /** Records the launcher's answers that came in: starts, adoptions, refusals. */
-  private recordAnswers(tx: Transaction): void {
-    for (const [id, answer] of this.answers) {
-      this.answers.delete(id);
-      const asked = this.launching.get(id);
-      if (!asked) continue;
-      this.launching.delete(id);
-      this.perJob(id, () => this.recordAnswer(tx, id, answer, asked.tx === tx ? asked.job : undefined));
-    }
-  }
-
-  /**
-   * One answer. `asked` is the job's record as read by the transaction that asked for the
-   * start, if that is this one (else the record is read again: it may have changed).
-   */
-  private recordAnswer(tx: Transaction, id: string, answer: LaunchAnswer, asked: JobRecord | undefined): void {
-    if ('refused' in answer) {
-      // An answer, not a hang: this start failed (no inode or space for the job's files,
-      // no fork). The launcher stays; the job stays QUEUED and starts are tried again
-      // after a pause (what ran out is likely out for the next job too).
-      this.startPausedUntil = Date.now() + START_RETRY_MS;
-      this.scheduleWithin(START_RETRY_MS);
-      this.queue.invalidate();
-      this.logOnce(id, `job ${id}: could not be started: ${answer.refused}; it stays QUEUED (starts retried every ${START_RETRY_MS / 1000} s)`);
-      return;
-    }
-    if (answer.pid === null) {
-      // Its marker is empty: its launcher died between creating the marker and forking
-      // (the forked wrapper writes the marker before anything else). Given up only after a
-      // while, and only when /proc shows no process of the job.
-      if (startMarkerAge(tx.layout, id) > ABANDONED_MARKER_MS && !jobRunsSomewhere(id, this.procTable())) {
-        removeStartMarker(tx.layout, id);
-        this.log(`job ${id}: its start marker was left empty by a launcher that died before forking it; no process of it runs: started afresh`);
-      } else {
-        this.retryAt.set(id, Date.now() + SUPERVISE_MS);
+          pid: null, pidStart: null, startTime: null, abortRequested: null, abortReason: null,
+          ...(job.executor && job.executor !== 'local' ? { executor: job.executor } : {}),
+        };
       }
-      this.queue.invalidate();
-      return;
     }
-    const job = asked ?? tx.getJob(id);
-    // Its "exit" may be in already (reported after the answer, taken at once: onExit).
-    if (!answer.before && !this.exits.has(id)) this.children.set(id, answer.pid);
-    // Not QUEUED any more (another process found it from its marker meanwhile, possible only
-    // when the transaction that asked was given up): that process recorded the start.
-    if (job?.phase !== 'QUEUED') return;
-    this.said.delete(id);
-    if (answer.before) {
-      // Started by a runner that died before recording it: adopted, never run twice.
-      this.log(`job ${id}: started before by a runner that died (pid ${answer.pid}): adopted`);
-      this.lastSupervised = 0;
-    } else {
-      this.log(`job ${id}: started (pid ${answer.pid}): ${job.definition}`);
-    }
-    recordStart(tx, job, answer.pid, answer.pidStart);
+    return jobs ?? tx.state.jobs;
   }
 
   /** Starts moving final records into their job.json when enough have gathered. */
@@ -729,14 +509,14 @@ export class Runner {
     try {
       const idle = this.store.update((tx) => {
         const busy = jobsNeedingRunner(tx.state, tx.layout, (e) => this.unstartable.has(e.name)) > 0;
-        if (busy || this.children.size > 0 || this.launching.size > 0 || this.slurm?.busy) return false;
+        if (busy || this.someExecutor((e) => e.busy)) return false;
         tx.migrateFinished();
         for (const line of resumeNotifications(tx)) this.log(line);
         if (tx.state.runner?.pid === process.pid) tx.state.runner = null;
         return true;
       });
       if (idle) {
-        if (this.slurm) this.log(this.slurm.summary());
+        for (const executor of this.executors.values()) if (executor.summary) this.log(executor.summary());
         this.log('idle: runner exits');
         this.exitAfterNotifications();
         return;
@@ -772,19 +552,4 @@ export class Runner {
       process.exit(0);
     });
   }
-}
-
-/**
- * Whether any process of the job exists: its command (UWS_JOB_ID in its environment) or its
- * wrapper (named "uwsrun-wrapper ID" in ps).
- */
-function jobRunsSomewhere(jobId: string, table: ProcessTable): boolean {
-  if (table.withJobId(jobId).length > 0) return true;
-  return table.all.some((p) => {
-    try {
-      return readFileSync(`/proc/${p.pid}/cmdline`, 'latin1').startsWith(`uwsrun-wrapper ${jobId}`);
-    } catch {
-      return false;
-    }
-  });
 }

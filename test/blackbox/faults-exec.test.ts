@@ -358,13 +358,12 @@ test('abort in the starting window killed during its grace period with no runner
   }
 });
 
-// A known fault (gaps10, in /work/brief/status.md): a runner that did not start the job
-// finds it EXECUTING with startTime null and sets startTime from the start marker ("its up
-// went to a runner that died": superviseJob in run/runner.ts), also when the job is being
-// aborted in its starting window and its command never ran (SPEC §2: startTime is set
-// when the exec succeeded). Marked todo until that is fixed; the assertion is not weakened.
+// A runner that did not start the job finds it EXECUTING with startTime null and would set
+// startTime from the start marker ("its up went to a runner that died": superviseJob in
+// executors/local/executor.ts), but not for a job being aborted in its starting window: its
+// command never ran (SPEC §2: startTime is set when the exec succeeded).
 test('abort in the starting window with no runner alive: the job ends ABORTED with startTime null (its command never ran)', {
-  ...T, todo: 'a successor runner records a startTime from the start marker (run/runner.ts superviseJob)',
+  ...T,
 }, async () => {
   const sb = new Sandbox(YAML);
   try {

@@ -116,9 +116,10 @@ export class SlurmExecutor implements Executor {
   ) {}
 
   /** In the runner's transaction: a QUEUED job the queue chose is to be handed over. */
-  start(tx: Transaction, job: JobRecord): void {
+  start(tx: Transaction, job: JobRecord): 'started' {
     tx.putHot(job, { handoverAt: isoNow() });
     this.toHandOver.set(job.jobId, { job, lookFirst: false });
+    return 'started';
   }
 
   /** The transaction was given up: its marks were never written. */

@@ -1,0 +1,15 @@
+// The slurm executor's facts (executors/executor.ts ExecutorFacts): the HOME-wide limit does
+// not count its jobs (Slurm's queue is the queue); a QUEUED job with a hot entry is in
+// Slurm's hands (handed over, or being handed over: handoverAt), so a runner watches it; the
+// cancels of aborted jobs (state.slurmCancels) keep a runner until Slurm confirms them; its
+// jobs are polled at most once a second, so the runner need not cycle more often for them.
+
+import type { ExecutorFacts } from '../executor.js';
+
+export const slurmFacts: ExecutorFacts = {
+  name: 'slurm',
+  countsAgainstHomeLimit: false,
+  cycleMs: 1_000,
+  watchesQueued: true,
+  pendingWork: (state) => (state.slurmCancels ? Object.keys(state.slurmCancels).length : 0),
+};
