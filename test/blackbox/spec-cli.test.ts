@@ -46,6 +46,13 @@ test('the HOME: --home, else $UWSRUN_HOME, else $XDG_STATE_HOME/uwsrun, else ~/.
     for (const home of [at('opt-home'), at('uwsrun-home'), join(at('xdg'), 'uwsrun'), join(sb.dir, '.local', 'state', 'uwsrun')]) {
       assert.equal(statSync(home).mode & 0o777, 0o700, `${home} is made 0700`);
     }
+    // An empty $UWSRUN_HOME counts as unset; a relative $XDG_STATE_HOME is ignored (XDG spec).
+    assert.ok(where({ UWSRUN_HOME: '', XDG_STATE_HOME: at('xdg') })(join(at('xdg'), 'uwsrun')), 'empty $UWSRUN_HOME');
+    assert.ok(where({ UWSRUN_HOME: undefined, XDG_STATE_HOME: 'relative' })(join(sb.dir, '.local', 'state', 'uwsrun')), 'relative $XDG_STATE_HOME');
+    // `--home "$H"` with H unset is refused rather than taken as the default HOME.
+    const empty = sb.run(['--home', '', 'submit', 'hello']);
+    assert.equal(empty.code, 2, empty.stderr);
+    assert.match(empty.stderr, /^uwsrun: --home: .*empty/);
   } finally {
     sb.cleanup();
   }
@@ -134,10 +141,10 @@ test('several ids: every one is acted on, each failure reported on stderr, the h
     assert.equal(h.code, 3, h.stderr);
     assert.equal(sb.job(pending2).phase, 'HELD');
     // A bad id (2) beside an unknown one (3): 3 is the highest.
-    const mixed = sb.run(['release', 'a/b', 'nosuch', pending2]);
+    const mixed = sb.run(['release', 'a/b', 'nosuch', pending2, '--json']);
     assert.equal(mixed.code, 3, mixed.stderr);
     assert.equal(mixed.stderr.trim().split('\n').filter((l) => l.startsWith('uwsrun: ')).length, 2, mixed.stderr);
-    assert.equal(sb.job(pending2).phase, 'QUEUED');
+    assert.deepEqual(JSON.parse(mixed.stdout).map((j: any) => [j.jobId, j.phase]), [[pending2, 'QUEUED']]);
     await waitFor('the released job COMPLETED', () => sb.job(pending2).phase === 'COMPLETED');
   } finally {
     sb.cleanup();
