@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, ID_RE, Sandbox, submitJob, waitFor } from '../helpers.js';
 
@@ -212,6 +212,29 @@ test('a reader that closes stdout early ends the command quietly with exit 0, no
     const after = sb.json<any[]>(['list']);
     assert.equal(after.length, before + 1);
     assert.match(after.at(-1).jobId, ID_RE);
+  } finally {
+    sb.cleanup();
+  }
+});
+
+test('a HOME that is a regular file: commands exit 5 naming it and the cause in words, doctor reports it (exit 1)', T, () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const file = join(sb.dir, 'not-a-dir');
+    writeFileSync(file, 'mine\n');
+    for (const args of [['submit', 'hello'], ['list'], ['show', 'abcdef']]) {
+      const r = sb.run(['--home', file, ...args]);
+      assert.equal(r.code, 5, `${args.join(' ')}: ${r.stderr}`);
+      assert.ok(r.stderr.includes(file), `${args.join(' ')} names the HOME: ${r.stderr}`);
+      assert.match(r.stderr, /not a directory/, `${args.join(' ')}: the cause in words, not ENOTDIR`);
+      assert.doesNotMatch(r.stderr, /ENOTDIR/);
+    }
+    const doctor = sb.run(['--home', file, 'doctor', '--json']);
+    assert.equal(doctor.code, 1, doctor.stderr);
+    const report = JSON.parse(doctor.stdout);
+    assert.equal(report.problems.length, 1);
+    assert.match(report.problems[0], /not a directory/);
+    assert.equal(readFileSync(file, 'utf8'), 'mine\n', 'the file is left alone');
   } finally {
     sb.cleanup();
   }
