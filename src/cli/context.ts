@@ -1,13 +1,13 @@
 // What every command gets: the store of the chosen HOME, the output mode, and the two
 // channels (data on stdout; messages for people on stderr, silenced by -q except errors).
 
-import { writeSync } from 'node:fs';
 import type { Command } from 'commander';
 import { resolveHome } from '../store/home.js';
 import { Store } from '../store/state.js';
 import { usageError } from '../errors.js';
 import { colorWanted } from './color.js';
 import { printableLines } from './printable.js';
+import { writeOut } from './stdout.js';
 
 export interface GlobalOptions {
   home?: string;
@@ -15,21 +15,6 @@ export interface GlobalOptions {
   xml?: boolean;
   color?: boolean;
   quiet?: boolean;
-}
-
-/**
- * Writes data to stdout with a plain write(2): process.stdout would load the stream
- * machinery (net, tty) on every command. A non-blocking pipe that is full falls back to it.
- */
-export function writeOut(text: string): void {
-  const buf = Buffer.from(text);
-  let done = 0;
-  try {
-    while (done < buf.length) done += writeSync(1, buf, done);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
-    process.stdout.write(buf.subarray(done));
-  }
 }
 
 /** The machine outputs a command offers; any other is refused, never silently ignored. */

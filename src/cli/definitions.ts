@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { Context } from './context.js';
 import { definitionsPath } from './definitions-file.js';
 import { table } from './format.js';
+import { usageError } from '../errors.js';
 import type { ParamSpec } from '../definitions/schema.js';
 
 // The YAML parser is loaded only by the commands that need it (see definitions/cached.ts).
@@ -25,9 +26,15 @@ export function registerDefinitions(program: Command): void {
     .command('validate')
     .description('check a definitions file')
     .argument('[file]', 'definitions file')
-    .action(async (file: string | undefined, _flags: unknown, cmd: Command) => {
+    .option('-f, --file <file>', 'definitions file (as for submit and defs)')
+    .action(async (file: string | undefined, flags: { file?: string }, cmd: Command) => {
       const ctx = Context.of(cmd, { json: true });
-      const path = definitionsPath(ctx, file);
+      // SPEC §9 gives validate both spellings: `validate [FILE]` and `-f FILE` as for submit
+      // and defs. Two different files at once are a mistake, not a choice to guess at.
+      if (file !== undefined && flags.file !== undefined && file !== flags.file) {
+        throw usageError(`validate: give the definitions file once, as FILE or as -f FILE (got ${file} and ${flags.file})`);
+      }
+      const path = definitionsPath(ctx, file ?? flags.file);
       const defs = await loadDefinitions(path);
       const names = Object.keys(defs.jobs);
       if (ctx.json) ctx.outJson({ file: path, definitions: names });

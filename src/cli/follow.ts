@@ -8,6 +8,7 @@ import { openJobFile } from '../run/job-files.js';
 import type { Store } from '../store/state.js';
 import { isFinal } from '../core/phases.js';
 import { tailOffset } from './tail.js';
+import { writeOut } from './stdout.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -17,7 +18,7 @@ function drain(fd: number, from: number): number {
   for (;;) {
     const n = readSync(fd, buf, 0, buf.length, pos);
     if (n === 0) return pos;
-    process.stdout.write(buf.subarray(0, n));
+    writeOut(buf.subarray(0, n));
     pos += n;
   }
 }

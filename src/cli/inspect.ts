@@ -7,6 +7,7 @@ import { humanSize, jobSummary, jobsTable, phasePainter, table } from './format.
 import { type JobRecord, executorOf, toPublic } from '../core/job.js';
 import { resolveJobId } from './ids.js';
 import { parseLineCount, tailOffset } from './tail.js';
+import { writeOut } from './stdout.js';
 import { pendingNotice } from './wait.js';
 import { type ListFlags, filterJobs, parseListFilter } from '../core/query.js';
 import { isFinal } from '../core/phases.js';
@@ -185,7 +186,7 @@ export function registerInspect(program: Command): void {
         const stream = createReadStream(file, { fd: opened.fd, start });
         stream.on('error', reject);
         stream.on('end', resolve);
-        stream.pipe(process.stdout, { end: false });
+        stream.on('data', (chunk) => writeOut(chunk as Buffer)); // a reader gone: exit 0 (stdout.ts)
       });
     });
 

@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { EXIT } from '../errors.js';
 import { reportError } from './ids.js';
 import { printableLines } from './printable.js';
+import { writeOut } from './stdout.js';
 
 export const VERSION = '0.1.0';
 
@@ -103,7 +104,7 @@ export async function buildProgram(args: string[]): Promise<Command> {
     .option('--no-color', 'no colours (also NO_COLOR, TERM=dumb; FORCE_COLOR forces them)')
     .option('-q, --quiet', 'no informational messages')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(printableLines(s)), outputError: (s, write) => write(commanderError(s)) }) // commander echoes what was typed
+    .configureOutput({ writeOut, writeErr: (s) => process.stderr.write(printableLines(s)), outputError: (s, write) => write(commanderError(s)) }) // commander echoes what was typed
     .showHelpAfterError(false);
   const name = commandIn(args);
   const groups = name ? [GROUP_OF[name]!] : Object.keys(GROUPS);

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { Context } from './context.js';
 import { definitionsPath } from './definitions-file.js';
 import { getDefinition } from '../definitions/lookup.js';
-import { loadDefinitionsCached } from '../definitions/cached.js';
+import { readDefinitionsCached } from '../definitions/cached.js';
 import { parseParamAssignment, resolveParameterObject, resolveParameters } from '../definitions/params.js';
 import { parseDestruction, parseDuration, parseNotBefore } from '../core/duration.js';
 import { dependencyList } from '../core/gate.js';
@@ -90,7 +90,7 @@ export function registerSubmit(program: Command): void {
       const notBefore = flags.notBefore === undefined ? null : parseNotBefore(flags.notBefore, new Date());
       // Ids as everywhere (a unique prefix will do); an unknown one exits 3, before anything is written.
       const after = dependencyList(flags.after.map((id) => resolveJobId(ctx.store, id)), flags.afterAny.map((id) => resolveJobId(ctx.store, id)));
-      const defs = await loadDefinitionsCached(definitionsPath(ctx, flags.file), ctx.store.layout.exists() ? ctx.store.layout.cacheDir : null);
+      const { file: defs, remember } = await readDefinitionsCached(definitionsPath(ctx, flags.file), ctx.store.layout.exists() ? ctx.store.layout.cacheDir : null);
       const def = getDefinition(defs, name);
       const paramSets = flags.paramsFrom !== undefined
         ? readParamLines(def, flags.paramsFrom)
@@ -105,6 +105,9 @@ export function registerSubmit(program: Command): void {
         after,
         notBefore,
       });
+      // Only now, and only into a HOME that exists: a refused submit, or one that created
+      // nothing in a fresh HOME (an empty --params-from), writes nothing.
+      if (ctx.store.layout.exists()) remember(ctx.store.layout.cacheDir);
       if (ctx.json && !flags.wait) {
         ctx.outJson(flags.paramsFrom !== undefined ? jobs.map(toPublic) : toPublic(jobs[0]!));
       } else if (!ctx.json && jobs.length > 0) {

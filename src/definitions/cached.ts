@@ -23,6 +23,20 @@ const CACHE_FORMAT = 2;
 
 /** Loads (and, when cacheDir's parent HOME exists, caches) a definitions file. */
 export async function loadDefinitionsCached(path: string, cacheDir: string | null): Promise<DefinitionsFile> {
+  const { file, remember } = await readDefinitionsCached(path, cacheDir);
+  if (cacheDir) remember(cacheDir);
+  return file;
+}
+
+/**
+ * Loads a definitions file through the cache, and leaves writing a fresh cache entry to the
+ * caller (`remember`, a no-op on a hit): `submit` calls it only once the job is created, so
+ * a refused submit (an unknown definition, a bad value) writes nothing (SPEC §3), and the
+ * first submit of a new HOME, which made the HOME, warms the cache.
+ */
+export async function readDefinitionsCached(
+  path: string, cacheDir: string | null,
+): Promise<{ file: DefinitionsFile; remember: (cacheDir: string) => void }> {
   const abs = resolve(path);
   let key: string | undefined;
   try {
@@ -32,20 +46,20 @@ export async function loadDefinitionsCached(path: string, cacheDir: string | nul
   } catch {
     // Missing or unreadable: the loader says so properly.
   }
-  const cacheFile = cacheDir ? join(cacheDir, cacheName(abs)) : null;
-  if (key && cacheFile) {
+  if (key && cacheDir) {
     try {
-      const entry = JSON.parse(readOwnFile(cacheFile)) as CacheEntry;
-      if (entry.key === key) return entry.file;
+      const entry = JSON.parse(readOwnFile(join(cacheDir, cacheName(abs)))) as CacheEntry;
+      if (entry.key === key) return { file: entry.file, remember: () => {} };
     } catch { /* a miss */ }
   }
   const { loadDefinitions } = await import('./load.js');
   const file = loadDefinitions(path);
-  if (key && cacheFile) {
+  const remember = (dir: string): void => {
+    if (!key) return;
     try {
-      mkdirSync(cacheDir!, { recursive: true, mode: 0o700 });
-      replaceFile(cacheFile, JSON.stringify({ key, file } satisfies CacheEntry));
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      replaceFile(join(dir, cacheName(abs)), JSON.stringify({ key, file } satisfies CacheEntry));
     } catch { /* the cache is only an optimisation */ }
-  }
-  return file;
+  };
+  return { file, remember };
 }

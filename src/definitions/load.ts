@@ -565,7 +565,8 @@ function checkPlaceholders(
     if (builtins.includes(name) || broken.has(name)) continue;
     const spec = Object.hasOwn(parameters, name) ? parameters[name] : undefined;
     if (!spec) {
-      const declared = Object.keys(parameters);
+      // Parameters with errors of their own (reported apart) are declared too.
+      const declared = [...Object.keys(parameters), ...broken];
       throw source.error(at, `unknown placeholder {${name}}; ${declared.length ? `declared parameters: ${declared.join(', ')}` : 'no parameters are declared'}; built-in: ${builtins.join(', ')}`);
     }
     if (!spec.required && spec.default === undefined) {

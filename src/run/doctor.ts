@@ -53,6 +53,10 @@ export async function doctor(store: Store, repair: boolean): Promise<DoctorRepor
     }
   };
   const layout = store.layout;
+  if (!layout.exists() && existsSync(layout.dir)) {
+    problem(`the HOME ${layout.dir} is not a directory, so no command can use it; move it away or give another --home`);
+    return { lines, unrepaired, problems, repaired };
+  }
   if (!layout.exists()) {
     return { lines: [`ok: the HOME ${layout.dir} does not exist yet; there is nothing to check.`], unrepaired: 0, problems, repaired };
   }

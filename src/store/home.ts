@@ -19,17 +19,20 @@
 
 import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fsProblem, storeError } from '../errors.js';
+import { isAbsolute, join, resolve } from 'node:path';
+import { fsProblem, storeError, usageError } from '../errors.js';
 
 export interface HomeOptions {
   home?: string;
 }
 
 export function resolveHome(opts: HomeOptions, env: NodeJS.ProcessEnv = process.env): string {
+  // `--home "$H"` with H unset must not act on the default HOME instead.
+  if (opts.home === '') throw usageError('--home: the directory is empty; give a path');
   if (opts.home) return resolve(opts.home);
   if (env.UWSRUN_HOME) return resolve(env.UWSRUN_HOME);
-  if (env.XDG_STATE_HOME) return resolve(env.XDG_STATE_HOME, 'uwsrun');
+  // The XDG Base Directory spec: a relative path in XDG_STATE_HOME is invalid and ignored.
+  if (env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME)) return join(env.XDG_STATE_HOME, 'uwsrun');
   return join(homedir(), '.local', 'state', 'uwsrun');
 }
 

@@ -26,7 +26,7 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { LowSync, type SyncAdapter } from 'lowdb';
-import { DamagedRecordError, MissingRecordError, UserError, storeError } from '../errors.js';
+import { DamagedRecordError, MissingRecordError, UserError, fsProblem, storeError } from '../errors.js';
 import { type HotEntry, type JobRecord, isJobId, mergeHot, staleHot } from '../core/job.js';
 import { isFinal } from '../core/phases.js';
 import {
@@ -142,7 +142,8 @@ export const queueRevision = (state: StateData): string => `${state.queueSeq}/${
 /** More finished records than this in state.json are moved out by the next writer. */
 export const FINISHED_BATCH = 64;
 
-const errnoOf = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);
+// The cause in words (SPEC §9: not only an errno), e.g. ENOTDIR for a HOME that is a file.
+const errnoOf = (err: unknown): string => fsProblem(err);
 
 /**
  * lowdb adapter: refuses to hand out a state it cannot parse, and writes durably. It
