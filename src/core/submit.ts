@@ -22,7 +22,7 @@ import { buildJobEnv, substituteCommand } from '../definitions/substitute.js';
 import { type Dependency, ID_LENGTH, type JobRecord, type ParamValue, checkRunId, isJobId, newJobId } from './job.js';
 import { type Phase, applyTransition } from './phases.js';
 import { discardTemp, readOwnFile, writeError, writeFileDurable, writeTemp } from '../store/durable.js';
-import { type Store, type SubmitBatch, type SubmitTurn, type Transaction, dieForTest } from '../store/state.js';
+import { type Store, type SubmitBatch, type SubmitTurn, type Transaction, dieForTest, syncDirsAsync } from '../store/state.js';
 import { addEntries, entryName, removeEntry } from '../store/queue-dir.js';
 import { processStartTime } from '../run/proc.js';
 import { SYNCFS_FROM, syncFileSystemAsync } from '../store/syncfs.js';
@@ -253,12 +253,17 @@ export async function submitJobs(store: Store, def: Definition, paramSets: Resol
     if (turn.places) await dropFailedTurn(store, turn.places, turn.created, opts.run);
     throw err instanceof UserError ? err : writeError(err, store.home, 'a new job');
   }
+  // The commit's directories (records/, each record's, HOME), synced at once on the thread
+  // pool after the lock is released, before any id is reported. The jobs exist by now: a
+  // failure here is an error (exit 5), but their files stay.
+  if (turn.tx) await syncDirsAsync(turn.tx);
   if (turn.wake) await wakeRunner(store.home, turn.wake);
   return jobs;
 }
 
 /** What a one-turn submit got as far as: its places, the jobs it wrote, the runner to wake. */
 interface OneTurn {
+  tx?: Transaction;
   places?: SubmitTurn;
   created: JobRecord[];
   wake?: RunnerWake;
@@ -322,6 +327,8 @@ function submitInOneTurn(
     }
     const places = tx.startSubmitTurn(paramSets.length, opts.run);
     turn.places = places;
+    tx.deferDirSyncs = true;
+    turn.tx = tx;
     dieForTest('UWSRUN_TEST_KILL_IN_TURN');
     try {
       for (let i = 0; i < paramSets.length; i++) {

@@ -323,6 +323,17 @@ class RecordFiles {
     }
   }
 
+  /**
+   * The directories syncDirs would sync, for the caller to sync on the thread pool (see
+   * Transaction.deferDirSyncs); none left when a syncfs(2) did it.
+   */
+  takeDirs(): string[] {
+    if (this.many && syncFileSystem(this.layout.dir)) return [];
+    const dirs = [...this.dirs];
+    this.dirs.clear();
+    return dirs;
+  }
+
   syncDirs(): void {
     if (this.dirs.size === 0 || (this.many && syncFileSystem(this.layout.dir))) return;
     for (const dir of this.dirs) fsyncDir(dir);
@@ -564,6 +575,12 @@ export class Store {
       held.release();
     }
     storeErrors(this.home, () => {
+      const { tx } = held;
+      if (tx.deferDirSyncs) {
+        tx.deferDirSyncs = records?.takeDirs() ?? [];
+        if (written) tx.deferDirSyncs.push(this.layout.dir);
+        return;
+      }
       records?.syncDirs();
       if (written) fsyncDir(this.layout.dir);
     });
@@ -765,6 +782,15 @@ export class Store {
   }
 }
 
+/** The directories a commit left to its caller (Transaction.deferDirSyncs), synced at once on the thread pool. */
+export async function syncDirsAsync(tx: Transaction): Promise<void> {
+  const dirs = Array.isArray(tx.deferDirSyncs) ? tx.deferDirSyncs : [];
+  tx.deferDirSyncs = false;
+  const outcomes = await Promise.allSettled(dirs.map(fsyncDirAsync));
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failed) throw storeError(describeFsError(failed.reason, tx.store.home));
+}
+
 const removeTurnFile = (layout: HomeLayout): void => {
   try {
     unlinkSync(layout.turnFile);
@@ -836,6 +862,13 @@ export class Transaction {
   private readonly records = new Map<string, JobRecord>();
   /** Records among them whose queue entry stays as it is (saveRecord): none to create. */
   private readonly entryKept = new Set<string>();
+  /**
+   * Set true by a caller that syncs the directories of the commit itself (a submit, with
+   * syncDirsAsync, before it reports anything): commitHeld leaves them here instead of
+   * syncing them one after the other on this thread once the lock is released, where
+   * `uwsrun serve` could answer nobody meanwhile.
+   */
+  deferDirSyncs: boolean | string[] = false;
   /** HOME/state.turn is removed at commit: this turn wrote it, or adopted a dead holder's. */
   turnFileDone = false;
   /** Files synced with the records before the state (a submit's index lines). */
