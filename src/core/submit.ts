@@ -9,12 +9,14 @@
 // nothing, and an id is printed only after the commit: a submit killed before it leaves
 // invisible files, which no command shows and `tick` removes. `resubmit` creates its job
 // through the same path, from an earlier job instead of the YAML file.
-// The job's own directory (HOME/jobs/ID with stdout.log, stderr.log and results/) is not
-// made here but when the job starts (the wrapper, or the runner before sbatch): a job
-// that never started has none, and every reader takes that as empty. That is 4 of the 9
-// files a creation made, and one fsync of HOME/jobs fewer per submit.
+// Each job's own directory (HOME/jobs/ID with an empty stdout.log and stderr.log, 0600, and
+// results/, SPEC §2 and §8) is made by the submit too, outside the lock and never synced:
+// it is not the record. A one-turn submit makes it first, and that directory reserves the
+// job's id until the turn makes its record directory. A crash that loses it is repaired
+// when the job starts (the wrapper, or the runner before sbatch, make what is missing),
+// and every reader takes a missing one as empty.
 
-import { close, closeSync, existsSync, fsync, mkdirSync, open, renameSync, rmSync, rmdirSync } from 'node:fs';
+import { close, closeSync, constants, existsSync, fsync, mkdirSync, open, openSync, renameSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import type { Definition } from '../definitions/load.js';
@@ -101,6 +103,52 @@ function newRecordDirectory(store: Store): string {
     rmdirSync(store.layout.recordDir(jobId));
   }
 }
+
+/**
+ * A job's own directory: results/ and empty logs (0600 whatever the umask), not synced.
+ * Appended to, never truncated: a job already started by a runner keeps what it wrote.
+ */
+function makeJobDirectory(store: Store, jobId: string): void {
+  mkdirSync(store.layout.resultsDir(jobId), { recursive: true, mode: 0o700 });
+  for (const log of [store.layout.stdoutLog(jobId), store.layout.stderrLog(jobId)]) {
+    closeSync(openSync(log, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600));
+  }
+}
+
+/**
+ * Fresh ids for a one-turn submit, each reserved by its job directory, made (with its
+ * logs and results/) before the lock is taken. An id that already has a record directory
+ * (an archived job keeps its record alone) is not used. Invisible until the turn writes
+ * the records; a submit that dies first leaves them for `tick` (half-created directories).
+ */
+function newJobDirectories(store: Store, n: number): string[] {
+  const ids: string[] = [];
+  try {
+    while (ids.length < n) {
+      const jobId = newJobId();
+      try {
+        mkdirSync(store.layout.jobDir(jobId), { mode: 0o700 });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        continue;
+      }
+      if (existsSync(store.layout.recordDir(jobId))) {
+        rmdirSync(store.layout.jobDir(jobId));
+        continue;
+      }
+      ids.push(jobId);
+      makeJobDirectory(store, jobId);
+    }
+  } catch (err) {
+    removeJobDirectories(store, ids);
+    throw err;
+  }
+  return ids;
+}
+
+const removeJobDirectories = (store: Store, ids: string[]): void => {
+  for (const id of ids) rmSync(store.layout.jobDir(id), { recursive: true, force: true });
+};
 
 /**
  * The submitter's environment as a plain object, taken once per submit: every read of
@@ -245,14 +293,23 @@ export async function submitJobs(store: Store, def: Definition, paramSets: Resol
   for (const params of paramSets) checkExecBounds(buildRecord(store, PROBE_ID, def, params, opts, now, submitterEnv));
   store.layout.ensure();
   if (paramSets.length > ONE_TURN_MAX) return submitInSteps(store, def, paramSets, opts, now, submitterEnv);
-  const turn: OneTurn = { created: [] };
+  let ids: string[];
+  try {
+    ids = newJobDirectories(store, paramSets.length);
+  } catch (err) {
+    throw writeError(err, store.home, 'a new job');
+  }
+  const turn: OneTurn = { created: [], ids };
   let jobs: JobRecord[];
   try {
     jobs = submitInOneTurn(store, def, paramSets, opts, now, submitterEnv, turn);
   } catch (err) {
+    removeJobDirectories(store, ids);
     if (turn.places) await dropFailedTurn(store, turn.places, turn.created, opts.run);
     throw err instanceof UserError ? err : writeError(err, store.home, 'a new job');
   }
+  // --unique found its job instead: the directories made for new ones go.
+  if (jobs[0]?.jobId !== ids[0]) removeJobDirectories(store, ids);
   // The commit's directories (records/, each record's, HOME), synced at once on the thread
   // pool after the lock is released, before any id is reported. The jobs exist by now: a
   // failure here is an error (exit 5), but their files stay.
@@ -263,6 +320,8 @@ export async function submitJobs(store: Store, def: Definition, paramSets: Resol
 
 /** What a one-turn submit got as far as: its places, the jobs it wrote, the runner to wake. */
 interface OneTurn {
+  /** Their ids, reserved by their job directories (newJobDirectories). */
+  ids: string[];
   tx?: Transaction;
   places?: SubmitTurn;
   created: JobRecord[];
@@ -332,7 +391,8 @@ function submitInOneTurn(
     dieForTest('UWSRUN_TEST_KILL_IN_TURN');
     try {
       for (let i = 0; i < paramSets.length; i++) {
-        const jobId = newRecordDirectory(store);
+        const jobId = turn.ids[i]!;
+        mkdirSync(store.layout.recordDir(jobId), { mode: 0o700 });
         const job = buildRecord(store, jobId, def, paramSets[i]!, opts, now, submitterEnv);
         job.seq = places.seqFrom + i;
         if (opts.run) {
@@ -393,6 +453,7 @@ async function submitInSteps(
     try {
       for (let i = 0; i < n; i++) {
         const jobId = newRecordDirectory(store);
+        makeJobDirectory(store, jobId);
         const job = buildRecord(store, jobId, def, paramSets[i]!, opts, now, submitterEnv);
         job.seq = batch.seqFrom + i;
         if (opts.run) {

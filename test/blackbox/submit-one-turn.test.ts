@@ -67,7 +67,8 @@ test('submit --run killed -9 inside its turn right before its commit: records, i
     await waitFor(`${next} COMPLETED`, () => sb.job(next).phase === 'COMPLETED');
     assert.equal(sb.ok(['logs', next]), 'Hello, alive!');
     for (const id of dead) {
-      assert.equal(existsSync(sb.jobDir(id)), false, `${id} never started (no job directory)`);
+      assert.equal(existsSync(join(sb.recordDir(id), 'started')), false, `${id} never started`);
+      assert.equal(readFileSync(join(sb.jobDir(id), 'stdout.log'), 'utf8'), '', `${id} wrote nothing`);
       assert.equal(sb.run(['show', id]).code, 3, `${id} still invisible`);
     }
     assert.deepEqual(sb.json<any[]>(['list']).map((j) => j.jobId).sort(), [first, next].sort());
@@ -79,6 +80,7 @@ test('submit --run killed -9 inside its turn right before its commit: records, i
     for (const id of dead) {
       assert.match(tk.stdout, new RegExp(`half-created job directory ${id}`));
       assert.equal(existsSync(sb.recordDir(id)), false, `${id} removed`);
+      assert.equal(existsSync(sb.jobDir(id)), false, `${id}: its job directory removed`);
     }
     assert.match(tk.stdout, /dropped the reservation of a submit that died half-way/);
     assert.deepEqual(queueEntries(sb), [], 'its queue entries are gone');
