@@ -1,15 +1,22 @@
-// Creating jobs (see submitJobs): a reservation in state.json, then each job's record
-// directory, full record (job.json, which is all a PENDING or QUEUED job has), index line
-// and queue entry, written outside the lock and made durable together, then the
-// reservation removed: all or nothing. Only then is an id printed: a submit killed before
-// that leaves invisible files, which no command shows and `tick` removes. `resubmit`
-// creates its job through the same path, from an earlier job instead of the YAML file.
-// The job's own directory (HOME/jobs/ID with stdout.log, stderr.log and results/) is not
-// made here but when the job starts (the wrapper, or the runner before sbatch): a job
-// that never started has none, and every reader takes that as empty. That is 4 of the 9
-// files a creation made, and one fsync of HOME/jobs fewer per submit.
+// Creating jobs (see submitJobs). A few jobs (the CLI's usual one, a server's group of
+// creations) cost one turn at the lock: their seq numbers and queue places, record
+// directories, full records (job.json, which is all a PENDING or QUEUED job has), index
+// lines and queue entries are written inside it and made durable with the state write that
+// advances state.seq past them, which is their commit (store/state.ts submitInOneTurn's
+// files). Many jobs (--params-from) take three steps instead, so 100,000 of them cost two
+// short locks, not one long one: a reservation in state.json, every job's files written
+// and made durable outside the lock, then the reservation removed. Either way all or
+// nothing, and an id is printed only after the commit: a submit killed before it leaves
+// invisible files, which no command shows and `tick` removes. `resubmit` creates its job
+// through the same path, from an earlier job instead of the YAML file.
+// Each job's own directory (HOME/jobs/ID with an empty stdout.log and stderr.log, 0600, and
+// results/, SPEC §2 and §8) is made by the submit too, outside the lock and never synced:
+// it is not the record. A one-turn submit makes it first, and that directory reserves the
+// job's id until the turn makes its record directory. A crash that loses it is repaired
+// when the job starts (the wrapper, or the runner before sbatch, make what is missing),
+// and every reader takes a missing one as empty.
 
-import { close, closeSync, existsSync, fsync, mkdirSync, open, renameSync, rmSync, rmdirSync } from 'node:fs';
+import { close, closeSync, constants, existsSync, fsync, mkdirSync, open, openSync, renameSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import type { Definition } from '../definitions/load.js';
@@ -17,13 +24,13 @@ import { buildJobEnv, substituteCommand } from '../definitions/substitute.js';
 import { type Dependency, ID_LENGTH, type JobRecord, type ParamValue, checkRunId, isJobId, newJobId } from './job.js';
 import { type Phase, applyTransition } from './phases.js';
 import { discardTemp, readOwnFile, writeError, writeFileDurable, writeTemp } from '../store/durable.js';
-import type { Store, SubmitBatch, Transaction } from '../store/state.js';
+import { type Store, type SubmitBatch, type SubmitTurn, type Transaction, dieForTest, syncDirsAsync } from '../store/state.js';
 import { addEntries, entryName, removeEntry } from '../store/queue-dir.js';
 import { processStartTime } from '../run/proc.js';
 import { SYNCFS_FROM, syncFileSystemAsync } from '../store/syncfs.js';
 import { checkExecBounds } from './exec-bounds.js';
 import { fileKey } from '../store/home.js';
-import { noSuchJob } from '../errors.js';
+import { UserError, noSuchJob } from '../errors.js';
 import { resolveParameters } from '../definitions/params.js';
 import { type RunnerWake, runnerWakeFor, wakeRunner } from '../run/ensure-runner.js';
 
@@ -96,6 +103,52 @@ function newRecordDirectory(store: Store): string {
     rmdirSync(store.layout.recordDir(jobId));
   }
 }
+
+/**
+ * A job's own directory: results/ and empty logs (0600 whatever the umask), not synced.
+ * Appended to, never truncated: a job already started by a runner keeps what it wrote.
+ */
+function makeJobDirectory(store: Store, jobId: string): void {
+  mkdirSync(store.layout.resultsDir(jobId), { recursive: true, mode: 0o700 });
+  for (const log of [store.layout.stdoutLog(jobId), store.layout.stderrLog(jobId)]) {
+    closeSync(openSync(log, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600));
+  }
+}
+
+/**
+ * Fresh ids for a one-turn submit, each reserved by its job directory, made (with its
+ * logs and results/) before the lock is taken. An id that already has a record directory
+ * (an archived job keeps its record alone) is not used. Invisible until the turn writes
+ * the records; a submit that dies first leaves them for `tick` (half-created directories).
+ */
+function newJobDirectories(store: Store, n: number): string[] {
+  const ids: string[] = [];
+  try {
+    while (ids.length < n) {
+      const jobId = newJobId();
+      try {
+        mkdirSync(store.layout.jobDir(jobId), { mode: 0o700 });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        continue;
+      }
+      if (existsSync(store.layout.recordDir(jobId))) {
+        rmdirSync(store.layout.jobDir(jobId));
+        continue;
+      }
+      ids.push(jobId);
+      makeJobDirectory(store, jobId);
+    }
+  } catch (err) {
+    removeJobDirectories(store, ids);
+    throw err;
+  }
+  return ids;
+}
+
+const removeJobDirectories = (store: Store, ids: string[]): void => {
+  for (const id of ids) rmSync(store.layout.jobDir(id), { recursive: true, force: true });
+};
 
 /**
  * The submitter's environment as a plain object, taken once per submit: every read of
@@ -220,13 +273,15 @@ async function syncJobFiles(store: Store, jobs: JobRecord[], queued: boolean): P
 }
 
 /**
- * Creates one job per parameter set, all or nothing. Returns them in order. Three steps,
- * so that 100,000 jobs cost one short lock, not one long one:
- *   1. under the lock: reserve the seq numbers (and queue places) as a batch in state.json;
- *   2. without it: write every job's record directory, record, index line and queue entry, and
- *      make them durable (jobs of a reserved batch are invisible to everyone);
- *   3. under the lock: remove the reservation. From this write on the jobs exist.
- * A submit killed before step 3 leaves only invisible files, which `tick` removes.
+ * Up to this many jobs are created in one turn at the lock (fewer than SYNCFS_FROM, so
+ * their files are synced one by one, never with a syncfs(2) of the whole file system
+ * inside the lock); more take the three steps of submitInSteps.
+ */
+export const ONE_TURN_MAX = SYNCFS_FROM - 1;
+
+/**
+ * Creates one job per parameter set, all or nothing. Returns them in order (or, with
+ * --unique, the one job found instead). See the top comment for the two ways.
  */
 export async function submitJobs(store: Store, def: Definition, paramSets: ResolvedParameters[], opts: SubmitOptions): Promise<JobRecord[]> {
   if (opts.runId !== null) checkRunId(opts.runId);
@@ -237,6 +292,140 @@ export async function submitJobs(store: Store, def: Definition, paramSets: Resol
   const submitterEnv = submitterEnvOf(opts);
   for (const params of paramSets) checkExecBounds(buildRecord(store, PROBE_ID, def, params, opts, now, submitterEnv));
   store.layout.ensure();
+  if (paramSets.length > ONE_TURN_MAX) return submitInSteps(store, def, paramSets, opts, now, submitterEnv);
+  let ids: string[];
+  try {
+    ids = newJobDirectories(store, paramSets.length);
+  } catch (err) {
+    throw writeError(err, store.home, 'a new job');
+  }
+  const turn: OneTurn = { created: [], ids };
+  let jobs: JobRecord[];
+  try {
+    jobs = submitInOneTurn(store, def, paramSets, opts, now, submitterEnv, turn);
+  } catch (err) {
+    removeJobDirectories(store, ids);
+    if (turn.places) await dropFailedTurn(store, turn.places, turn.created, opts.run);
+    throw err instanceof UserError ? err : writeError(err, store.home, 'a new job');
+  }
+  // --unique found its job instead: the directories made for new ones go.
+  if (jobs[0]?.jobId !== ids[0]) removeJobDirectories(store, ids);
+  // The commit's directories (records/, each record's, HOME), synced at once on the thread
+  // pool after the lock is released, before any id is reported. The jobs exist by now: a
+  // failure here is an error (exit 5), but their files stay.
+  if (turn.tx) await syncDirsAsync(turn.tx);
+  if (turn.wake) await wakeRunner(store.home, turn.wake);
+  return jobs;
+}
+
+/** What a one-turn submit got as far as: its places, the jobs it wrote, the runner to wake. */
+interface OneTurn {
+  /** Their ids, reserved by their job directories (newJobDirectories). */
+  ids: string[];
+  tx?: Transaction;
+  places?: SubmitTurn;
+  created: JobRecord[];
+  wake?: RunnerWake;
+}
+
+/**
+ * After a failed one-turn submit: its files go, outside the lock (the jobs were never
+ * visible), then under it the turn file, or the reservation another holder made of it
+ * meanwhile (adoptLeftTurn): either way the reservation named after the turn.
+ */
+async function dropFailedTurn(store: Store, places: SubmitTurn, created: JobRecord[], queued: boolean): Promise<void> {
+  removeJobFiles(store, created, queued);
+  try {
+    // In the server, with the lock taken without blocking (serve/writes.ts).
+    await store.lockAhead();
+    store.update((tx) => {
+      delete tx.state.batches[places.name];
+    });
+  } catch { /* tick drops the reservation once this process is gone */ }
+}
+
+/** Removes the files of jobs that never became visible (a failed or refused submit). */
+function removeJobFiles(store: Store, jobs: JobRecord[], queued: boolean): void {
+  for (const job of jobs) {
+    rmSync(store.layout.recordDir(job.jobId), { recursive: true, force: true });
+    rmSync(store.layout.jobDir(job.jobId), { recursive: true, force: true });
+    if (queued) removeEntry(store.layout, entryName(job));
+  }
+}
+
+/**
+ * One transaction: the checks against existing jobs (dependencies, --unique) first, then
+ * the turn's places (Transaction.startSubmitTurn, HOME/state.turn), each job's record
+ * directory and index line; the records and queue entries are written at commit and
+ * synced together with the index and the state (Store.commitHeld): one state write. The
+ * commit is the state's rename; killed before it, the jobs' seq numbers are beyond
+ * state.seq (invisible) and the turn file names them for the next holder of the lock.
+ * A failure (a full disk) removes what was written, outside the lock (the jobs were
+ * never visible), and then, under it, the turn file or the reservation it became.
+ */
+function submitInOneTurn(
+  store: Store, def: Definition, paramSets: ResolvedParameters[], opts: SubmitOptions, now: Date, submitterEnv: NodeJS.ProcessEnv,
+  turn: OneTurn,
+): JobRecord[] {
+  const { created } = turn;
+  return store.update((tx): JobRecord[] => {
+    // A dependency deleted since the command line named it: nothing is created (exit 3).
+    for (const dep of opts.after ?? []) {
+      if (!tx.getJob(dep.jobId)) throw noSuchJob(dep.jobId);
+    }
+    if (opts.unique && opts.runId !== null) {
+      const found = existingUniqueJob(tx, def.name, opts.runId);
+      if (found) {
+        // Asked to run it: a PENDING match is queued (nothing else would ever start it).
+        if (!opts.run || found.phase !== 'PENDING') return [found];
+        const queued = { ...found, phase: applyTransition(found, 'run').to };
+        tx.putHot(queued, { queuedAt: ++tx.state.queueSeq });
+        turn.wake = runnerWakeFor(tx);
+        return [queued];
+      }
+    }
+    const places = tx.startSubmitTurn(paramSets.length, opts.run);
+    turn.places = places;
+    tx.deferDirSyncs = true;
+    turn.tx = tx;
+    dieForTest('UWSRUN_TEST_KILL_IN_TURN');
+    try {
+      for (let i = 0; i < paramSets.length; i++) {
+        const jobId = turn.ids[i]!;
+        mkdirSync(store.layout.recordDir(jobId), { mode: 0o700 });
+        const job = buildRecord(store, jobId, def, paramSets[i]!, opts, now, submitterEnv);
+        job.seq = places.seqFrom + i;
+        if (opts.run) {
+          job.phase = applyTransition(job, 'run').to;
+          job.queuedAt = places.queueFrom + i;
+        }
+        created.push(job);
+      }
+      store.writeIndex(places.seqFrom, created.map((j) => j.jobId), false);
+    } catch (err) {
+      throw writeError(err, store.home, 'a new job');
+    }
+    tx.addNewJobs(created);
+    if (opts.runId !== null) {
+      mkdirSync(tx.layout.runIdsDir, { recursive: true, mode: 0o700 });
+      writeFileDurable(join(tx.layout.runIdsDir, runIdKey(def.name, opts.runId)), created.at(-1)!.jobId);
+    }
+    if (opts.run) turn.wake = runnerWakeFor(tx);
+    return created;
+  }, true);
+}
+
+/**
+ * The three steps of a big submit, so that 100,000 jobs cost two short locks, not one long one:
+ *   1. under the lock: reserve the seq numbers (and queue places) as a batch in state.json;
+ *   2. without it: write every job's record directory, record, index line and queue entry, and
+ *      make them durable (jobs of a reserved batch are invisible to everyone);
+ *   3. under the lock: remove the reservation. From this write on the jobs exist.
+ * A submit killed before step 3 leaves only invisible files, which `tick` removes.
+ */
+async function submitInSteps(
+  store: Store, def: Definition, paramSets: ResolvedParameters[], opts: SubmitOptions, now: Date, submitterEnv: NodeJS.ProcessEnv,
+): Promise<JobRecord[]> {
   const n = paramSets.length;
   const me = { pid: process.pid, pidStart: processStartTime(process.pid) ?? '' };
   const [token, batch] = store.update((tx): [string, SubmitBatch] => {
@@ -259,17 +448,12 @@ export async function submitJobs(store: Store, def: Definition, paramSets: Resol
   }, true);
   const created: JobRecord[] = [];
   let wake: RunnerWake | undefined;
-  const removeCreated = () => {
-    for (const job of created) {
-      rmSync(store.layout.recordDir(job.jobId), { recursive: true, force: true });
-      rmSync(store.layout.jobDir(job.jobId), { recursive: true, force: true });
-      if (opts.run) removeEntry(store.layout, entryName(job));
-    }
-  };
+  const removeCreated = () => removeJobFiles(store, created, opts.run);
   try {
     try {
       for (let i = 0; i < n; i++) {
         const jobId = newRecordDirectory(store);
+        makeJobDirectory(store, jobId);
         const job = buildRecord(store, jobId, def, paramSets[i]!, opts, now, submitterEnv);
         job.seq = batch.seqFrom + i;
         if (opts.run) {

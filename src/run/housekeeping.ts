@@ -237,6 +237,9 @@ function liveBatchOf(state: StateData, seq: number): boolean {
  * queue entries, and only then the reservation, which would otherwise make them visible.
  */
 export function dropDeadBatches(store: Store): string[] {
+  // A submit that died inside its one turn left its places in the turn file: the next
+  // transaction makes them a reservation (Transaction.adoptLeftTurn), which is dropped here.
+  if (existsSync(store.layout.turnFile)) store.update(() => undefined);
   const dead = Object.entries(store.readState().batches).filter(([, b]) => !isProcessAlive(b.pid, b.pidStart));
   if (dead.length === 0) return [];
   const ids = new Map<string, string[]>(dead.map(([name]) => [name, []]));

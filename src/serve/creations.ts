@@ -1,5 +1,5 @@
 // Job creation over HTTP, committed in groups. A submit costs mostly its durable writes
-// (each job's record and directories fsynced, state.json written twice under the lock), and
+// (each job's record and directories synced with one state write, in one turn at the lock), and
 // submitJobs makes many jobs of one definition for little more than one (--params-from
 // does). While the server writes one creation its event loop is busy, so the requests of
 // other clients that arrive meanwhile are read together in the next turn: each is queued
@@ -9,7 +9,8 @@
 // nothing but that turn. Only one flush is in flight at a time: the requests that arrive
 // while it waits for the lock and writes collect for the next one, which starts the moment
 // it is done, so a busy server makes a few big groups instead of many small ones that
-// contend for the lock (each group costs two state transactions however big it is).
+// contend for the lock (each group costs one state transaction however big it is, up to
+// core/submit.ts ONE_TURN_MAX jobs).
 // submitJobs is all or nothing, so when a group is refused for bad input, each of its
 // creations is tried alone and only the one at fault is refused.
 

@@ -57,6 +57,8 @@ export class HomeLayout {
   get stateFile(): string { return join(this.dir, 'state.json'); }
   get goodCopy(): string { return join(this.dir, 'state.good.json'); }
   get lockFile(): string { return join(this.dir, 'state.lock'); }
+  /** The seq and queue places of a submit inside its one turn at the lock (see core/submit.ts). */
+  get turnFile(): string { return join(this.dir, 'state.turn'); }
   get runnerLog(): string { return join(this.dir, 'runner.log'); }
   /** Rewritten every second by the live runner: its mtime tells that it makes progress. */
   get runnerBeat(): string { return join(this.dir, 'runner.beat'); }

@@ -14,15 +14,21 @@
 // Reading needs no lock (every file is replaced by rename, so a reader sees a whole file);
 // every read-modify-write runs in update() under the inter-process lock.
 // A job exists when state.json has a hot entry or a finished record for it, or when its
-// job.json is final, or PENDING/QUEUED with a seq outside every submit still in progress
-// (`batches`: a submit reserves its seq range there first, writes its jobs, and removes the
-// reservation as its commit). Writers keep that true by ordering: job.json is durable before
-// a hot entry is added, a final job.json is durable before the finished record is dropped,
-// and a queue entry is durable before job.json says QUEUED. A job.json that is not final
-// and not visible is a submit that died half-way: invisible, and removed by `tick`.
+// job.json is final, or PENDING/QUEUED with a seq given out (at most state.seq) and outside
+// every submit still in progress (`batches`: a big submit reserves its seq range there
+// first, writes its jobs, and removes the reservation as its commit; a small one writes its
+// jobs inside its one turn at the lock, and the state write that advances state.seq past
+// them is its commit). Writers keep that true by ordering: job.json is durable before a hot
+// entry is added, a final job.json is durable before the finished record is dropped, and a
+// queue entry is durable before job.json says QUEUED. A job.json that is not final and not
+// visible is a submit that died half-way: invisible, and removed by `tick`. A submit that
+// died inside its turn left HOME/state.turn (its seq and queue places): the next holder of
+// the lock turns it into a reservation of a dead submit (Transaction.adoptLeftTurn), so
+// those places are never given again and `tick` removes what it wrote.
 
 import {
-  closeSync, constants, existsSync, fdatasyncSync, fstatSync, openSync, readSync, readdirSync, renameSync, statSync, writeSync,
+  closeSync, constants, existsSync, fdatasyncSync, fstatSync, openSync, readSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { LowSync, type SyncAdapter } from 'lowdb';
@@ -128,13 +134,43 @@ const INDEX_LINE = 33;
 /** PENDING, QUEUED and HELD jobs: their job.json is all they have (see the top comment). */
 const waitsInRecord = (job: Pick<JobRecord, 'phase'>): boolean => job.phase === 'PENDING' || job.phase === 'QUEUED' || job.phase === 'HELD';
 
-/** Whether a job with this seq belongs to a submit still in progress (invisible). */
+/**
+ * Whether a job with this seq belongs to a submit still in progress (invisible): a reserved
+ * range, or one beyond state.seq (a submit inside its one turn, or one that died there).
+ */
 export const inBatch = (state: StateData, seq: number): boolean =>
-  Object.values(state.batches).some((b) => seq >= b.seqFrom && seq <= b.seqTo);
+  seq > state.seq || Object.values(state.batches).some((b) => seq >= b.seqFrom && seq <= b.seqTo);
 
 /** Whether a queue entry belongs to a submit still in progress (not to be started yet). */
 export const entryInBatch = (state: StateData, e: QueueEntry): boolean =>
-  Object.values(state.batches).some((b) => e.queuedAt >= b.queueFrom && e.queuedAt <= b.queueTo);
+  e.queuedAt > state.queueSeq || Object.values(state.batches).some((b) => e.queuedAt >= b.queueFrom && e.queuedAt <= b.queueTo);
+
+/** HOME/state.turn: a submit's places, written inside its turn before any of its files. */
+export interface SubmitTurn extends SubmitBatch {
+  /** Its name among `batches` should it die in the turn. */
+  name: string;
+}
+
+/**
+ * The turn file left by a holder of the lock that died inside its turn (only the holder
+ * writes it, and removes it before it releases the lock); null when the file is there but
+ * torn (its writer died writing it, before anything else); undefined when there is none.
+ */
+function readTurnFile(layout: HomeLayout): SubmitTurn | null | undefined {
+  let text: string;
+  try {
+    text = readOwnFile(layout.turnFile);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const t = JSON.parse(text) as SubmitTurn;
+    return typeof t.name === 'string' && Number.isInteger(t.seqTo) && Number.isInteger(t.queueTo) ? t : null;
+  } catch {
+    return null;
+  }
+}
 
 /** Changes whenever a transaction may have added queue entries (see QueueListing). */
 export const queueRevision = (state: StateData): string => `${state.queueSeq}/${Object.keys(state.batches).join(',')}`;
@@ -263,12 +299,18 @@ class RecordFiles {
     private readonly layout: HomeLayout,
     private readonly many: boolean,
     private readonly queued: boolean,
-  ) {}
+    /** Files synced with them (Transaction.addNewJobs). */
+    private readonly files: string[] = [],
+    dirsAfter: string[] = [],
+  ) {
+    for (const dir of dirsAfter) this.dirs.add(dir);
+  }
 
   /** Syncs the queue entries (before any record says QUEUED) and the temp files, `also` too. */
   sync(also: PendingFile | undefined): void {
     if (this.many && syncFileSystem(this.layout.dir)) return;
     if (this.queued) fsyncDir(this.layout.queueDir);
+    for (const path of this.files) fsyncPath(path);
     for (const p of this.pending) fdatasyncSync(p.fd);
     if (also) fdatasyncSync(also.fd);
   }
@@ -280,6 +322,17 @@ class RecordFiles {
       renameSync(p.tmp, p.path);
       this.dirs.add(dirname(p.path));
     }
+  }
+
+  /**
+   * The directories syncDirs would sync, for the caller to sync on the thread pool (see
+   * Transaction.deferDirSyncs); none left when a syncfs(2) did it.
+   */
+  takeDirs(): string[] {
+    if (this.many && syncFileSystem(this.layout.dir)) return [];
+    const dirs = [...this.dirs];
+    this.dirs.clear();
+    return dirs;
   }
 
   syncDirs(): void {
@@ -415,6 +468,8 @@ export class Store {
         const state = this.readState();
         const tx = new Transaction(this, state);
         if (state.layout !== 2) tx.upgradeLayout();
+        const left = readTurnFile(this.layout);
+        if (left !== undefined) tx.adoptLeftTurn(left);
         return new HeldTransaction(tx, this.adapter.text, release);
       } catch (err) {
         this.adapter.forget();
@@ -497,12 +552,15 @@ export class Store {
         const steps = tx.afterCommit.splice(0);
         if (tx.recordsFirst || steps.length > 0) records?.syncDirs();
         if (next) {
+          if (tx.turnFileDone) dieForTest('UWSRUN_TEST_KILL_BEFORE_COMMIT');
           this.db.data = state;
           const committing = next;
           next = undefined;
           this.adapter.commitPrepared(committing, state, records !== undefined);
           written = true;
         }
+        // Before the lock is released: the next holder must not take it for a dead one's.
+        if (tx.turnFileDone) removeTurnFile(this.layout);
         if (written && steps.length > 0) {
           fsyncDir(this.layout.dir);
           written = false;
@@ -518,6 +576,12 @@ export class Store {
       held.release();
     }
     storeErrors(this.home, () => {
+      const { tx } = held;
+      if (tx.deferDirSyncs) {
+        tx.deferDirSyncs = records?.takeDirs() ?? [];
+        if (written) tx.deferDirSyncs.push(this.layout.dir);
+        return;
+      }
       records?.syncDirs();
       if (written) fsyncDir(this.layout.dir);
     });
@@ -680,7 +744,8 @@ export class Store {
     } catch {
       return false; // an unreadable state is reported by itself
     }
-    return Object.keys(fresh.batches).length === 0 && !existsSync(this.layout.jobFile(id)) && existsSync(this.layout.recordDir(id));
+    return Object.keys(fresh.batches).length === 0 && !existsSync(this.layout.turnFile) && !existsSync(this.layout.jobFile(id))
+      && existsSync(this.layout.recordDir(id));
   }
 
   /**
@@ -716,6 +781,31 @@ export class Store {
       return undefined;
     }
   }
+}
+
+/** The directories a commit left to its caller (Transaction.deferDirSyncs), synced at once on the thread pool. */
+export async function syncDirsAsync(tx: Transaction): Promise<void> {
+  const dirs = Array.isArray(tx.deferDirSyncs) ? tx.deferDirSyncs : [];
+  tx.deferDirSyncs = false;
+  const outcomes = await Promise.allSettled(dirs.map(fsyncDirAsync));
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failed) throw storeError(describeFsError(failed.reason, tx.store.home));
+}
+
+const removeTurnFile = (layout: HomeLayout): void => {
+  try {
+    unlinkSync(layout.turnFile);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+};
+
+/**
+ * Tests only: the process SIGKILLs itself at a named point when the environment variable
+ * `name` is set (a real kill -9 at a moment a random delay rarely hits).
+ */
+export function dieForTest(name: string): void {
+  if (process.env[name]) process.kill(process.pid, 'SIGKILL');
 }
 
 /** Store errors with an errno become exit 5 naming HOME, in words; UserErrors pass as they are. */
@@ -773,6 +863,19 @@ export class Transaction {
   private readonly records = new Map<string, JobRecord>();
   /** Records among them whose queue entry stays as it is (saveRecord): none to create. */
   private readonly entryKept = new Set<string>();
+  /**
+   * Set true by a caller that syncs the directories of the commit itself (a submit, with
+   * syncDirsAsync, before it reports anything): commitHeld leaves them here instead of
+   * syncing them one after the other on this thread once the lock is released, where
+   * `uwsrun serve` could answer nobody meanwhile.
+   */
+  deferDirSyncs: boolean | string[] = false;
+  /** HOME/state.turn is removed at commit: this turn wrote it, or adopted a dead holder's. */
+  turnFileDone = false;
+  /** Files synced with the records before the state (a submit's index lines). */
+  private readonly syncFirst: string[] = [];
+  /** Directories synced with the records' after the commit (records/, for new record directories). */
+  private readonly dirsAfter: string[] = [];
 
   constructor(
     readonly store: Store,
@@ -873,6 +976,64 @@ export class Transaction {
     } else this.store.writeJobFile(job);
   }
 
+  /**
+   * A submit's places for `n` new jobs in this turn (core/submit.ts), written to
+   * HOME/state.turn before any of their files: seq numbers above every index line too (a
+   * state restored from an older good copy must not give a newer job's line to another, see
+   * indexedSeqs), and queue places when `queued`. The counters advance in this state, whose
+   * write makes the jobs visible (inBatch); should the process die first, the next holder
+   * finds the turn file (adoptLeftTurn).
+   */
+  startSubmitTurn(n: number, queued: boolean): SubmitTurn {
+    const me = claimant();
+    const seqFrom = Math.max(this.state.seq, this.store.indexedSeqs()) + 1;
+    const turn: SubmitTurn = {
+      name: `${me.pid}-${Date.now().toString(36)}-turn`,
+      ...me,
+      seqFrom,
+      seqTo: seqFrom + n - 1,
+      queueFrom: queued ? this.state.queueSeq + 1 : 1,
+      queueTo: queued ? this.state.queueSeq + n : 0,
+    };
+    while (this.state.batches[turn.name]) turn.name += 'x';
+    // Not synced: a crash of the machine loses it only together with the files written
+    // after it (the file system commits its metadata in order), and those without it are
+    // invisible (beyond state.seq) until tick removes them as half-created.
+    writeFileSync(this.layout.turnFile, JSON.stringify(turn), { mode: 0o600, flag: 'w' });
+    this.turnFileDone = true;
+    this.state.seq = turn.seqTo;
+    if (queued) this.state.queueSeq = turn.queueTo;
+    return turn;
+  }
+
+  /**
+   * New jobs of this turn (their record directories made): records, and queue entries of
+   * QUEUED ones, written at commit (prepareRecords) and synced with the index lines already
+   * written and the state, in one go; records/ is synced after the commit with the records'
+   * own directories.
+   */
+  addNewJobs(jobs: JobRecord[]): void {
+    for (const job of jobs) this.records.set(job.jobId, job);
+    this.syncFirst.push(this.layout.indexFile);
+    this.dirsAfter.push(this.layout.recordsDir);
+  }
+
+  /**
+   * The turn file of a holder that died inside its turn (the lock is ours, so it is not
+   * alive there): its places become a reservation in `batches`, with the counters past
+   * them, so they are never given again and `tick` removes its files (dropDeadBatches) as
+   * of any submit that died half-way. The file goes once this state is written. A torn one
+   * (its writer died writing it) had nothing written after it: just removed.
+   */
+  adoptLeftTurn(left: SubmitTurn | null): void {
+    this.turnFileDone = true;
+    if (!left) return;
+    const { name, ...batch } = left;
+    this.state.batches[name] ??= batch;
+    this.state.seq = Math.max(this.state.seq, batch.seqTo);
+    this.state.queueSeq = Math.max(this.state.queueSeq, batch.queueTo);
+  }
+
   /** Forgets a job entirely (delete): its hot entry and finished record. */
   forget(jobId: string): void {
     delete this.state.jobs[jobId];
@@ -927,7 +1088,7 @@ export class Transaction {
     const queued = records.filter((r) => r.phase === 'QUEUED' && !this.entryKept.has(r.jobId));
     this.entryKept.clear();
     addEntries(this.layout, queued, false);
-    const files = new RecordFiles(this.layout, records.length >= SYNCFS_FROM, queued.length > 0);
+    const files = new RecordFiles(this.layout, records.length >= SYNCFS_FROM, queued.length > 0, this.syncFirst.splice(0), this.dirsAfter.splice(0));
     try {
       for (const r of records) files.pending.push(writeTemp(this.layout.jobFile(r.jobId), JSON.stringify(r, null, 1)));
     } catch (err) {

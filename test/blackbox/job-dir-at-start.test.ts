@@ -1,13 +1,15 @@
-// A job's directory (HOME/jobs/ID with stdout.log, stderr.log and results/) is made when the
-// job starts, not at submit (README "Where things are"). Until then every reader takes the
-// missing directory as empty, never as an error: logs, show (human, JSON, XML), results,
-// resubmit, doctor, tick (destruction, archive), delete, and the server's job document and
-// its stdout, stderr and results resources. Once it runs the directory is there, with the
-// modes of the HOME's other files.
+// A job's directory (HOME/jobs/ID with empty stdout.log and stderr.log and results/) is made
+// at submit (SPEC §2, §8), by the CLI, resubmit and the server alike, but never synced: a
+// crash can lose it, and the job makes it again when it starts (README "Where things are").
+// So every reader takes a missing directory as empty, never as an error: logs, show (human,
+// JSON, XML), results, resubmit, doctor, tick (destruction, archive), delete, and the
+// server's job document and its stdout, stderr and results resources; these tests remove
+// it by hand to check that. Once it runs the directory is there, with the modes of the
+// HOME's other files.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Sandbox, submitOk } from '../helpers.js';
 import { ServeProcess, assertValidUws, createJob, jobIdOf, request } from '../serve-helpers.js';
@@ -26,12 +28,26 @@ jobs:
 
 const T = { timeout: 90_000 };
 
-test('a job that never started has no job directory, and every command reads it as empty', T, async () => {
+/** A just-created job's directory: there, 0700, empty logs 0600, empty results/; then removed (a crash lost it). */
+function checkAndLoseJobDir(sb: Sandbox, id: string): void {
+  const dir = sb.jobDir(id);
+  assert.ok(existsSync(dir), `${id}: its job directory is made at submit`);
+  assert.equal(statSync(dir).mode & 0o777, 0o700);
+  for (const log of ['stdout.log', 'stderr.log']) {
+    assert.equal(statSync(join(dir, log)).mode & 0o777, 0o600, log);
+    assert.equal(statSync(join(dir, log)).size, 0, log);
+  }
+  assert.equal(statSync(join(dir, 'results')).mode & 0o777, 0o700);
+  assert.deepEqual(readdirSync(join(dir, 'results')), []);
+  rmSync(dir, { recursive: true });
+}
+
+test('a job gets its directory at submit; one that never started and lost it is read as empty by every command', T, async () => {
   const sb = new Sandbox(YAML);
   try {
     const id = submitOk(sb, ['hello']);
     assert.ok(existsSync(join(sb.recordDir(id), 'job.json')), 'its record is there');
-    assert.equal(existsSync(sb.jobDir(id)), false, 'no job directory before it starts');
+    checkAndLoseJobDir(sb, id);
     for (const args of [['logs', id], ['logs', id, '--stderr'], ['logs', id, '--tail', '5'], ['results', id]]) {
       const r = sb.run(args);
       assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
@@ -49,12 +65,12 @@ test('a job that never started has no job directory, and every command reads it 
     assert.equal(sb.job(id).phase, 'PENDING');
     const doctor = sb.run(['doctor']);
     assert.equal(doctor.code, 0, doctor.stdout + doctor.stderr);
-    // resubmit copies it (a new PENDING job, also without a directory).
+    // resubmit copies it (a new PENDING job, with a directory of its own, lost too).
     const again = sb.run(['resubmit', id]);
     assert.equal(again.code, 0, again.stderr);
     const copy = again.stdout.trim();
     assert.equal(sb.job(copy).phase, 'PENDING');
-    assert.equal(existsSync(sb.jobDir(copy)), false);
+    checkAndLoseJobDir(sb, copy);
     // Destruction of a job that never ran: ARCHIVED, nothing to remove, no error.
     const doomed = submitOk(sb, ['shortlived']);
     const due = Date.parse(sb.job(doomed).destruction);
@@ -83,13 +99,13 @@ test('a job that never started has no job directory, and every command reads it 
   }
 });
 
-test('over HTTP, a job that never started serves an empty stdout, stderr and result list, and is deleted', T, async () => {
+test('over HTTP, a job gets its directory at creation; one that never started and lost it serves an empty stdout, stderr and result list, and is deleted', T, async () => {
   const sb = new Sandbox(YAML);
   const sp = await ServeProcess.start(sb);
   try {
     const jobUrl = await createJob(sp, 'hello');
     const id = jobIdOf(jobUrl);
-    assert.equal(existsSync(sb.jobDir(id)), false, 'no job directory before it starts');
+    checkAndLoseJobDir(sb, id);
     const doc = await request(jobUrl);
     assert.equal(doc.status, 200);
     assertValidUws(sb, await doc.text(), 'the job document of a job without a directory');

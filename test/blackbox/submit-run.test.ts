@@ -136,10 +136,10 @@ test('submit creates a PENDING job with every §4 field typed, and its directory
     assert.equal(job.executionDuration, 77);
     assert.match(job.destruction, ISO_MS_Z);
     assert.equal(secondsBetween(job.creationTime, job.destruction), 7200);
-    // The job directory is made when the job starts: until then there is none, and its
-    // logs read as empty.
+    // Its directory is made at submit (SPEC §2, §8): empty logs and results/.
     const dir = sb.jobDir(id);
-    assert.equal(existsSync(dir), false, 'no job directory before the job starts');
+    assert.ok(existsSync(dir), 'its job directory is made at submit');
+    assert.ok(existsSync(join(dir, 'stdout.log')) && existsSync(join(dir, 'stderr.log')) && existsSync(resultsDir));
     const logs = sb.run(['logs', id]);
     assert.equal(logs.code, 0, logs.stderr);
     assert.equal(logs.stdout, '');
