@@ -4,7 +4,7 @@
 // does not use; that costs ~3 ms (it pulls in net and stream) on every command, so inside
 // commander it is replaced by a stand-in that loads the real module on first use.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -53,8 +53,18 @@ try {
   // idled out. (The commands' cache is not written again: a loader writes only a missing one.)
   rmSync('dist/uwsrun.cjs.runner.cache', { force: true });
   execFileSync(process.execPath, ['bin/uwsrun', 'submit', 'warm', '--wait'], { env: { ...env, UWSRUN_RUNNER_IDLE_MS: '200' }, stdio: 'ignore' });
+  // Until every runner of that HOME is gone (a command may have started a second one, which
+  // gives way and writes the cache too as it exits): the file is then final for npm pack.
+  const home = join(warm, 'home');
+  const runnersLeft = () => readdirSync('/proc').some((pid) => {
+    try {
+      return /^\d+$/.test(pid) && readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(home);
+    } catch {
+      return false; // gone meanwhile
+    }
+  });
   const deadline = Date.now() + 20_000;
-  while (!existsSync('dist/uwsrun.cjs.runner.cache') && Date.now() < deadline) execFileSync('sleep', ['0.1']);
+  while ((!existsSync('dist/uwsrun.cjs.runner.cache') || runnersLeft()) && Date.now() < deadline) execFileSync('sleep', ['0.1']);
   if (!existsSync('dist/uwsrun.cjs.runner.cache')) console.warn('build: the runner wrote no code cache (it is only an optimisation)');
 } finally {
   rmSync(warm, { recursive: true, force: true });
