@@ -157,6 +157,19 @@ const removeJobDirectories = (store: Store, ids: string[]): void => {
  */
 const submitterEnvOf = (opts: SubmitOptions): NodeJS.ProcessEnv => ({ ...(opts.from?.env ?? process.env) });
 
+/**
+ * The i-th job of a submit gets its places: its seq number and, when queued (`run`), its
+ * queue place, from the range its submit took (in its one turn, or in a reservation).
+ */
+function placeRecord(job: JobRecord, places: { seqFrom: number; queueFrom: number }, i: number, run: boolean): JobRecord {
+  job.seq = places.seqFrom + i;
+  if (run) {
+    job.phase = applyTransition(job, 'run').to;
+    job.queuedAt = places.queueFrom + i;
+  }
+  return job;
+}
+
 function buildRecord(store: Store, jobId: string, def: Definition, params: ResolvedParameters, opts: SubmitOptions, now: Date, submitterEnv: NodeJS.ProcessEnv): JobRecord {
   const jobDir = store.layout.jobDir(jobId);
   const resultsDir = store.layout.resultsDir(jobId);
@@ -393,12 +406,7 @@ function submitInOneTurn(
       for (let i = 0; i < paramSets.length; i++) {
         const jobId = turn.ids[i]!;
         mkdirSync(store.layout.recordDir(jobId), { mode: 0o700 });
-        const job = buildRecord(store, jobId, def, paramSets[i]!, opts, now, submitterEnv);
-        job.seq = places.seqFrom + i;
-        if (opts.run) {
-          job.phase = applyTransition(job, 'run').to;
-          job.queuedAt = places.queueFrom + i;
-        }
+        const job = placeRecord(buildRecord(store, jobId, def, paramSets[i]!, opts, now, submitterEnv), places, i, opts.run);
         created.push(job);
       }
       store.writeIndex(places.seqFrom, created.map((j) => j.jobId), false);
@@ -454,12 +462,7 @@ async function submitInSteps(
       for (let i = 0; i < n; i++) {
         const jobId = newRecordDirectory(store);
         makeJobDirectory(store, jobId);
-        const job = buildRecord(store, jobId, def, paramSets[i]!, opts, now, submitterEnv);
-        job.seq = batch.seqFrom + i;
-        if (opts.run) {
-          job.phase = applyTransition(job, 'run').to;
-          job.queuedAt = batch.queueFrom + i;
-        }
+        const job = placeRecord(buildRecord(store, jobId, def, paramSets[i]!, opts, now, submitterEnv), batch, i, opts.run);
         created.push(job);
         writeJobFiles(store, job);
       }
