@@ -348,13 +348,48 @@ interface OneTurn {
  */
 async function dropFailedTurn(store: Store, places: SubmitTurn, created: JobRecord[], queued: boolean): Promise<void> {
   removeJobFiles(store, created, queued);
+  await dropReservation(store, places.name);
+}
+
+/** Removes a failed submit's reservation `name` from the state, if the lock is to be had. */
+async function dropReservation(store: Store, name: string): Promise<void> {
   try {
-    // In the server, with the lock taken without blocking (serve/writes.ts).
+    // In the server, with the lock taken without blocking (serve/writes.ts), as every
+    // transaction after an await.
     await store.lockAhead();
     store.update((tx) => {
-      delete tx.state.batches[places.name];
+      delete tx.state.batches[name];
     });
-  } catch { /* tick drops the reservation once this process is gone */ }
+  } catch { /* its submitter is gone then (or the lock was not to be had): tick drops the reservation */ }
+}
+
+/** A dependency deleted since the command line named it: nothing is created (exit 3). */
+function checkDependencies(tx: Transaction, opts: SubmitOptions): void {
+  for (const dep of opts.after ?? []) {
+    if (!tx.getJob(dep.jobId)) throw noSuchJob(dep.jobId);
+  }
+}
+
+/**
+ * With --unique, the job that already has this runId (and is not ended badly), instead of a
+ * new one; asked to run it, a PENDING match is queued (nothing else would ever start it),
+ * and `wake` says how to tell the runner.
+ */
+function uniqueMatch(tx: Transaction, def: Definition, opts: SubmitOptions): { job: JobRecord; wake?: RunnerWake } | undefined {
+  if (!opts.unique || opts.runId === null) return undefined;
+  const found = existingUniqueJob(tx, def.name, opts.runId);
+  if (!found) return undefined;
+  if (!opts.run || found.phase !== 'PENDING') return { job: found };
+  const queued = { ...found, phase: applyTransition(found, 'run').to };
+  tx.putHot(queued, { queuedAt: ++tx.state.queueSeq });
+  return { job: queued, wake: runnerWakeFor(tx) };
+}
+
+/** The runId's entry in HOME/runids, naming the newest job created with it. */
+function recordRunId(tx: Transaction, def: Definition, opts: SubmitOptions, jobId: string): void {
+  if (opts.runId === null) return;
+  mkdirSync(tx.layout.runIdsDir, { recursive: true, mode: 0o700 });
+  writeFileDurable(join(tx.layout.runIdsDir, runIdKey(def.name, opts.runId)), jobId);
 }
 
 /** Removes the files of jobs that never became visible (a failed or refused submit). */
@@ -382,20 +417,11 @@ function submitInOneTurn(
 ): JobRecord[] {
   const { created } = turn;
   return store.update((tx): JobRecord[] => {
-    // A dependency deleted since the command line named it: nothing is created (exit 3).
-    for (const dep of opts.after ?? []) {
-      if (!tx.getJob(dep.jobId)) throw noSuchJob(dep.jobId);
-    }
-    if (opts.unique && opts.runId !== null) {
-      const found = existingUniqueJob(tx, def.name, opts.runId);
-      if (found) {
-        // Asked to run it: a PENDING match is queued (nothing else would ever start it).
-        if (!opts.run || found.phase !== 'PENDING') return [found];
-        const queued = { ...found, phase: applyTransition(found, 'run').to };
-        tx.putHot(queued, { queuedAt: ++tx.state.queueSeq });
-        turn.wake = runnerWakeFor(tx);
-        return [queued];
-      }
+    checkDependencies(tx, opts);
+    const match = uniqueMatch(tx, def, opts);
+    if (match) {
+      turn.wake = match.wake;
+      return [match.job];
     }
     const places = tx.startSubmitTurn(paramSets.length, opts.run);
     turn.places = places;
@@ -414,10 +440,7 @@ function submitInOneTurn(
       throw writeError(err, store.home, 'a new job');
     }
     tx.addNewJobs(created);
-    if (opts.runId !== null) {
-      mkdirSync(tx.layout.runIdsDir, { recursive: true, mode: 0o700 });
-      writeFileDurable(join(tx.layout.runIdsDir, runIdKey(def.name, opts.runId)), created.at(-1)!.jobId);
-    }
+    recordRunId(tx, def, opts, created.at(-1)!.jobId);
     if (opts.run) turn.wake = runnerWakeFor(tx);
     return created;
   }, true);
@@ -474,31 +497,17 @@ async function submitInSteps(
     }
     await store.lockAhead();
     const existing = store.update((tx) => {
-      // A dependency deleted since the command line named it: nothing is created (exit 3).
-      for (const dep of opts.after ?? []) {
-        if (!tx.getJob(dep.jobId)) throw noSuchJob(dep.jobId); // the catch below removes them
+      checkDependencies(tx, opts); // the catch below removes them
+      const match = uniqueMatch(tx, def, opts);
+      if (match) {
+        // Gone before the reservation is: they never become visible.
+        removeCreated();
+        created.length = 0;
+        delete tx.state.batches[token];
+        wake = match.wake;
+        return match.job;
       }
-      if (opts.unique && opts.runId !== null) {
-        const found = existingUniqueJob(tx, def.name, opts.runId);
-        if (found) {
-          // Gone before the reservation is: they never become visible.
-          removeCreated();
-          created.length = 0;
-          delete tx.state.batches[token];
-          // Asked to run it: a PENDING match is queued (nothing else would ever start it).
-          if (opts.run && found.phase === 'PENDING') {
-            const queued = { ...found, phase: applyTransition(found, 'run').to };
-            tx.putHot(queued, { queuedAt: ++tx.state.queueSeq });
-            wake = runnerWakeFor(tx);
-            return queued;
-          }
-          return found;
-        }
-      }
-      if (opts.runId !== null) {
-        mkdirSync(tx.layout.runIdsDir, { recursive: true, mode: 0o700 });
-        writeFileDurable(join(tx.layout.runIdsDir, runIdKey(def.name, opts.runId)), created.at(-1)!.jobId);
-      }
+      recordRunId(tx, def, opts, created.at(-1)!.jobId);
       delete tx.state.batches[token];
       if (opts.run) wake = runnerWakeFor(tx);
       return undefined;
@@ -509,14 +518,7 @@ async function submitInSteps(
     }
   } catch (err) {
     removeCreated();
-    try {
-      // In the server, with the lock taken without blocking (serve/writes.ts), as every
-      // transaction after an await.
-      await store.lockAhead();
-      store.update((tx) => {
-        delete tx.state.batches[token];
-      });
-    } catch { /* its submitter is gone then (or the lock was not to be had): tick drops the reservation */ }
+    await dropReservation(store, token);
     throw err;
   }
   if (wake) await wakeRunner(store.home, wake);
