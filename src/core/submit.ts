@@ -91,16 +91,21 @@ const PROBE_ID = '0'.repeat(ID_LENGTH);
  * its two renames) takes the id, too: the job that starts there must find its own.
  */
 function newRecordDirectory(store: Store): string {
+  return reserveId((id) => store.layout.recordDir(id), (id) => store.layout.jobDir(id));
+}
+
+/** A fresh id whose directory `mine` this call created and whose `other` does not exist. */
+function reserveId(mine: (id: string) => string, other: (id: string) => string): string {
   for (;;) {
     const jobId = newJobId();
     try {
-      mkdirSync(store.layout.recordDir(jobId), { mode: 0o700 });
+      mkdirSync(mine(jobId), { mode: 0o700 });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       continue;
     }
-    if (!existsSync(store.layout.jobDir(jobId))) return jobId;
-    rmdirSync(store.layout.recordDir(jobId));
+    if (!existsSync(other(jobId))) return jobId;
+    rmdirSync(mine(jobId));
   }
 }
 
@@ -125,17 +130,7 @@ function newJobDirectories(store: Store, n: number): string[] {
   const ids: string[] = [];
   try {
     while (ids.length < n) {
-      const jobId = newJobId();
-      try {
-        mkdirSync(store.layout.jobDir(jobId), { mode: 0o700 });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        continue;
-      }
-      if (existsSync(store.layout.recordDir(jobId))) {
-        rmdirSync(store.layout.jobDir(jobId));
-        continue;
-      }
+      const jobId = reserveId((id) => store.layout.jobDir(id), (id) => store.layout.recordDir(id));
       ids.push(jobId);
       makeJobDirectory(store, jobId);
     }
