@@ -17,14 +17,14 @@
 import { existsSync } from 'node:fs';
 import type { JobRecord } from '../core/job.js';
 import { applyTransition } from '../core/phases.js';
-import { EXIT, UserError, noSuchJob } from '../errors.js';
+import { noSuchJob } from '../errors.js';
 import type { Store, Transaction } from '../store/state.js';
 import { appendRunnerLog } from './runner-log.js';
 import { nudgeRunner } from './ensure-runner.js';
 import { type ProcessTable, describeProcesses, jobProcesses, signalJob } from './signal.js';
 import type { AbortStep } from '../executors/executor.js';
 import { executorKind } from '../executors/index.js';
-import { KILL_TIMEOUT_MS } from '../executors/local/abort.js';
+import { killAfterGrace } from '../executors/local/abort.js';
 
 const POLL_MS = 10;
 
@@ -121,16 +121,7 @@ export async function terminateUnreadableJob(store: Store, jobId: string): Promi
   const since = Date.now();
   signalJob(job, 'SIGTERM', true);
   for (; procs.length > 0; procs = jobProcesses(job)) {
-    const waited = Date.now() - since;
-    if (waited >= UNREADABLE_GRACE_MS) {
-      const denied = signalJob(job, 'SIGKILL', true);
-      if (denied.length > 0 && procs.every((p) => denied.some((d) => d.pid === p.pid))) {
-        throw new UserError(`job ${jobId}: cannot signal process ${describeProcesses(denied)}: not permitted (EPERM)`, EXIT.failed);
-      }
-    }
-    if (waited >= UNREADABLE_GRACE_MS + KILL_TIMEOUT_MS) {
-      throw new UserError(`job ${jobId}: processes survived SIGKILL: ${describeProcesses(procs)}`, EXIT.failed);
-    }
+    killAfterGrace(job, procs, Date.now() - since, UNREADABLE_GRACE_MS);
     await sleep(POLL_MS);
   }
 }

@@ -31,6 +31,24 @@ const POLL_MS = 10;
 /** How long SIGKILL may take to remove a process before abort gives up on it (SPEC §5). */
 export const KILL_TIMEOUT_MS = 10_000;
 
+/**
+ * The end of a grace period of `graceMs`, `waited` ms after the first signal, while `procs`
+ * still run: SIGKILL to them (again each poll), exit 1 naming those we may not signal
+ * (EPERM, SPEC §5: reported like one that survives SIGKILL), and exit 1 naming those still
+ * there KILL_TIMEOUT_MS after the grace.
+ */
+export function killAfterGrace(job: Pick<JobRecord, 'jobId' | 'pid' | 'pidStart'>, procs: ReturnType<typeof jobProcesses>, waited: number, graceMs: number): void {
+  if (waited >= graceMs) {
+    const denied = signalJob(job, 'SIGKILL', true);
+    if (denied.length > 0 && procs.every((p) => denied.some((d) => d.pid === p.pid))) {
+      throw new UserError(`job ${job.jobId}: cannot signal process ${describeProcesses(denied)}: not permitted (EPERM)`, EXIT.failed);
+    }
+  }
+  if (waited >= graceMs + KILL_TIMEOUT_MS) {
+    throw new UserError(`job ${job.jobId}: processes survived SIGKILL: ${describeProcesses(procs)}`, EXIT.failed);
+  }
+}
+
 /** Marks a started job as being aborted and sends `signal` to its group and escapees. */
 export function requestAbort(tx: Transaction, job: JobRecord, reason: string | null, signal: NodeJS.Signals = 'SIGINT'): void {
   applyTransition(job, 'abort');
@@ -125,17 +143,7 @@ export async function awaitLocalAbort(store: Store, job: JobRecord): Promise<Job
       if (ended) return ended;
       continue;
     }
-    const waited = Date.now() - since;
-    if (waited >= graceMs) {
-      // A process we may not signal (SPEC §5): reported like one that survives SIGKILL.
-      const denied = signalJob(job, 'SIGKILL', true);
-      if (denied.length > 0 && procs.every((p) => denied.some((d) => d.pid === p.pid))) {
-        throw new UserError(`job ${jobId}: cannot signal process ${describeProcesses(denied)}: not permitted (EPERM)`, EXIT.failed);
-      }
-    }
-    if (waited >= graceMs + KILL_TIMEOUT_MS) {
-      throw new UserError(`job ${jobId}: processes survived SIGKILL: ${describeProcesses(procs)}`, EXIT.failed);
-    }
+    killAfterGrace(job, procs, Date.now() - since, graceMs);
     await sleep(POLL_MS);
   }
 }
