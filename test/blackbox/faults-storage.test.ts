@@ -43,6 +43,19 @@ function inMountNamespace(sb: Sandbox, script: string, timeout = 180_000): { out
   return { out, code: r.status ?? 128, stderr: r.stderr };
 }
 
+/** Whether a runner of the sandbox's HOME is alive (`__runner --home HOME` in /proc). */
+function runnerAlive(sb: Sandbox): boolean {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'latin1').split('\0');
+      const at = argv.indexOf('__runner');
+      if (at >= 0 && argv[at + 1] === '--home' && argv[at + 2] === sb.home) return true;
+    } catch { /* gone */ }
+  }
+  return false;
+}
+
 const readOut = (dir: string, name: string): string => readFileSync(join(dir, name), 'utf8');
 const lines = (text: string): string[] => text.split('\n').map((l) => l.trim()).filter(Boolean);
 
@@ -209,15 +222,19 @@ test('garbage written over state.json during a drain never reaches the good copy
       await waitFor('first job ended', () => /"(COMPLETED|ERROR)"/.test(readFileSync(stateFile, 'utf8')), 30_000);
       await new Promise((r) => setTimeout(r, Math.random() * 150));
       // A batch the runner had read before may still be committed over the garbage: then
-      // write it again, until the runner has read it (and refuses the state from then on).
-      for (let attempt = 0; attempt === 0 || stateProblem(stateFile) === null; attempt++) {
+      // write it again, until the runner has read it (and refuses the state from then on:
+      // its runner.log says so) or is gone. Only the runner writes the state here.
+      const runnerLog = join(sb.home, 'runner.log');
+      const refusals = () => (existsSync(runnerLog) ? readFileSync(runnerLog, 'utf8').split('not valid JSON').length - 1 : 0);
+      for (let attempt = 0; ; attempt++) {
         assert.ok(attempt < 20, 'the garbage stays once the runner has read it');
+        const before = refusals();
         writeFileSync(stateFile, GARBAGE);
-        const watchUntil = Date.now() + 600;
-        while (Date.now() < watchUntil) {
+        await waitFor('the runner read the garbage, or is gone, or committed over it', () => {
           assert.equal(stateProblem(good), null, `round ${round}: the good copy stays a uwsrun state`);
-          await new Promise((r) => setTimeout(r, 20));
-        }
+          return refusals() > before || !runnerAlive(sb) || stateProblem(stateFile) === null;
+        }, 60_000);
+        if (stateProblem(stateFile) !== null) break;
       }
       assert.equal(readFileSync(stateFile, 'utf8'), GARBAGE, 'a damaged file is never overwritten');
       const list = sb.run(['list']);
