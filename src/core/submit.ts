@@ -16,7 +16,7 @@
 // when the job starts (the wrapper, or the runner before sbatch, make what is missing),
 // and every reader takes a missing one as empty.
 
-import { close, closeSync, constants, existsSync, fsync, mkdirSync, open, openSync, renameSync, rmSync, rmdirSync } from 'node:fs';
+import { close, closeSync, existsSync, fsync, mkdirSync, open, renameSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import type { Definition } from '../definitions/load.js';
@@ -26,6 +26,7 @@ import { type Phase, applyTransition } from './phases.js';
 import { discardTemp, readOwnFile, writeError, writeFileDurable, writeTemp } from '../store/durable.js';
 import { type Store, type SubmitBatch, type SubmitTurn, type Transaction, dieForTest, syncDirsAsync } from '../store/state.js';
 import { addEntries, entryName, removeEntry } from '../store/queue-dir.js';
+import { JobDirFiller, WORKER_FROM, fillJobDirectory } from '../store/job-dirs.js';
 import { processStartTime } from '../run/proc.js';
 import { SYNCFS_FROM, syncFileSystemAsync } from '../store/syncfs.js';
 import { checkExecBounds } from './exec-bounds.js';
@@ -86,12 +87,30 @@ export function resolveCommand(template: string[], jobId: string, jobDir: string
 const PROBE_ID = '0'.repeat(ID_LENGTH);
 
 /**
- * A fresh id, reserved by creating its record directory (which outlives the job directory of
- * an archived job). A job directory left without a record (a delete interrupted between
- * its two renames) takes the id, too: the job that starts there must find its own.
+ * A fresh id for a big submit, reserved by creating its record directory (which outlives
+ * the job directory of an archived job) and then its job directory. A job directory that
+ * exists already (left without a record by a delete interrupted between its two renames, or
+ * another submit's one-turn reservation) gives the id back: the job that starts there must
+ * find its own. Two mkdir(2), no other look: the second one's EEXIST is the check.
  */
-function newRecordDirectory(store: Store): string {
-  return reserveId((id) => store.layout.recordDir(id), (id) => store.layout.jobDir(id));
+function newRecordAndJobDirectory(store: Store): string {
+  const { layout } = store;
+  for (;;) {
+    const jobId = newJobId();
+    try {
+      mkdirSync(layout.recordDir(jobId), { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      continue;
+    }
+    try {
+      mkdirSync(layout.jobDir(jobId), { mode: 0o700 });
+      return jobId;
+    } catch (err) {
+      rmdirSync(layout.recordDir(jobId));
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
 }
 
 /** A fresh id whose directory `mine` this call created and whose `other` does not exist. */
@@ -109,15 +128,9 @@ function reserveId(mine: (id: string) => string, other: (id: string) => string):
   }
 }
 
-/**
- * A job's own directory: results/ and empty logs (0600 whatever the umask), not synced.
- * Appended to, never truncated: a job already started by a runner keeps what it wrote.
- */
+/** A job's own directory, which reserveId made: results/ and empty logs, not synced (store/job-dirs.ts). */
 function makeJobDirectory(store: Store, jobId: string): void {
-  mkdirSync(store.layout.resultsDir(jobId), { recursive: true, mode: 0o700 });
-  for (const log of [store.layout.stdoutLog(jobId), store.layout.stderrLog(jobId)]) {
-    closeSync(openSync(log, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600));
-  }
+  fillJobDirectory(store.layout.jobDir(jobId));
 }
 
 /**
@@ -475,15 +488,25 @@ async function submitInSteps(
   const created: JobRecord[] = [];
   let wake: RunnerWake | undefined;
   const removeCreated = () => removeJobFiles(store, created, opts.run);
+  // The jobs' directories are filled on a worker thread (store/job-dirs.ts); one that cannot
+  // be started leaves the work to this thread.
+  const filler = n >= WORKER_FROM ? await JobDirFiller.start().catch(() => undefined) : undefined;
   try {
     try {
       for (let i = 0; i < n; i++) {
-        const jobId = newRecordDirectory(store);
-        makeJobDirectory(store, jobId);
+        const jobId = newRecordAndJobDirectory(store);
         const job = placeRecord(buildRecord(store, jobId, def, paramSets[i]!, opts, now, submitterEnv), batch, i, opts.run);
         created.push(job);
         writeJobFiles(store, job);
+        if (!filler) {
+          makeJobDirectory(store, jobId);
+          continue;
+        }
+        filler.add(store.layout.jobDir(jobId));
+        if (filler.failed) break; // its error comes from finish()
       }
+      await filler?.finish();
+      if (created.length < n) throw new Error(`only ${created.length} of ${n} jobs were written`);
       store.writeIndex(batch.seqFrom, created.map((j) => j.jobId), false);
       if (opts.run) addEntries(store.layout, created, false);
       await syncJobFiles(store, created, opts.run);
@@ -512,6 +535,8 @@ async function submitInSteps(
       return [existing];
     }
   } catch (err) {
+    // The worker first: it must not fill a directory while it is being removed.
+    await filler?.stop();
     removeCreated();
     await dropReservation(store, token);
     throw err;
