@@ -241,8 +241,16 @@ function testIdPrefix(): string {
   return prefix && /^[A-Za-z0-9]{1,8}$/.test(prefix) ? prefix : '';
 }
 
+/**
+ * Tests only: UWSRUN_TEST_IDS (ids, comma-separated) are handed out first, in order, so
+ * tests can make a new id meet a directory that exists already.
+ */
+let testIds: string[] | undefined;
+
 /** 16 characters from 62: about 95 bits from the system's CSPRNG, so ids cannot be guessed. */
 export function newJobId(): string {
+  testIds ??= (process.env.UWSRUN_TEST_IDS ?? '').split(',').filter((id) => ID_PATTERN.test(id));
+  if (testIds.length > 0) return testIds.shift()!;
   let id = testIdPrefix();
   while (id.length < ID_LENGTH) {
     const byte = randomByte();
