@@ -23,7 +23,7 @@ const T = { timeout: 240_000 };
 const YAML = `
 jobs:
   where:
-    command: [echo, "{jobDir}"]
+    command: [sh, -c, 'echo "$0 $UWS_JOB_ID $UWS_JOB_DIR $UWS_RESULTS_DIR $UWS_PARAM_N"', "{jobDir}"]
     parameters:
       n: { type: integer, default: 0 }
 `;
@@ -72,7 +72,7 @@ test(`a --params-from of ${N} jobs: each has its whole directory (empty logs 060
     for (const id of [ids[0]!, ids[N / 2]!, ids.at(-1)!]) {
       const job = sb.job(id);
       assert.equal(job.phase, 'QUEUED');
-      assert.deepEqual(job.command, ['echo', sb.jobDir(id)], 'the command names its own directory');
+      assert.equal(job.command[3], sb.jobDir(id), 'the command names its own directory');
     }
     const queue = join(sb.home, 'queue');
     const entries = readdirSync(queue);
@@ -83,9 +83,13 @@ test(`a --params-from of ${N} jobs: each has its whole directory (empty logs 060
     assert.equal(listIds(sb).length, N);
     // They run, each once, when the HOME is no longer paused (and their entries go).
     sb.ok(['limit', '8']);
-    const w = sb.run(['wait', ids.at(-1)!, '--timeout', '120']);
-    assert.equal(w.code, 0, w.stderr);
-    assert.equal(readFileSync(join(sb.jobDir(ids.at(-1)!), 'stdout.log'), 'utf8'), `${sb.jobDir(ids.at(-1)!)}\n`);
+    // Its command and environment name its own id and directories, and its parameter.
+    for (const [i, id] of [[0, ids[0]!], [N - 1, ids.at(-1)!]] as const) {
+      const w = sb.run(['wait', id, '--timeout', '120']);
+      assert.equal(w.code, 0, w.stderr);
+      const dir = sb.jobDir(id);
+      assert.equal(readFileSync(join(dir, 'stdout.log'), 'utf8'), `${dir} ${id} ${dir} ${dir}/results ${i}\n`);
+    }
   } finally {
     sb.cleanup();
   }
@@ -205,7 +209,7 @@ test('a new id whose job directory exists already is given back: that directory 
     assert.deepEqual(readdirSync(sb.jobDir(stray)), ['data'], 'the existing directory got nothing');
     assert.equal(readFileSync(join(sb.jobDir(stray), 'data'), 'utf8'), 'not yours\n');
     assert.equal(existsSync(sb.recordDir(stray)), false, 'its record directory was given back');
-    assert.deepEqual(sb.job('FreshFreshFresh1').command, ['echo', sb.jobDir('FreshFreshFresh1')]);
+    assert.equal(sb.job('FreshFreshFresh1').command[3], sb.jobDir('FreshFreshFresh1'));
     assert.ok(existsSync(join(sb.jobDir('FreshFreshFresh1'), 'results')));
   } finally {
     sb.cleanup();
