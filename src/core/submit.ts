@@ -228,25 +228,6 @@ function buildRecord(store: Store, jobId: string, def: Definition, params: Resol
 }
 
 /**
- * The record of job `jobId` from its probe (the same built for PROBE_ID, whose bounds were
- * checked): only what names the id is made again, which for a 100,000-line --params-from
- * saves building every record twice. As buildRecord: the UWS_* variables come after the
- * definition's env and differ from every UWS_PARAM_* name, so overriding them in place
- * gives the same environment in the same order.
- */
-function withId(store: Store, def: Definition, probe: JobRecord, jobId: string): JobRecord {
-  const jobDir = store.layout.jobDir(jobId);
-  const resultsDir = store.layout.resultsDir(jobId);
-  return {
-    ...probe,
-    jobId,
-    command: resolveCommand(def.command, jobId, jobDir, resultsDir, probe.paramText),
-    env: { ...probe.env, UWS_JOB_ID: jobId, UWS_JOB_DIR: jobDir, UWS_RESULTS_DIR: resultsDir },
-    cwd: def.cwd ?? jobDir,
-  };
-}
-
-/**
  * The run-id index: HOME/runids/<hash(definition, runId)> holds the id of the latest job
  * submitted with that definition and run id, so `--unique` is O(1) however many jobs exist.
  */
@@ -330,10 +311,9 @@ export async function submitJobs(store: Store, def: Definition, paramSets: Resol
   const now = new Date();
   // Bounds first (exit 2), before anything is written; the probe id has a real id's length.
   const submitterEnv = submitterEnvOf(opts);
-  const probes = paramSets.map((params) => buildRecord(store, PROBE_ID, def, params, opts, now, submitterEnv));
-  for (const probe of probes) checkExecBounds(probe);
+  for (const params of paramSets) checkExecBounds(buildRecord(store, PROBE_ID, def, params, opts, now, submitterEnv));
   store.layout.ensure();
-  if (paramSets.length > ONE_TURN_MAX) return submitInSteps(store, def, probes, opts);
+  if (paramSets.length > ONE_TURN_MAX) return submitInSteps(store, def, paramSets, opts, now, submitterEnv);
   let ids: string[];
   try {
     ids = newJobDirectories(store, paramSets.length);
@@ -482,8 +462,10 @@ function submitInOneTurn(
  *   3. under the lock: remove the reservation. From this write on the jobs exist.
  * A submit killed before step 3 leaves only invisible files, which `tick` removes.
  */
-async function submitInSteps(store: Store, def: Definition, probes: (JobRecord | undefined)[], opts: SubmitOptions): Promise<JobRecord[]> {
-  const n = probes.length;
+async function submitInSteps(
+  store: Store, def: Definition, paramSets: ResolvedParameters[], opts: SubmitOptions, now: Date, submitterEnv: NodeJS.ProcessEnv,
+): Promise<JobRecord[]> {
+  const n = paramSets.length;
   const me = { pid: process.pid, pidStart: processStartTime(process.pid) ?? '' };
   const [token, batch] = store.update((tx): [string, SubmitBatch] => {
     let name = `${me.pid}-${Date.now().toString(36)}`;
@@ -513,8 +495,7 @@ async function submitInSteps(store: Store, def: Definition, probes: (JobRecord |
     try {
       for (let i = 0; i < n; i++) {
         const jobId = newRecordAndJobDirectory(store);
-        const job = placeRecord(withId(store, def, probes[i]!, jobId), batch, i, opts.run);
-        probes[i] = undefined;
+        const job = placeRecord(buildRecord(store, jobId, def, paramSets[i]!, opts, now, submitterEnv), batch, i, opts.run);
         created.push(job);
         writeJobFiles(store, job);
         if (!filler) {
