@@ -493,6 +493,7 @@ async function submitInSteps(
   const filler = n >= WORKER_FROM ? await JobDirFiller.start().catch(() => undefined) : undefined;
   try {
     try {
+      if (filler && opts.run) store.layout.ensureQueueDir();
       for (let i = 0; i < n; i++) {
         const jobId = newRecordAndJobDirectory(store);
         const job = placeRecord(buildRecord(store, jobId, def, paramSets[i]!, opts, now, submitterEnv), batch, i, opts.run);
@@ -502,13 +503,15 @@ async function submitInSteps(
           makeJobDirectory(store, jobId);
           continue;
         }
-        filler.add(store.layout.jobDir(jobId));
+        // Its queue entry too: the worker has the time, and the entries of jobs of a
+        // reserved batch are invisible whenever they are made.
+        filler.add(store.layout.jobDir(jobId), opts.run ? join(store.layout.queueDir, entryName(job)) : undefined);
         if (filler.failed) break; // its error comes from finish()
       }
       await filler?.finish();
       if (created.length < n) throw new Error(`only ${created.length} of ${n} jobs were written`);
       store.writeIndex(batch.seqFrom, created.map((j) => j.jobId), false);
-      if (opts.run) addEntries(store.layout, created, false);
+      if (opts.run && !filler) addEntries(store.layout, created, false);
       await syncJobFiles(store, created, opts.run);
     } catch (err) {
       throw writeError(err, store.home, 'a new job');

@@ -17,6 +17,7 @@
 
 import { closeSync, constants, mkdirSync, openSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
+import { makeEntryFiles } from './queue-dir.js';
 
 /**
  * Fills the job directory `dir` (which exists). Logs are appended to, never truncated: a
@@ -50,39 +51,47 @@ export function makeJobDirectoryAt(dir: string): void {
 export const WORKER_FROM = 512;
 
 /**
- * The worker's program. It takes arrays of directories and fills them in order; at the
- * message `null` it answers { done: how many }. At the first error it answers { error } at
- * once, sets status[1] (for the submitter to see without a turn of its event loop) and stops. UWSRUN_TEST_FILLER_DIES_AFTER=N
- * (tests only) makes it throw after N directories, as a worker that crashes.
+ * The worker's program. It takes { dirs, entries } (job directories to fill, queue entries
+ * to make as makeEntryFiles does, one series of links for the whole submit) and does them
+ * in order; at the message `null` it answers { done: how many directories }. At the first
+ * error it answers { error } at once, sets status[0] (for the submitter to see without a
+ * turn of its event loop) and stops. UWSRUN_TEST_FILLER_DIES_AFTER=N (tests only) makes it
+ * throw after N directories, as a worker that crashes.
  */
 const WORKER_SOURCE = `
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
 const fill = ${fillJobDirectoryWith.toString()};
+const makeEntries = ${makeEntryFiles.toString()};
 const status = new Int32Array(workerData.status);
 const dieAfter = workerData.dieAfter;
+const links = { linking: true };
 let failed = false;
 let filled = 0;
-parentPort.on('message', (dirs) => {
+parentPort.on('message', (work) => {
   if (failed) return;
-  if (dirs === null) {
+  if (work === null) {
     parentPort.postMessage({ done: filled });
     parentPort.close();
     return;
   }
-  for (const dir of dirs) {
-    if (dieAfter > 0 && filled >= dieAfter) throw new Error('test: the worker dies');
-    try {
+  let path;
+  try {
+    for (const dir of work.dirs) {
+      if (dieAfter > 0 && filled >= dieAfter) throw Object.assign(new Error('test: the worker dies'), { crash: true });
+      path = dir;
       fill(fs, dir);
-    } catch (err) {
-      failed = true;
-      Atomics.store(status, 1, 1);
-      parentPort.postMessage({ error: { message: err.message, code: err.code, path: dir } });
-      parentPort.close();
-      return;
+      filled++;
     }
-    filled++;
+    path = work.entries[0];
+    makeEntries(fs, work.entries, links);
+  } catch (err) {
+    if (err.crash) throw err;
+    failed = true;
+    Atomics.store(status, 0, 1);
+    parentPort.postMessage({ error: { message: err.message, code: err.code, path } });
+    parentPort.close();
   }
 });
 `;
@@ -98,7 +107,8 @@ type WorkerAnswer = { done?: number; error?: { message: string; code?: string; p
  * died; stop() ends it at once.
  */
 export class JobDirFiller {
-  private pending: string[] = [];
+  private dirs: string[] = [];
+  private entries: string[] = [];
   private added = 0;
   private readonly outcome: Promise<void>;
   private readonly exited: Promise<void>;
@@ -125,7 +135,7 @@ export class JobDirFiller {
 
   static async start(): Promise<JobDirFiller> {
     const { Worker } = await import('node:worker_threads');
-    const status = new Int32Array(new SharedArrayBuffer(8));
+    const status = new Int32Array(new SharedArrayBuffer(4));
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
       workerData: { status: status.buffer, dieAfter: Number(process.env.UWSRUN_TEST_FILLER_DIES_AFTER) || 0 },
@@ -133,21 +143,24 @@ export class JobDirFiller {
     return new JobDirFiller(worker, status);
   }
 
-  add(dir: string): void {
-    this.pending.push(dir);
+  /** A job directory to fill, and the job's queue entry to make (a path in HOME/queue/). */
+  add(dir: string, entry?: string): void {
+    this.dirs.push(dir);
+    if (entry !== undefined) this.entries.push(entry);
     this.added++;
-    if (this.pending.length >= CHUNK) this.flush();
+    if (this.dirs.length >= CHUNK) this.flush();
   }
 
   /** Whether the worker has reported an error already: the caller can stop early. */
   get failed(): boolean {
-    return Atomics.load(this.status, 1) !== 0;
+    return Atomics.load(this.status, 0) !== 0;
   }
 
   private flush(): void {
-    if (this.pending.length === 0) return;
-    this.worker.postMessage(this.pending);
-    this.pending = [];
+    if (this.dirs.length === 0 && this.entries.length === 0) return;
+    this.worker.postMessage({ dirs: this.dirs, entries: this.entries });
+    this.dirs = [];
+    this.entries = [];
   }
 
   async finish(): Promise<void> {

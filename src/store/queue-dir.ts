@@ -70,30 +70,43 @@ export function parseEntry(name: string): QueueEntry | undefined {
 export function addEntries(layout: HomeLayout, jobs: EntryFields[], sync = true): void {
   if (jobs.length === 0) return;
   layout.ensureQueueDir();
-  let first: string | undefined;
-  let linking = true;
-  for (const job of jobs) {
-    const path = join(layout.queueDir, entryName(job));
-    if (first !== undefined && linking) {
+  makeEntryFiles(FS, jobs.map((job) => join(layout.queueDir, entryName(job))), { linking: true });
+  if (sync) fsyncDir(layout.queueDir);
+}
+
+/** What the next entry of a series is linked to (see addEntries). */
+export interface EntryLinks {
+  first?: string;
+  /** False once the file system refused hard links as such. */
+  linking: boolean;
+}
+
+const FS = { closeSync, linkSync, openSync };
+
+/**
+ * Makes the entry files `paths`, existing ones kept, as addEntries says. Self-contained, only
+ * its parameters: the worker of store/job-dirs.ts runs it from its source text.
+ */
+export function makeEntryFiles(fs: Pick<typeof import('node:fs'), 'closeSync' | 'linkSync' | 'openSync'>, paths: string[], links: EntryLinks): void {
+  for (const path of paths) {
+    if (links.first !== undefined && links.linking) {
       try {
-        linkSync(first, path);
+        fs.linkSync(links.first, path);
         continue;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'EEXIST') continue;
-        // No hard links here at all: every other entry is a file of its own.
-        if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') linking = false;
+        if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') links.linking = false;
         else if (code !== 'EMLINK' && code !== 'ENOENT') throw err;
       }
     }
     try {
-      closeSync(openSync(path, 'wx', 0o600));
-      first = path;
+      fs.closeSync(fs.openSync(path, 'wx', 0o600));
+      links.first = path;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
   }
-  if (sync) fsyncDir(layout.queueDir);
 }
 
 /** Removes a job's entry; one already gone is fine. */
