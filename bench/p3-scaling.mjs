@@ -9,6 +9,8 @@
 // hit both alike.
 //   node bench/p3-scaling.mjs [--finished N] [--queued N[,N...]] [--runs N]
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { BIN, fmt, median, row, tempHome, timeCommand } from './lib.mjs';
 
 const PARKED = `
@@ -41,13 +43,23 @@ function costs(a, b, runs) {
   return { a: med(s.a), b: med(s.b) };
 }
 
+/**
+ * The --params-from submit, timed; through GNU time when it is there, for its CPU (user and
+ * system time: on a loaded machine far steadier than the wall time) and its peak RSS.
+ */
 function submitLines(h, def, n, run) {
   const lines = Array.from({ length: n }, (_, i) => JSON.stringify({ name: `n${i}` })).join('\n');
+  const args = ['submit', def, ...(run ? ['--run'] : []), '--params-from', '-'];
+  const timeFile = join(h.dir, 'time');
+  const timed = existsSync('/usr/bin/time');
   const t0 = process.hrtime.bigint();
-  const sub = spawnSync(BIN, ['submit', def, ...(run ? ['--run'] : []), '--params-from', '-'], { env: h.env, input: lines, encoding: 'utf8', maxBuffer: 1 << 28 });
+  const sub = timed
+    ? spawnSync('/usr/bin/time', ['-f', '%U %S %M', '-o', timeFile, BIN, ...args], { env: h.env, input: lines, encoding: 'utf8', maxBuffer: 1 << 28 })
+    : spawnSync(BIN, args, { env: h.env, input: lines, encoding: 'utf8', maxBuffer: 1 << 28 });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (sub.status !== 0) throw new Error(sub.stderr);
-  return { ids: sub.stdout.trim().split('\n'), ms };
+  const [user, sys, rssKb] = timed ? readFileSync(timeFile, 'utf8').trim().split('\n').at(-1).split(' ').map(Number) : [];
+  return { ids: sub.stdout.trim().split('\n'), ms, cpu: timed ? { user, sys, rssMb: rssKb / 1024 } : undefined };
 }
 
 export function benchScaling({ n = 10_000, runs = 15 } = {}) {
@@ -84,7 +96,7 @@ export function benchQueued({ n = 10_000, runs = 15 } = {}) {
   try {
     const holder = timeCommand(BIN, ['submit', 'parked', '--run'], { env: full.env }).stdout.trim();
     waitExecuting(full, holder);
-    const { ids, ms: paramsFrom } = submitLines(full, 'parked', n, true);
+    const { ids, ms: paramsFrom, cpu } = submitLines(full, 'parked', n, true);
     const { a, b } = costs(empty, full, runs);
     const last = [];
     const lastJson = [];
@@ -100,7 +112,7 @@ export function benchQueued({ n = 10_000, runs = 15 } = {}) {
     }
     const still = JSON.parse(timeCommand(BIN, ['show', ids.at(-1), '--json'], { env: full.env }).stdout).phase;
     if (still !== 'QUEUED') throw new Error(`the last queued job is ${still}, not QUEUED`);
-    return { n, paramsFrom, empty: a, full: b, listLast: median(last), listLastJson: median(lastJson) };
+    return { n, paramsFrom, cpu, empty: a, full: b, listLast: median(last), listLastJson: median(lastJson) };
   } finally {
     empty.cleanup();
     full.cleanup();
@@ -131,5 +143,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.log(row([`uwsrun list --last 1 (${m.n} queued)`, '', fmt(m.listLast), 'goal < 300 ms']));
     console.log(row([`uwsrun list --last 1 --json (quote)`, '', fmt(m.listLastJson), '']));
     console.log(row([`submit --run --params-from (${m.n} lines)`, '', fmt(m.paramsFrom), n >= 100_000 ? 'goal < 30000 ms' : '']));
+    if (m.cpu) console.log(row(['  its CPU', '', `user ${m.cpu.user.toFixed(2)} s, sys ${m.cpu.sys.toFixed(2)} s`, `max RSS ${m.cpu.rssMb.toFixed(0)} MB`]));
   }
 }

@@ -7,8 +7,10 @@
 // time on one core. The submitter's thread keeps the id reservation (records/ID, then
 // jobs/ID: an existing jobs/ID gives the id back at once, as for any submit) and the
 // record; the worker makes the three inodes inside each jobs/ID it is handed, in
-// directories no one else writes to, so the two threads never wait on one directory's
-// lock and the machine's second core does half of the file system's work.
+// directories no one else writes to, and the jobs' queue entries (hard links, see
+// store/queue-dir.ts), so the two threads never wait on one directory's lock and the
+// machine's second core does half of the file system's work (when it is free: on a
+// machine loaded by others the two threads only share the one core they get).
 // The submit commits only after the worker has reported every directory done
 // (JobDirFiller.finish); an error there (a full disk) or a worker that dies fails the
 // submit, which removes its jobs as after any failed write. A submit killed meanwhile leaves
@@ -40,12 +42,6 @@ const FS = { closeSync, constants, mkdirSync, openSync };
 
 /** Fills a job directory that exists, in this thread. */
 export const fillJobDirectory = (dir: string): void => fillJobDirectoryWith(FS, dir);
-
-/** Makes a job directory (and any missing parent) and fills it, in this thread. */
-export function makeJobDirectoryAt(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  fillJobDirectory(dir);
-}
 
 /** From this many jobs a submit fills their directories on a worker (~30 ms to start one). */
 export const WORKER_FROM = 512;
