@@ -29,7 +29,7 @@ import { close, closeSync, existsSync, fsync, mkdirSync, open, renameSync, rmSyn
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import type { Definition } from '../definitions/load.js';
-import { buildJobEnv, substituteCommand } from '../definitions/substitute.js';
+import { baseJobEnv, buildJobEnv, substituteCommand } from '../definitions/substitute.js';
 import { type Dependency, ID_LENGTH, type JobRecord, type ParamValue, checkRunId, isJobId, newJobId } from './job.js';
 import { type Phase, applyTransition } from './phases.js';
 import { discardTemp, readOwnFile, writeError, writeFileDurable, writeTemp } from '../store/durable.js';
@@ -187,6 +187,17 @@ function placeRecord(job: JobRecord, places: { seqFrom: number; queueFrom: numbe
   return job;
 }
 
+/** The base environment (baseJobEnv) of each submit's definition, kept with its submitterEnv. */
+const baseEnvs = new WeakMap<NodeJS.ProcessEnv, { def: Definition; env: Record<string, string> }>();
+
+function baseEnvFor(def: Definition, submitterEnv: NodeJS.ProcessEnv): Record<string, string> {
+  const known = baseEnvs.get(submitterEnv);
+  if (known?.def === def) return known.env;
+  const env = baseJobEnv(def, submitterEnv);
+  baseEnvs.set(submitterEnv, { def, env });
+  return env;
+}
+
 function buildRecord(store: Store, jobId: string, def: Definition, params: ResolvedParameters, opts: SubmitOptions, now: Date, submitterEnv: NodeJS.ProcessEnv): JobRecord {
   const jobDir = store.layout.jobDir(jobId);
   const resultsDir = store.layout.resultsDir(jobId);
@@ -221,7 +232,7 @@ function buildRecord(store: Store, jobId: string, def: Definition, params: Resol
     seq: 0,
     definitionSnapshot: def,
     paramText: params.text,
-    env: buildJobEnv({ def, submitterEnv, jobId, jobDir, resultsDir, paramText: params.text }),
+    env: buildJobEnv({ def, submitterEnv, jobId, jobDir, resultsDir, paramText: params.text }, baseEnvFor(def, submitterEnv)),
     cwd: def.cwd ?? jobDir,
     killGrace: opts.from?.killGrace ?? def.killGrace,
     maxRunning: opts.from ? opts.from.maxRunning : def.maxRunning,

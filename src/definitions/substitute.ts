@@ -94,14 +94,26 @@ export interface JobEnvInput {
   paramText: Record<string, string>;
 }
 
-/** The environment of a job (SPEC §3), in layers where a later layer wins. */
-export function buildJobEnv(opts: JobEnvInput): Record<string, string> {
+/**
+ * The layers of a job's environment that are the same for every job of one definition and
+ * submitter: the submitter's variables it gets, then the definition's env. A submit of many
+ * jobs takes them once (a walk of the submitter's whole environment per job cost ~10 µs).
+ */
+export function baseJobEnv(def: Definition, submitterEnv: NodeJS.ProcessEnv): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(opts.submitterEnv)) {
+  for (const [name, value] of Object.entries(submitterEnv)) {
     if (value === undefined || isJobPrivateVariable(name)) continue;
-    if (opts.def.inheritEnv || isPassedVariable(name)) env[name] = value;
+    if (def.inheritEnv || isPassedVariable(name)) env[name] = value;
   }
-  Object.assign(env, opts.def.env);
+  return Object.assign(env, def.env);
+}
+
+/**
+ * The environment of a job (SPEC §3), in layers where a later layer wins; `base` is
+ * baseJobEnv(def, submitterEnv) when the caller has it already.
+ */
+export function buildJobEnv(opts: JobEnvInput, base?: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = { ...(base ?? baseJobEnv(opts.def, opts.submitterEnv)) };
   env.UWS_JOB_ID = opts.jobId;
   env.UWS_JOB_DIR = opts.jobDir;
   env.UWS_RESULTS_DIR = opts.resultsDir;
