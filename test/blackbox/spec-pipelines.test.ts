@@ -4,7 +4,8 @@
 // a definition) is one line naming the culprit with the documented exit code, and the HOME
 // is byte for byte what it was (homeSnapshot, taken once no runner writes); an abort of a
 // running attempt and a failed dependency never retry; a job held during its retry delay
-// keeps the delay when released.
+// keeps the delay when released; an ARCHIVED dependency counts as `wait` counts it
+// (COMPLETED when its exit code was 0), the README's choice where the SPEC is silent.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,6 +31,14 @@ jobs:
   dependent:
     command: [sh, -c, 'echo "$UWS_JOB_ID" >> "$HOME/ran"']
     retries: 2
+  kept:
+    command: [echo, kept]
+    archive: true
+    destruction: 1s
+  kept-failed:
+    command: [sh, -c, 'exit 2']
+    archive: true
+    destruction: 1s
   later:
     description: fails once, then waits an hour for its retry
     command: [sh, -c, 'exit 2']
@@ -214,6 +223,29 @@ test('a job held during its retry delay is HELD; released, it waits for the rest
     const a = sb.json(['abort', id])[0];
     assert.equal(a.phase, 'ABORTED');
     assert.equal(a.attempts.length, 1);
+  } finally {
+    sb.cleanup();
+  }
+});
+
+test('an ARCHIVED dependency counts as COMPLETED when its exit code was 0 (as for wait); one that failed ABORTs an --after dependent, not an --after-any one', T, async () => {
+  const sb = new Sandbox(JOBS);
+  try {
+    const good = submitJob(sb, ['kept', '--wait']);
+    const bad = submitJob(sb, ['kept-failed', '--run']);
+    assert.equal((await final(sb, bad)).phase, 'ERROR');
+    await waitFor('both destruction times to pass', () => [good, bad].every((id) => Date.now() > Date.parse(sb.job(id).destruction) + 50), DEADLINE);
+    assert.equal(sb.run(['tick']).code, 0);
+    assert.equal(sb.ok(['phase', good]), 'ARCHIVED');
+    assert.equal(sb.ok(['phase', bad]), 'ARCHIVED');
+    const afterGood = submitJob(sb, ['ok', '--run', '--after', good]);
+    const afterBad = submitJob(sb, ['ok', '--run', '--after', bad]);
+    const anyBad = submitJob(sb, ['ok', '--run', '--after-any', bad]);
+    assert.equal((await final(sb, afterGood)).phase, 'COMPLETED');
+    assert.equal((await final(sb, anyBad)).phase, 'COMPLETED');
+    const j = await final(sb, afterBad);
+    assert.equal(j.phase, 'ABORTED');
+    assert.deepEqual(j.errorSummary, { type: 'transient', message: `dependency ${bad} ended ARCHIVED` });
   } finally {
     sb.cleanup();
   }

@@ -12,7 +12,7 @@
 // - a Slurm job that ends while no runner is alive is recorded once `tick` runs;
 // - Slurm's own TIMEOUT (here from slurm.options --time=1, uwsrun's executionDuration being
 //   0) is ABORTED with a transient errorSummary naming the limit, whatever the wrapper wrote
-//   (its command died of Slurm's SIGTERM), and is never retried.
+//   (its command died of Slurm's SIGTERM), and is never retried; nor is a refused handover.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -51,6 +51,11 @@ jobs:
     description: held in Slurm by sbatch --hold, QUEUED with a slurmJobId until cancelled
     command: ["true"]
     slurm: { options: [--hold] }
+  nowhere:
+    description: refused by sbatch (no such partition); retries never apply to that
+    command: ["true"]
+    retries: 2
+    slurm: { partition: nosuchpartition }
   overtime:
     description: over Slurm's --time of one minute; uwsrun's own limit is 0
     command: [sleep, '600']
@@ -235,6 +240,23 @@ test('a Slurm job that ends while no runner is alive is recorded by tick', T, as
     const j = await final(sb, id);
     assert.equal(j.phase, 'COMPLETED', JSON.stringify(j.errorSummary));
     assert.equal(j.exitCode, 0);
+  } finally {
+    cleanup(sb);
+  }
+});
+
+test('a handover sbatch refuses is ERROR (fatal, sbatch\'s words) and is never retried, whatever retries says', T, async () => {
+  const sb = slurmSandbox();
+  try {
+    const id = submitJob(sb, ['nowhere', '--run']);
+    const j = await final(sb, id);
+    assert.equal(j.phase, 'ERROR');
+    assert.equal(j.errorSummary.type, 'fatal');
+    assert.match(j.errorSummary.message, /^sbatch refused the job: .*[Pp]artition/);
+    assert.equal(j.attempt, 1, 'no retry');
+    assert.deepEqual(j.attempts, []);
+    assert.equal(j.slurmJobId, null);
+    assert.deepEqual(slurmIdsOf(id), []);
   } finally {
     cleanup(sb);
   }
