@@ -250,3 +250,25 @@ test('an ARCHIVED dependency counts as COMPLETED when its exit code was 0 (as fo
     sb.cleanup();
   }
 });
+
+test('the record\'s fields of §11 and §13: a plain job has after [], notBefore null, attempt 1, attempts [], executor local, slurmJobId null; --not-before is kept in UTC', T, async () => {
+  const sb = new Sandbox(JOBS);
+  try {
+    const plain = submitJob(sb, ['ok']);
+    const dep = submitJob(sb, ['ok', '--after', plain.slice(0, 5), '--after-any', plain, '--not-before', '2031-01-01T01:00:00+01:00']);
+    const inSixHours = Date.now() + 6 * 3600_000;
+    const timed = submitJob(sb, ['ok', '--not-before', '6h']);
+    const shown = sb.job(plain);
+    const listed = sb.json<any[]>(['list']).find((j) => j.jobId === plain);
+    for (const j of [shown, listed]) {
+      assert.deepEqual([j.after, j.notBefore, j.attempt, j.attempts, j.executor, j.slurmJobId], [[], null, 1, [], 'local', null]);
+    }
+    const d = sb.job(dep);
+    assert.deepEqual(d.after, [{ jobId: plain, any: false }], 'a job listed by both must be COMPLETED: one entry, any false');
+    assert.equal(d.notBefore, '2031-01-01T00:00:00.000Z');
+    assert.equal(d.phase, 'PENDING', 'without --run a job with dependencies is PENDING like any other');
+    assert.ok(Math.abs(Date.parse(sb.job(timed).notBefore) - inSixHours) < 60_000, `6h from now: ${sb.job(timed).notBefore}`);
+  } finally {
+    sb.cleanup();
+  }
+});

@@ -147,6 +147,30 @@ test('the HOME-wide limit counts EXECUTING jobs only: PENDING, HELD and waiting 
   }
 });
 
+test('lowering the limit below the number running stops no job; the next starts only once fewer than the new limit run', T, async () => {
+  const sb = new Sandbox(JOBS);
+  try {
+    assert.equal(sb.ok(['limit', '3']), '3');
+    const a = submitJob(sb, ['gate', '--run']);
+    const b = submitJob(sb, ['gate', '--run']);
+    const c = submitJob(sb, ['gate', '--run']);
+    for (const id of [a, b, c]) await waitFor(`${id} up`, () => sb.job(id).startTime, DEADLINE);
+    assert.equal(sb.ok(['limit', '1']), '1');
+    const next = submitJob(sb, ['ok', '--run']);
+    release(sb, a);
+    await waitPhase(sb, a, 'COMPLETED');
+    release(sb, b);
+    await waitPhase(sb, b, 'COMPLETED');
+    assert.equal(sb.job(c).phase, 'EXECUTING', 'the running job goes on');
+    assert.equal(sb.job(next).phase, 'QUEUED', 'one job runs: the limit of 1 is reached');
+    release(sb, c);
+    const n = await waitPhase(sb, next, 'COMPLETED');
+    assert.ok(Date.parse(n.startTime) >= Date.parse(sb.job(c).endTime), 'it started after the last of the three ended');
+  } finally {
+    sb.cleanup();
+  }
+});
+
 test('tick prints nothing, on stdout or stderr, when it did nothing; a second tick after work done is silent again', T, async () => {
   const sb = new Sandbox(JOBS);
   try {

@@ -9,7 +9,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Sandbox, release, submitJob, waitFor } from '../helpers.js';
 import { homeSnapshot, quietHome } from '../home-snapshot.js';
 import { alive, groupMembers, procStat } from '../procfs.js';
@@ -35,6 +36,11 @@ jobs:
     command: [sleep, '60']
     executionDuration: 2
     killGrace: 1
+  stubborn:
+    description: notes SIGINT and goes on; only SIGKILL ends it
+    command: [sh, -c, 'trap "echo INT >> \\"$UWS_JOB_DIR/signals\\"" INT; trap "echo TERM >> \\"$UWS_JOB_DIR/signals\\"" TERM; while :; do sleep 0.1; done']
+    executionDuration: 1
+    killGrace: 2
   unlimited:
     description: executionDuration 0 overrides the default of 1 s
     command: [sleep, '2.5']
@@ -103,6 +109,27 @@ test('exceeding executionDuration aborts the job, not before the limit: ABORTED,
     assert.deepEqual(groupMembers(running.pid), [], 'nothing of its process group is left');
     assert.equal(j.exitCode, null);
     assert.deepEqual(j.attempts, []);
+  } finally {
+    sb.cleanup();
+  }
+});
+
+test('a time limit aborts exactly like abort: SIGINT first, SIGKILL after killGrace for a job that ignores it', T, async () => {
+  const sb = new Sandbox(JOBS);
+  try {
+    const id = submitJob(sb, ['stubborn', '--run']);
+    const running = await waitFor('the job to be up', () => {
+      const j = sb.job(id);
+      return j.startTime && j.pid ? j : undefined;
+    }, DEADLINE);
+    const j = await final(sb, id);
+    assert.equal(j.phase, 'ABORTED');
+    assert.deepEqual(j.errorSummary, { type: 'transient', message: 'executionDuration of 1 s exceeded' });
+    assert.equal(readFileSync(join(sb.jobDir(id), 'signals'), 'utf8'), 'INT\n', 'SIGINT, then SIGKILL (no SIGTERM)');
+    const ran = Date.parse(j.endTime) - Date.parse(j.startTime);
+    assert.ok(ran >= 1000 + 2000, `SIGKILL only after the 2 s killGrace: ran ${ran} ms`);
+    assert.deepEqual(groupMembers(running.pid), [], 'nothing of its process group is left');
+    assert.match(readFileSync(join(sb.home, 'runner.log'), 'utf8'), new RegExp(`job ${id}: executionDuration of 1 s exceeded: aborting \\(SIGINT\\)`));
   } finally {
     sb.cleanup();
   }
