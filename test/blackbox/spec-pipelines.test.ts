@@ -72,6 +72,7 @@ test('bad --after, --after-any, --not-before, hold and release: one line naming 
     const pending = submitJob(sb, ['ok']);
     const aborted = submitJob(sb, ['ok']);
     sb.ok(['abort', aborted]);
+    const twins = [submitJob(sb, ['ok'], { UWSRUN_TEST_ID_PREFIX: 'Tw1n' }), submitJob(sb, ['ok'], { UWSRUN_TEST_ID_PREFIX: 'Tw1n' })];
     const params = join(sb.dir, 'params.jsonl');
     writeFileSync(params, '{}\n{}\n');
     const before = await quietHome(sb);
@@ -85,6 +86,8 @@ test('bad --after, --after-any, --not-before, hold and release: one line naming 
       [['submit', 'ok', '--after', ''], 2, ['""']],
       [['submit', 'ok', '--after-any', '-abc'], 2, []],
       [['submit', 'ok', '--after', 'ab'], 2, ['"ab"']],
+      [['submit', 'ok', '--after', 'Tw1n'], 2, ['Tw1n', ...twins]],
+      [['hold', 'Tw1n'], 2, ['Tw1n', ...twins]],
       [['submit', 'ok', '--not-before', 'tomorrow'], 2, ['--not-before', 'tomorrow']],
       [['submit', 'ok', '--not-before', '2026-12-01T00:00:00'], 2, ['--not-before', '2026-12-01T00:00:00']],
       [['submit', 'ok', '--not-before', '-5'], 2, ['--not-before', '-5']],
