@@ -16,11 +16,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { FINAL, Sandbox, release, submitJob, waitFor } from '../helpers.js';
-import { SLURM_ENDED, slurm, slurmEnv, slurmJob } from '../slurm.js';
-import { phaseOf, stateOrEmpty } from '../runner-state.js';
+import { SLURM_ENDED, privateCluster, slurm, slurmEnv, slurmJob } from '../slurm.js';
+import { phaseOf, runnerLog, state, stateOrEmpty } from '../runner-state.js';
 import { alive } from '../procfs.js';
 
 const T = { timeout: 300_000 };
@@ -56,6 +56,8 @@ jobs:
     command: ["true"]
     retries: 2
     slurm: { partition: nosuchpartition }
+  marks:
+    command: [sh, -c, 'touch "$UWS_JOB_DIR/ran"']
   overtime:
     description: over Slurm's --time of one minute; uwsrun's own limit is 0
     command: [sleep, '600']
@@ -259,5 +261,45 @@ test('a handover sbatch refuses is ERROR (fatal, sbatch\'s words) and is never r
     assert.deepEqual(slurmIdsOf(id), []);
   } finally {
     cleanup(sb);
+  }
+});
+
+test('an abort while sbatch is under way: ABORTED at once; whatever batch job sbatch made is cancelled, and its command never runs', { timeout: 300_000 }, async (t) => {
+  const own = await privateCluster(t);
+  const ctld = Number(readFileSync(join(own.dir, 'run', 'slurmctld.pid'), 'utf8').trim());
+  assert.ok(ctld > 0);
+  const sb = new Sandbox(YAML);
+  sb.env = { ...sb.env, SLURM_CONF: own.client.SLURM_CONF };
+  let stopped = false;
+  const resume = (): void => {
+    if (stopped) process.kill(ctld, 'SIGCONT');
+    stopped = false;
+  };
+  t.after(resume);
+  try {
+    process.kill(ctld, 'SIGSTOP');
+    stopped = true;
+    const id = submitJob(sb, ['marks', '--run']);
+    await waitFor('the handover to be under way', () => state(sb).jobs?.[id]?.handoverAt ?? undefined, 30_000);
+    const a = sb.run(['abort', id]);
+    assert.equal(a.code, 0, a.stderr);
+    const j = sb.job(id);
+    assert.equal(j.phase, 'ABORTED');
+    assert.equal(j.startTime, null);
+    assert.ok(state(sb).slurmCancels?.[id], 'the state keeps the cancel of a handover under way');
+    resume();
+    await waitFor('the runner to see the cancel done', () => (state(sb).slurmCancels?.[id] ? undefined : true), 180_000);
+    // Should the controller make the batch job only after that (it handles RPCs in threads),
+    // its script finds the job cancelled and runs nothing: it ends by itself.
+    await waitFor('no batch job of the aborted job pending or running', () => {
+      const left = slurm('squeue', ['-h', '-t', 'PENDING,RUNNING,CONFIGURING,SUSPENDED', `--name=uwsrun-${id}`, '-o', '%i %T'], own.client);
+      return left.code === 0 && left.stdout.trim() === '';
+    }, 60_000);
+    assert.equal(existsSync(join(sb.jobDir(id), 'ran')), false, 'the command never ran');
+    assert.equal(sb.job(id).phase, 'ABORTED');
+    assert.match(runnerLog(sb), new RegExp(`job ${id}: Slurm no longer runs or holds .*: its cancel is done`));
+  } finally {
+    resume();
+    sb.cleanup();
   }
 });
