@@ -4,8 +4,9 @@
 // - the HOME-wide limit counts local jobs only, both ways: a local job starts beside a
 //   running Slurm job under `limit 1`, and a Slurm job is handed over while the one local
 //   slot is taken;
-// - slurm.partition, slurm.account and slurm.options reach sbatch, and executionDuration 0
-//   gives no --time (scontrol shows the partition's UNLIMITED);
+// - slurm.partition, slurm.account and slurm.options reach sbatch, executionDuration 0
+//   gives no --time (scontrol shows the partition's UNLIMITED), and --chdir is the
+//   definition's cwd (a relative one resolved against the definitions file's directory);
 // - hold of a slurm job not yet handed over is HELD, its release hands it over; hold of a
 //   running one is refused (exit 4, unchanged);
 // - delete of a job pending in Slurm and of a running one leaves no Slurm job behind;
@@ -39,7 +40,9 @@ jobs:
       account: astro
       options: [--comment=uwsrun-spec-slurm, --nice=7]
   quick:
-    command: [sh, -c, 'echo quick']
+    description: runs in the definition's cwd, a relative one being the definitions file's directory
+    command: [sh, -c, 'pwd > "$UWS_RESULTS_DIR/pwd"']
+    cwd: .
   local-gate:
     executor: local
     command: [sh, -c, 'while [ ! -e "$UWS_JOB_DIR/release" ]; do sleep 0.05; done']
@@ -116,7 +119,7 @@ test('the HOME-wide limit counts local jobs only; slurm.partition, account and o
     assert.equal(fields.Account, 'astro');
     assert.equal(fields.Comment, 'uwsrun-spec-slurm', 'slurm.options reach sbatch');
     assert.equal(fields.Nice, '7');
-    assert.equal(fields.TimeLimit, 'UNLIMITED', 'executionDuration 0: no --time');
+    assert.equal(fields.TimeLimit, 'UNLIMITED', `executionDuration 0: no --time: ${JSON.stringify(fields)}`);
 
     // One slot, and the running Slurm job does not take it.
     const local = submitJob(sb, ['local-gate', '--run']);
@@ -127,6 +130,7 @@ test('the HOME-wide limit counts local jobs only; slurm.partition, account and o
     const q = await final(sb, quick);
     assert.equal(q.phase, 'COMPLETED', JSON.stringify(q.errorSummary));
     assert.match(q.slurmJobId, /^\d+$/);
+    assert.equal(readFileSync(join(sb.jobDir(quick), 'results', 'pwd'), 'utf8'), `${sb.dir}\n`, '--chdir is the definition\'s cwd');
     assert.equal(sb.job(behind).phase, 'QUEUED', 'the second local job waits for the one local slot');
     release(sb, local);
     assert.equal((await final(sb, behind)).phase, 'COMPLETED');
