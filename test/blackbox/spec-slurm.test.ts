@@ -16,6 +16,7 @@
 //   (its command died of Slurm's SIGTERM), and is never retried; nor is a refused handover.
 
 import { test } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -61,6 +62,10 @@ jobs:
     slurm: { partition: nosuchpartition }
   marks:
     command: [sh, -c, 'touch "$UWS_JOB_DIR/ran"']
+  node-fails-once:
+    description: runs until its node is set DOWN the first time; the retry completes
+    command: [sh, -c, 'if [ -e "$UWS_JOB_DIR/tried" ]; then echo second; exit 0; fi; touch "$UWS_JOB_DIR/tried"; while :; do sleep 0.1; done']
+    retries: 1
   overtime:
     description: over Slurm's --time of one minute; uwsrun's own limit is 0
     command: [sleep, '600']
@@ -304,6 +309,49 @@ test('an abort while sbatch is under way: ABORTED at once; whatever batch job sb
     assert.match(runnerLog(sb), new RegExp(`job ${id}: Slurm no longer runs or holds .*: its cancel is done`));
   } finally {
     resume();
+    sb.cleanup();
+  }
+});
+
+test('a node that fails under a running job is NODE_FAIL: a transient ERROR naming the state, retried once the node is back', { timeout: 300_000 }, async (t) => {
+  const own = await privateCluster(t);
+  const node = spawnSync('hostname', ['-s'], { encoding: 'utf8' }).stdout.trim();
+  const setNode = (...how: string[]): void => {
+    const r = slurm('scontrol', ['update', `nodename=${node}`, ...how], own.client);
+    assert.equal(r.code, 0, r.stderr);
+  };
+  let down = false;
+  t.after(() => {
+    if (down) slurm('scontrol', ['update', `nodename=${node}`, 'state=resume'], own.client);
+  });
+  const sb = new Sandbox(YAML);
+  sb.env = { ...sb.env, SLURM_CONF: own.client.SLURM_CONF };
+  try {
+    const id = submitJob(sb, ['node-fails-once', '--run']);
+    const first = (await up(sb, id)).slurmJobId;
+    setNode('state=down', 'reason=uwsrun-spec-test');
+    down = true;
+    const retried = await waitFor('the failed attempt to be kept and the job queued again', () => {
+      const j = sb.job(id);
+      return j.attempts.length === 1 ? j : undefined;
+    }, 120_000);
+    const a = retried.attempts[0];
+    assert.equal(a.errorSummary.type, 'transient', JSON.stringify(a));
+    assert.match(a.errorSummary.message, /NODE_FAIL/);
+    assert.equal(retried.attempt, 2);
+    // The node may be back by itself (slurmd registers again: ReturnToService); resume
+    // applies only to a node still down.
+    const nodeState = (): string => slurm('sinfo', ['-h', '-n', node, '-o', '%T'], own.client).stdout.trim();
+    if (/down|drain/.test(nodeState())) {
+      const r = slurm('scontrol', ['update', `nodename=${node}`, 'state=resume'], own.client);
+      assert.ok(r.code === 0 || !/down|drain/.test(nodeState()), `the node is resumed: ${r.stderr}`);
+    }
+    down = false;
+    const j = await final(sb, id, 120_000);
+    assert.equal(j.phase, 'COMPLETED', JSON.stringify(j.errorSummary));
+    assert.notEqual(j.slurmJobId, first, 'the retry is a new batch job');
+    assert.equal(readFileSync(join(sb.jobDir(id), 'stdout.log'), 'utf8'), 'second\n');
+  } finally {
     sb.cleanup();
   }
 });
