@@ -28,9 +28,9 @@ jobs:
     executionDuration: 0
     killGrace: 1
   short:
-    description: runs 1.5 s, within its limit of 3 s
-    command: [sleep, '1.5']
-    executionDuration: 3
+    description: runs 1 s, well within its limit of 5 s
+    command: [sleep, '1']
+    executionDuration: 5
   forever:
     description: over its limit of 2 s
     command: [sleep, '60']
@@ -64,16 +64,16 @@ test('executionDuration is counted from startTime: time in the queue and in the 
     await waitFor('the blocker to run', () => sb.job(blocker).startTime, DEADLINE);
     const queued = submitJob(sb, ['short', '--run']);
     const queuedAt = Date.now();
-    // Queued longer than its limit of 3 s.
-    await waitFor('4 s in the queue', () => Date.now() - queuedAt > 4000, 10_000);
+    // Queued longer than its limit of 5 s.
+    await waitFor('6 s in the queue', () => Date.now() - queuedAt > 6000, 10_000);
     assert.equal(sb.job(queued).phase, 'QUEUED');
     release(sb, blocker);
     const q = await final(sb, queued);
     assert.equal(q.phase, 'COMPLETED', `waiting in the queue did not count: ${JSON.stringify(q.errorSummary)}`);
-    assert.ok(Date.parse(q.startTime) - Date.parse(q.creationTime) > 3000, 'it was created more than its limit before it started');
+    assert.ok(Date.parse(q.startTime) - Date.parse(q.creationTime) > 5000, 'it was created more than its limit before it started');
 
-    // Held 4 s in the starting window (EXECUTING, startTime null), then 1.5 s of command.
-    const slow = submitJob(sb, ['short', '--run'], { UWSRUN_TEST_HOLD_START: '4' });
+    // Held 6 s in the starting window (EXECUTING, startTime null), then 1 s of command.
+    const slow = submitJob(sb, ['short', '--run'], { UWSRUN_TEST_HOLD_START: '6' });
     const starting = await waitFor('the job in its starting window', () => {
       const j = sb.job(slow);
       return j.phase === 'EXECUTING' && j.startTime === null ? j : undefined;
@@ -81,7 +81,8 @@ test('executionDuration is counted from startTime: time in the queue and in the 
     assert.ok(starting.pid > 0);
     const s = await final(sb, slow);
     assert.equal(s.phase, 'COMPLETED', `the starting window did not count: ${JSON.stringify(s.errorSummary)}`);
-    assert.equal(s.executionDuration, 3);
+    assert.equal(s.executionDuration, 5);
+    assert.ok(Date.parse(s.startTime) - Date.parse(s.creationTime) > 5000, 'it spent more than its limit starting up');
   } finally {
     sb.cleanup();
   }
