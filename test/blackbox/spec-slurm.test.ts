@@ -18,10 +18,10 @@
 import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FINAL, Sandbox, release, submitJob, waitFor } from '../helpers.js';
-import { SLURM_ENDED, privateCluster, slurm, slurmEnv, slurmJob } from '../slurm.js';
+import { SLURM_ENDED, cluster, privateCluster, slurm, slurmEnv, slurmJob } from '../slurm.js';
 import { phaseOf, runnerLog, state, stateOrEmpty } from '../runner-state.js';
 import { alive } from '../procfs.js';
 
@@ -351,6 +351,30 @@ test('a node that fails under a running job is NODE_FAIL: a transient ERROR nami
     assert.equal(j.phase, 'COMPLETED', JSON.stringify(j.errorSummary));
     assert.notEqual(j.slurmJobId, first, 'the retry is a new batch job');
     assert.equal(readFileSync(join(sb.jobDir(id), 'stdout.log'), 'utf8'), 'second\n');
+  } finally {
+    sb.cleanup();
+  }
+});
+
+test('a batch job Slurm forgets (its controller restarted without saved state or accounting) that left no exit status is ERROR "lost", transient', { timeout: 300_000 }, async (t) => {
+  const own = await privateCluster(t);
+  const sb = new Sandbox(YAML);
+  sb.env = { ...sb.env, SLURM_CONF: own.client.SLURM_CONF };
+  try {
+    const id = submitJob(sb, ['pending', '--run']);
+    const s = await waitFor('the held job handed over', () => sb.job(id).slurmJobId ?? undefined, 90_000);
+    assert.equal(slurmJob(s, own.client)?.JobState, 'PENDING');
+    const stop = cluster('ctld-stop', own.script);
+    assert.equal(stop.code, 0, stop.stderr);
+    rmSync(join(own.dir, 'state'), { recursive: true, force: true });
+    writeFileSync(join(own.dir, 'jobcomp.log'), '');
+    const start = cluster('ctld-start', own.script);
+    assert.equal(start.code, 0, start.stderr);
+    assert.equal(slurmJob(s, own.client), undefined, `Slurm no longer knows job ${s}`);
+    const j = await final(sb, id, 120_000);
+    assert.equal(j.phase, 'ERROR');
+    assert.deepEqual(j.errorSummary, { type: 'transient', message: `the job was lost: Slurm no longer knows job ${s} and it left no exit status` });
+    assert.equal(j.exitCode, null);
   } finally {
     sb.cleanup();
   }
