@@ -60,6 +60,11 @@ jobs:
     command: ["true"]
     retries: 2
     slurm: { partition: nosuchpartition }
+  badoption:
+    description: refused by sbatch (an option it does not know)
+    command: ["true"]
+    retries: 1
+    slurm: { options: [--no-such-sbatch-option=1] }
   marks:
     command: [sh, -c, 'touch "$UWS_JOB_DIR/ran"']
   node-fails-once:
@@ -256,18 +261,22 @@ test('a Slurm job that ends while no runner is alive is recorded by tick', T, as
   }
 });
 
-test('a handover sbatch refuses is ERROR (fatal, sbatch\'s words) and is never retried, whatever retries says', T, async () => {
+test('a handover sbatch refuses (no such partition, an unknown option) is ERROR (fatal, sbatch\'s words) and is never retried, whatever retries says', T, async () => {
   const sb = slurmSandbox();
   try {
-    const id = submitJob(sb, ['nowhere', '--run']);
-    const j = await final(sb, id);
-    assert.equal(j.phase, 'ERROR');
-    assert.equal(j.errorSummary.type, 'fatal');
-    assert.match(j.errorSummary.message, /^sbatch refused the job: .*[Pp]artition/);
-    assert.equal(j.attempt, 1, 'no retry');
-    assert.deepEqual(j.attempts, []);
-    assert.equal(j.slurmJobId, null);
-    assert.deepEqual(slurmIdsOf(id), []);
+    const ids = [submitJob(sb, ['nowhere', '--run']), submitJob(sb, ['badoption', '--run'])];
+    for (const [id, words] of [[ids[0]!, /[Pp]artition/], [ids[1]!, /no-such-sbatch-option/]] as const) {
+      const j = await final(sb, id);
+      assert.equal(j.phase, 'ERROR');
+      assert.equal(j.errorSummary.type, 'fatal');
+      assert.match(j.errorSummary.message, /^sbatch refused the job: /);
+      assert.match(j.errorSummary.message, words);
+      assert.equal(j.attempt, 1, 'no retry');
+      assert.deepEqual(j.attempts, []);
+      assert.equal(j.slurmJobId, null);
+      assert.deepEqual(slurmIdsOf(id), []);
+    }
+    assert.equal(sb.run(['doctor']).code, 0, 'a refusal is no outage');
   } finally {
     cleanup(sb);
   }
