@@ -13,7 +13,8 @@
 // - a Slurm job that ends while no runner is alive is recorded once `tick` runs;
 // - Slurm's own TIMEOUT (here from slurm.options --time=1, uwsrun's executionDuration being
 //   0) is ABORTED with a transient errorSummary naming the limit, whatever the wrapper wrote
-//   (its command died of Slurm's SIGTERM), and is never retried; nor is a refused handover.
+//   (its command died of Slurm's SIGTERM), and is never retried; nor is a refused handover;
+// - a Slurm job's notification runs once, with UWS_PHASE, UWS_EXIT_CODE, UWS_ERROR_SUMMARY.
 
 import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
@@ -71,6 +72,11 @@ jobs:
     description: runs until its node is set DOWN the first time; the retry completes
     command: [sh, -c, 'if [ -e "$UWS_JOB_DIR/tried" ]; then echo second; exit 0; fi; touch "$UWS_JOB_DIR/tried"; while :; do sleep 0.1; done']
     retries: 1
+  notified:
+    description: fails in Slurm; its notification runs once, on this machine
+    command: [sh, -c, 'echo "broke in $SLURM_JOB_ID" >&2; exit 4']
+    notify:
+      command: [sh, -c, 'echo "note $1 $2 [$UWS_PHASE] [$UWS_EXIT_CODE] [$UWS_ERROR_SUMMARY]"', note, "{jobId}", "{phase}"]
   overtime:
     description: over Slurm's --time of one minute; uwsrun's own limit is 0
     command: [sleep, '600']
@@ -386,5 +392,26 @@ test('a batch job Slurm forgets (its controller restarted without saved state or
     assert.equal(j.exitCode, null);
   } finally {
     sb.cleanup();
+  }
+});
+
+test('a failed Slurm job is notified once, with its phase, exit code and errorSummary', T, async () => {
+  const sb = slurmSandbox();
+  try {
+    const id = submitJob(sb, ['notified', '--run']);
+    const j = await final(sb, id);
+    assert.equal(j.phase, 'ERROR');
+    assert.equal(j.exitCode, 4);
+    const log = join(sb.home, 'notify.log');
+    const lines = await waitFor('the notification', () => {
+      const l = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((x) => x.startsWith(`note ${id} `)) : [];
+      return l.length > 0 ? l : undefined;
+    }, 30_000);
+    assert.deepEqual(lines, [`note ${id} ERROR [ERROR] [4] [exited with status 4: broke in ${j.slurmJobId}]`]);
+    // Once: also after tick, which sends a notification whose sender died.
+    assert.equal(sb.run(['tick']).code, 0);
+    assert.equal(readFileSync(log, 'utf8').split('\n').filter((x) => x.startsWith(`note ${id} `)).length, 1);
+  } finally {
+    cleanup(sb);
   }
 });
