@@ -11,6 +11,15 @@
 //   running one is refused (exit 4, unchanged);
 // - delete of a job pending in Slurm and of a running one leaves no Slurm job behind;
 // - a Slurm job that ends while no runner is alive is recorded once `tick` runs;
+// - an abort that arrives while sbatch is under way (a private controller stopped with
+//   SIGSTOP, so sbatch hangs) is ABORTED at once and applied once sbatch's outcome is
+//   known: whatever batch job that sbatch made is cancelled, and the command never runs;
+// - a node that fails under a running job (a private cluster's node set DOWN) is Slurm's
+//   NODE_FAIL: ERROR, transient, naming the state; as a failed attempt it is retried, and
+//   the retry runs once the node is back;
+// - a batch job that Slurm forgets (a private controller restarted without its saved state
+//   and with an empty jobcomp file, so neither squeue nor sacct knows it) and that left no
+//   exit status is ERROR "lost", transient;
 // - Slurm's own TIMEOUT (here from slurm.options --time=1, uwsrun's executionDuration being
 //   0) is ABORTED with a transient errorSummary naming the limit, whatever the wrapper wrote
 //   (its command died of Slurm's SIGTERM), and is never retried; nor is a refused handover;
