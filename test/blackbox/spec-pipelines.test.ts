@@ -1,11 +1,12 @@
 // Black-box: SPEC §13 (pipelines) where no other suite checks it: every kind of bad input
-// (an unknown or malformed --after / --after-any id, a bad --not-before, hold and release in
+// (an unknown, malformed or ambiguous --after / --after-any id, a bad --not-before, hold and release in
 // the wrong phase or of no job, wrongly typed retries / retryDelay / notify / slurm fields of
 // a definition) is one line naming the culprit with the documented exit code, and the HOME
 // is byte for byte what it was (homeSnapshot, taken once no runner writes); an abort of a
 // running attempt and a failed dependency never retry; a job held during its retry delay
 // keeps the delay when released; an ARCHIVED dependency counts as `wait` counts it
-// (COMPLETED when its exit code was 0), the README's choice where the SPEC is silent.
+// (COMPLETED when its exit code was 0), the README's choice where the SPEC is silent; the
+// record's fields of §11 and §13 (after, notBefore, attempt, attempts, executor, slurmJobId).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

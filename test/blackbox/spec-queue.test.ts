@@ -2,7 +2,8 @@
 // checks it: `limit` at its bounds and refusing bad values in a HOME that has jobs without
 // changing a byte of it; FIFO skipping only jobs that may not start yet (a start time, a
 // retry delay, a definition at its maxRunning), none of which holds a slot; HELD, PENDING
-// and waiting jobs not counted against the HOME-wide limit; `tick` silent when it did
+// and waiting jobs not counted against the HOME-wide limit; lowering the limit below the
+// number running stops none of them; `tick` silent when it did
 // nothing and idempotent when it did something. Jobs that must stay EXECUTING wait for a
 // `release` file the test creates; times come from the records, never from sleeps.
 
