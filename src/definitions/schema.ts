@@ -62,7 +62,7 @@ export interface Definition {
   killGrace: number;
   archive: boolean;
   maxRunning: number | null;
-  /** Who runs its jobs (SPEC §11); only local ones run so far. */
+  /** Who runs its jobs (SPEC §11): local (the default) or slurm. */
   executor: ExecutorName;
   /** sbatch settings of a slurm definition; null when none are given. */
   slurm: SlurmSettings | null;

@@ -419,8 +419,9 @@ test('a setuid-root helper that ignores SIGINT: abort exits 1 naming it (EPERM),
     const id = s.stdout.trim();
     helperPid = await waitFor('the helper to run as root', () => {
       if (!existsSync(pidFile)) return undefined;
+      // fopen has made the file, fprintf may not have written the pid yet.
       const pid = Number(readFileSync(pidFile, 'utf8'));
-      return /Uid:\s+0\s+0/.test(readFileSync(`/proc/${pid}/status`, 'utf8')) ? pid : undefined;
+      return pid > 0 && /Uid:\s+0\s+0/.test(readFileSync(`/proc/${pid}/status`, 'utf8')) ? pid : undefined;
     });
     const a = asNobody(['abort', id]);
     assert.equal(a.code, 1, `abort exits 1, not 70: ${a.stderr}`);

@@ -64,9 +64,11 @@ const endLine = (sb: Sandbox, id: string): string =>
 test('exit 0 unsignalled is COMPLETED from the exit file without asking Slurm; a signal death gets Slurm\'s verdict', T, async () => {
   const sb = slurmSandbox();
   try {
+    // One after the other: the squeue asked for the killed job's verdict covers every active
+    // Slurm job, so a fine job ending meanwhile would get Slurm's word too (seen at load 7).
     const fine = submitJob(sb, ['fine', '--run']);
-    const killed = submitJob(sb, ['killed', '--run']);
     const a = await final(sb, fine);
+    const killed = submitJob(sb, ['killed', '--run']);
     const b = await final(sb, killed);
     assert.equal(a.phase, 'COMPLETED');
     assert.equal(a.exitCode, 0);
