@@ -234,31 +234,47 @@ export async function benchDuringDrain({ n = 900 } = {}) {
   });
 }
 
-export async function benchServe() {
-  const create = await benchCreate();
-  const e2e = await benchEndToEnd();
-  const waiters = await benchWaiters();
-  const drain = await benchDuringDrain();
-  return { create, e2e, waiters, drain };
+/** The groups of figures; `node bench/p6-serve.mjs create e2e` runs only those named. */
+export const GROUPS = ['create', 'e2e', 'waiters', 'drain'];
+
+export async function benchServe(groups = GROUPS) {
+  const r = {};
+  if (groups.includes('create')) r.create = await benchCreate();
+  if (groups.includes('e2e')) r.e2e = await benchEndToEnd();
+  if (groups.includes('waiters')) r.waiters = await benchWaiters();
+  if (groups.includes('drain')) r.drain = await benchDuringDrain();
+  return r;
 }
 
 const W = [46, 16, 20, 22];
 export function printServe(r) {
-  console.log(row(['P6 serve: create PHASE=RUN (median)', fmt(r.create.latency), 'DaCHS 3.8 ms', 'goal <= 5 ms'], W));
-  console.log(row(['   the same, HOME paused (no runner)', fmt(r.create.paused), '', ''], W));
-  console.log(row(['P6 serve: create, 8 concurrent clients', `${r.create.rate.toFixed(0)} jobs/s`, '', 'goal >= 300/s'], W));
-  console.log(row(['   server CPU per creation (8 clients)', fmt(r.create.cpu), '', ''], W));
-  console.log(row(['P6 serve: trivial job end to end (median)', fmt(r.e2e.trivial), 'DaCHS 900 ms', 'goal <= 50 ms'], W));
-  console.log(row(['P6 serve: 50 at once, all COMPLETED', `${r.e2e.perSecond.toFixed(0)} jobs/s`, 'DaCHS 1.4/s', 'goal >= 100/s'], W));
-  console.log(row(['P6 serve: 1,000 WAIT=-1, server RSS', `${r.waiters.rss.toFixed(1)} MB`, '', 'goal <= 150 MB'], W));
-  console.log(row(['P6 serve: 1,000 WAIT=-1, server CPU', `${r.waiters.cpu.toFixed(2)} %`, '', 'goal < 2% of a core'], W));
-  console.log(row(['P6 serve: phase change -> answer (p99)', fmt(r.waiters.p99), `max ${fmt(r.waiters.max)}`, 'goal <= 100 ms (DaCHS 1 s)'], W));
-  console.log(row(['   the same from endTime (+ writer\'s fsync)', fmt(r.waiters.p99FromEndTime), '', ''], W));
-  if (r.waiters.early || r.waiters.wrong) console.log(`   (!) ${r.waiters.early} waiters answered before the change, ${r.waiters.wrong} not ABORTED`);
-  console.log(row(['P6 serve: GET {job} p99, 900-job drain', fmt(r.drain.p99), `median ${fmt(r.drain.median)}`, 'goal <= 50 ms'], W));
+  if (r.create) {
+    console.log(row(['P6 serve: create PHASE=RUN (median)', fmt(r.create.latency), 'DaCHS 3.8 ms', 'goal <= 5 ms'], W));
+    console.log(row(['   the same, HOME paused (no runner)', fmt(r.create.paused), '', ''], W));
+    console.log(row(['P6 serve: create, 8 concurrent clients', `${r.create.rate.toFixed(0)} jobs/s`, '', 'goal >= 300/s'], W));
+    console.log(row(['   server CPU per creation (8 clients)', fmt(r.create.cpu), '', ''], W));
+  }
+  if (r.e2e) {
+    console.log(row(['P6 serve: trivial job end to end (median)', fmt(r.e2e.trivial), 'DaCHS 900 ms', 'goal <= 50 ms'], W));
+    console.log(row(['P6 serve: 50 at once, all COMPLETED', `${r.e2e.perSecond.toFixed(0)} jobs/s`, 'DaCHS 1.4/s', 'goal >= 100/s'], W));
+  }
+  if (r.waiters) {
+    console.log(row(['P6 serve: 1,000 WAIT=-1, server RSS', `${r.waiters.rss.toFixed(1)} MB`, '', 'goal <= 150 MB'], W));
+    console.log(row(['P6 serve: 1,000 WAIT=-1, server CPU', `${r.waiters.cpu.toFixed(2)} %`, '', 'goal < 2% of a core'], W));
+    console.log(row(['P6 serve: phase change -> answer (p99)', fmt(r.waiters.p99), `max ${fmt(r.waiters.max)}`, 'goal <= 100 ms (DaCHS 1 s)'], W));
+    console.log(row(['   the same from endTime (+ writer\'s fsync)', fmt(r.waiters.p99FromEndTime), '', ''], W));
+    if (r.waiters.early || r.waiters.wrong) console.log(`   (!) ${r.waiters.early} waiters answered before the change, ${r.waiters.wrong} not ABORTED`);
+  }
+  if (r.drain) console.log(row(['P6 serve: GET {job} p99, 900-job drain', fmt(r.drain.p99), `median ${fmt(r.drain.median)}`, 'goal <= 50 ms'], W));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log(`P6 uwsrun serve, node ${process.version}, ${new Date().toISOString()}`);
-  printServe(await benchServe());
+  const groups = process.argv.slice(2);
+  const unknown = groups.filter((g) => !GROUPS.includes(g));
+  if (unknown.length > 0) {
+    console.error(`p6-serve: unknown group ${unknown.join(', ')} (groups: ${GROUPS.join(', ')})`);
+    process.exit(2);
+  }
+  console.log(`P6 uwsrun serve, node ${process.version}, ${new Date().toISOString()}${groups.length ? ` (${groups.join(', ')})` : ''}`);
+  printServe(await benchServe(groups.length ? groups : GROUPS));
 }

@@ -13,6 +13,9 @@ import { parseDuration } from '../core/duration.js';
 import { ownerName } from '../core/submit.js';
 import { usageError } from '../errors.js';
 
+/** How long a stopping server may wait for the lock to give its reserved places back (SIGTERM: exit within 2 s). */
+const STOP_RELEASE_MS = 300;
+
 interface ServeFlags {
   listen: string;
   baseUrl?: string;
@@ -101,6 +104,7 @@ export function registerServe(program: Command): void {
       const { WaitHub } = await import('../serve/wait-hub.js');
       const { Creations } = await import('../serve/creations.js');
       const { originOf, startServer } = await import('../serve/server.js');
+      const creations = new Creations(store);
       await import('../serve/html.js'); // registers the HTML pages
       const running = await startServer((origin) => {
         store.layout.ensure();
@@ -113,7 +117,7 @@ export function registerServe(program: Command): void {
           definitions,
           documents: new Documents(store, baseUrl),
           hub: new WaitHub(store),
-          creations: new Creations(store),
+          creations,
           accessLog: !ctx.quiet,
         };
       }, host, port).catch((err: unknown) => {
@@ -121,7 +125,8 @@ export function registerServe(program: Command): void {
       });
       process.stderr.write(`listening on ${originOf(running.address)}\n`);
       await new Promise<void>((resolve) => {
-        const stop = () => void running.stop().then(resolve);
+        // The block of places reserved for creations goes back (serve/places.ts), briefly.
+        const stop = () => void running.stop().then(() => creations.close(STOP_RELEASE_MS)).then(resolve, resolve);
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
       });

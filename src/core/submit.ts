@@ -568,6 +568,83 @@ async function submitInSteps(
   return created;
 }
 
+/** A job's places from a reservation its process holds (serve/places.ts): seq, and queue place when queued. */
+export interface ReservedPlace {
+  seq: number;
+  queuedAt: number | null;
+}
+
+/**
+ * What submitJobs checks before anything is written, for one job: its run id and that it
+ * stays within the system's bounds (exit 2). The caller of writeReservedJobs checks each
+ * job with it first, so bad input refuses only its own creation.
+ */
+export function checkSubmission(store: Store, def: Definition, params: ResolvedParameters, opts: SubmitOptions): void {
+  if (opts.runId !== null) checkRunId(opts.runId);
+  checkExecBounds(buildRecord(store, PROBE_ID, def, params, opts, new Date(), submitterEnvOf(opts)));
+}
+
+/**
+ * The files of jobs whose places come from a reservation this process holds in
+ * state.batches (`uwsrun serve`, serve/places.ts), all written and made durable WITHOUT the
+ * lock: job directories (which reserve the ids), record directories, job.json, index lines
+ * and queue entries, synced file by file on the thread pool. The jobs stay invisible (their
+ * seq numbers and queue places are inside the reservation) until commitReservedJobs' caller
+ * shrinks the reservation past them: that state write is their commit, the only work left
+ * for the lock. Killed before it, the process leaves a reservation of a dead process, whose
+ * files `tick` removes (dropDeadBatches). On failure the files written so far are removed.
+ * No --unique and no dependencies: both are judged under the lock (submitJobs).
+ */
+export async function writeReservedJobs(
+  store: Store, def: Definition, paramSets: ResolvedParameters[], opts: SubmitOptions, places: ReservedPlace[],
+): Promise<JobRecord[]> {
+  const now = new Date();
+  const submitterEnv = submitterEnvOf(opts);
+  const created: JobRecord[] = [];
+  let ids: string[] = [];
+  try {
+    store.layout.ensure();
+    ids = newJobDirectories(store, paramSets.length);
+    for (let i = 0; i < paramSets.length; i++) {
+      const jobId = ids[i]!;
+      mkdirSync(store.layout.recordDir(jobId), { mode: 0o700 });
+      const job = buildRecord(store, jobId, def, paramSets[i]!, opts, now, submitterEnv);
+      job.seq = places[i]!.seq;
+      if (opts.run) {
+        job.phase = applyTransition(job, 'run').to;
+        job.queuedAt = places[i]!.queuedAt;
+      }
+      created.push(job);
+      writeJobFiles(store, job);
+    }
+    // One run of index lines per run of consecutive seq numbers (a flush gives them in order).
+    for (let from = 0; from < created.length;) {
+      let to = from + 1;
+      while (to < created.length && created[to]!.seq === created[to - 1]!.seq + 1) to++;
+      store.writeIndex(created[from]!.seq, created.slice(from, to).map((j) => j.jobId), false);
+      from = to;
+    }
+    if (opts.run) addEntries(store.layout, created, false);
+    await syncJobFiles(store, created, opts.run);
+  } catch (err) {
+    removeJobFiles(store, created, opts.run);
+    removeJobDirectories(store, ids);
+    throw writeError(err, store.home, 'a new job');
+  }
+  return created;
+}
+
+/** Files of reserved jobs whose commit failed (still invisible: the reservation covers them). */
+export const removeReservedJobs = (store: Store, jobs: JobRecord[], queued: boolean): void => removeJobFiles(store, jobs, queued);
+
+/**
+ * Inside the transaction that commits reserved jobs (shrinks the reservation past them):
+ * the run id's entry for later --unique submits, as submitJobs writes it.
+ */
+export function commitReservedJobs(tx: Transaction, def: Definition, opts: SubmitOptions, jobs: JobRecord[]): void {
+  if (jobs.length > 0) recordRunId(tx, def, opts, jobs.at(-1)!.jobId);
+}
+
 /**
  * `resubmit`: a new job from an earlier one (in any phase, ARCHIVED too): its definition as
  * it was at submit time (command template, env, cwd), its environment, its parameters with

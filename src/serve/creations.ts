@@ -13,13 +13,25 @@
 // core/submit.ts ONE_TURN_MAX jobs).
 // submitJobs is all or nothing, so when a group is refused for bad input, each of its
 // creations is tried alone and only the one at fault is refused.
+//
+// Creations without --unique or dependencies (all that HTTP makes but a RUNID the caller
+// wants unique) do not wait for the lock to write: their seq numbers and queue places
+// come from a block this server reserved ahead (places.ts), their files are written and
+// synced before the lock is taken (core/submit.ts writeReservedJobs), and one transaction
+// for the whole flush shrinks the reservation past them: that state write is their commit,
+// and the lock is held only for it. Each is checked alone first (checkSubmission), so bad
+// input refuses only its own.
 
 import type { JobRecord } from '../core/job.js';
-import { type ResolvedParameters, type SubmitOptions, submitJobs } from '../core/submit.js';
+import {
+  type ResolvedParameters, type SubmitOptions, checkSubmission, commitReservedJobs, removeReservedJobs, submitJobs, writeReservedJobs,
+} from '../core/submit.js';
 import type { Definition } from '../definitions/schema.js';
-import type { Store } from '../store/state.js';
+import { type Store, type Transaction, dieForTest, syncDirsAsync } from '../store/state.js';
 import { EXIT, UserError } from '../errors.js';
+import { type RunnerWake, runnerWakeFor, wakeRunner } from '../run/ensure-runner.js';
 import { withStateLock } from './writes.js';
+import { ReservedPlaces } from './places.js';
 
 interface Creation {
   def: Definition;
@@ -39,8 +51,18 @@ export class Creations {
   private queued: Creation[] = [];
   private scheduled = false;
   private flushing = false;
+  private flushed: Promise<void> = Promise.resolve();
+  private readonly places: ReservedPlaces;
 
-  constructor(private readonly store: Store) {}
+  constructor(private readonly store: Store) {
+    this.places = new ReservedPlaces(store);
+  }
+
+  /** Stopping: after the flush in flight, the reservation goes back (within `ms`). */
+  async close(ms: number): Promise<void> {
+    await this.flushed;
+    await this.places.release(ms);
+  }
 
   /** Creates one job; resolves once it exists (durably), as submitJobs does. */
   create(def: Definition, params: ResolvedParameters, opts: SubmitOptions): Promise<JobRecord> {
@@ -57,7 +79,7 @@ export class Creations {
     setImmediate(() => {
       this.scheduled = false;
       this.flushing = true;
-      void this.flush().finally(() => {
+      this.flushed = this.flush().finally(() => {
         this.flushing = false;
         this.schedule();
       });
@@ -67,19 +89,100 @@ export class Creations {
   private async flush(): Promise<void> {
     const batch = this.queued;
     this.queued = [];
+    const reserved: Creation[] = [];
+    const alone: Creation[] = [];
+    for (const c of batch) (c.opts.unique || (c.opts.after?.length ?? 0) > 0 ? alone : reserved).push(c);
+    // All at once: their transactions take turns at the lock (writes.ts).
+    await Promise.all([this.createReserved(reserved), ...alone.map((c) => this.submit([c]))]);
+  }
+
+  /** Groups of creations that share a writeReservedJobs call, in the order they came. */
+  private groups(creations: Creation[]): Creation[][] {
     const groups = new Map<string, Creation[]>();
-    const alone: Creation[][] = [];
-    for (const c of batch) {
+    const all: Creation[][] = [];
+    for (const c of creations) {
       const key = groupKey(c);
       const group = key === undefined ? undefined : groups.get(key);
       // Only the same Definition object: a reload of the file meanwhile starts a new group.
       if (group && group[0]!.def === c.def) group.push(c);
-      else if (key !== undefined && !group) groups.set(key, [c]);
-      else alone.push([c]);
+      else {
+        const fresh = [c];
+        if (key !== undefined && !group) groups.set(key, fresh);
+        all.push(fresh);
+      }
     }
-    // All at once: their transactions take turns at the lock (writes.ts), and one group's
-    // files are written while another's transaction runs.
-    await Promise.all([...groups.values(), ...alone].map((group) => this.submit(group)));
+    return all;
+  }
+
+  /** See the top comment: places from the reservation, files first, one commit for all. */
+  private async createReserved(creations: Creation[]): Promise<void> {
+    const ok = creations.filter((c) => {
+      try {
+        checkSubmission(this.store, c.def, c.params, c.opts);
+        return true;
+      } catch (err) {
+        c.reject(err);
+        return false;
+      }
+    });
+    if (ok.length === 0) return;
+    try {
+      await this.createInBlock(this.groups(ok));
+    } finally {
+      this.places.done();
+    }
+  }
+
+  private async createInBlock(groups: Creation[][]): Promise<void> {
+    const all = groups.flat();
+    try {
+      await this.places.ensure(all.length, all.filter((c) => c.opts.run).length);
+    } catch (err) {
+      for (const c of all) c.reject(err);
+      return;
+    }
+    const parts = groups.map((group) => ({ group, places: group.map((c) => this.places.take(c.opts.run)) }));
+    const outcomes = await Promise.allSettled(parts.map(({ group, places }) =>
+      writeReservedJobs(this.store, group[0]!.def, group.map((c) => c.params), group[0]!.opts, places)));
+    const written = parts.flatMap(({ group }, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.status === 'fulfilled') return [{ group, jobs: outcome.value }];
+      for (const c of group) c.reject(outcome.reason);
+      return [];
+    });
+    if (written.length === 0) return;
+    dieForTest('UWSRUN_TEST_KILL_BEFORE_RESERVED_COMMIT');
+    let committed: Transaction | undefined;
+    let wake: RunnerWake | undefined;
+    try {
+      const adopt = await withStateLock(this.store, () => this.store.update((tx) => {
+        tx.deferDirSyncs = true;
+        committed = tx;
+        const adopted = this.places.commit(tx);
+        for (const { group, jobs } of written) commitReservedJobs(tx, group[0]!.def, group[0]!.opts, jobs);
+        if (written.some(({ group }) => group[0]!.opts.run)) wake = runnerWakeFor(tx);
+        return adopted;
+      }, true));
+      adopt();
+    } catch (err) {
+      // Never visible (the reservation still covers them): their files go.
+      for (const { group, jobs } of written) {
+        try {
+          removeReservedJobs(this.store, jobs, group[0]!.opts.run);
+        } catch { /* invisible anyway; tick removes them once this process is gone */ }
+        for (const c of group) c.reject(err);
+      }
+      return;
+    }
+    try {
+      // The commit's directory (HOME, for state.json's rename), synced before any 303.
+      if (committed) await syncDirsAsync(committed);
+      if (wake) await wakeRunner(this.store.home, wake);
+    } catch (err) {
+      for (const c of written.flatMap(({ group }) => group)) c.reject(err);
+      return;
+    }
+    for (const { group, jobs } of written) group.forEach((c, i) => c.resolve(jobs[i]!));
   }
 
   private async submit(group: Creation[]): Promise<void> {

@@ -46,7 +46,7 @@ class LockTurns {
         this.waiting.delete(fail);
         let release: () => void;
         try {
-          release = await acquireLockAsync(this.lockFile);
+          release = await acquireLockAsync(this.lockFile, { eager: true });
         } catch (err) {
           // The lock stayed taken for the whole deadline (exit 5, 503): the turns queued
           // behind this one meanwhile would each wait the deadline again, one after the

@@ -25,8 +25,8 @@
 // operations. Without flock(1), waiting is fair by age (pauseAfter): the longer a command
 // has waited, the more often it tries, so the oldest waiters are the likeliest to get it.
 
-import { closeSync, constants, existsSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { type FSWatcher, closeSync, constants, existsSync, openSync, readFileSync, statSync, unlinkSync, watch } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { describeFsError, writeAll } from './durable.js';
 import { EXIT, UserError, storeError } from '../errors.js';
 import { isProcessAlive, processStartTime, readProcStat } from '../run/proc.js';
@@ -207,9 +207,10 @@ class LockAttempts {
   /** The pause before the first try (0: none). */
   readonly firstPause: number;
 
-  constructor(private readonly lockFile: string) {
+  /** `eager`: announced from the first failed attempt, and no pause before the first. */
+  constructor(private readonly lockFile: string, private readonly eager = false) {
     this.contended = lockWanted(lockFile);
-    this.firstPause = this.contended ? pauseAfter(0, 0, true) : 0;
+    this.firstPause = this.contended && !eager ? pauseAfter(0, 0, true) : 0;
   }
 
   /** How long until the deadline, in ms. */
@@ -235,7 +236,7 @@ class LockAttempts {
       }
       if (got) return undefined;
     }
-    if (attempt >= 2) announceWaiter(lockFile);
+    if (attempt >= (this.eager ? 0 : 2)) announceWaiter(lockFile);
     if (attempt % 4 === 3) {
       this.stopped = reclaimFromStoppedHolder(lockFile, this.stopped);
       removeIfStale(lockFile);
@@ -360,13 +361,55 @@ function taken(lockFile: string, started: number): () => void {
  * holds the lock. The caller must use the lock before its next await (see
  * Store.handOverLock): a lock held across event-loop turns would make this process's own
  * synchronous transactions wait for it.
+ *
+ * `eager` (the server, whose every wait is a client's latency): it announces itself at its
+ * first failed attempt, so the runner's lease ends at once (run/runner.ts letWaitersIn),
+ * and each pause also ends the moment the lock file goes (one watch of its directory per
+ * process, releaseWatch): the lock is tried again when it is released, not up to a pause
+ * later. The timers stay as the backstop (no inotify, a missed event).
  */
-export async function acquireLockAsync(lockFile: string): Promise<() => void> {
-  const attempts = new LockAttempts(lockFile);
-  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export async function acquireLockAsync(lockFile: string, { eager = false }: { eager?: boolean } = {}): Promise<() => void> {
+  const attempts = new LockAttempts(lockFile, eager);
+  const pause = (ms: number) => new Promise<void>((resolve) => {
+    let off: (() => void) | undefined;
+    const done = () => {
+      clearTimeout(timer);
+      off?.();
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    if (eager) off = releaseWatch(lockFile, done);
+  });
   if (attempts.firstPause > 0) await pause(attempts.firstPause);
   for (let ms = attempts.try(); ms !== undefined; ms = attempts.try()) await pause(ms);
   return taken(lockFile, attempts.started);
+}
+
+/** Per lock file: a watch of its directory and the waiters to wake when the lock file changes. */
+const releaseWatches = new Map<string, { watcher: FSWatcher | undefined; waiting: Set<() => void> }>();
+
+/** Calls `wake` when the lock file is removed (or created) from now on; returns how to stop. */
+function releaseWatch(lockFile: string, wake: () => void): () => void {
+  let entry = releaseWatches.get(lockFile);
+  if (!entry) {
+    const made: { watcher: FSWatcher | undefined; waiting: Set<() => void> } = { watcher: undefined, waiting: new Set() };
+    entry = made;
+    releaseWatches.set(lockFile, made);
+    const name = basename(lockFile);
+    try {
+      made.watcher = watch(dirname(lockFile), { persistent: false }, (_event, file) => {
+        if (file !== name && file !== null) return;
+        for (const fn of [...made.waiting]) fn();
+      });
+      made.watcher.on('error', () => {
+        made.watcher?.close();
+        made.watcher = undefined;
+      });
+    } catch { /* the timers only */ }
+  }
+  const { waiting } = entry;
+  waiting.add(wake);
+  return () => waiting.delete(wake);
 }
 
 /** The lock was not obtained in time (exit 5; HTTP 503). */

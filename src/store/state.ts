@@ -531,9 +531,15 @@ export class Store {
    * the lock, now one. This is safe because nothing is reported before commitHeld returns,
    * and the directory fsyncs make durable whatever the directories hold by then: ours, or
    * a later writer's, which read ours under the lock and so contains it. A transaction
-   * whose state stops naming a job whose record takes over (Transaction.recordsFirst), or
-   * with afterCommit steps (they must follow a durable commit: a queue entry goes only once
-   * the state that took its job out of the queue is on disk), syncs under the lock.
+   * whose state stops naming a job whose record takes over (Transaction.recordsFirst)
+   * syncs its records' directories under the lock. afterCommit steps (they must follow a
+   * durable commit: a queue entry goes only once the state that took its job out of the
+   * queue is on disk) run after the lock is released, once the directory fsyncs are done
+   * (on this thread then, also for a caller that defers them): every start of the runner
+   * has one, and the fsync of HOME they waited for had been a second journal commit inside
+   * every such hold. Meanwhile others may see the queue entry of a job that left the queue,
+   * as after a crash: every reader takes an entry whose job is not QUEUED at that place for
+   * stale (a job queued again gets a new place, so never the same entry name).
    */
   commitHeld(held: HeldTransaction): void {
     let written = false;
@@ -549,8 +555,7 @@ export class Store {
         if (after !== held.before) next = this.adapter.prepare(after);
         records?.sync(next?.state);
         records?.rename();
-        const steps = tx.afterCommit.splice(0);
-        if (tx.recordsFirst || steps.length > 0) records?.syncDirs();
+        if (tx.recordsFirst) records?.syncDirs();
         if (next) {
           if (tx.turnFileDone) dieForTest('UWSRUN_TEST_KILL_BEFORE_COMMIT');
           this.db.data = state;
@@ -561,11 +566,6 @@ export class Store {
         }
         // Before the lock is released: the next holder must not take it for a dead one's.
         if (tx.turnFileDone) removeTurnFile(this.layout);
-        if (written && steps.length > 0) {
-          fsyncDir(this.layout.dir);
-          written = false;
-        }
-        for (const step of steps) step();
       });
     } catch (err) {
       records?.discard();
@@ -577,13 +577,16 @@ export class Store {
     }
     storeErrors(this.home, () => {
       const { tx } = held;
-      if (tx.deferDirSyncs) {
+      const steps = tx.afterCommit.splice(0);
+      if (tx.deferDirSyncs && steps.length === 0) {
         tx.deferDirSyncs = records?.takeDirs() ?? [];
         if (written) tx.deferDirSyncs.push(this.layout.dir);
         return;
       }
       records?.syncDirs();
       if (written) fsyncDir(this.layout.dir);
+      if (tx.deferDirSyncs) tx.deferDirSyncs = [];
+      for (const step of steps) step();
     });
     for (const step of held.tx.afterUnlock.splice(0)) {
       try {
