@@ -6,8 +6,8 @@
 // started), `exit` (how the command ended: its size changes when the wrapper writes it) and
 // `signalled` (Slurm signalled the batch job). Each cycle stat()s the active jobs' next file
 // (one stat per running job), and one fs.watch per job's records wakes a cycle within
-// NEWS_MS when its `batch`, `up` or `exit` file changes. A cycle costs the runner ~3 ms of
-// CPU (the state lock and read, the stat()s), so without news it cycles only every
+// NEWS_MS when its `batch`, `up` or `exit` file changes. Each cycle takes the state lock,
+// reads the state and stat()s every active job, so without news the runner cycles only every
 // BACKSTOP_MS (cycleMs): sooner for a deadline (executionDuration, killGrace, a retry), and
 // once a second while it waits for Slurm's word. On a shared filesystem (inotify does not
 // see other nodes' writes) those stat()s alone bring the news, within BACKSTOP_MS. Slurm is
