@@ -5,7 +5,9 @@
 // CPU per Slurm job (goal <= 5 ms; utime + stime from /proc/PID/stat of the runner, counted
 // from its first handover to the last end, so its start-up is not in it), and the Slurm
 // commands per second the runner ran during the drain (from the line it writes to runner.log
-// when it goes idle).
+// when it goes idle), and the runner's CPU per second of waiting: N jobs handed over with
+// `--hold` (pending in Slurm for good), measured over 15 s once all are handed over (the
+// runner's cost per second of a drain counts as much as its cost per job: ~25 s here).
 //
 //   node bench/p7-slurm.mjs [N] [--user NAME]
 //
@@ -106,6 +108,44 @@ function throughUwsrun(n, env, user) {
   }
 }
 
+/** The runner's CPU per second while n held Slurm jobs wait (ms/s), over `seconds`. */
+function idleCost(n, env, user, seconds = 15) {
+  const h = tempHome('p7idle', '  shold:\n    executor: slurm\n    command: ["true"]\n    parameters: { i: { type: integer } }\n    slurm: { options: [--hold] }\n');
+  const e = { ...h.env, ...env };
+  const run = (cmd, args, opts) => { const [c, a] = as(user, cmd, args); return execFileSync(c, a, opts); };
+  try {
+    const params = join(h.dir, 'params.jsonl');
+    writeFileSync(params, `${Array.from({ length: n }, (_, i) => JSON.stringify({ i })).join('\n')}\n`);
+    if (user) {
+      chownTree(h.dir, user);
+      e.HOME = join('/home', user.name);
+    }
+    const ids = run(BIN, ['submit', 'shold', '--run', '--params-from', params], { env: e, encoding: 'utf8' }).trim().split('\n');
+    try {
+      for (let t = 0; ; t++) {
+        if (t > 600) throw new Error('the held jobs were not all handed over within 60 s');
+        const jobs = JSON.parse(run(BIN, ['list', '--json'], { env: e, encoding: 'utf8' }));
+        if (jobs.every((j) => j.slurmJobId)) break;
+        sleep(100);
+      }
+      sleep(2000); // the handovers' own aftermath (their outcomes recorded, the first poll)
+      const runner = JSON.parse(readFileSync(join(e.UWSRUN_HOME, 'state.json'), 'utf8')).runner;
+      if (!runner) throw new Error('no runner while held jobs wait');
+      const c0 = cpuMs(runner.pid);
+      const t0 = performance.now();
+      sleep(seconds * 1000);
+      const c1 = cpuMs(runner.pid);
+      return (c1 - c0) / ((performance.now() - t0) / 1000);
+    } finally {
+      runSync(user, BIN, ['abort', ...ids], { env: e, stdio: 'ignore' });
+    }
+  } finally {
+    h.cleanup();
+  }
+}
+
+const runSync = (user, cmd, args, opts) => { const [c, a] = as(user, cmd, args); return spawnSync(c, a, opts); };
+
 function plainSbatch(n, env, extra = [], user = undefined) {
   const e = { ...process.env, ...env, ...(user ? { HOME: join('/home', user.name) } : {}) };
   // As the user, from a directory it may enter (sbatch's default --chdir is the caller's cwd).
@@ -135,7 +175,8 @@ export function benchSlurm({ n = 30, user: userName } = {}) {
   // takes it for the name of a variable to export, and loads the login environment all the same.
   const nil = plainSbatch(n, env, ['--export=NIL'], user);
   const uws = throughUwsrun(n, env, user);
-  return { n, user: user?.name ?? null, plain: plain.wall, exportNone: none.wall, exportNil: nil.wall, uwsrun: uws.wall, cpuPerJob: uws.cpuPerJob, calls: uws.calls, perSecond: uws.perSecond };
+  const idle = idleCost(n, env, user);
+  return { n, user: user?.name ?? null, plain: plain.wall, exportNone: none.wall, exportNil: nil.wall, uwsrun: uws.wall, cpuPerJob: uws.cpuPerJob, calls: uws.calls, perSecond: uws.perSecond, idle };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -151,4 +192,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(row(['  same peer with --export=NIL', '', `sbatch+squeue ${fmt(m.exportNil)}`, `${(m.uwsrun / m.exportNil).toFixed(2)}x`], [40, 14, 22, 24]));
   console.log(row(['runner CPU per Slurm job', fmt(m.cpuPerJob), '', 'goal <= 5 ms'], [40, 14, 22, 24]));
   console.log(row(['Slurm commands/s during the drain', m.perSecond.toFixed(1), m.calls ?? '', ''], [40, 14, 22, 24]));
+  console.log(row([`runner CPU/s while ${m.n} held jobs wait`, `${m.idle.toFixed(1)} ms/s`, '', '(x ~25 s of a drain)'], [40, 14, 22, 24]));
 }

@@ -38,3 +38,4 @@ console.log(row(['   same peer with --export=NONE', '', `sbatch+squeue ${fmt(p7.
 console.log(row(['   same peer with --export=NIL', '', `sbatch+squeue ${fmt(p7.exportNil)}`, ratio(p7.uwsrun, p7.exportNil, '')], [40, 14, 22, 24]));
 console.log(row(['P7 runner CPU per Slurm job', fmt(p7.cpuPerJob), '', 'goal <= 5 ms'], [40, 14, 22, 24]));
 console.log(row(['P7 Slurm commands/s during the drain', p7.perSecond.toFixed(1), p7.calls ?? '', ''], [40, 14, 22, 24]));
+console.log(row(['P7 runner CPU/s while 30 held jobs wait', `${p7.idle.toFixed(1)} ms/s`, '', ''], [40, 14, 22, 24]));

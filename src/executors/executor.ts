@@ -93,6 +93,12 @@ export interface Executor {
   readonly startsPausedUntil?: number;
   /** What it says in runner.log when the runner goes idle. */
   summary?(): string;
+  /**
+   * How soon it wants the next cycle now (ms), when that varies with what it has in hand
+   * (Slurm: a second while it waits for a verdict, else its next deadline or backstop);
+   * absent: its facts' cycleMs.
+   */
+  readonly cycleMs?: number;
 }
 
 /**

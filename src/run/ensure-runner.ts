@@ -81,7 +81,11 @@ export async function wakeRunner(home: string, wake: RunnerWake): Promise<void> 
   for (const [k, v] of Object.entries(process.env)) if (k.startsWith('UWSRUN_') && v !== undefined) env[k] = v;
   // Where Slurm's client commands find the cluster (SPEC §11), for the runner's handovers.
   if (process.env.SLURM_CONF) env.SLURM_CONF = process.env.SLURM_CONF;
-  spawn(process.execPath, [entryScript(), '__runner', '--home', home], {
+  // Without V8's memory reducer: after each burst of work it ran up to three full GCs
+  // in the quiet seconds that followed (20-60 ms of CPU each here, ~100 ms a time: more than
+  // the runner's whole idle second costs otherwise), to give back a few MB that the next burst
+  // takes again. The runner exits after a few idle seconds anyway.
+  spawn(process.execPath, ['--no-memory-reducer', entryScript(), '__runner', '--home', home], {
     detached: true,
     stdio: 'ignore',
     env,

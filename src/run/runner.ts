@@ -399,7 +399,10 @@ export class Runner {
     }
   }
 
-  /** The soonest any executor with active jobs (or work in hand) wants the next cycle. */
+  /**
+   * The soonest any executor with active jobs (or work in hand) wants the next cycle: its
+   * own word where it has one (Executor.cycleMs), else its facts'.
+   */
   private cycleFor(state: StateData): number {
     let ms = Infinity;
     const seen = new Set<ExecutorName>();
@@ -407,9 +410,9 @@ export class Runner {
       const name = executorOf(hot);
       if (seen.has(name)) continue;
       seen.add(name);
-      ms = Math.min(ms, executorFacts(hot).cycleMs);
+      ms = Math.min(ms, this.executors.get(name)?.cycleMs ?? executorFacts(hot).cycleMs);
     }
-    for (const executor of this.executors.values()) if (executor.busy) ms = Math.min(ms, executorFacts({ executor: executor.name }).cycleMs);
+    for (const executor of this.executors.values()) if (executor.busy) ms = Math.min(ms, executor.cycleMs ?? executorFacts({ executor: executor.name }).cycleMs);
     return ms === Infinity ? SUPERVISE_MS : ms;
   }
 

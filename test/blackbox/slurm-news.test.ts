@@ -7,7 +7,10 @@
 //     verdict: a job cancelled from outside that traps SIGTERM and exits 0 is ERROR
 //     "CANCELLED, not by uwsrun", never COMPLETED;
 //   - a job Slurm cancels while it is pending (its batch script never runs, nothing is
-//     written) is found by the backstop poll and ends ERROR.
+//     written) is found by the backstop poll and ends ERROR;
+//   - with the backstop a minute away, the batch job's files (inotify) still bring its start
+//     and "up" within seconds, and its executionDuration is enforced at its deadline (the
+//     runner cycles for a deadline, not only every second or at the backstop).
 // Only this test's own Slurm jobs (named uwsrun-JOBID) are ever cancelled.
 
 import { test } from 'node:test';
@@ -33,6 +36,9 @@ jobs:
   held:
     command: ["true"]
     slurm: { options: [--hold] }
+  limited:
+    command: [sleep, "30"]
+    executionDuration: 2
 `;
 
 function slurmSandbox(): Sandbox {
@@ -118,6 +124,25 @@ test('a job Slurm cancels while pending (nothing written by it) ends ERROR throu
     assert.match(job.errorSummary?.message ?? '', /CANCELLED, not by uwsrun/);
     assert.equal(job.startTime, null);
     assert.ok(!existsSync(join(sb.home, 'records', id, 'batch')), 'its batch script never ran');
+  } finally {
+    cleanup(sb);
+  }
+});
+
+test('with the backstop a minute away, inotify brings a job\'s start and up, and executionDuration is enforced at its deadline', T, async () => {
+  const sb = slurmSandbox();
+  sb.env = { ...sb.env, UWSRUN_SLURM_BACKSTOP_MS: '60000' };
+  try {
+    const id = submitJob(sb, ['limited', '--run']);
+    await waitFor('the command to be up', () => existsSync(join(sb.home, 'records', id, 'up')) || undefined, 60_000);
+    // Without the wake from its `up` file the runner would look again only at the backstop.
+    const started = await waitFor('startTime recorded', () => sb.job(id).startTime ?? undefined, 15_000);
+    assert.equal(sb.job(id).phase === 'EXECUTING' || FINAL.includes(sb.job(id).phase), true);
+    const job = await final(sb, id, 30_000);
+    assert.equal(job.phase, 'ABORTED');
+    assert.deepEqual(job.errorSummary, { type: 'transient', message: 'executionDuration of 2 s exceeded' });
+    const ran = (Date.parse(job.endTime) - Date.parse(started)) / 1000;
+    assert.ok(ran >= 2 && ran < 12, `ran ${ran} s (its deadline was 2 s; the backstop 60 s)`);
   } finally {
     cleanup(sb);
   }

@@ -5,10 +5,13 @@
 // its batch script writes into its records (batch.pl): `batch` (it runs), `up` (the command
 // started), `exit` (how the command ended: its size changes when the wrapper writes it) and
 // `signalled` (Slurm signalled the batch job). Each cycle stat()s the active jobs' next file
-// (one stat per running job), and one fs.watch per job's records wakes a cycle when its exit
-// file changes; on a shared filesystem (inotify does not see other nodes' writes) the
-// stat()s of the runner's cycle, once a second, suffice alone. Slurm is asked (ONE squeue
-// for all active jobs, at most once a second) only when needed:
+// (one stat per running job), and one fs.watch per job's records wakes a cycle within
+// NEWS_MS when its `batch`, `up` or `exit` file changes. Each cycle takes the state lock,
+// reads the state and stat()s every active job, so without news the runner cycles only every
+// BACKSTOP_MS (cycleMs): sooner for a deadline (executionDuration, killGrace, a retry), and
+// once a second while it waits for Slurm's word. On a shared filesystem (inotify does not
+// see other nodes' writes) those stat()s alone bring the news, within BACKSTOP_MS. Slurm is
+// asked (ONE squeue for all active jobs, at most once a second) only when needed:
 //   - a job's exit file is written but does not settle it (see endNeedsSlurm): Slurm's end
 //     state decides then (TIMEOUT, OUT_OF_MEMORY, CANCELLED...), once Slurm reports one;
 //   - jobs being aborted, and Slurm jobs of aborted uwsrun jobs (state.slurmCancels);
@@ -108,6 +111,9 @@ export class SlurmExecutor implements Executor {
   /** One watch of each active job's records directory (news sooner than the next cycle). */
   private readonly watchers = new Map<string, FSWatcher>();
   private newsTimer: NodeJS.Timeout | undefined;
+  /** What the last cycle saw (see cycleMs): Slurm's word is awaited, and the next deadline (ms). */
+  private awaitsSlurm = false;
+  private nextDue = Infinity;
 
   constructor(
     private readonly layout: HomeLayout,
@@ -164,6 +170,39 @@ export class SlurmExecutor implements Executor {
     }
     this.watchCancels(tx, now);
     this.saveOutage(tx);
+    this.planNextCycle(tx);
+  }
+
+  /**
+   * When the next cycle is due: within a second while Slurm's word is awaited (a verdict, an
+   * abort, a cancel to confirm, an outage: afterCommit polls then), else at the next deadline
+   * (a job's executionDuration, the plain scancel after killGrace, a retry) or the backstop.
+   */
+  private planNextCycle(tx: Transaction): void {
+    let due = Infinity;
+    let active = false;
+    let aborting = false;
+    for (const [id, hot] of Object.entries(tx.state.jobs)) {
+      if (hot.executor !== 'slurm') continue;
+      active = true;
+      if (hot.abortRequested) aborting = true;
+      const limits = this.limits.get(id);
+      // The checks in watchJob are "more than the limit": due 1 ms after it.
+      if (limits && hot.phase === 'EXECUTING' && hot.startTime && !hot.abortRequested && limits.executionDuration > 0) {
+        due = Math.min(due, Date.parse(hot.startTime) + limits.executionDuration * 1000 + 1);
+      }
+      if (!hot.slurmJobId) due = Math.min(due, this.retryAt.get(id) ?? Infinity);
+    }
+    if (active) due = Math.min(due, this.lastPoll + BACKSTOP_MS);
+    for (const at of this.cancelAt.values()) due = Math.min(due, at);
+    this.awaitsSlurm = aborting || this.verdict.size > 0 || this.outage !== undefined || tx.state.slurmCancels !== undefined;
+    this.nextDue = due;
+  }
+
+  /** How soon the runner should cycle again for Slurm's jobs (see planNextCycle). */
+  get cycleMs(): number {
+    if (this.awaitsSlurm || this.busy) return POLL_MS;
+    return Math.max(1, Math.min(BACKSTOP_MS, this.nextDue - Date.now()));
   }
 
   /**
@@ -332,15 +371,17 @@ export class SlurmExecutor implements Executor {
   }
 
   /**
-   * Wakes a cycle when the job's exit file changes (created by the batch script when it
-   * starts, written by the wrapper when the command ends). Best effort: the cycle's stat()s
-   * are what counts (another node's writes raise no inotify event here).
+   * Wakes a cycle when the job's news files change: `batch` (its batch job runs), `up` (the
+   * command started), `exit` (created by the batch script when it starts, written by the
+   * wrapper when the command ends); not for the files the runner writes itself (job.json).
+   * Best effort: the cycle's stat()s are what counts (another node's writes raise no inotify
+   * event here).
    */
   private watchFiles(id: string): void {
     if (this.watchers.has(id)) return;
     try {
       const w = watch(this.layout.recordDir(id), { persistent: false }, (_event, name) => {
-        if (name === 'exit') this.wakeSoon();
+        if (name === 'exit' || name === 'batch' || name === 'up') this.wakeSoon();
       });
       w.on('error', () => { /* the cycle's stat()s suffice */ });
       this.watchers.set(id, w);
