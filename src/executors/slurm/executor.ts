@@ -6,12 +6,11 @@
 // started), `exit` (how the command ended: its size changes when the wrapper writes it) and
 // `signalled` (Slurm signalled the batch job). Each cycle stat()s the active jobs' next file
 // (one stat per running job), and one fs.watch per job's records wakes a cycle within
-// NEWS_MS when its `batch`, `up` or `exit` file changes. Each cycle takes the state lock,
-// reads the state and stat()s every active job, so without news the runner cycles only every
-// BACKSTOP_MS (cycleMs): sooner for a deadline (executionDuration, killGrace, a retry), and
-// once a second while it waits for Slurm's word. On a shared filesystem (inotify does not
-// see other nodes' writes) those stat()s alone bring the news, within BACKSTOP_MS. Slurm is
-// asked (ONE squeue for all active jobs, at most once a second) only when needed:
+// NEWS_MS when its `batch`, `up` or `exit` file changes. Without news the runner cycles once
+// a second (STAT_MS, cycleMs), sooner for a deadline (executionDuration, killGrace, a retry):
+// on a shared filesystem, where Slurm runs jobs on other nodes and inotify does not see their
+// writes, those stat()s alone bring the news, and a job's start or end recorded up to 5 s
+// late would hold every `wait` on it that long. Slurm is asked (ONE squeue for all active jobs, at most once a second) only when needed:
 //   - a job's exit file is written but does not settle it (see endNeedsSlurm): Slurm's end
 //     state decides then (TIMEOUT, OUT_OF_MEMORY, CANCELLED...), once Slurm reports one;
 //   - jobs being aborted, and Slurm jobs of aborted uwsrun jobs (state.slurmCancels);
@@ -42,6 +41,8 @@ import { type SlurmJobNews, jobNews, recordHandover, recordRefused, recordSlurmE
 import type { Executor } from '../executor.js';
 
 const POLL_MS = 1_000;
+/** The longest a cycle without news waits for the next (its stat()s see other nodes' writes). */
+const STAT_MS = 1_000;
 /** How long news may wait for company before a cycle records it (see wakeSoon). */
 const NEWS_MS = 100;
 /** The longest a job without news goes without Slurm being asked about it. */
@@ -199,10 +200,13 @@ export class SlurmExecutor implements Executor {
     this.nextDue = due;
   }
 
-  /** How soon the runner should cycle again for Slurm's jobs (see planNextCycle). */
+  /**
+   * How soon the runner should cycle again for Slurm's jobs (see planNextCycle): at the latest
+   * in STAT_MS, whose stat()s are the news from other nodes.
+   */
   get cycleMs(): number {
     if (this.awaitsSlurm || this.busy) return POLL_MS;
-    return Math.max(1, Math.min(BACKSTOP_MS, this.nextDue - Date.now()));
+    return Math.max(1, Math.min(STAT_MS, this.nextDue - Date.now()));
   }
 
   /**
