@@ -25,14 +25,14 @@
 // WORKER_FROM jobs on a worker thread fills each jobs/ID and makes the queue entries
 // (store/job-dirs.ts). The commit waits for the worker; its failure fails the submit.
 
-import { close, closeSync, existsSync, fsync, mkdirSync, open, renameSync, rmSync, rmdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, renameSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import type { Definition } from '../definitions/load.js';
 import { baseJobEnv, buildJobEnv, substituteCommand } from '../definitions/substitute.js';
 import { type Dependency, ID_LENGTH, type JobRecord, type ParamValue, checkRunId, isJobId, newJobId } from './job.js';
 import { type Phase, applyTransition } from './phases.js';
-import { discardTemp, readOwnFile, writeError, writeFileDurable, writeTemp } from '../store/durable.js';
+import { discardTemp, fsyncAllAsync, readOwnFile, writeError, writeFileDurable, writeTemp } from '../store/durable.js';
 import { type Store, type SubmitBatch, type SubmitTurn, type Transaction, dieForTest, syncDirsAsync } from '../store/state.js';
 import { addEntries, entryName, removeEntry } from '../store/queue-dir.js';
 import { JobDirFiller, WORKER_FROM, fillJobDirectory } from '../store/job-dirs.js';
@@ -102,37 +102,36 @@ const PROBE_ID = '0'.repeat(ID_LENGTH);
  * another submit's one-turn reservation) gives the id back: the job that starts there must
  * find its own. Two mkdir(2), no other look: the second one's EEXIST is the check.
  */
-function newRecordAndJobDirectory(store: Store): string {
-  const { layout } = store;
-  for (;;) {
-    const jobId = newJobId();
-    try {
-      mkdirSync(layout.recordDir(jobId), { mode: 0o700 });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      continue;
-    }
-    try {
-      mkdirSync(layout.jobDir(jobId), { mode: 0o700 });
-      return jobId;
-    } catch (err) {
-      rmdirSync(layout.recordDir(jobId));
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
+const newRecordAndJobDirectory = (store: Store): string =>
+  reserveId((id) => store.layout.recordDir(id), (id) => mkdirUnlessExists(store.layout.jobDir(id)));
+
+/** mkdir(2) of `dir`: false when it exists already. */
+function mkdirUnlessExists(dir: string): boolean {
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
   }
 }
 
-/** A fresh id whose directory `mine` this call created and whose `other` does not exist. */
-function reserveId(mine: (id: string) => string, other: (id: string) => string): string {
+/**
+ * A fresh id whose directory `mine` this call created and for which `claimOther` said yes
+ * (the other directory does not exist, or was just made); otherwise `mine` goes again.
+ */
+function reserveId(mine: (id: string) => string, claimOther: (id: string) => boolean): string {
   for (;;) {
     const jobId = newJobId();
+    if (!mkdirUnlessExists(mine(jobId))) continue;
+    let claimed: boolean;
     try {
-      mkdirSync(mine(jobId), { mode: 0o700 });
+      claimed = claimOther(jobId);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      continue;
+      rmdirSync(mine(jobId));
+      throw err;
     }
-    if (!existsSync(other(jobId))) return jobId;
+    if (claimed) return jobId;
     rmdirSync(mine(jobId));
   }
 }
@@ -152,7 +151,7 @@ function newJobDirectories(store: Store, n: number): string[] {
   const ids: string[] = [];
   try {
     while (ids.length < n) {
-      const jobId = reserveId((id) => store.layout.jobDir(id), (id) => store.layout.recordDir(id));
+      const jobId = reserveId((id) => store.layout.jobDir(id), (id) => !existsSync(store.layout.recordDir(id)));
       ids.push(jobId);
       makeJobDirectory(store, jobId);
     }
@@ -175,17 +174,21 @@ const removeJobDirectories = (store: Store, ids: string[]): void => {
 const submitterEnvOf = (opts: SubmitOptions): NodeJS.ProcessEnv => ({ ...(opts.from?.env ?? process.env) });
 
 /**
- * The i-th job of a submit gets its places: its seq number and, when queued (`run`), its
- * queue place, from the range its submit took (in its one turn, or in a reservation).
+ * A new job gets its places: its seq number and, when queued (`run`), its queue place,
+ * from the places its submit took (in its one turn, a reservation, or a server's block).
  */
-function placeRecord(job: JobRecord, places: { seqFrom: number; queueFrom: number }, i: number, run: boolean): JobRecord {
-  job.seq = places.seqFrom + i;
+function placeRecord(job: JobRecord, place: ReservedPlace, run: boolean): JobRecord {
+  job.seq = place.seq;
   if (run) {
     job.phase = applyTransition(job, 'run').to;
-    job.queuedAt = places.queueFrom + i;
+    job.queuedAt = place.queuedAt;
   }
   return job;
 }
+
+/** The i-th place of a range a submit took (its one turn, or its reservation). */
+const placeInRange = (range: { seqFrom: number; queueFrom: number }, i: number): ReservedPlace =>
+  ({ seq: range.seqFrom + i, queuedAt: range.queueFrom + i });
 
 /** The base environment (baseJobEnv) of each submit's definition, kept with its submitterEnv. */
 const baseEnvs = new WeakMap<NodeJS.ProcessEnv, { def: Definition; env: Record<string, string> }>();
@@ -282,16 +285,6 @@ function writeJobFiles(store: Store, job: JobRecord): void {
   }
 }
 
-/** fsync of a file or directory on libuv's thread pool (open, fsync, close). */
-function fsyncAsync(path: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    open(path, 'r', (err, fd) => {
-      if (err) return reject(err);
-      fsync(fd, (syncErr) => close(fd, (closeErr) => (syncErr ?? closeErr ? reject(syncErr ?? closeErr) : resolve())));
-    });
-  });
-}
-
 /**
  * Makes the jobs' files durable: a few file by file (each record and its directory, the
  * index, the records and the queue directories), many with one syncfs(2) (store/syncfs.ts).
@@ -308,9 +301,7 @@ async function syncJobFiles(store: Store, jobs: JobRecord[], queued: boolean): P
   paths.push(layout.indexFile, layout.recordsDir);
   if (queued) paths.push(layout.queueDir);
   // Every one settled before an error is passed on: the caller then removes the files.
-  const outcomes = await Promise.allSettled(paths.map(fsyncAsync));
-  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-  if (failed) throw failed.reason;
+  await fsyncAllAsync(paths);
 }
 
 /**
@@ -460,7 +451,7 @@ function submitInOneTurn(
       for (let i = 0; i < paramSets.length; i++) {
         const jobId = turn.ids[i]!;
         mkdirSync(store.layout.recordDir(jobId), { mode: 0o700 });
-        const job = placeRecord(buildRecord(store, jobId, def, paramSets[i]!, opts, now, submitterEnv), places, i, opts.run);
+        const job = placeRecord(buildRecord(store, jobId, def, paramSets[i]!, opts, now, submitterEnv), placeInRange(places, i), opts.run);
         created.push(job);
       }
       store.writeIndex(places.seqFrom, created.map((j) => j.jobId), false);
@@ -516,7 +507,7 @@ async function submitInSteps(
       if (filler && opts.run) store.layout.ensureQueueDir();
       for (let i = 0; i < n; i++) {
         const jobId = newRecordAndJobDirectory(store);
-        const job = placeRecord(buildRecord(store, jobId, def, paramSets[i]!, opts, now, submitterEnv), batch, i, opts.run);
+        const job = placeRecord(buildRecord(store, jobId, def, paramSets[i]!, opts, now, submitterEnv), placeInRange(batch, i), opts.run);
         created.push(job);
         writeJobFiles(store, job);
         if (!filler) {
@@ -608,12 +599,7 @@ export async function writeReservedJobs(
     for (let i = 0; i < paramSets.length; i++) {
       const jobId = ids[i]!;
       mkdirSync(store.layout.recordDir(jobId), { mode: 0o700 });
-      const job = buildRecord(store, jobId, def, paramSets[i]!, opts, now, submitterEnv);
-      job.seq = places[i]!.seq;
-      if (opts.run) {
-        job.phase = applyTransition(job, 'run').to;
-        job.queuedAt = places[i]!.queuedAt;
-      }
+      const job = placeRecord(buildRecord(store, jobId, def, paramSets[i]!, opts, now, submitterEnv), places[i]!, opts.run);
       created.push(job);
       writeJobFiles(store, job);
     }

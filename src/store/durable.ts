@@ -143,6 +143,7 @@ export async function writeFileDurableAsync(path: string, text: string, mode = 0
   });
 }
 
+/** fsync of a directory (or a file: it is opened read-only either way) on libuv's thread pool. */
 export async function fsyncDirAsync(dir: string): Promise<void> {
   const fh = await fsp.open(dir, 'r');
   try {
@@ -150,6 +151,17 @@ export async function fsyncDirAsync(dir: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * fsync of every path (files or directories) at once on libuv's thread pool: the file
+ * system commits several together, and the event loop goes on meanwhile. All are settled
+ * before the first error is thrown, so a caller that then removes the files races none.
+ */
+export async function fsyncAllAsync(paths: readonly string[]): Promise<void> {
+  const outcomes = await Promise.allSettled(paths.map(fsyncDirAsync));
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /**

@@ -36,7 +36,7 @@ import { DamagedRecordError, MissingRecordError, UserError, fsProblem, storeErro
 import { type HotEntry, type JobRecord, isJobId, mergeHot, staleHot } from '../core/job.js';
 import { isFinal } from '../core/phases.js';
 import {
-  type PendingFile, commitTemp, describeFsError, discardTemp, fsyncDir, fsyncDirAsync, readOwnFile, writeFileDurable,
+  type PendingFile, commitTemp, describeFsError, discardTemp, fsyncAllAsync, fsyncDir, fsyncDirAsync, readOwnFile, writeFileDurable,
   writeFileDurableAsync, writeTemp,
 } from './durable.js';
 import { HomeLayout } from './home.js';
@@ -790,9 +790,11 @@ export class Store {
 export async function syncDirsAsync(tx: Transaction): Promise<void> {
   const dirs = Array.isArray(tx.deferDirSyncs) ? tx.deferDirSyncs : [];
   tx.deferDirSyncs = false;
-  const outcomes = await Promise.allSettled(dirs.map(fsyncDirAsync));
-  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-  if (failed) throw storeError(describeFsError(failed.reason, tx.store.home));
+  try {
+    await fsyncAllAsync(dirs);
+  } catch (err) {
+    throw storeError(describeFsError(err, tx.store.home));
+  }
 }
 
 const removeTurnFile = (layout: HomeLayout): void => {
