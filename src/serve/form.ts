@@ -3,13 +3,18 @@
 // part's content is its field's value, as text). Names are case-insensitive: a Form keys
 // them by their lower-case form and remembers each as it was sent, for messages. A body is
 // at most MAX_BODY bytes: a Content-Length above that is refused before anything is read, a
-// body that grows past it while arriving is refused when it does (413), and the connection
-// is closed afterwards, so a client cannot keep sending.
+// body that grows past it while arriving is refused when it does (413). The rest of a refused
+// body is read and thrown away (for at most LINGER_MS) before the connection may close: a
+// lingering close, as nginx does, since closing a socket with unread bytes sends a TCP reset,
+// and a client still sending its body would lose the 413 to it.
 
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError, badRequest } from './http-error.js';
+import { TEXT, sendText, sendUnended } from './respond.js';
 
 export const MAX_BODY = 1024 * 1024;
+/** How long the rest of a refused body is read and discarded before the connection is cut. */
+export const LINGER_MS = 5_000;
 
 export interface Field {
   /** The name as the client sent it (first occurrence). */
@@ -58,13 +63,50 @@ export class Form {
 /** The client went away in the middle of its body: nobody reads the answer, but it is no server fault. */
 const cutShort = (): HttpError => new HttpError(400, 'the request body was cut short', { Connection: 'close' });
 
-const tooLarge = (): HttpError => new HttpError(413, `request body larger than ${MAX_BODY} bytes (1 MiB)`, { Connection: 'close' });
+const tooLarge = (): HttpError => new HttpError(413, `request body larger than ${MAX_BODY} bytes (1 MiB)`);
+
+/** A body whose Content-Length is above MAX_BODY. */
+export const declaredTooLarge = (req: IncomingMessage): boolean => Number(req.headers['content-length'] ?? NaN) > MAX_BODY;
+
+/** Whether the client waits for "100 Continue" before it sends its body (Expect: 100-continue). */
+export const expectsContinue = (req: IncomingMessage): boolean => /\b100-continue\b/i.test(String(req.headers.expect ?? ''));
+
+/**
+ * Answers 413. The answer is written at once, but its response is ended (which closes the
+ * connection when the request said "Connection: close") only once the rest of the body has
+ * been read and discarded, or after LINGER_MS, when the connection is cut. A client that
+ * asked "Expect: 100-continue" for a body declared too large was never told to send it
+ * (server.ts): its answer ends at once, closing the connection.
+ */
+export function refuseBody(req: IncomingMessage, res: ServerResponse, line: string): void {
+  if (expectsContinue(req) && declaredTooLarge(req)) {
+    sendText(res, 413, line, { Connection: 'close' });
+    return;
+  }
+  req.unpipe();
+  req.removeAllListeners('data');
+  if (!sendUnended(res, 413, TEXT, `${line}\n`)) return;
+  if (req.complete) {
+    res.end();
+    return;
+  }
+  const cut = setTimeout(() => {
+    res.end();
+    req.socket.destroy();
+  }, LINGER_MS);
+  req.once('end', () => {
+    clearTimeout(cut);
+    res.end();
+  });
+  req.socket.once('close', () => clearTimeout(cut));
+  req.on('data', () => undefined);
+  req.resume();
+}
 
 /** The form of a POST: query fields first, then the body's. */
 export async function readForm(req: IncomingMessage, search: URLSearchParams): Promise<Form> {
   const form = Form.fromSearch(search);
-  const length = Number(req.headers['content-length'] ?? NaN);
-  if (length > MAX_BODY) throw tooLarge();
+  if (declaredTooLarge(req)) throw tooLarge();
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type === 'multipart/form-data') {
     await readMultipart(req, form);

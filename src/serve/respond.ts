@@ -9,10 +9,20 @@ export const JSON_TYPE = 'application/json';
 export const HTML = 'text/html; charset=utf-8';
 
 export function send(res: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string | string[]> = {}): void {
-  if (res.headersSent || res.destroyed) return;
+  if (sendUnended(res, status, type, body, headers)) res.end();
+}
+
+/**
+ * The whole answer (headers and body, with its Content-Length) written but the response not
+ * ended: Node closes a connection when its response ends, and sometimes that must wait.
+ * False when nothing could be written (an answer began already, or the client is gone).
+ */
+export function sendUnended(res: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string | string[]> = {}): boolean {
+  if (res.headersSent || res.destroyed) return false;
   const bytes = typeof body === 'string' ? Buffer.from(body) : body;
   res.writeHead(status, { ...headers, 'Content-Type': type, 'Content-Length': String(bytes.length) });
-  res.end(bytes);
+  res.write(bytes);
+  return true;
 }
 
 /** A text/plain answer: one line (with its newline). */

@@ -14,6 +14,7 @@
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Service, type ServiceConfig } from './service.js';
+import { declaredTooLarge } from './form.js';
 import { HEADERS_TIMEOUT_MS, IDLE_SOCKET_MS, KEEP_ALIVE_MS, REQUEST_TIMEOUT_MS } from './timeouts.js';
 
 const STOP_GRACE_MS = 1_500;
@@ -48,6 +49,12 @@ export async function startServer(configure: (origin: string) => ServiceConfig, 
     keepAliveTimeout: KEEP_ALIVE_MS,
     connectionsCheckingInterval: 1_000,
   }, (req, res) => {
+    void service!.handle(req, res);
+  });
+  // Expect: 100-continue (curl sends it for bodies over 1 MiB): a body declared too large is
+  // refused (413) before the client sends it; any other is asked for.
+  server.on('checkContinue', (req, res) => {
+    if (!declaredTooLarge(req)) res.writeContinue();
     void service!.handle(req, res);
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {

@@ -14,6 +14,7 @@ import type { Documents } from './documents.js';
 import { HttpError, badRequest, httpErrorOf, methodNotAllowed } from './http-error.js';
 import { type Route, allowedMethods, route } from './router.js';
 import { sendText } from './respond.js';
+import { refuseBody } from './form.js';
 import type { WaitHub } from './wait-hub.js';
 import type { Creations } from './creations.js';
 import { handleRoute } from './resources.js';
@@ -112,7 +113,8 @@ export class Service {
       return;
     }
     if (http) {
-      sendText(res, http.status, http.message, http.status === 413 ? { ...http.headers, Connection: 'close' } : http.headers);
+      if (http.status === 413) refuseBody(res.req, res, http.message);
+      else sendText(res, http.status, http.message, http.headers);
       return;
     }
     this.log(`internal error: ${(err as Error)?.stack ?? String(err)}`);

@@ -49,6 +49,31 @@ function rawExchange(port: number, bytes: Buffer | string, opts: { end?: boolean
   });
 }
 
+/**
+ * Sends a POST declaring `length` bytes and the first 100 kB of them; once an answer has
+ * arrived, the rest of the body and a GET of the index on the same connection. What arrived
+ * before the body was complete, and after.
+ */
+function slowBodyThenGet(port: number, length: number): Promise<{ first: string; rest: string }> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1');
+    let got = '';
+    let first: string | undefined;
+    sock.setEncoding('latin1');
+    sock.on('data', (d: string) => {
+      got += d;
+      if (first !== undefined || !/\r\n\r\n[^\n]*\n/.test(got)) return;
+      first = got;
+      sock.write('x'.repeat(length - 100_000));
+      sock.write('GET / HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\nConnection: close\r\n\r\n');
+    });
+    sock.on('error', reject);
+    sock.on('close', () => resolve({ first: first ?? got, rest: first === undefined ? '' : got.slice(first.length) }));
+    sock.write(`POST /nap HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${length}\r\n\r\n`);
+    sock.write('x'.repeat(100_000));
+  });
+}
+
 async function stillServes(url: string): Promise<void> {
   const r = await http(`${url}/`, { headers: { accept: 'application/json' }, timeoutMs: 15_000 });
   assert.equal(r.status, 200);
@@ -177,6 +202,15 @@ test('a body over 1 MiB is 413 and creates nothing; garbage bytes and a half-sen
     const m = await http(`${server.url}/nap`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body: multi, timeoutMs: 30_000 })
       .catch((err: NodeJS.ErrnoException) => ({ status: -1, body: String(err.code ?? err), headers: {} }));
     assert.equal(m.status, 413);
+    // A client still sending its refused body gets the 413 while it sends; the rest of the
+    // body is read and thrown away, and its next request on the same connection is answered.
+    const slow = await slowBodyThenGet(server.port, 2_000_000);
+    assert.match(slow.first, /^HTTP\/1\.1 413 /, 'the 413 arrives while the body is still being sent');
+    assert.match(slow.rest, /HTTP\/1\.1 200 OK[\s\S]*"services"/, 'the next request on the connection is served');
+    // Expect: 100-continue with a body declared too large: 413 at once, never "100 Continue",
+    // and the connection closed (the client was not told to send the body).
+    const expect = await rawExchange(server.port, 'POST /nap HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 2000000\r\nExpect: 100-continue\r\n\r\n', { end: false });
+    assert.match(expect, /^HTTP\/1\.1 413 [^]*\r\nConnection: close\r\n/i, JSON.stringify(expect.slice(0, 120)));
 
     // Garbage instead of HTTP: answered 400 or closed, never a crash.
     const garbage = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256));
