@@ -18,7 +18,7 @@
 #   earlier run and is replaced. That is what makes `up` idempotent.
 # - munged is machine-wide (/run/munge). `up` uses one that answers, else starts one as user
 #   munge (creating the key if there is none) and notes that it did; only then does `down`
-#   stop it.
+#   stop it, and not while Slurm daemons of another directory still run (they use it too).
 # - `up` is done when the controller answers, the node is idle and a `sbatch --wrap true`
 #   job has completed; every wait has a deadline, and a failure is one line naming the
 #   daemon and its log, followed by the log's tail.
@@ -429,8 +429,22 @@ our_stepds() {
   echo "${pids[*]}"
 }
 
+# Pids of slurmctld and slurmd processes started with another directory's slurm.conf.
+other_slurm_daemons() {
+  local pid cmdline pids=()
+  for pid in $(pgrep -x 'slurmctld|slurmd' || true); do
+    alive "$pid" || continue
+    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+    case " $cmdline " in
+      *" -f $CONF "*) ;;
+      *" -f "*) pids+=("$pid") ;;
+    esac
+  done
+  echo "${pids[*]}"
+}
+
 cmd_down() {
-  local leftover munged
+  local leftover munged others
   require_installed
   lock_dir
   # Jobs are cancelled through the controller, so an outage (ctld-stop) is ended first when
@@ -442,6 +456,13 @@ cmd_down() {
   munged=
   if [ -s "$DIR/run/munged.ours" ] && [ "$(live_pid munged "$MUNGE_PIDFILE")" = "$(cat "$DIR/run/munged.ours")" ]; then
     munged=$(cat "$DIR/run/munged.ours")
+    # munged is machine-wide: another directory's cluster (a test's own, a second checkout's)
+    # that found ours answering uses it too, and would lose every request from here on.
+    others=$(other_slurm_daemons)
+    if [ -n "$others" ]; then
+      say "munged (pid $munged) left running: other clusters' daemons use it (pids $others)"
+      munged=
+    fi
   fi
   stop_daemons slurmd="$(slurmd_pid)" slurmctld="$(ctld_pid)" munged="$munged"
   rm -f "$DIR/run/munged.ours"
