@@ -24,10 +24,10 @@ export function registerHold(program: Command): void {
     .command('hold')
     .description('hold PENDING or QUEUED jobs: not started until released')
     .argument('<ids...>', 'job ids')
-    .action((ids: string[], _flags: unknown, cmd: Command) => {
+    .action(async (ids: string[], _flags: unknown, cmd: Command) => {
       const ctx = Context.of(cmd, { json: true });
       const { code, resolved } = resolveJobIds(ctx.store, ids);
-      report(ctx, resolved.length ? holdJobs(ctx.store, resolved) : [], code);
+      report(ctx, resolved.length ? await holdJobs(ctx.store, resolved) : [], code);
     });
 
   program

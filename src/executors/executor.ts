@@ -146,10 +146,31 @@ export interface ExecutorKind extends ExecutorFacts {
    * this side's to enforce. Returns what it did. Absent: its runner side does it.
    */
   enforceTimeLimits?(tx: Transaction, job: JobRecord, now: number, table?: ProcessTable): string | undefined;
+  /**
+   * `hold` and `release` of a job in a scheduler's hands (a handed-over Slurm job): the
+   * scheduler is told first, outside the lock (its commands are slow), and the transaction
+   * then checks that the job is still as found (holdRefusal, releaseStep). Resolves to what
+   * was done there (undone when the transaction does not hold or release the job after
+   * all), undefined when the job is not in its hands; rejects with the UserError to report,
+   * nothing changed. Absent: nothing outside uwsrun holds its jobs.
+   */
+  holdOutside?(store: Store, job: JobRecord): Promise<OutsideStep | undefined>;
+  releaseOutside?(store: Store, job: JobRecord): Promise<OutsideStep | undefined>;
   /** `hold` of a QUEUED job: why this executor does not allow it now (exit 4), or undefined. */
-  holdRefusal(tx: Transaction, job: JobRecord): string | undefined;
+  holdRefusal(tx: Transaction, job: JobRecord, outside?: OutsideStep): string | undefined;
+  /**
+   * `release` of a HELD job: the hot fields it gets back in the scheduler's hands, or why not
+   * now (exit 4). Undefined: queued like any job.
+   */
+  releaseStep?(tx: Transaction, job: JobRecord, outside?: OutsideStep): { hot: Partial<HotEntry> } | { refused: string } | undefined;
   /** A retry queues the job again: what of the last attempt this executor forgets (record, hot entry). */
   readonly retryReset?: { record: Partial<JobRecord>; hot: Partial<HotEntry> };
+}
+
+/** What a scheduler did for `hold` or `release` (ExecutorKind.holdOutside): its job's id there, and how to undo it. */
+export interface OutsideStep {
+  readonly ref: string;
+  undo(): Promise<void>;
 }
 
 /** The abort of a job with no process anywhere: ABORTED now (its row's phase). */

@@ -1,8 +1,9 @@
 // The slurm executor as every process sees it (ExecutorKind, executors/executor.ts): its
 // facts (facts.ts); abort of a job not started (ABORTED here, its cancel owned by the state)
-// or started (abortRequested; scancel follows); `hold` refused while Slurm holds the job.
-// Nothing here loads execa: the runner's side (executor.ts) and abort's scancel calls
-// (abort.ts) are imported on first use.
+// or started (abortRequested; scancel follows); `hold` and `release` of a job in Slurm's
+// hands, told to Slurm first (hold.ts: scontrol uhold / release).
+// Nothing here loads execa: the runner's side (executor.ts), abort's scancel calls
+// (abort.ts) and hold's scontrol calls (hold.ts) are imported on first use.
 
 import { writeFileSync } from 'node:fs';
 import { isoNow } from '../../core/job.js';
@@ -23,10 +24,10 @@ export const slurmKind: ExecutorKind = {
   abortStep(tx, job, to) {
     const jobId = job.jobId;
     const hot = tx.state.jobs[jobId];
-    // Not chosen by the queue yet (or PENDING, HELD): nothing of it is in Slurm.
-    if (!hot) return abortAtOnce(tx, job, to);
-    if (job.phase === 'QUEUED' || job.startTime === null) {
-      // Not started in Slurm (pending, or its batch job not yet running the command): cancelled,
+    // Not chosen by the queue yet (or PENDING, HELD before its handover): nothing of it is in Slurm.
+    if (!hot && !(job.phase === 'HELD' && job.slurmJobId)) return abortAtOnce(tx, job, to);
+    if (job.phase === 'QUEUED' || job.phase === 'HELD' || job.startTime === null) {
+      // Not started in Slurm (pending, held there, or its batch job not yet running the command): cancelled,
       // and marked ABORTED here; scancel follows once this is written.
       // The cancel is the state's from here on (state.slurmCancels): whoever supervises Slurm
       // jobs sends scancel again until Slurm confirms the job gone, should this side's fail.
@@ -50,11 +51,21 @@ export const slurmKind: ExecutorKind = {
     // SIGINT through Slurm now; the runner sends the plain scancel after killGrace.
     void import('./abort.js').then(({ interruptSlurmJob }) => interruptSlurmJob(store, job)).catch(() => {});
   },
-  holdRefusal(tx, job) {
+  holdOutside: async (store, job) => (await import('./hold.js')).holdInSlurm(store, job),
+  releaseOutside: async (store, job) => (await import('./hold.js')).releaseInSlurm(store, job),
+  holdRefusal(tx, job, outside) {
     const hot = tx.state.jobs[job.jobId];
-    // In Slurm's hands (SPEC §11): a hold here would leave its Slurm job unwatched.
     if (job.phase !== 'QUEUED' || !hot) return undefined;
-    return `job ${job.jobId} is QUEUED in Slurm (${hot.slurmJobId ? `Slurm job ${hot.slurmJobId}` : 'being handed over'}): hold is not allowed; abort it, or hold it in Slurm (scontrol hold)`;
+    // Held in Slurm first (hold.ts), and still the Slurm job that was held: HELD here too.
+    if (hot.slurmJobId && outside?.ref === hot.slurmJobId) return undefined;
+    // In Slurm's hands and not held there: a hold here alone would leave it to start in Slurm.
+    return `job ${job.jobId} is QUEUED in Slurm (${hot.slurmJobId ? `Slurm job ${hot.slurmJobId}, handed over while hold ran` : 'being handed over'}): hold is not allowed now; try again`;
+  },
+  releaseStep(_tx, job, outside) {
+    if (!job.slurmJobId) return undefined;
+    // Released in Slurm (hold.ts): in Slurm's hands again, watched by the runner, never handed over twice.
+    if (outside?.ref === job.slurmJobId) return { hot: { handoverAt: isoNow() } };
+    return { refused: `job ${job.jobId} is HELD in Slurm (Slurm job ${job.slurmJobId}), and was held while release ran: try again` };
   },
   // A retried Slurm job is handed over afresh: a new batch job.
   retryReset: { record: { slurmJobId: null }, hot: { handoverAt: null } },
