@@ -22,8 +22,12 @@ export type SlurmResult =
   | { kind: 'refused'; message: string }
   | { kind: 'outage'; message: string };
 
-/** What Slurm's clients print when they cannot reach (or hear back from) the controller. */
-const COMMUNICATION = /Unable to contact slurm controller|Socket timed out|Communication connection failure|Connection refused|connect failure|Zero Bytes were transmitted|Transport endpoint|Slurm backup controller in standby|Insane message length|Connection timed out|Network is unreachable/i;
+/**
+ * What Slurm's clients print when they cannot reach (or hear back from) the controller.
+ * `scontrol hold`/`release` say "Unexpected message received" then (measured: 9 s after a
+ * controller stopped), where squeue says "Unable to contact slurm controller".
+ */
+const COMMUNICATION = /Unable to contact slurm controller|Socket timed out|Communication connection failure|Connection refused|connect failure|Zero Bytes were transmitted|Transport endpoint|Slurm backup controller in standby|Insane message length|Connection timed out|Network is unreachable|Unexpected message received/i;
 
 /** The Slurm commands this process ran, by name: the runner says them when it goes idle. */
 export const slurmCalls = new Map<string, number>();
