@@ -112,8 +112,7 @@ export class SlurmExecutor implements Executor {
   /** One watch of each active job's records directory (news sooner than the next cycle). */
   private readonly watchers = new Map<string, FSWatcher>();
   private newsTimer: NodeJS.Timeout | undefined;
-  /** What the last cycle saw (see cycleMs): Slurm's word is awaited, and the next deadline (ms). */
-  private awaitsSlurm = false;
+  /** The next deadline the last cycle saw (see cycleMs), in ms. */
   private nextDue = Infinity;
 
   constructor(
@@ -175,18 +174,21 @@ export class SlurmExecutor implements Executor {
   }
 
   /**
-   * When the next cycle is due: within a second while Slurm's word is awaited (a verdict, an
-   * abort, a cancel to confirm, an outage: afterCommit polls then), else at the next deadline
-   * (a job's executionDuration, the plain scancel after killGrace, a retry) or the backstop.
+   * When the next cycle is due: at the next deadline (a job's executionDuration, a retry, a
+   * cancel to send again) or the backstop poll, and at the latest in STAT_MS (cycleMs).
+   * Slurm's word awaited (a verdict, an abort, a cancel to confirm, an outage) needs no due
+   * time of its own: afterCommit polls for it at most once a second, and cycles come at
+   * least that often. Every deadline here is one that the cycle at it acts on (so a past one
+   * never makes the runner spin): the backstop counts only jobs a poll asks about, a cancel
+   * deferred while its handover is unknown is due again later (sendCancels), and whatever
+   * is under way (a poll, an sbatch, a scancel) makes the executor busy: then POLL_MS.
    */
   private planNextCycle(tx: Transaction): void {
     let due = Infinity;
-    let active = false;
-    let aborting = false;
+    let watched = false;
     for (const [id, hot] of Object.entries(tx.state.jobs)) {
       if (hot.executor !== 'slurm') continue;
-      active = true;
-      if (hot.abortRequested) aborting = true;
+      if (hot.slurmJobId) watched = true;
       const limits = this.limits.get(id);
       // The checks in watchJob are "more than the limit": due 1 ms after it.
       if (limits && hot.phase === 'EXECUTING' && hot.startTime && !hot.abortRequested && limits.executionDuration > 0) {
@@ -194,9 +196,8 @@ export class SlurmExecutor implements Executor {
       }
       if (!hot.slurmJobId) due = Math.min(due, this.retryAt.get(id) ?? Infinity);
     }
-    if (active) due = Math.min(due, this.lastPoll + BACKSTOP_MS);
+    if (watched) due = Math.min(due, this.lastPoll + BACKSTOP_MS);
     for (const at of this.cancelAt.values()) due = Math.min(due, at);
-    this.awaitsSlurm = aborting || this.verdict.size > 0 || this.outage !== undefined || tx.state.slurmCancels !== undefined;
     this.nextDue = due;
   }
 
@@ -205,7 +206,7 @@ export class SlurmExecutor implements Executor {
    * in STAT_MS, whose stat()s are the news from other nodes.
    */
   get cycleMs(): number {
-    if (this.awaitsSlurm || this.busy) return POLL_MS;
+    if (this.busy) return POLL_MS;
     return Math.max(1, Math.min(STAT_MS, this.nextDue - Date.now()));
   }
 
@@ -238,7 +239,10 @@ export class SlurmExecutor implements Executor {
       if (this.cancelling.has(id)) continue;
       // A handover of it still under way (here, or an sbatch of a runner that died) would
       // create a Slurm job after a cancel by name: the cancel waits for its outcome.
-      if (!slurmJobId && (this.inFlight.has(id) || sbatchRunning(id))) continue;
+      if (!slurmJobId && (this.inFlight.has(id) || sbatchRunning(id))) {
+        this.cancelAt.set(id, Date.now() + POLL_MS);
+        continue;
+      }
       this.cancelling.add(id);
       if (slurmJobId) this.ours.add(slurmJobId);
       void (slurmJobId ? slurmSignal(slurmJobId, 'cancel') : cancelByName(id)).then((failed) => {
