@@ -50,8 +50,8 @@ function retireAttemptFiles(tx: Transaction, jobId: string, attempt: number, say
   const layout = tx.layout;
   keepAs(layout.exitFile(jobId), layout.attemptFile(jobId, 'exit', attempt));
   keepAs(layout.startMarker(jobId), layout.attemptFile(jobId, 'started', attempt));
-  // A Slurm job's (executors/slurm/): the batch script's mark that it ran, "up", and its note of Slurm's signals.
-  for (const name of ['batch', 'up', 'signalled']) keepAs(join(layout.recordDir(jobId), name), join(layout.recordDir(jobId), `${name}.${attempt}`));
+  // A Slurm job's (executors/slurm/): the batch script's mark that it ran, "up", its note of Slurm's signals, and its end.
+  for (const name of ['batch', 'up', 'signalled', 'ended']) keepAs(join(layout.recordDir(jobId), name), join(layout.recordDir(jobId), `${name}.${attempt}`));
   for (const stream of ['stdout', 'stderr'] as const) {
     const from = stream === 'stdout' ? layout.stdoutLog(jobId) : layout.stderrLog(jobId);
     try {

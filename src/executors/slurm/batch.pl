@@ -15,9 +15,10 @@
 # The batch script itself stays the wrapper's parent and waits for it, so it can tell the
 # runner whether Slurm signalled the job (a time limit, a cancel, a preemption: Slurm signals
 # every process of the batch job, this one among them): each signal it gets is appended to
-# RECORDS/signalled at once. A job whose command exited by itself and whose batch script got
-# no signal ended without Slurm's doing, and the runner records it from the exit file without
-# asking Slurm (executors/slurm/executor.ts).
+# RECORDS/signalled at once, and once the wrapper is gone it creates RECORDS/ended. A job whose
+# command exited by itself and whose batch script got no signal by then ended without Slurm's
+# doing, and the runner records it from the exit file without asking Slurm
+# (executors/slurm/executor.ts).
 # The command gets exactly the job's environment plus Slurm's own SLURM_* variables.
 sub batch {
   my ($records) = @_;
@@ -25,6 +26,7 @@ sub batch {
   # Aborted while Slurm could not be told (its controller down): the cancel is retried, and
   # meanwhile a job that starts after all runs nothing (records/ID/cancelled, see run/abort.ts).
   POSIX::_exit(0) if -e "$records/cancelled";
+  unlink "$records/ended";
   my $mark;
   # 577 = O_WRONLY|O_CREAT|O_TRUNC
   if (sysopen($mark, "$records/batch", 577, 0600)) { syswrite $mark, ($ENV{SLURM_JOB_ID} // '') . "\n"; close $mark; }
@@ -74,5 +76,11 @@ sub batch {
   my $got;
   do { $got = waitpid($pid, 0) } until $got == $pid || ($got == -1 && $! != POSIX::EINTR());
   my $st = $?;
+  # The wrapper is gone, and every signal Slurm sent this script by now has been noted (a
+  # handler runs before the next statement): only from here on does a `signalled` that is
+  # absent mean that Slurm signalled nothing (Slurm signals every process of the job itself,
+  # so the command may die of it, and the wrapper write its exit, before this script's handler
+  # ran). The runner trusts an exit 0 without asking Slurm only once this file exists.
+  if (sysopen(my $ended, "$records/ended", 577, 0600)) { close $ended; }
   POSIX::_exit($st & 127 ? 128 + ($st & 127) : $st >> 8);
 }

@@ -47,6 +47,8 @@ const STAT_MS = 1_000;
 const NEWS_MS = 100;
 /** The longest a job without news goes without Slurm being asked about it. */
 const BACKSTOP_MS = Number(process.env.UWSRUN_SLURM_BACKSTOP_MS) || 5_000;
+/** How long an exit 0 waits for the batch script's `ended` before Slurm is asked instead. */
+const ENDED_WAIT_MS = 3_000;
 const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 60_000;
 
@@ -63,12 +65,21 @@ interface Ended {
  * and the batch script got no signal: Slurm ends a job early only by signalling it (time
  * limit, scancel, preemption: every process of the batch job is signalled, the batch script
  * among them, which notes it in `signalled`) or by killing the command (the OOM killer:
- * then the command dies by SIGKILL) or the node (then no exit status is written). Every other
- * end (a signal death, an exit status other than 0, a command that could not start, an
+ * then the command dies by SIGKILL) or the node (then no exit status is written). The batch
+ * script's `signalled` is final only once it is done waiting for the command (`ended`):
+ * Slurm signals the command itself too, which may die of it, and its wrapper write the exit
+ * file, before the batch script's handler has run (seen at load ~45). Until then Slurm is
+ * asked (a batch script of an older uwsrun writes no `ended`: its jobs get Slurm's verdict).
+ * Every other end (a signal death, an exit status other than 0, a command that could not start, an
  * abort) waits for Slurm to report the batch job ended.
  */
-const endNeedsSlurm = (news: SlurmJobNews, aborting: boolean): boolean =>
-  aborting || news.signalled || news.end?.error !== undefined || news.end?.signal !== null || news.end?.exitCode !== 0;
+function endNeedsSlurm(news: SlurmJobNews, aborting: boolean, now: number): boolean | 'wait' {
+  if (aborting || news.signalled || news.end?.error !== undefined || news.end?.signal !== null || news.end?.exitCode !== 0) return true;
+  if (news.batchEnded) return false;
+  // The batch script writes `ended` a moment after the exit file: waited for, briefly.
+  const age = now - news.exitAt;
+  return age >= 0 && age < ENDED_WAIT_MS ? 'wait' : true;
+}
 
 export class SlurmExecutor implements Executor {
   readonly name = 'slurm' as const;
@@ -285,8 +296,10 @@ export class SlurmExecutor implements Executor {
         if (job.startTime === null && up) recordSlurmUp(tx, job, up);
       }
     }
+    const needs = news.end ? endNeedsSlurm(news, !!tx.state.jobs[id]?.abortRequested, now) : false;
+    if (needs === 'wait') return; // `ended` wakes a cycle (watchFiles), else the next one looks again
     if (news.end) {
-      if (endNeedsSlurm(news, !!tx.state.jobs[id]?.abortRequested)) this.verdict.add(id);
+      if (needs) this.verdict.add(id);
       else {
         // The command's own word settles it: recorded now, with its files read at once when
         // that is bounded (no results), else by the cycle after they are read.
@@ -389,7 +402,7 @@ export class SlurmExecutor implements Executor {
     if (this.watchers.has(id)) return;
     try {
       const w = watch(this.layout.recordDir(id), { persistent: false }, (_event, name) => {
-        if (name === 'exit' || name === 'batch' || name === 'up') this.wakeSoon();
+        if (name === 'exit' || name === 'batch' || name === 'up' || name === 'ended') this.wakeSoon();
       });
       w.on('error', () => { /* the cycle's stat()s suffice */ });
       this.watchers.set(id, w);

@@ -27,13 +27,18 @@ const EXIT_ROOM = 512;
 /**
  * What the files of a running Slurm job say, from stat()s alone (no read unless the exit
  * file was written): whether its batch script ran (RECORDS/batch), when its command started
- * (RECORDS/up), whether Slurm signalled it (RECORDS/signalled), and how the command ended
+ * (RECORDS/up), whether Slurm signalled it (RECORDS/signalled, final once RECORDS/ended is
+ * there), and how the command ended
  * (RECORDS/exit, once its size is no longer EXIT_ROOM: the wrapper truncates it to its line).
  */
 export interface SlurmJobNews {
   ran: boolean;
   up: string | undefined;
   signalled: boolean;
+  /** The batch script is done waiting for the wrapper (RECORDS/ended): `signalled` is final. */
+  batchEnded: boolean;
+  /** When the exit file was written (its mtime, ms), once it is. */
+  exitAt: number;
   end: ReturnType<typeof readExitFile>;
 }
 
@@ -41,12 +46,16 @@ export interface SlurmJobNews {
 export function jobNews(layout: HomeLayout, jobId: string, phase: string, upKnown: boolean): SlurmJobNews {
   const dir = layout.recordDir(jobId);
   const ran = phase !== 'QUEUED' || statSync(`${dir}/batch`, { throwIfNoEntry: false }) !== undefined;
-  if (!ran) return { ran, up: undefined, signalled: false, end: undefined };
+  if (!ran) return { ran, up: undefined, signalled: false, batchEnded: false, exitAt: 0, end: undefined };
   const exit = statSync(`${dir}/exit`, { throwIfNoEntry: false });
   const written = exit !== undefined && exit.size !== EXIT_ROOM && exit.size > 0;
+  // `ended` before `signalled`: the batch script writes them in the other order.
+  const batchEnded = written && statSync(`${dir}/ended`, { throwIfNoEntry: false }) !== undefined;
   return {
     ran,
     up: upKnown ? undefined : upTime(layout, jobId),
+    batchEnded,
+    exitAt: written ? exit.mtimeMs : 0,
     signalled: written && statSync(`${dir}/signalled`, { throwIfNoEntry: false }) !== undefined,
     end: written ? readExitFile(layout, jobId) : undefined,
   };
