@@ -585,26 +585,20 @@ export function checkSubmission(store: Store, def: Definition, params: ResolvedP
  * for the lock. Killed before it, the process leaves a reservation of a dead process, whose
  * files `tick` removes (dropDeadBatches). On failure the files written so far are removed.
  * No --unique and no dependencies: both are judged under the lock (submitJobs).
- * `prepared` gives ids whose two directories it has just put in place (jobs/ID filled,
- * records/ID empty: serve/skeletons.ts), or undefined; the others are made here.
  */
 export async function writeReservedJobs(
   store: Store, def: Definition, paramSets: ResolvedParameters[], opts: SubmitOptions, places: ReservedPlace[],
-  prepared: () => string | undefined = () => undefined,
 ): Promise<JobRecord[]> {
   const now = new Date();
   const submitterEnv = submitterEnvOf(opts);
   const created: JobRecord[] = [];
-  const ids: string[] = [];
+  let ids: string[] = [];
   try {
     store.layout.ensure();
+    ids = newJobDirectories(store, paramSets.length);
     for (let i = 0; i < paramSets.length; i++) {
-      let jobId = prepared();
-      if (jobId === undefined) {
-        jobId = newJobDirectories(store, 1)[0]!;
-        ids.push(jobId);
-        mkdirSync(store.layout.recordDir(jobId), { mode: 0o700 });
-      } else ids.push(jobId);
+      const jobId = ids[i]!;
+      mkdirSync(store.layout.recordDir(jobId), { mode: 0o700 });
       const job = placeRecord(buildRecord(store, jobId, def, paramSets[i]!, opts, now, submitterEnv), places[i]!, opts.run);
       created.push(job);
       writeJobFiles(store, job);
@@ -621,7 +615,6 @@ export async function writeReservedJobs(
   } catch (err) {
     removeJobFiles(store, created, opts.run);
     removeJobDirectories(store, ids);
-    for (const id of ids) rmSync(store.layout.recordDir(id), { recursive: true, force: true });
     throw writeError(err, store.home, 'a new job');
   }
   return created;

@@ -32,7 +32,6 @@ import { type EndFacts, gatherEndFacts } from './job-files.js';
 import { describeStall, killStalledRunner, runnerStall } from './runner-stall.js';
 import { type RunnerWake, jobsNeedingRunner, runnerAlive, runnerWakeFor, wakeRunner } from './ensure-runner.js';
 import { deleteJob } from '../core/actions.js';
-import { removeDeadSkeletons } from '../serve/skeletons.js';
 import { markDeleting } from '../core/deleting.js';
 
 const HALF_CREATED_AGE_MS = 60_000;
@@ -290,7 +289,7 @@ export function dropDeadBatches(store: Store): string[] {
 }
 
 export function removeHalfCreated(store: Store, now = Date.now()): string[] {
-  const lines: string[] = [...dropDeadBatches(store), ...removeDeadSkeletons(store.home)];
+  const lines: string[] = dropDeadBatches(store);
   for (const id of findHalfCreated(store, now)) {
     // Checked again under the lock: a submit may have finished meanwhile.
     const removed = store.update((tx) => {

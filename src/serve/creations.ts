@@ -20,8 +20,7 @@
 // synced before the lock is taken (core/submit.ts writeReservedJobs), and one transaction
 // for the whole flush shrinks the reservation past them: that state write is their commit,
 // and the lock is held only for it. Each is checked alone first (checkSubmission), so bad
-// input refuses only its own. Their directories come ready-made when the server has
-// skeletons in stock (skeletons.ts), which it makes after its first creation and keeps up.
+// input refuses only its own.
 
 import type { JobRecord } from '../core/job.js';
 import {
@@ -33,7 +32,6 @@ import { EXIT, UserError } from '../errors.js';
 import { type RunnerWake, runnerWakeFor, wakeRunner } from '../run/ensure-runner.js';
 import { withStateLock } from './writes.js';
 import { ReservedPlaces } from './places.js';
-import { Skeletons } from './skeletons.js';
 
 interface Creation {
   def: Definition;
@@ -55,17 +53,15 @@ export class Creations {
   private flushing = false;
   private flushed: Promise<void> = Promise.resolve();
   private readonly places: ReservedPlaces;
-  private readonly skeletons: Skeletons;
 
   constructor(private readonly store: Store) {
     this.places = new ReservedPlaces(store);
-    this.skeletons = new Skeletons(store);
   }
 
-  /** Stopping: after the flush in flight, the reservation goes back (within `ms`), the skeletons go. */
+  /** Stopping: after the flush in flight, the reservation goes back (within `ms`). */
   async close(ms: number): Promise<void> {
     await this.flushed;
-    await Promise.all([this.places.release(ms), this.skeletons.close()]);
+    await this.places.release(ms);
   }
 
   /** Creates one job; resolves once it exists (durably), as submitJobs does. */
@@ -147,7 +143,7 @@ export class Creations {
     }
     const parts = groups.map((group) => ({ group, places: group.map((c) => this.places.take(c.opts.run)) }));
     const outcomes = await Promise.allSettled(parts.map(({ group, places }) =>
-      writeReservedJobs(this.store, group[0]!.def, group.map((c) => c.params), group[0]!.opts, places, () => this.skeletons.next())));
+      writeReservedJobs(this.store, group[0]!.def, group.map((c) => c.params), group[0]!.opts, places)));
     const written = parts.flatMap(({ group }, i) => {
       const outcome = outcomes[i]!;
       if (outcome.status === 'fulfilled') return [{ group, jobs: outcome.value }];
