@@ -18,9 +18,20 @@
 // wants unique) do not wait for the lock to write: their seq numbers and queue places
 // come from a block this server reserved ahead (places.ts), their files are written and
 // synced before the lock is taken (core/submit.ts writeReservedJobs), and one transaction
-// for the whole flush shrinks the reservation past them: that state write is their commit,
-// and the lock is held only for it. Each is checked alone first (checkSubmission), so bad
-// input refuses only its own.
+// shrinks the reservation past them: that state write is their commit, and the lock is
+// held only for it. Each is checked alone first (checkSubmission), so bad input refuses
+// only its own.
+//
+// Pipelined: a flush is done with the event loop once its files are written; its fsyncs,
+// its wait for the lock (the runner's lease, a CLI command) and its commit go on while the
+// next flush already writes the requests that came meanwhile. Commits are one at a time
+// (commitReady), and each covers every flush whose files are synced by the moment the lock
+// is in hand, in the order their places were taken: a place is made visible only with all
+// places before it, and only once its own files are durable. A flush whose files failed
+// (a full disk) is refused and its places are passed over by the next commit (a gap in the
+// seq numbers, as before). The reservation is renewed (when someone else gave out places
+// meanwhile, or it is used up) only once no flush is waiting for its commit: giving the
+// block back must never make places visible whose files are not durable yet.
 
 import type { JobRecord } from '../core/job.js';
 import {
@@ -41,6 +52,15 @@ interface Creation {
   reject: (err: unknown) => void;
 }
 
+/** A flush's creations that took places, from then until their commit (see the top). */
+interface InFlight {
+  /** The groups whose files were written, with their jobs; set once the writes settled. */
+  written: Array<{ group: Creation[]; jobs: JobRecord[] }> | undefined;
+  /** The first seq number and queue place after this flush's. */
+  seqEnd: number;
+  queueEnd: number;
+}
+
 /** Creations that may share one submitJobs call have the same key (undefined: alone). */
 function groupKey(c: Creation): string | undefined {
   if (c.opts.runId !== null || c.opts.destruction !== undefined || c.opts.unique) return undefined;
@@ -53,14 +73,24 @@ export class Creations {
   private flushing = false;
   private flushed: Promise<void> = Promise.resolve();
   private readonly places: ReservedPlaces;
+  /** Flushes that took places and are not committed yet, in the order of their places. */
+  private readonly inFlight: InFlight[] = [];
+  private committing: Promise<void> | undefined;
+  private commitAgain = false;
+  /** Settles once nothing is in flight (see drained()). */
+  private drainWaiters: Array<() => void> = [];
+  /** Creations that go through submitJobs (--unique, dependencies), until they settle. */
+  private readonly alone = new Set<Promise<void>>();
 
   constructor(private readonly store: Store) {
     this.places = new ReservedPlaces(store);
   }
 
-  /** Stopping: after the flush in flight, the reservation goes back (within `ms`). */
+  /** Stopping: after the flushes and commits in flight, the reservation goes back (within `ms`). */
   async close(ms: number): Promise<void> {
     await this.flushed;
+    await this.drained();
+    await Promise.all([...this.alone]);
     await this.places.release(ms);
   }
 
@@ -72,7 +102,7 @@ export class Creations {
     });
   }
 
-  /** The next flush: one turn from now, or when the one in flight is done. */
+  /** The next flush: one turn from now, or when the one writing is done. */
   private schedule(): void {
     if (this.scheduled || this.flushing || this.queued.length === 0) return;
     this.scheduled = true;
@@ -86,14 +116,19 @@ export class Creations {
     });
   }
 
+  /** Resolves once this flush's files are written (its commit may still be under way). */
   private async flush(): Promise<void> {
     const batch = this.queued;
     this.queued = [];
     const reserved: Creation[] = [];
-    const alone: Creation[] = [];
-    for (const c of batch) (c.opts.unique || (c.opts.after?.length ?? 0) > 0 ? alone : reserved).push(c);
-    // All at once: their transactions take turns at the lock (writes.ts).
-    await Promise.all([this.createReserved(reserved), ...alone.map((c) => this.submit([c]))]);
+    for (const c of batch) {
+      if (c.opts.unique || (c.opts.after?.length ?? 0) > 0) {
+        // Their transactions take turns at the lock (writes.ts) beside the commits.
+        const done = this.submit([c]).finally(() => this.alone.delete(done));
+        this.alone.add(done);
+      } else reserved.push(c);
+    }
+    await this.createReserved(reserved);
   }
 
   /** Groups of creations that share a writeReservedJobs call, in the order they came. */
@@ -114,7 +149,7 @@ export class Creations {
     return all;
   }
 
-  /** See the top comment: places from the reservation, files first, one commit for all. */
+  /** See the top comment: places from the reservation, files first, commits for all ready. */
   private async createReserved(creations: Creation[]): Promise<void> {
     const ok = creations.filter((c) => {
       try {
@@ -126,39 +161,96 @@ export class Creations {
       }
     });
     if (ok.length === 0) return;
-    try {
-      await this.createInBlock(this.groups(ok));
-    } finally {
-      this.places.done();
-    }
-  }
-
-  private async createInBlock(groups: Creation[][]): Promise<void> {
+    const groups = this.groups(ok);
     const all = groups.flat();
+    const n = all.length;
+    const q = all.filter((c) => c.opts.run).length;
     try {
-      await this.places.ensure(all.length, all.filter((c) => c.opts.run).length);
+      // A new block only with nothing in flight: the old one's rest is given back then.
+      while (!await this.places.ensure(n, q, this.inFlight.length === 0)) await this.drained();
     } catch (err) {
       for (const c of all) c.reject(err);
       return;
     }
     const parts = groups.map((group) => ({ group, places: group.map((c) => this.places.take(c.opts.run)) }));
-    const outcomes = await Promise.allSettled(parts.map(({ group, places }) =>
+    const flight: InFlight = { written: undefined, ...this.places.nextPlaces() };
+    this.inFlight.push(flight);
+    // The writes themselves happen now, in this turn; their fsyncs are what is awaited.
+    const writing = Promise.allSettled(parts.map(({ group, places }) =>
       writeReservedJobs(this.store, group[0]!.def, group.map((c) => c.params), group[0]!.opts, places)));
-    const written = parts.flatMap(({ group }, i) => {
-      const outcome = outcomes[i]!;
-      if (outcome.status === 'fulfilled') return [{ group, jobs: outcome.value }];
-      for (const c of group) c.reject(outcome.reason);
-      return [];
+    void writing.then((outcomes) => {
+      flight.written = parts.flatMap(({ group }, i) => {
+        const outcome = outcomes[i]!;
+        if (outcome.status === 'fulfilled') return [{ group, jobs: outcome.value }];
+        for (const c of group) c.reject(outcome.reason);
+        return [];
+      });
+      this.commitReady();
     });
-    if (written.length === 0) return;
+  }
+
+  /** Resolves once no flush waits for its commit. */
+  private drained(): Promise<void> {
+    if (this.inFlight.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Nothing in flight: those waiting for that go on. */
+  private settleIdle(): void {
+    if (this.inFlight.length > 0) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** One commit at a time; a flush that becomes ready meanwhile is taken by the next. */
+  private commitReady(): void {
+    if (this.committing) {
+      this.commitAgain = true;
+      return;
+    }
+    this.committing = this.commitOnce().finally(() => {
+      this.committing = undefined;
+      if (this.commitAgain) {
+        this.commitAgain = false;
+        this.commitReady();
+      }
+      this.settleIdle();
+    });
+  }
+
+  /** The flushes at the head of the line whose writes have settled (taken off it). */
+  private takeReady(): InFlight[] {
+    let k = 0;
+    while (k < this.inFlight.length && this.inFlight[k]!.written !== undefined) k++;
+    return this.inFlight.splice(0, k);
+  }
+
+  private async commitOnce(): Promise<void> {
+    if (!this.inFlight[0]?.written) return;
+    const taken: InFlight[] = [];
+    try {
+      await this.commitTaken(taken);
+    } finally {
+      // Each flush's use of the block ends with its commit (the block rests once all did).
+      for (let i = 0; i < taken.length; i++) this.places.done();
+    }
+  }
+
+  /** One commit; `taken` gets the flushes it covered (or failed). */
+  private async commitTaken(taken: InFlight[]): Promise<void> {
     dieForTest('UWSRUN_TEST_KILL_BEFORE_RESERVED_COMMIT');
     let committed: Transaction | undefined;
     let wake: RunnerWake | undefined;
     try {
       const adopt = await withStateLock(this.store, () => this.store.update((tx) => {
+        // Under the lock: every flush ready by now, so a busy server commits many at once.
+        taken.push(...this.takeReady());
+        const last = taken.at(-1)!;
         tx.deferDirSyncs = true;
         committed = tx;
-        const adopted = this.places.commit(tx);
+        const adopted = this.places.commit(tx, last.seqEnd, last.queueEnd);
+        const written = taken.flatMap((f) => f.written!);
         for (const { group, jobs } of written) commitReservedJobs(tx, group[0]!.def, group[0]!.opts, jobs);
         if (written.some(({ group }) => group[0]!.opts.run)) wake = runnerWakeFor(tx);
         return adopted;
@@ -166,7 +258,8 @@ export class Creations {
       adopt();
     } catch (err) {
       // Never visible (the reservation still covers them): their files go.
-      for (const { group, jobs } of written) {
+      if (taken.length === 0) taken.push(...this.takeReady());
+      for (const { group, jobs } of taken.flatMap((f) => f.written!)) {
         try {
           removeReservedJobs(this.store, jobs, group[0]!.opts.run);
         } catch { /* invisible anyway; tick removes them once this process is gone */ }
@@ -174,6 +267,7 @@ export class Creations {
       }
       return;
     }
+    const written = taken.flatMap((f) => f.written!);
     try {
       // The commit's directory (HOME, for state.json's rename), synced before any 303.
       if (committed) await syncDirsAsync(committed);
