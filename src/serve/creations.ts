@@ -6,10 +6,10 @@
 // here, and one setImmediate later every queued creation that can share a submit (same
 // definition as loaded, same options: run or not, owner, executionDuration, no run id or
 // destruction of its own) goes through one submitJobs call. A lone request waits for
-// nothing but that turn. Only one flush is in flight at a time: the requests that arrive
-// while it waits for the lock and writes collect for the next one, which starts the moment
-// it is done, so a busy server makes a few big groups instead of many small ones that
-// contend for the lock (each group costs one state transaction however big it is, up to
+// nothing but that turn. Only one flush writes at a time: the requests that arrive while
+// it writes and syncs collect for the next one, which starts the moment it is done, so a
+// busy server makes a few big groups instead of many small ones (each group costs one
+// set of fsyncs, and at most one state transaction, however big it is, up to
 // core/submit.ts ONE_TURN_MAX jobs).
 // submitJobs is all or nothing, so when a group is refused for bad input, each of its
 // creations is tried alone and only the one at fault is refused.
@@ -22,9 +22,9 @@
 // held only for it. Each is checked alone first (checkSubmission), so bad input refuses
 // only its own.
 //
-// Pipelined: a flush is done with the event loop once its files are written; its fsyncs,
-// its wait for the lock (the runner's lease, a CLI command) and its commit go on while the
-// next flush already writes the requests that came meanwhile. Commits are one at a time
+// Pipelined: a flush is done once its files are written and synced; its wait for the lock
+// (the runner's lease, a CLI command) and its commit go on while the next flush already
+// writes and syncs the requests that came meanwhile. Commits are one at a time
 // (commitReady), and each covers every flush whose files are synced by the moment the lock
 // is in hand, in the order their places were taken: a place is made visible only with all
 // places before it, and only once its own files are durable. A flush whose files failed
@@ -116,7 +116,7 @@ export class Creations {
     });
   }
 
-  /** Resolves once this flush's files are written (its commit may still be under way). */
+  /** Resolves once this flush's files are written and synced (its commit may still be under way). */
   private async flush(): Promise<void> {
     const batch = this.queued;
     this.queued = [];
@@ -175,18 +175,17 @@ export class Creations {
     const parts = groups.map((group) => ({ group, places: group.map((c) => this.places.take(c.opts.run)) }));
     const flight: InFlight = { written: undefined, ...this.places.nextPlaces() };
     this.inFlight.push(flight);
-    // The writes themselves happen now, in this turn; their fsyncs are what is awaited.
-    const writing = Promise.allSettled(parts.map(({ group, places }) =>
+    // The next flush waits for these fsyncs (not for the commit): the requests that come
+    // meanwhile make one group, not many small ones that sync the same directories again.
+    const outcomes = await Promise.allSettled(parts.map(({ group, places }) =>
       writeReservedJobs(this.store, group[0]!.def, group.map((c) => c.params), group[0]!.opts, places)));
-    void writing.then((outcomes) => {
-      flight.written = parts.flatMap(({ group }, i) => {
-        const outcome = outcomes[i]!;
-        if (outcome.status === 'fulfilled') return [{ group, jobs: outcome.value }];
-        for (const c of group) c.reject(outcome.reason);
-        return [];
-      });
-      this.commitReady();
+    flight.written = parts.flatMap(({ group }, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.status === 'fulfilled') return [{ group, jobs: outcome.value }];
+      for (const c of group) c.reject(outcome.reason);
+      return [];
     });
+    this.commitReady();
   }
 
   /** Resolves once no flush waits for its commit. */
