@@ -90,6 +90,7 @@ export class Creations {
   async close(ms: number): Promise<void> {
     await this.flushed;
     await this.drained();
+    await this.committing; // the last commit's directory sync and 303s
     await Promise.all([...this.alone]);
     await this.places.release(ms);
   }
