@@ -40,6 +40,7 @@ import {
 import type { Definition } from '../definitions/schema.js';
 import { type Store, type Transaction, dieForTest, syncDirsAsync } from '../store/state.js';
 import { EXIT, UserError } from '../errors.js';
+import { LockTimeoutError } from '../store/lock.js';
 import { type RunnerWake, runnerWakeFor, wakeRunner } from '../run/ensure-runner.js';
 import { withStateLock } from './writes.js';
 import { ReservedPlaces } from './places.js';
@@ -171,6 +172,7 @@ export class Creations {
       while (!await this.places.ensure(n, q, this.inFlight.length === 0)) await this.drained();
     } catch (err) {
       for (const c of all) c.reject(err);
+      this.failQueued(err);
       return;
     }
     const parts = groups.map((group) => ({ group, places: group.map((c) => this.places.take(c.opts.run)) }));
@@ -265,6 +267,7 @@ export class Creations {
         } catch { /* invisible anyway; tick removes them once this process is gone */ }
         for (const c of group) c.reject(err);
       }
+      this.failQueued(err);
       return;
     }
     const written = taken.flatMap((f) => f.written!);
@@ -279,6 +282,18 @@ export class Creations {
     for (const { group, jobs } of written) group.forEach((c, i) => c.resolve(jobs[i]!));
   }
 
+  /**
+   * The lock stayed taken for a whole deadline (503): the creations that came meanwhile wait
+   * for the next flush, which would wait another deadline for the same holder, and so on one
+   * after the other. They fail with it now, as the turns queued at the lock do (writes.ts).
+   */
+  private failQueued(err: unknown): void {
+    if (!(err instanceof LockTimeoutError)) return;
+    const queued = this.queued;
+    this.queued = [];
+    for (const c of queued) c.reject(err);
+  }
+
   private async submit(group: Creation[]): Promise<void> {
     const [first] = group;
     try {
@@ -290,6 +305,7 @@ export class Creations {
       const oneOfThem = err instanceof UserError && err.exitCode === EXIT.usage;
       if (group.length === 1 || !oneOfThem) {
         for (const c of group) c.reject(err);
+        this.failQueued(err);
         return;
       }
       for (const c of group) await this.submit([c]);
