@@ -51,6 +51,8 @@ interface Creation {
   opts: SubmitOptions;
   resolve: (job: JobRecord) => void;
   reject: (err: unknown) => void;
+  /** When it came (Date.now()): one that came before a lock deadline ran out fails with it. */
+  at: number;
 }
 
 /** A flush's creations that took places, from then until their commit (see the top). */
@@ -82,6 +84,8 @@ export class Creations {
   private drainWaiters: Array<() => void> = [];
   /** Creations that go through submitJobs (--unique, dependencies), until they settle. */
   private readonly alone = new Set<Promise<void>>();
+  /** The last lock deadline that ran out (see failQueued). */
+  private lockFailure: { at: number; err: unknown } | undefined;
 
   constructor(private readonly store: Store) {
     this.places = new ReservedPlaces(store);
@@ -99,7 +103,7 @@ export class Creations {
   /** Creates one job; resolves once it exists (durably), as submitJobs does. */
   create(def: Definition, params: ResolvedParameters, opts: SubmitOptions): Promise<JobRecord> {
     return new Promise((resolve, reject) => {
-      this.queued.push({ def, params, opts, resolve, reject });
+      this.queued.push({ def, params, opts, resolve, reject, at: Date.now() });
       this.schedule();
     });
   }
@@ -175,7 +179,12 @@ export class Creations {
       this.failQueued(err);
       return;
     }
-    const parts = groups.map((group) => ({ group, places: group.map((c) => this.places.take(c.opts.run)) }));
+    const live = this.withoutFailed(groups);
+    if (live.length === 0) {
+      this.places.done();
+      return;
+    }
+    const parts = live.map((group) => ({ group, places: group.map((c) => this.places.take(c.opts.run)) }));
     const flight: InFlight = { written: undefined, ...this.places.nextPlaces() };
     this.inFlight.push(flight);
     // The next flush waits for these fsyncs (not for the commit): the requests that come
@@ -230,8 +239,15 @@ export class Creations {
 
   private async commitOnce(): Promise<void> {
     if (!this.inFlight[0]?.written) return;
+    this.dropFailed();
     const taken: InFlight[] = [];
     try {
+      // Nothing left to commit at the head (all failed with a lock deadline): no lock
+      // turn for it; a later commit passes over their places.
+      if (this.inFlight[0]!.written!.length === 0) {
+        while (this.inFlight[0]?.written?.length === 0) taken.push(this.inFlight.shift()!);
+        return;
+      }
       await this.commitTaken(taken);
     } finally {
       // Each flush's use of the block ends with its commit (the block rests once all did).
@@ -284,14 +300,46 @@ export class Creations {
 
   /**
    * The lock stayed taken for a whole deadline (503): the creations that came meanwhile wait
-   * for the next flush, which would wait another deadline for the same holder, and so on one
-   * after the other. They fail with it now, as the turns queued at the lock do (writes.ts).
+   * for the next flush or the next commit, which would wait another deadline for the same
+   * holder, and so on one after the other. They fail with it now, as the turns queued at the
+   * lock do (writes.ts): those queued at once, those written or being written (in flight)
+   * before their commit (dropFailed), those being checked once their places are in hand
+   * (failedBefore); whatever comes after it is tried afresh.
    */
   private failQueued(err: unknown): void {
     if (!(err instanceof LockTimeoutError)) return;
+    this.lockFailure = { at: Date.now(), err };
     const queued = this.queued;
     this.queued = [];
     for (const c of queued) c.reject(err);
+  }
+
+  /** The groups without the creations that came before the last lock deadline ran out (refused with it). */
+  private withoutFailed(groups: Creation[][]): Creation[][] {
+    const failure = this.lockFailure;
+    if (!failure) return groups;
+    return groups.map((group) => group.filter((c) => {
+      if (c.at > failure.at) return true;
+      c.reject(failure.err);
+      return false;
+    })).filter((group) => group.length > 0);
+  }
+
+  /** The groups written before a lock deadline ran out for them are refused with it; their files go. */
+  private dropFailed(): void {
+    const failure = this.lockFailure;
+    if (!failure) return;
+    for (const flight of this.inFlight) {
+      if (!flight.written) continue;
+      flight.written = flight.written.filter(({ group, jobs }) => {
+        if (group.every((c) => c.at > failure.at)) return true;
+        try {
+          removeReservedJobs(this.store, jobs, group[0]!.opts.run);
+        } catch { /* invisible anyway; tick removes them once this process is gone */ }
+        for (const c of group) c.reject(failure.err);
+        return false;
+      });
+    }
   }
 
   private async submit(group: Creation[]): Promise<void> {
