@@ -44,8 +44,8 @@ export class ReservedPlaces {
   private nextQueue = 0;
   private renames = 0;
   private idleTimer: NodeJS.Timeout | undefined;
-  /** A flush is using the block (ensure ... done). */
-  private inUse = false;
+  /** Flushes using the block: from ensure until their commit (done). */
+  private users = 0;
   private releasing: Promise<void> | undefined;
 
   constructor(private readonly store: Store) {}
@@ -53,14 +53,26 @@ export class ReservedPlaces {
   /**
    * Makes sure the reservation has `n` seq numbers and `q` queue places left and nobody has
    * given out places since it was reserved (see the top comment): else one lock turn gives
-   * its rest back and reserves a new block.
+   * its rest back and reserves a new block, but only when `mayRenew` (no flush of this
+   * server is waiting for its commit: giving the block back would make its places visible
+   * before its files are durable); false then, and nothing is taken.
    */
-  async ensure(n: number, q: number): Promise<void> {
+  async ensure(n: number, q: number, mayRenew = true): Promise<boolean> {
     clearTimeout(this.idleTimer);
     if (this.releasing) await this.releasing;
-    this.inUse = true;
-    if (this.usable(n, q)) return;
-    this.adopt(await withStateLock(this.store, () => this.store.update((tx) => this.reserve(tx, n, q), true)));
+    if (this.usable(n, q)) {
+      this.users++;
+      return true;
+    }
+    if (!mayRenew) return false;
+    this.users++;
+    try {
+      this.adopt(await withStateLock(this.store, () => this.store.update((tx) => this.reserve(tx, n, q), true)));
+    } catch (err) {
+      this.done();
+      throw err;
+    }
+    return true;
   }
 
   /** The next places, in order (after ensure). */
@@ -68,19 +80,25 @@ export class ReservedPlaces {
     return { seq: this.nextSeq++, queuedAt: run ? this.nextQueue++ : null };
   }
 
+  /** The first seq number and queue place that take() has not given yet. */
+  nextPlaces(): { seqEnd: number; queueEnd: number } {
+    return { seqEnd: this.nextSeq, queueEnd: this.nextQueue };
+  }
+
   /**
-   * In the transaction that commits the places taken since the last commit: the reservation
-   * shrinks past them (they become visible with this state write) and, while nobody else
-   * took places meanwhile, is topped up to a whole block. Returns what to call once that
-   * transaction is committed (a transaction that fails leaves the reservation as it was).
+   * In the transaction that commits the places taken before seqEnd / queueEnd (those of
+   * flushes in flight after them stay reserved): the reservation shrinks past them (they
+   * become visible with this state write) and, while nobody else took places meanwhile, is
+   * topped up to a whole block. Returns what to call once that transaction is committed (a
+   * transaction that fails leaves the reservation as it was).
    */
-  commit(tx: Transaction): () => void {
+  commit(tx: Transaction, seqEnd: number, queueEnd: number): () => void {
     const { name, block } = this.held;
     const now = name === undefined ? undefined : tx.state.batches[name];
     if (!now || !block || now.seqTo !== block.seqTo || now.queueTo !== block.queueTo) {
       throw storeError(`the server's reservation of job numbers ${name ?? ''} has gone from ${tx.layout.stateFile}`);
     }
-    const next: SubmitBatch = { ...now, seqFrom: this.nextSeq, queueFrom: this.nextQueue };
+    const next: SubmitBatch = { ...now, seqFrom: seqEnd, queueFrom: queueEnd };
     const st = tx.state;
     if (st.seq === now.seqTo && st.queueSeq === now.queueTo && next.seqTo - next.seqFrom < BLOCK / 2 && tx.store.indexedSeqs() <= now.seqTo) {
       next.seqTo = next.seqFrom + BLOCK - 1;
@@ -89,20 +107,21 @@ export class ReservedPlaces {
       st.queueSeq = next.queueTo;
     }
     const held = this.put(tx, name, next);
-    return () => this.adopt(held);
+    // Places taken beyond seqEnd (flushes still in flight) are not given again.
+    return () => this.adopt(held, true);
   }
 
-  /** The flush is done (committed or not): the block rests, and goes back once idle. */
+  /** A flush is done with the block (committed or not): once none uses it, it rests, and goes back once idle. */
   done(): void {
-    this.inUse = false;
+    this.users = Math.max(0, this.users - 1);
     clearTimeout(this.idleTimer);
-    if (this.held.name !== undefined) this.idleTimer = setTimeout(() => void this.release(), IDLE_MS).unref();
+    if (this.users === 0 && this.held.name !== undefined) this.idleTimer = setTimeout(() => void this.release(), IDLE_MS).unref();
   }
 
   /** Gives the reservation back (idle, stopping); at most `ms` spent waiting for the lock. */
   release(ms = 10_000): Promise<void> {
     clearTimeout(this.idleTimer);
-    if (this.inUse || this.held.name === undefined) return Promise.resolve();
+    if (this.users > 0 || this.held.name === undefined) return Promise.resolve();
     let timer: NodeJS.Timeout | undefined;
     this.releasing ??= Promise.race([
       withStateLock(this.store, () => this.store.update((tx) => this.giveBack(tx), true)).then((held) => this.adopt(held)),
@@ -114,12 +133,15 @@ export class ReservedPlaces {
     return this.releasing;
   }
 
-  /** What a committed transaction made of the reservation; the next places are its first. */
-  private adopt(held: Held): void {
+  /**
+   * What a committed transaction made of the reservation; the next places are its first,
+   * or (`keep`: a commit of part of what was taken) those not given yet.
+   */
+  private adopt(held: Held, keep = false): void {
     this.held = held;
     if (!held.block) return;
-    this.nextSeq = held.block.seqFrom;
-    this.nextQueue = held.block.queueFrom;
+    this.nextSeq = keep ? Math.max(this.nextSeq, held.block.seqFrom) : held.block.seqFrom;
+    this.nextQueue = keep ? Math.max(this.nextQueue, held.block.queueFrom) : held.block.queueFrom;
   }
 
   private usable(n: number, q: number): boolean {

@@ -122,15 +122,22 @@ describe('uwsrun serve while another process holds the state lock', () => {
   test('writes queued behind one that does not get the lock in time are 503 with it, not one deadline after another', async () => {
     const letGo = await holdLock(sb);
     try {
-      const t0 = Date.now();
       const before = sb.json<any[]>(['list']).length;
-      // Different definitions' options (an executionDuration each): separate submits.
-      const rs = await Promise.all([10, 20, 30].map((d) => postForm(sp.url('/hello'), { EXECUTIONDURATION: String(d) })));
+      const t0 = Date.now();
+      // Different definitions' options (an executionDuration each): separate submits. The
+      // first waits alone; the others come while it waits, as clients do (read in a later
+      // turn of the server's event loop, so not in its group of creations): queued behind it.
+      const post = (d: number) => postForm(sp.url('/hello'), { EXECUTIONDURATION: String(d) }).then((r) => ({ r, at: Date.now() }));
+      const first = post(10);
+      await new Promise((r) => setTimeout(r, 300));
+      const rs = await Promise.all([first, post(20), post(30)]);
       const took = Date.now() - t0;
-      for (const r of rs) {
+      for (const { r } of rs) {
         assert.equal(r.status, 503);
         assert.match(await r.text(), /^the state is locked by .*gave up waiting after 4 s/);
       }
+      const after = rs.map(({ at }) => at - rs[0]!.at);
+      assert.ok(after.every((ms) => ms < 2_000), `answered ${after.join(', ')} ms after the first: each waited a 4 s deadline of its own after it`);
       assert.ok(took < 11_000, `three queued writes took ${took} ms: each waited its own 4 s deadline in turn`);
       assert.equal(sb.json<any[]>(['list']).length, before, 'nothing was created');
     } finally {

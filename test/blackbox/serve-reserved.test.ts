@@ -5,11 +5,14 @@
 // files written but not committed (the process kills itself there when
 // UWSRUN_TEST_KILL_BEFORE_RESERVED_COMMIT is set: a real kill -9 at a moment a random delay
 // rarely hits), one killed while it holds a block of committed jobs, queue order against CLI
-// submits, and the block given back when idle and at SIGTERM.
+// submits, the block given back when idle and at SIGTERM, and the pipeline: creations that
+// come while a commit waits for the lock (held here by another process, as a CLI command or
+// the runner would) are written meanwhile and committed with it, or die with it.
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Sandbox, submitJob, waitFor } from '../helpers.js';
 import { state } from '../runner-state.js';
@@ -152,4 +155,109 @@ test('the block goes back once the server is idle, and at SIGTERM, leaving no ga
   assert.equal(state(sb).seq, full(sb, two).seq);
   const cli = submitJob(sb, ['hello']);
   assert.equal(full(sb, cli).seq, full(sb, two).seq + 1, 'the CLI goes on from there');
+});
+
+/** Holds the HOME's lock in the name of a live process, as serve-lock.test.ts does; returns the function that lets go. */
+async function holdLock(sb: Sandbox): Promise<() => void> {
+  const holder = spawn('sleep', ['300'], { stdio: 'ignore' });
+  const stat = readFileSync(`/proc/${holder.pid}/stat`, 'utf8');
+  const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  const lock = join(sb.home, 'state.lock');
+  await waitFor('the lock to be free', () => {
+    try {
+      writeFileSync(lock, `${holder.pid} ${startTime}`, { flag: 'wx' });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      return false;
+    }
+  });
+  return () => {
+    rmSync(lock, { force: true });
+    holder.kill('SIGKILL');
+  };
+}
+
+/** Two waves of creations while the lock is held: the second written while the first waits. */
+async function twoWavesWaiting(sb: Sandbox, sp: ServeProcess, before: number): Promise<{ waves: Promise<Response | Error>[][]; answered: () => number }> {
+  let answered = 0;
+  // Never rejected: a request the server never answers (killed) settles with its error.
+  const wave = (tag: string) => Array.from({ length: 4 }, (_, i) => postForm(sp.url('/hello'), { PHASE: 'RUN', name: `${tag}${i}` }).then((r) => {
+    answered++;
+    return r;
+  }, (err: Error) => err));
+  const first = wave('first');
+  await waitFor('the first wave\'s files, written before the lock', () => recordIds(sb).length === before + 4, 30_000);
+  const second = wave('second');
+  await waitFor('the second wave\'s files, written while the first waits for the lock', () => recordIds(sb).length === before + 8, 30_000);
+  return { waves: [first, second], answered: () => answered };
+}
+
+test('creations that come while a commit waits for the lock are written meanwhile and committed with it: all 303, in the order they came, no gap', T, async () => {
+  const sb = sandbox();
+  sb.ok(['limit', '0']);
+  const sp = await serve(sb, { UWSRUN_LOCK_TIMEOUT_MS: '60000' });
+  const one = jobIdOf(await createJob(sp, 'hello', { PHASE: 'RUN', name: 'one' }));
+  const letGo = await holdLock(sb);
+  let waves: Promise<Response | Error>[][];
+  try {
+    const w = await twoWavesWaiting(sb, sp, 1);
+    waves = w.waves;
+    assert.equal(w.answered(), 0, 'no 303 before the commit');
+    assert.deepEqual(sb.json<any[]>(['list']).map((j) => j.jobId), [one], 'nothing new is visible yet');
+  } finally {
+    letGo();
+  }
+  const ids: string[][] = [];
+  for (const wave of waves) {
+    const answers = (await Promise.all(wave)).map((r) => {
+      if (r instanceof Error) throw r;
+      return r;
+    });
+    for (const r of answers) assert.equal(r.status, 303, await r.text());
+    ids.push(answers.map((r) => jobIdOf(r.headers.get('location')!)));
+  }
+  const listed = sb.json<any[]>(['list']).map((j) => j.jobId);
+  assert.equal(listed.length, 9, `all are listed: ${listed}`);
+  // Each wave after the one before it, and the seq numbers without a gap.
+  const seqs = ids.map((wave) => wave.map((id) => full(sb, id).seq as number));
+  assert.ok(Math.max(...seqs[0]!) < Math.min(...seqs[1]!), `the first wave's seq numbers (${seqs[0]}) before the second's (${seqs[1]})`);
+  const all = [full(sb, one).seq, ...seqs.flat()].sort((x, y) => x - y);
+  assert.deepEqual(all, all.map((_, i) => all[0] + i), `consecutive seq numbers: ${all}`);
+  const queued = ids.map((wave) => wave.map((id) => full(sb, id).queuedAt as number));
+  assert.ok(Math.max(...queued[0]!) < Math.min(...queued[1]!), 'and queue places likewise');
+  sb.ok(['limit', '4']);
+  for (const id of ids.flat()) await waitFor(`${id} to complete`, () => sb.job(id).phase === 'COMPLETED', 60_000);
+  await sp.stop();
+});
+
+test('a server killed -9 with creations written and waiting for the lock: none answered or visible, tick removes them all, their places are not given again', T, async () => {
+  const sb = sandbox();
+  const sp = await serve(sb, { UWSRUN_LOCK_TIMEOUT_MS: '60000' });
+  const one = jobIdOf(await createJob(sp, 'hello', { PHASE: 'RUN', name: 'one' }));
+  await waitFor('the first job to complete', () => sb.job(one).phase === 'COMPLETED');
+  const letGo = await holdLock(sb);
+  let leftovers: string[];
+  try {
+    const { waves } = await twoWavesWaiting(sb, sp, 1);
+    sp.child.kill('SIGKILL');
+    await sp.stop();
+    const outcomes = await Promise.all(waves.flat());
+    assert.ok(outcomes.every((o) => o instanceof Error), `no creation was answered: ${outcomes.map((o) => (o instanceof Error ? o.message : o.status))}`);
+    leftovers = recordIds(sb).filter((id) => id !== one);
+    assert.equal(leftovers.length, 8);
+  } finally {
+    letGo();
+  }
+  assert.deepEqual(sb.json<any[]>(['list']).map((j) => j.jobId), [one], 'list shows none of them');
+  const next = submitJob(sb, ['--run', 'hello', '-p', 'name=next']);
+  await waitFor('the next job to complete', () => sb.job(next).phase === 'COMPLETED');
+  const maxLeft = Math.max(...leftovers.map((id) => record(sb, id).seq as number));
+  assert.ok(full(sb, next).seq > maxLeft, `the CLI's seq (${full(sb, next).seq}) is above the dead ones (${maxLeft})`);
+  for (const id of leftovers) assert.equal(record(sb, id).phase, 'QUEUED', `${id} was never started`);
+  const tick = sb.run(['tick']);
+  assert.equal(tick.code, 0, tick.stderr);
+  for (const id of leftovers) assert.equal(existsSync(sb.recordDir(id)), false, `tick removed ${id}`);
+  assert.deepEqual(state(sb).batches, {}, 'and the dead reservation');
+  assert.deepEqual(sb.json<any[]>(['list']).map((j) => j.jobId).sort(), [one, next].sort());
 });
