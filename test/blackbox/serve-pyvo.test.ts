@@ -103,13 +103,16 @@ print(json.dumps({'phase': job.phase, 'seconds': time.time() - t0, 'url': job.ur
   test('abort() of a running job: it ends ABORTED', async () => {
     const out = await python(`${CREATE}
 job = create('forever', PHASE='RUN')
+# Blocking as pyvo's wait() does, with a read timeout of a minute as it passes (the default
+# of _update, 10 s, is less than a start can take on a loaded machine: it timed out once at
+# load 60 while the job was still QUEUED).
 while job.phase != 'EXECUTING':
-    job._update(wait_for_statechange=True)
+    job._update(wait_for_statechange=True, timeout=60)
 job.abort()
 # pyvo's wait() refuses to wait for ABORTED (not an "active" phase): block as it does.
 deadline = time.time() + 60
 while job.phase == 'EXECUTING' and time.time() < deadline:
-    job._update(wait_for_statechange=True)
+    job._update(wait_for_statechange=True, timeout=60)
 print(json.dumps({'phase': job.phase}))
 `, [sp.base]);
     assert.equal(out.phase, 'ABORTED');
