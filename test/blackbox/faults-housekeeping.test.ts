@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Sandbox, release, submitJob, waitFor, type Run } from '../helpers.js';
 import { alive, killQuietly, procStat } from '../procfs.js';
@@ -226,8 +226,11 @@ test('a runner stopped with SIGSTOP (not holding the lock): doctor reports it, t
       const stopped = await stopRunner(sb, false);
       const launcher = launcherOf(stopped.pid);
       try {
+        // Not stalled while its last beat is younger than the threshold; a loaded machine can
+        // spend that long starting doctor, after which the runner rightly is stalled.
+        const beat = statSync(join(sb.home, 'runner.beat')).mtimeMs;
         const early = sb.run(['doctor']);
-        assert.doesNotMatch(early.stdout, /progress/, 'a runner is not judged stalled at once');
+        if (Date.now() - beat < 3_000) assert.doesNotMatch(early.stdout, /progress/, 'a runner is not judged stalled at once');
         await sleep(3_500); // the stall threshold of this test (UWSRUN_RUNNER_STALL_MS)
         const d = sb.run(['doctor']);
         assert.equal(d.code, 1, d.stdout);
