@@ -65,8 +65,10 @@ jobs:
   long:
     command: [sleep, "30"]
     killGrace: 1
-  sleep5:
-    command: [sh, -c, 'echo "$UWS_JOB_ID" >> "$HOME/started"; exec sleep 5']
+  sleep300:
+    # Long enough that every abort of the race finds it still running, however long the
+    # abort command takes to start on a loaded machine (5 s was not, at load 40-70).
+    command: [sh, -c, 'echo "$UWS_JOB_ID" >> "$HOME/started"; exec sleep 300']
     killGrace: 1
   closeout:
     command: [sh, -c, 'exec 1>&-; sleep 0.2; echo still here >&2']
@@ -599,14 +601,14 @@ test('abort racing the start (50 jobs, random 0-200 ms): every job ABORTED, no p
       let runP: Promise<Outcome> | undefined;
       let abortP: Promise<Outcome>;
       if (mode === 'literal') {
-        const s = await sb.start(['submit', 'sleep5', '--run']);
+        const s = await sb.start(['submit', 'sleep300', '--run']);
         if (s.code !== 0) return void problems.push(`submit exited ${s.code}: ${s.stderr}`);
         id = s.stdout.trim();
         await sleep(Math.random() * 200);
         abortP = sb.start(['abort', id, '--json']);
       } else {
         const env = mode === 'hold' ? { UWSRUN_TEST_HOLD_START: '0.3' } : {};
-        const s = await sb.start(['submit', 'sleep5'], env);
+        const s = await sb.start(['submit', 'sleep300'], env);
         if (s.code !== 0) return void problems.push(`submit exited ${s.code}: ${s.stderr}`);
         id = s.stdout.trim();
         runP = sb.start(['run', id]);
