@@ -208,6 +208,15 @@ test('a sender killed -9 between claiming a notification and spawning it: the no
     assert.equal(claim.pid, runner.pid, 'the runner that recorded the end claimed it');
     assert.equal(notesOf(sb, id).length, 0, 'not sent yet');
     assert.ok(runner && alive(runner.pid, runner.startTime), `the recorded runner is alive: ${JSON.stringify(runner)}`);
+    // A runner that such a show started and that is still booting (seconds under load) must
+    // have seen this one alive and left before the kill: one booting after it would take
+    // over and resume the claim itself, leaving tick nothing to say.
+    const runnersOfHome = () => allProcs().filter((p) => {
+      const argv = (readProc(p.pid, 'cmdline') ?? '').split('\u0000');
+      return argv.includes('__runner') && argv.includes(sb.home);
+    }).map((p) => p.pid);
+    assert.ok(runnersOfHome().includes(runner.pid), 'the recorded runner is found by its command line');
+    await waitFor('no other runner of this HOME', () => runnersOfHome().every((pid) => pid === runner.pid), 30_000);
     process.kill(runner.pid, 'SIGKILL');
     await waitFor(`runner ${runner.pid} gone`, () => !alive(runner.pid, runner.startTime), 10_000);
     sb.env = plain;
