@@ -13,6 +13,14 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { BIN, fmt, row, tempHome } from './lib.mjs';
 
+/** utime + stime of this process's reaped children (and theirs), in ms, from /proc/self/stat. */
+function childrenCpuMs() {
+  const text = readFileSync('/proc/self/stat', 'utf8');
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // Fields 16 and 17 (cutime, cstime) are at 13 and 14 after the comm.
+  return (Number(fields[13]) + Number(fields[14])) * 10;
+}
+
 const quantile = (sorted, q) => sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN;
 
 function run(env, args) {
@@ -77,6 +85,7 @@ export async function benchLockStorm({ rounds = 3, commands = 150, burners = 8 }
       () => ['tick'],
       (i) => ['run', pending[(i + 7) % pending.length]],
     ];
+    const cpu0 = childrenCpuMs();
     const t0 = Date.now();
     // Every holder reads, parses, serialises and writes state.json: its size is CPU in every hold.
     let stateMax = 0;
@@ -86,6 +95,8 @@ export async function benchLockStorm({ rounds = 3, commands = 150, burners = 8 }
     const storm = await Promise.all(Array.from({ length: commands }, (_, i) => run(env, kinds[i % kinds.length](i))));
     clearInterval(sampler);
     const wallMs = Date.now() - t0;
+    // Every storm command has been reaped by now (the burners not yet): their CPU and their children's (flock(1)).
+    const commandsCpuMs = childrenCpuMs() - cpu0;
     const load = loadavg()[0];
     for (const b of burning) b.kill('SIGKILL');
     const taken = readFileSync(waitLog, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ').map(Number));
@@ -94,7 +105,7 @@ export async function benchLockStorm({ rounds = 3, commands = 150, burners = 8 }
     const gaveUp = storm.filter((r) => r.code === 5 && /gave up/.test(r.stderr)).length;
     const otherFailures = storm.filter((r) => r.code !== 0 && r.code !== 4 && !(r.code === 5 && /gave up/.test(r.stderr)))
       .map((r) => `${r.code}: ${r.stderr.trim()}`);
-    results.push({ gaveUp, waits, holds, byCommand, load, otherFailures, wallMs, stateMax });
+    results.push({ gaveUp, waits, holds, byCommand, load, otherFailures, wallMs, stateMax, commandsCpuMs });
     h.cleanup();
   }
   return results;
@@ -111,7 +122,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.log(`  held longest by: ${r.byCommand.slice(0, 4).map(([c, { n, ms }]) => `${c} ${(ms / 1000).toFixed(1)} s in ${n}`).join(', ')}`);
     // CPU per hold is what a hold costs whatever the load (wall time is that times the
     // holder's share of the CPU, plus its I/O).
-    console.log(`  CPU per hold: ${r.byCommand.map(([c, { n, cpuMs }]) => `${c} ${(cpuMs / n).toFixed(1)} ms`).join(', ')}; state.json up to ${(r.stateMax / 1024).toFixed(0)} KiB`);
+    console.log(`  CPU per hold: ${r.byCommand.map(([c, { n, cpuMs }]) => `${c} ${(cpuMs / n).toFixed(1)} ms`).join(', ')}; state.json up to ${(r.stateMax / 1024).toFixed(0)} KiB; the storm's commands used ${(r.commandsCpuMs / 1000).toFixed(1)} s of CPU in all, ${(r.byCommand.filter(([c]) => c !== '__runner').reduce((a, [, { cpuMs }]) => a + cpuMs, 0) / 1000).toFixed(1)} s of it holding the lock`);
     for (const f of [...new Set(r.otherFailures)].slice(0, 3)) console.log(`  other failure ${f}`);
   }
 }

@@ -281,8 +281,14 @@ export function acquireLock(lockFile: string): () => void {
 const LINE_AFTER_MS = 20;
 /** How often the first in line tries the lock. */
 const FIRST_IN_LINE_PAUSE_MS = 2;
-/** The longest a waiter sleeps in the line before it tries the lock once itself. */
-const LINE_SLICE_MS = 1_000;
+/**
+ * The longest a waiter sleeps in the line before it tries the lock once itself. Each slice
+ * is a spawn of flock(1) (~3 ms of CPU on this machine, the fork of Node included): with
+ * 1 s slices the waiters of a 150-command storm made a thousand of them, CPU taken from the
+ * holders (bench/p9-lock-storm.mjs). 2.5 s still leaves a waiter four slices within the
+ * 10 s deadline should a first in line be stopped.
+ */
+const LINE_SLICE_MS = 2_500;
 
 /**
  * The line of waiters for the lock: a kernel lock (flock(2) on `state.lock.line`) that only
