@@ -1046,11 +1046,18 @@ export class Transaction {
    * own directories. `temps`: their records' temp files, created empty before the lock
    * (no inode is allocated inside it); prepareRecords takes each one it writes out of the
    * map, and the caller discards what is left in it.
+   *
+   * A caller that syncs the commit's directories itself before it reports anything
+   * (deferDirSyncs: a submit) gets the index file among them, outside the lock: only the
+   * jobs' ids wait for it, and a crash before it can cost only jobs nobody was told of their
+   * line in `list --last` (never a seq: new ones start above the index and state.seq alike,
+   * indexedSeqs). One fsync fewer in every submit's hold, 2 ms on a quiet disk. The queue
+   * entries stay synced under the lock: a job.json that says QUEUED never outlives its entry.
    */
   addNewJobs(jobs: JobRecord[], temps?: Map<string, PendingFile>): void {
     for (const job of jobs) this.records.set(job.jobId, job);
     this.newTemps = temps;
-    this.syncFirst.push(this.layout.indexFile);
+    (this.deferDirSyncs ? this.dirsAfter : this.syncFirst).push(this.layout.indexFile);
     this.dirsAfter.push(this.layout.recordsDir);
   }
 
