@@ -5,13 +5,21 @@
 // by UWSRUN_LOCK_WAIT_LOG (and when it released it). Prints per round: commands that exited 5 (gave up after 10 s),
 // lock wait p50 / p99 / max, how long holders kept it (and in all, beside the storm's wall
 // time: a lock held most of the storm leaves waiting inevitable, whatever the order; and
-// which commands held it longest in all), and the load average (exit 4, e.g. abort of a job that ended, is expected). Goal: no exit 5 while every holder is brief.
+// which commands held it longest in all, and the CPU each command spent per hold), and the load average (exit 4, e.g. abort of a job that ended, is expected). Goal: no exit 5 while every holder is brief.
 //   node bench/p9-lock-storm.mjs [rounds=3] [commands=150] [burners=8]
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { BIN, fmt, row, tempHome } from './lib.mjs';
+
+/** utime + stime of this process's reaped children (and theirs), in ms, from /proc/self/stat. */
+function childrenCpuMs() {
+  const text = readFileSync('/proc/self/stat', 'utf8');
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // Fields 16 and 17 (cutime, cstime) are at 13 and 14 after the comm.
+  return (Number(fields[13]) + Number(fields[14])) * 10;
+}
 
 const quantile = (sorted, q) => sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN;
 
@@ -33,19 +41,20 @@ function holdTimes(taken, waitLog) {
   try {
     released = readFileSync(`${waitLog}.released`, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' '));
   } catch { /* an older build logs no releases */ }
-  const events = [...taken.map(([, at, pid]) => [at, 0, pid]), ...released.map(([at, pid, command]) => [Number(at), 1, Number(pid), command ?? '?'])]
+  const events = [...taken.map(([, at, pid]) => [at, 0, pid]),
+    ...released.map(([at, pid, command, cpuUs]) => [Number(at), 1, Number(pid), command ?? '?', cpuUs === undefined ? NaN : Number(cpuUs)])]
     .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   const since = new Map();
   const holds = [];
   const byCommand = new Map();
-  for (const [at, kind, pid, command] of events) {
+  for (const [at, kind, pid, command, cpuUs] of events) {
     if (kind === 0) since.set(pid, at);
     else if (since.has(pid)) {
       const ms = at - since.get(pid);
       holds.push(ms);
       since.delete(pid);
-      const c = byCommand.get(command) ?? { n: 0, ms: 0 };
-      byCommand.set(command, { n: c.n + 1, ms: c.ms + ms });
+      const c = byCommand.get(command) ?? { n: 0, ms: 0, cpuMs: 0 };
+      byCommand.set(command, { n: c.n + 1, ms: c.ms + ms, cpuMs: c.cpuMs + cpuUs / 1000 });
     }
   }
   return { holds: holds.sort((a, b) => a - b), byCommand: [...byCommand].sort((a, b) => b[1].ms - a[1].ms) };
@@ -76,9 +85,18 @@ export async function benchLockStorm({ rounds = 3, commands = 150, burners = 8 }
       () => ['tick'],
       (i) => ['run', pending[(i + 7) % pending.length]],
     ];
+    const cpu0 = childrenCpuMs();
     const t0 = Date.now();
+    // Every holder reads, parses, serialises and writes state.json: its size is CPU in every hold.
+    let stateMax = 0;
+    const sampler = setInterval(() => {
+      try { stateMax = Math.max(stateMax, statSync(join(env.UWSRUN_HOME, 'state.json')).size); } catch { /* between renames */ }
+    }, 100);
     const storm = await Promise.all(Array.from({ length: commands }, (_, i) => run(env, kinds[i % kinds.length](i))));
+    clearInterval(sampler);
     const wallMs = Date.now() - t0;
+    // Every storm command has been reaped by now (the burners not yet): their CPU and their children's (flock(1)).
+    const commandsCpuMs = childrenCpuMs() - cpu0;
     const load = loadavg()[0];
     for (const b of burning) b.kill('SIGKILL');
     const taken = readFileSync(waitLog, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ').map(Number));
@@ -87,7 +105,7 @@ export async function benchLockStorm({ rounds = 3, commands = 150, burners = 8 }
     const gaveUp = storm.filter((r) => r.code === 5 && /gave up/.test(r.stderr)).length;
     const otherFailures = storm.filter((r) => r.code !== 0 && r.code !== 4 && !(r.code === 5 && /gave up/.test(r.stderr)))
       .map((r) => `${r.code}: ${r.stderr.trim()}`);
-    results.push({ gaveUp, waits, holds, byCommand, load, otherFailures, wallMs });
+    results.push({ gaveUp, waits, holds, byCommand, load, otherFailures, wallMs, stateMax, commandsCpuMs });
     h.cleanup();
   }
   return results;
@@ -102,6 +120,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       fmt(r.waits.at(-1) ?? NaN), r.holds.length ? `${quantile(r.holds, 0.5)}/${quantile(r.holds, 0.99)}/${r.holds.at(-1)} ms` : '-',
       `${(r.holds.reduce((a, b) => a + b, 0) / 1000).toFixed(1)}/${(r.wallMs / 1000).toFixed(1)}`, r.load.toFixed(0)]));
     console.log(`  held longest by: ${r.byCommand.slice(0, 4).map(([c, { n, ms }]) => `${c} ${(ms / 1000).toFixed(1)} s in ${n}`).join(', ')}`);
+    // CPU per hold is what a hold costs whatever the load (wall time is that times the
+    // holder's share of the CPU, plus its I/O).
+    console.log(`  CPU per hold: ${r.byCommand.map(([c, { n, cpuMs }]) => `${c} ${(cpuMs / n).toFixed(1)} ms`).join(', ')}; state.json up to ${(r.stateMax / 1024).toFixed(0)} KiB; the storm's commands used ${(r.commandsCpuMs / 1000).toFixed(1)} s of CPU in all, ${(r.byCommand.filter(([c]) => c !== '__runner').reduce((a, [, { cpuMs }]) => a + cpuMs, 0) / 1000).toFixed(1)} s of it holding the lock`);
     for (const f of [...new Set(r.otherFailures)].slice(0, 3)) console.log(`  other failure ${f}`);
   }
 }

@@ -1,9 +1,11 @@
 // Creating jobs (see submitJobs). A few jobs (the CLI's usual one, a server's group of
-// creations) cost one turn at the lock: their seq numbers and queue places, record
-// directories, full records (job.json, which is all a PENDING or QUEUED job has), index
-// lines and queue entries are written inside it and made durable with the state write that
-// advances state.seq past them, which is their commit (store/state.ts submitInOneTurn's
-// files). Many jobs (--params-from) take three steps instead, so 100,000 of them cost two
+// creations) cost one turn at the lock: their seq numbers and queue places, full records
+// (job.json, which is all a PENDING or QUEUED job has), index lines and queue entries are
+// written inside it and made durable with the state write that advances state.seq past
+// them, which is their commit (store/state.ts submitInOneTurn's files). What does not
+// depend on the places is done before the lock (prepareNewRecords): the record
+// directories, the records' temp files and the records themselves, so the turn allocates
+// no inode for them and builds nothing. Many jobs (--params-from) take three steps instead, so 100,000 of them cost two
 // short locks, not one long one: a reservation in state.json, every job's files written
 // and made durable outside the lock, then the reservation removed. Either way all or
 // nothing, and an id is printed only after the commit: a submit killed before it leaves
@@ -32,8 +34,8 @@ import type { Definition } from '../definitions/load.js';
 import { baseJobEnv, buildJobEnv, substituteCommand } from '../definitions/substitute.js';
 import { type Dependency, ID_LENGTH, type JobRecord, type ParamValue, checkRunId, isJobId, newJobId } from './job.js';
 import { type Phase, applyTransition } from './phases.js';
-import { discardTemp, fsyncAllAsync, readOwnFile, writeError, writeFileDurable, writeTemp } from '../store/durable.js';
-import { type Store, type SubmitBatch, type SubmitTurn, type Transaction, dieForTest, syncDirsAsync } from '../store/state.js';
+import { type PendingFile, discardTemp, fsyncAllAsync, readOwnFile, writeError, writeFileDurable, writeTemp } from '../store/durable.js';
+import { type Store, type SubmitBatch, type SubmitTurn, type Transaction, claimant, dieForTest, syncDirsAsync } from '../store/state.js';
 import { addEntries, entryName, removeEntry } from '../store/queue-dir.js';
 import { JobDirFiller, WORKER_FROM, fillJobDirectory } from '../store/job-dirs.js';
 import { processStartTime } from '../run/proc.js';
@@ -331,17 +333,22 @@ export async function submitJobs(store: Store, def: Definition, paramSets: Resol
   } catch (err) {
     throw writeError(err, store.home, 'a new job');
   }
-  const turn: OneTurn = { created: [], ids };
+  const turn: OneTurn = { created: [], ids, ready: [], temps: new Map() };
   let jobs: JobRecord[];
   try {
-    jobs = submitInOneTurn(store, def, paramSets, opts, now, submitterEnv, turn);
+    prepareNewRecords(store, def, paramSets, opts, now, submitterEnv, turn);
+    jobs = submitInOneTurn(store, def, paramSets, opts, turn);
   } catch (err) {
+    removeNewRecords(store, turn);
     removeJobDirectories(store, ids);
     if (turn.places) await dropFailedTurn(store, turn.places, turn.created, opts.run);
     throw err instanceof UserError ? err : writeError(err, store.home, 'a new job');
   }
   // --unique found its job instead: the directories made for new ones go.
-  if (jobs[0]?.jobId !== ids[0]) removeJobDirectories(store, ids);
+  if (jobs[0]?.jobId !== ids[0]) {
+    removeNewRecords(store, turn);
+    removeJobDirectories(store, ids);
+  }
   // The commit's directories (records/, each record's, HOME), synced at once on the thread
   // pool after the lock is released, before any id is reported. The jobs exist by now: a
   // failure here is an error (exit 5), but their files stay.
@@ -354,10 +361,44 @@ export async function submitJobs(store: Store, def: Definition, paramSets: Resol
 interface OneTurn {
   /** Their ids, reserved by their job directories (newJobDirectories). */
   ids: string[];
+  /** Their records, built before the lock without their places (prepareNewRecords). */
+  ready: JobRecord[];
+  /** Their records' temp files, made before the lock; the commit takes those it writes. */
+  temps: Map<string, PendingFile>;
   tx?: Transaction;
   places?: SubmitTurn;
   created: JobRecord[];
   wake?: RunnerWake;
+}
+
+/**
+ * The work of a one-turn submit that does not depend on its places, done before it takes
+ * the lock, where it delays nobody: each job's record directory, an empty temp file for its
+ * job.json (the turn writes the record into it: no inode is allocated inside the lock,
+ * and on this machine's ext4 one costs 60 µs to several ms), and its record without seq
+ * and queue place (placeRecord gives them in the turn). The directory with nothing but that
+ * temp file is invisible: no command counts it as a job, nor as a job that lost its record
+ * (Store.recordMissing); a submit killed before its commit leaves it for `tick` as
+ * half-created, beside the job directory.
+ */
+function prepareNewRecords(
+  store: Store, def: Definition, paramSets: ResolvedParameters[], opts: SubmitOptions, now: Date, submitterEnv: NodeJS.ProcessEnv, turn: OneTurn,
+): void {
+  // Its identity, which the turn file names, read from /proc now rather than in the turn.
+  claimant();
+  for (let i = 0; i < paramSets.length; i++) {
+    const jobId = turn.ids[i]!;
+    mkdirSync(store.layout.recordDir(jobId), { mode: 0o700 });
+    turn.temps.set(jobId, writeTemp(store.layout.jobFile(jobId), ''));
+  }
+  turn.ready = paramSets.map((params, i) => buildRecord(store, turn.ids[i]!, def, params, opts, now, submitterEnv));
+}
+
+/** The record directories prepareNewRecords made and the temp files the commit did not take. */
+function removeNewRecords(store: Store, turn: OneTurn): void {
+  for (const temp of turn.temps.values()) discardTemp(temp);
+  turn.temps.clear();
+  for (const id of turn.ids) rmSync(store.layout.recordDir(id), { recursive: true, force: true });
 }
 
 /**
@@ -422,18 +463,16 @@ function removeJobFiles(store: Store, jobs: JobRecord[], queued: boolean): void 
 
 /**
  * One transaction: the checks against existing jobs (dependencies, --unique) first, then
- * the turn's places (Transaction.startSubmitTurn, HOME/state.turn), each job's record
- * directory and index line; the records and queue entries are written at commit and
+ * the turn's places (Transaction.startSubmitTurn, HOME/state.turn), given to the records
+ * built before the lock (prepareNewRecords), and each job's index line; the records (into
+ * the temp files made before the lock) and queue entries are written at commit and
  * synced together with the index and the state (Store.commitHeld): one state write. The
  * commit is the state's rename; killed before it, the jobs' seq numbers are beyond
  * state.seq (invisible) and the turn file names them for the next holder of the lock.
  * A failure (a full disk) removes what was written, outside the lock (the jobs were
  * never visible), and then, under it, the turn file or the reservation it became.
  */
-function submitInOneTurn(
-  store: Store, def: Definition, paramSets: ResolvedParameters[], opts: SubmitOptions, now: Date, submitterEnv: NodeJS.ProcessEnv,
-  turn: OneTurn,
-): JobRecord[] {
+function submitInOneTurn(store: Store, def: Definition, paramSets: ResolvedParameters[], opts: SubmitOptions, turn: OneTurn): JobRecord[] {
   const { created } = turn;
   return store.update((tx): JobRecord[] => {
     checkDependencies(tx, opts);
@@ -448,17 +487,12 @@ function submitInOneTurn(
     turn.tx = tx;
     dieForTest('UWSRUN_TEST_KILL_IN_TURN');
     try {
-      for (let i = 0; i < paramSets.length; i++) {
-        const jobId = turn.ids[i]!;
-        mkdirSync(store.layout.recordDir(jobId), { mode: 0o700 });
-        const job = placeRecord(buildRecord(store, jobId, def, paramSets[i]!, opts, now, submitterEnv), placeInRange(places, i), opts.run);
-        created.push(job);
-      }
+      for (let i = 0; i < paramSets.length; i++) created.push(placeRecord(turn.ready[i]!, placeInRange(places, i), opts.run));
       store.writeIndex(places.seqFrom, created.map((j) => j.jobId), false);
     } catch (err) {
       throw writeError(err, store.home, 'a new job');
     }
-    tx.addNewJobs(created);
+    tx.addNewJobs(created, turn.temps);
     recordRunId(tx, def, opts, created.at(-1)!.jobId);
     if (opts.run) turn.wake = runnerWakeFor(tx);
     return created;

@@ -22,9 +22,9 @@
 import { watch } from 'node:fs';
 import { type HotEntry, executorOf } from '../core/job.js';
 import { DamagedRecordError } from '../errors.js';
-import { MAX_BACKOFF_MS, lockWanted } from '../store/lock.js';
+import { MAX_BACKOFF_MS, lockContended, lockWanted } from '../store/lock.js';
 import {
-  FINISHED_BATCH, type HeldTransaction, type StateData, Store, type Transaction, entryInBatch, queueRevision,
+  FINISHED_BATCH, FINISHED_BATCH_CONTENDED, type HeldTransaction, type StateData, Store, type Transaction, entryInBatch, queueRevision,
 } from '../store/state.js';
 import { type QueueEntry, QueueListing, removeEntry } from '../store/queue-dir.js';
 import { selectJobsToStart } from './queue.js';
@@ -486,11 +486,15 @@ export class Runner {
     return jobs ?? tx.state.jobs;
   }
 
-  /** Starts moving final records into their job.json when enough have gathered. */
+  /**
+   * Starts moving final records into their job.json when enough have gathered: fewer while
+   * commands wait for the lock, whose every holder pays for the size of state.json.
+   */
   private migrateIfDue(state: StateData): void {
     if (this.migrating || this.migrated) return;
     const finished = Object.values(state.finished);
-    if (finished.length <= FINISHED_BATCH) return;
+    // Called right after its commit: a lock held by now is another's.
+    if (finished.length <= (lockContended(this.store.layout.lockFile) ? FINISHED_BATCH_CONTENDED : FINISHED_BATCH)) return;
     this.migrating = true;
     this.store.writeFinishedRecords(finished)
       .then((written) => {

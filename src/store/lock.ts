@@ -169,6 +169,11 @@ export function lockWanted(lockFile: string): boolean {
   return existsSync(waiterFile(lockFile));
 }
 
+/** For a process that does not hold the lock: someone else holds it or waits for it. */
+export function lockContended(lockFile: string): boolean {
+  return existsSync(lockFile) || lockWanted(lockFile);
+}
+
 /**
  * The pause before attempt `attempt + 1` of a waiter that has waited `waitedMs`. While
  * contention is light (a fresh waiter, nobody announced), a growing back-off: 1, 2, 3 ...
@@ -276,8 +281,14 @@ export function acquireLock(lockFile: string): () => void {
 const LINE_AFTER_MS = 20;
 /** How often the first in line tries the lock. */
 const FIRST_IN_LINE_PAUSE_MS = 2;
-/** The longest a waiter sleeps in the line before it tries the lock once itself. */
-const LINE_SLICE_MS = 1_000;
+/**
+ * The longest a waiter sleeps in the line before it tries the lock once itself. Each slice
+ * is a spawn of flock(1) (~3 ms of CPU on this machine, the fork of Node included): with
+ * 1 s slices the waiters of a 150-command storm made a thousand of them, CPU taken from the
+ * holders (bench/p9-lock-storm.mjs). 2.5 s still leaves a waiter four slices within the
+ * 10 s deadline should a first in line be stopped.
+ */
+const LINE_SLICE_MS = 2_500;
 
 /**
  * The line of waiters for the lock: a kernel lock (flock(2) on `state.lock.line`) that only
@@ -346,12 +357,19 @@ function spawnSyncFn(): typeof import('node:child_process').spawnSync | undefine
 /** After the lock was created: clears the waiters' notice; returns the function that releases it. */
 function taken(lockFile: string, started: number): () => void {
   if (existsSync(waiterFile(lockFile))) try { unlinkSync(waiterFile(lockFile)); } catch { /* another took it */ }
-  if (process.env.UWSRUN_LOCK_WAIT_LOG) logWait(process.env.UWSRUN_LOCK_WAIT_LOG, `${Date.now() - started} ${Date.now()} ${process.pid}`);
+  const waitLog = process.env.UWSRUN_LOCK_WAIT_LOG;
+  if (waitLog) logWait(waitLog, `${Date.now() - started} ${Date.now()} ${process.pid}`);
+  const cpuAtTake = waitLog ? process.cpuUsage() : undefined;
   return () => {
     try {
       unlinkSync(lockFile);
     } catch { /* taken over as stale: impossible while we live, but never throw here */ }
-    if (process.env.UWSRUN_LOCK_WAIT_LOG) logWait(`${process.env.UWSRUN_LOCK_WAIT_LOG}.released`, `${Date.now()} ${process.pid} ${process.argv[2] ?? '-'}`);
+    if (waitLog) {
+      // The CPU this process spent holding the lock (user + system, µs): on a loaded machine
+      // far less noisy than the hold's wall time, and what the hold costs every waiter.
+      const cpu = process.cpuUsage(cpuAtTake);
+      logWait(`${waitLog}.released`, `${Date.now()} ${process.pid} ${process.argv[2] ?? '-'} ${cpu.user + cpu.system}`);
+    }
   };
 }
 
@@ -419,7 +437,7 @@ export class LockTimeoutError extends UserError {
   }
 }
 
-/** For bench/p9-lock-storm.mjs: one line per lock taken (waited ms, when, pid) or released (when, pid, command). */
+/** For bench/p9-lock-storm.mjs: one line per lock taken (waited ms, when, pid) or released (when, pid, command, CPU µs in the hold). */
 function logWait(file: string, line: string): void {
   try {
     const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW, 0o600);

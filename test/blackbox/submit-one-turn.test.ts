@@ -1,6 +1,7 @@
 // A submit of a few jobs takes one turn at the state lock (core/submit.ts submitInOneTurn):
-// its places in HOME/state.turn, then its record directories, records, index lines and
-// queue entries, synced with the state write that is its commit. These tests SIGKILL real
+// its record directories and empty temp files for the records made before it, then inside
+// it its places in HOME/state.turn, records, index lines and queue entries, synced with the
+// state write that is its commit. These tests SIGKILL real
 // submits at the two points inside that turn (the process kills itself when
 // UWSRUN_TEST_KILL_IN_TURN or UWSRUN_TEST_KILL_BEFORE_COMMIT is set: a real kill -9 at a
 // moment a random delay rarely hits) and check what SPEC §8 asks: nothing visible, no seq
@@ -102,15 +103,29 @@ test('submit killed -9 right after writing its turn file: nothing visible, and t
     assert.ok(existsSync(turnFile(sb)));
     const turn = JSON.parse(readFileSync(turnFile(sb), 'utf8'));
     assert.deepEqual([turn.seqFrom, turn.seqTo], [2, 2], 'the turn took seq 2');
-    assert.deepEqual(recordIds(sb), [first], 'nothing else written');
-    // A command that only reads sees the first job alone, and doctor calls nothing half-created.
+    // Before the lock it made its record directory with an empty temp file for its job.json
+    // (core/submit.ts prepareNewRecords), and no record.
+    const dead = recordIds(sb).filter((id) => id !== first);
+    assert.equal(dead.length, 1, `one leftover record directory: ${dead}`);
+    const leftover = readdirSync(sb.recordDir(dead[0]!));
+    assert.equal(leftover.length, 1, `only a temp file: ${leftover}`);
+    assert.match(leftover[0]!, /^\.job\.json\..*\.tmp$/);
+    // A command that only reads sees the first job alone, and takes the leftover for no
+    // job that lost its record; doctor calls nothing half-created while it is young.
     assert.deepEqual(sb.json<any[]>(['list']).map((j) => j.jobId), [first]);
+    const young = sb.run(['doctor']);
+    assert.doesNotMatch(young.stdout, new RegExp(dead[0]!), young.stdout);
+    assert.equal(sb.run(['show', dead[0]!]).code, 3);
     const second = submitJob(sb, ['hello']);
     assert.equal(record(sb, second).seq, 3, 'seq 2 stays given (to the dead submit)');
-    // tick drops the dead reservation (no files of it to remove).
+    // tick drops the dead reservation and, once it is old, the leftover directory.
+    age(sb, dead[0]!);
     const tk = sb.run(['tick']);
     assert.equal(tk.code, 0, tk.stderr);
     assert.match(tk.stdout, /dropped the reservation of a submit that died half-way/);
+    assert.match(tk.stdout, new RegExp(`half-created job directory ${dead[0]}`));
+    assert.equal(existsSync(sb.recordDir(dead[0]!)), false);
+    assert.equal(existsSync(sb.jobDir(dead[0]!)), false);
     assert.deepEqual(state(sb).batches, {});
     assert.equal(record(sb, submitJob(sb, ['hello'])).seq, 4);
   } finally {
