@@ -170,7 +170,8 @@ test('a big submit killed with SIGKILL while its job directories are filled: not
     const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
     child.stdin.end(linesOf(20_000));
     await waitFor('the submit to have written some hundreds of jobs', () =>
-      Object.keys(stateOrEmpty(sb).batches ?? {}).length === 1 && names(join(sb.home, 'records')).length > 400, 90_000);
+      Object.keys(stateOrEmpty(sb).batches ?? {}).length === 1 && names(join(sb.home, 'records')).length > 400
+        && names(join(sb.home, 'jobs')).length > 400, 90_000);
     child.kill('SIGKILL');
     await exited;
     assert.equal(printed, '', 'no id printed');
