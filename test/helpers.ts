@@ -217,3 +217,27 @@ function leftIn(dir: string): string[] {
     return [(err as Error).message];
   }
 }
+
+/**
+ * Holds the HOME's lock in the name of a live process (taking it exclusively, as uwsrun
+ * does, when the runner is not holding it a moment); returns the function that lets go.
+ */
+export async function holdLock(sb: Sandbox): Promise<() => void> {
+  const holder = spawn('sleep', ['300'], { stdio: 'ignore' });
+  const stat = readFileSync(`/proc/${holder.pid}/stat`, 'utf8');
+  const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  const lock = join(sb.home, 'state.lock');
+  await waitFor('the lock to be free', () => {
+    try {
+      writeFileSync(lock, `${holder.pid} ${startTime}`, { flag: 'wx' });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      return false;
+    }
+  });
+  return () => {
+    rmSync(lock, { force: true });
+    holder.kill('SIGKILL');
+  };
+}

@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { ROOT } from './helpers.js';
+import { ROOT, Sandbox } from './helpers.js';
 
 export const CLUSTER_SCRIPT = join(ROOT, 'scripts', 'slurm-cluster.sh');
 
@@ -123,3 +123,16 @@ export async function privateCluster(t: { after: (fn: () => void) => void }, ext
   return c;
 }
 
+/** A sandbox whose commands reach the test cluster (or the one `client`'s SLURM_CONF names). */
+export function slurmSandbox(yaml: string, client: NodeJS.ProcessEnv = slurmEnv()): Sandbox {
+  const sb = new Sandbox(yaml);
+  sb.env = { ...sb.env, SLURM_CONF: client.SLURM_CONF };
+  return sb;
+}
+
+/** The Slurm jobs named uwsrun-ID (any state Slurm still remembers): their ids. */
+export function slurmIdsOf(jobId: string, client: NodeJS.ProcessEnv = slurmEnv()): string[] {
+  const r = slurm('squeue', ['-h', '-t', 'all', `--name=uwsrun-${jobId}`, '-o', '%i'], client);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.split('\n').map((l) => l.trim()).filter((l) => /^\d+$/.test(l));
+}

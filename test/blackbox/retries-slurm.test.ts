@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { FINAL, Sandbox, submitJob, waitFor } from '../helpers.js';
-import { slurm, slurmEnv } from '../slurm.js';
+import { slurm, slurmEnv, slurmIdsOf, slurmSandbox } from '../slurm.js';
 
 const T = { timeout: 240_000 };
 
@@ -22,18 +22,6 @@ jobs:
     retries: 2
     retryDelay: 2
 `;
-
-function slurmSandbox(yaml: string): Sandbox {
-  const sb = new Sandbox(yaml);
-  sb.env = { ...sb.env, SLURM_CONF: slurmEnv().SLURM_CONF };
-  return sb;
-}
-
-function slurmIdsOf(jobId: string): string[] {
-  const r = slurm('squeue', ['-h', '-t', 'all', `--name=uwsrun-${jobId}`, '-o', '%i'], slurmEnv());
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.split('\n').map((l) => l.trim()).filter((l) => /^\d+$/.test(l));
-}
 
 function cleanup(sb: Sandbox): void {
   const dir = join(sb.home, 'jobs');

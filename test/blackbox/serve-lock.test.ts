@@ -5,11 +5,8 @@
 // deadline (UWSRUN_LOCK_TIMEOUT_MS, 10 s by default) it is 503 and changes nothing.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Sandbox, waitFor } from '../helpers.js';
+import { Sandbox, holdLock } from '../helpers.js';
 import { ServeProcess, createJob, postForm, request } from '../serve-helpers.js';
 
 const JOBS = `
@@ -17,30 +14,6 @@ jobs:
   hello:
     command: [echo, hi]
 `;
-
-/**
- * Holds the HOME's lock in the name of a live process (taking it exclusively, as uwsrun
- * does, when the runner is not holding it a moment); returns the function that lets go.
- */
-async function holdLock(sb: Sandbox): Promise<() => void> {
-  const holder = spawn('sleep', ['300'], { stdio: 'ignore' });
-  const stat = readFileSync(`/proc/${holder.pid}/stat`, 'utf8');
-  const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  const lock = join(sb.home, 'state.lock');
-  await waitFor('the lock to be free', () => {
-    try {
-      writeFileSync(lock, `${holder.pid} ${startTime}`, { flag: 'wx' });
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      return false;
-    }
-  });
-  return () => {
-    rmSync(lock, { force: true });
-    holder.kill('SIGKILL');
-  };
-}
 
 describe('uwsrun serve while another process holds the state lock', () => {
   let sb: Sandbox;

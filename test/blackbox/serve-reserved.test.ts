@@ -11,10 +11,9 @@
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Sandbox, submitJob, waitFor } from '../helpers.js';
+import { Sandbox, holdLock, submitJob, waitFor } from '../helpers.js';
 import { state } from '../runner-state.js';
 import { ServeProcess, createJob, jobIdOf, postForm } from '../serve-helpers.js';
 
@@ -156,27 +155,6 @@ test('the block goes back once the server is idle, and at SIGTERM, leaving no ga
   const cli = submitJob(sb, ['hello']);
   assert.equal(full(sb, cli).seq, full(sb, two).seq + 1, 'the CLI goes on from there');
 });
-
-/** Holds the HOME's lock in the name of a live process, as serve-lock.test.ts does; returns the function that lets go. */
-async function holdLock(sb: Sandbox): Promise<() => void> {
-  const holder = spawn('sleep', ['300'], { stdio: 'ignore' });
-  const stat = readFileSync(`/proc/${holder.pid}/stat`, 'utf8');
-  const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  const lock = join(sb.home, 'state.lock');
-  await waitFor('the lock to be free', () => {
-    try {
-      writeFileSync(lock, `${holder.pid} ${startTime}`, { flag: 'wx' });
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      return false;
-    }
-  });
-  return () => {
-    rmSync(lock, { force: true });
-    holder.kill('SIGKILL');
-  };
-}
 
 /** Two waves of creations while the lock is held: the second written while the first waits. */
 async function twoWavesWaiting(sb: Sandbox, sp: ServeProcess, before: number): Promise<{ waves: Promise<Response | Error>[][]; answered: () => number }> {

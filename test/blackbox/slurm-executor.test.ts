@@ -12,23 +12,9 @@ import { join } from 'node:path';
 import { FINAL, Sandbox, submitJob, waitFor } from '../helpers.js';
 import { alive } from '../procfs.js';
 import { state, stateOrEmpty } from '../runner-state.js';
-import { cluster, privateCluster, slurm, slurmEnv, slurmJob } from '../slurm.js';
+import { cluster, privateCluster, slurm, slurmEnv, slurmIdsOf, slurmJob, slurmSandbox } from '../slurm.js';
 
 const T = { timeout: 240_000 };
-
-/** A sandbox whose commands reach the given cluster (the shared one by default). */
-function slurmSandbox(yaml: string, client: NodeJS.ProcessEnv = slurmEnv()): Sandbox {
-  const sb = new Sandbox(yaml);
-  sb.env = { ...sb.env, SLURM_CONF: client.SLURM_CONF };
-  return sb;
-}
-
-/** The Slurm jobs named uwsrun-ID (any state Slurm still remembers): their ids. */
-function slurmIdsOf(jobId: string, client: NodeJS.ProcessEnv = slurmEnv()): string[] {
-  const r = slurm('squeue', ['-h', '-t', 'all', `--name=uwsrun-${jobId}`, '-o', '%i'], client);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.split('\n').filter((l) => /^\d+$/.test(l.trim()));
-}
 
 /** Cancels this sandbox's own Slurm jobs (by their names) and cleans the sandbox up. */
 function cleanup(sb: Sandbox, client: NodeJS.ProcessEnv = slurmEnv()): void {

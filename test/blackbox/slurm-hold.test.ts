@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { FINAL, Sandbox, release, submitJob, waitFor } from '../helpers.js';
 import { alive } from '../procfs.js';
 import { phaseOf, runnerLog, state } from '../runner-state.js';
-import { freePortPair, slurm, slurmEnv, slurmJob } from '../slurm.js';
+import { freePortPair, slurm, slurmEnv, slurmIdsOf, slurmJob, slurmSandbox } from '../slurm.js';
 
 const T = { timeout: 240_000 };
 
@@ -42,18 +42,6 @@ jobs:
     command: [sh, -c, 'while [ ! -e "$UWS_JOB_DIR/release" ]; do sleep 0.1; done']
     slurm: { options: [--hold] }
 `;
-
-function slurmSandbox(): Sandbox {
-  const sb = new Sandbox(YAML);
-  sb.env = { ...sb.env, SLURM_CONF: slurmEnv().SLURM_CONF };
-  return sb;
-}
-
-function slurmIdsOf(jobId: string): string[] {
-  const r = slurm('squeue', ['-h', '-t', 'all', `--name=uwsrun-${jobId}`, '-o', '%i']);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.split('\n').filter((l) => /^\d+$/.test(l.trim()));
-}
 
 function cleanup(sb: Sandbox, ids: string[]): void {
   const own = ids.flatMap((id) => {
@@ -79,7 +67,7 @@ async function final(sb: Sandbox, id: string, ms = 90_000): Promise<any> {
 }
 
 test('hold of a job pending in Slurm: HELD, held in Slurm, not watched (tick, doctor); release: QUEUED in Slurm\'s hands, the same Slurm job; abort of a HELD one cancels it', T, async () => {
-  const sb = slurmSandbox();
+  const sb = slurmSandbox(YAML);
   const ids: string[] = [];
   try {
     const id = submitJob(sb, ['pending', '--run']);
@@ -134,7 +122,7 @@ test('hold of a job pending in Slurm: HELD, held in Slurm, not watched (tick, do
 });
 
 test('release of a job held in Slurm since its handover: it runs once and completes', T, async () => {
-  const sb = slurmSandbox();
+  const sb = slurmSandbox(YAML);
   const ids: string[] = [];
   try {
     const id = submitJob(sb, ['held', '--run']);
@@ -155,7 +143,7 @@ test('release of a job held in Slurm since its handover: it runs once and comple
 });
 
 test('a hold that comes too late (Slurm started the job, the runner has not seen it): exit 4 as for EXECUTING, recorded EXECUTING, no hold left in Slurm; it completes', T, async () => {
-  const sb = slurmSandbox();
+  const sb = slurmSandbox(YAML);
   const ids: string[] = [];
   let runner: number | undefined;
   try {
@@ -194,7 +182,7 @@ test('a hold that comes too late (Slurm started the job, the runner has not seen
 });
 
 test('a controller that does not answer: hold and release exit 1 naming the call and Slurm\'s words; nothing changes, here or in Slurm', T, async () => {
-  const sb = slurmSandbox();
+  const sb = slurmSandbox(YAML);
   const ids: string[] = [];
   try {
     // The cluster's own configuration with a controller port nobody listens on: Slurm's

@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { FINAL, Sandbox, submitJob, waitFor } from '../helpers.js';
-import { slurm, slurmEnv } from '../slurm.js';
+import { slurm, slurmSandbox } from '../slurm.js';
 
 const T = { timeout: 240_000 };
 
@@ -41,12 +41,6 @@ jobs:
     executionDuration: 2
 `;
 
-function slurmSandbox(): Sandbox {
-  const sb = new Sandbox(YAML);
-  sb.env = { ...sb.env, SLURM_CONF: slurmEnv().SLURM_CONF };
-  return sb;
-}
-
 function cleanup(sb: Sandbox): void {
   const dir = join(sb.home, 'jobs');
   const own = (existsSync(dir) ? readdirSync(dir) : []).flatMap((id) => {
@@ -68,7 +62,7 @@ const endLine = (sb: Sandbox, id: string): string =>
   readFileSync(join(sb.home, 'runner.log'), 'utf8').split('\n').find((l) => l.includes(`job ${id}: ended `)) ?? '';
 
 test('exit 0 unsignalled is COMPLETED from the exit file without asking Slurm; a signal death gets Slurm\'s verdict', T, async () => {
-  const sb = slurmSandbox();
+  const sb = slurmSandbox(YAML);
   try {
     // One after the other: the squeue asked for the killed job's verdict covers every active
     // Slurm job, so a fine job ending meanwhile would get Slurm's word too (seen at load 7).
@@ -91,7 +85,7 @@ test('exit 0 unsignalled is COMPLETED from the exit file without asking Slurm; a
 });
 
 test('a running job cancelled from outside that traps SIGTERM and exits 0 is ERROR (CANCELLED, not by uwsrun), not COMPLETED', T, async () => {
-  const sb = slurmSandbox();
+  const sb = slurmSandbox(YAML);
   try {
     const id = submitJob(sb, ['shrugs', '--run']);
     await waitFor('the command to run', () => existsSync(join(sb.home, 'jobs', id, 'ready')), 90_000);
@@ -112,7 +106,7 @@ test('a running job cancelled from outside that traps SIGTERM and exits 0 is ERR
 });
 
 test('a job Slurm cancels while pending (nothing written by it) ends ERROR through the backstop poll', T, async () => {
-  const sb = slurmSandbox();
+  const sb = slurmSandbox(YAML);
   try {
     const id = submitJob(sb, ['held', '--run']);
     const slurmJobId = await waitFor('the Slurm id', () => sb.job(id).slurmJobId ?? undefined, 30_000);
@@ -130,7 +124,7 @@ test('a job Slurm cancels while pending (nothing written by it) ends ERROR throu
 });
 
 test('with the backstop a minute away, inotify brings a job\'s start and up, and executionDuration is enforced at its deadline', T, async () => {
-  const sb = slurmSandbox();
+  const sb = slurmSandbox(YAML);
   sb.env = { ...sb.env, UWSRUN_SLURM_BACKSTOP_MS: '60000' };
   try {
     const id = submitJob(sb, ['limited', '--run']);

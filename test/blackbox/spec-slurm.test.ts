@@ -31,7 +31,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FINAL, Sandbox, release, submitJob, waitFor } from '../helpers.js';
-import { SLURM_ENDED, cluster, privateCluster, slurm, slurmEnv, slurmJob } from '../slurm.js';
+import { SLURM_ENDED, cluster, privateCluster, slurm, slurmIdsOf, slurmJob, slurmSandbox } from '../slurm.js';
 import { phaseOf, runnerLog, state, stateOrEmpty } from '../runner-state.js';
 import { alive } from '../procfs.js';
 
@@ -93,18 +93,6 @@ jobs:
     slurm: { options: [--time=1] }
 `;
 
-function slurmSandbox(): Sandbox {
-  const sb = new Sandbox(YAML);
-  sb.env = { ...sb.env, SLURM_CONF: slurmEnv().SLURM_CONF };
-  return sb;
-}
-
-function slurmIdsOf(jobId: string): string[] {
-  const r = slurm('squeue', ['-h', '-t', 'all', `--name=uwsrun-${jobId}`, '-o', '%i']);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.split('\n').filter((l) => /^\d+$/.test(l.trim()));
-}
-
 /** Cancels this sandbox's own Slurm jobs (by their names) and removes the sandbox. */
 function cleanup(sb: Sandbox): void {
   const dir = join(sb.home, 'jobs');
@@ -132,7 +120,7 @@ const up = (sb: Sandbox, id: string): Promise<any> => waitFor(`job ${id} to be u
 }, 90_000);
 
 test('the HOME-wide limit counts local jobs only; slurm.partition, account and options reach sbatch; executionDuration 0 gives no --time', T, async () => {
-  const sb = slurmSandbox();
+  const sb = slurmSandbox(YAML);
   try {
     assert.equal(sb.ok(['limit', '1']), '1');
     const inSlurm = submitJob(sb, ['gate', '--run']);
@@ -167,7 +155,7 @@ test('the HOME-wide limit counts local jobs only; slurm.partition, account and o
 });
 
 test('hold of a slurm job not yet handed over: HELD, nothing in Slurm; release hands it over; hold of a running one exits 4', T, async () => {
-  const sb = slurmSandbox();
+  const sb = slurmSandbox(YAML);
   try {
     assert.equal(sb.ok(['limit', '0']), '0');
     const id = submitJob(sb, ['gate', '--run']);
@@ -197,7 +185,7 @@ test('hold of a slurm job not yet handed over: HELD, nothing in Slurm; release h
 });
 
 test('Slurm\'s TIMEOUT is ABORTED with a transient errorSummary naming the limit, whatever the wrapper wrote, and is never retried', T, async () => {
-  const sb = slurmSandbox();
+  const sb = slurmSandbox(YAML);
   try {
     const id = submitJob(sb, ['overtime', '--run']);
     const s = await up(sb, id);
@@ -224,7 +212,7 @@ function slurmState(slurmJobId: string): string | undefined {
 }
 
 test('delete of a job pending in Slurm and of a running one: both gone, and Slurm runs or holds neither batch job', T, async () => {
-  const sb = slurmSandbox();
+  const sb = slurmSandbox(YAML);
   try {
     const pending = submitJob(sb, ['pending', '--run']);
     const running = submitJob(sb, ['gate', '--run']);
@@ -249,7 +237,7 @@ test('delete of a job pending in Slurm and of a running one: both gone, and Slur
 });
 
 test('a Slurm job that ends while no runner is alive is recorded by tick', T, async () => {
-  const sb = slurmSandbox();
+  const sb = slurmSandbox(YAML);
   try {
     const id = submitJob(sb, ['gate', '--run']);
     const s = (await up(sb, id)).slurmJobId;
@@ -277,7 +265,7 @@ test('a Slurm job that ends while no runner is alive is recorded by tick', T, as
 });
 
 test('a handover sbatch refuses (no such partition, an unknown option) is ERROR (fatal, sbatch\'s words) and is never retried, whatever retries says', T, async () => {
-  const sb = slurmSandbox();
+  const sb = slurmSandbox(YAML);
   try {
     const ids = [submitJob(sb, ['nowhere', '--run']), submitJob(sb, ['badoption', '--run'])];
     for (const [id, words] of [[ids[0]!, /[Pp]artition/], [ids[1]!, /no-such-sbatch-option/]] as const) {
@@ -405,7 +393,7 @@ test('a batch job Slurm forgets (its controller restarted without saved state or
 });
 
 test('a failed Slurm job is notified once, with its phase, exit code and errorSummary', T, async () => {
-  const sb = slurmSandbox();
+  const sb = slurmSandbox(YAML);
   try {
     const id = submitJob(sb, ['notified', '--run']);
     const j = await final(sb, id);
