@@ -11,7 +11,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -135,4 +135,22 @@ export function slurmIdsOf(jobId: string, client: NodeJS.ProcessEnv = slurmEnv()
   const r = slurm('squeue', ['-h', '-t', 'all', `--name=uwsrun-${jobId}`, '-o', '%i'], client);
   assert.equal(r.code, 0, r.stderr);
   return r.stdout.split('\n').map((l) => l.trim()).filter((l) => /^\d+$/.test(l));
+}
+
+/**
+ * Cancels a sandbox's own Slurm jobs (by their names uwsrun-ID; `ids`, else every job
+ * directory of its HOME) and removes the sandbox. Best effort: a failure here must not hide
+ * the test's own (a finally block's error would).
+ */
+export function cleanupSlurmSandbox(sb: Sandbox, client: NodeJS.ProcessEnv = slurmEnv(), ids?: string[]): void {
+  const dir = join(sb.home, 'jobs');
+  const own = (ids ?? (existsSync(dir) ? readdirSync(dir) : [])).flatMap((id) => {
+    try {
+      return slurmIdsOf(id, client);
+    } catch {
+      return [];
+    }
+  });
+  if (own.length > 0) slurm('scancel', own, client);
+  sb.cleanup();
 }

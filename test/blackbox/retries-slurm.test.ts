@@ -5,10 +5,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FINAL, Sandbox, submitJob, waitFor } from '../helpers.js';
-import { slurm, slurmEnv, slurmIdsOf, slurmSandbox } from '../slurm.js';
+import { FINAL, submitJob, waitFor } from '../helpers.js';
+import { cleanupSlurmSandbox, slurmSandbox } from '../slurm.js';
 
 const T = { timeout: 240_000 };
 
@@ -22,13 +22,6 @@ jobs:
     retries: 2
     retryDelay: 2
 `;
-
-function cleanup(sb: Sandbox): void {
-  const dir = join(sb.home, 'jobs');
-  const own = (existsSync(dir) ? readdirSync(dir) : []).flatMap((id) => slurmIdsOf(id));
-  if (own.length > 0) slurm('scancel', own, slurmEnv());
-  sb.cleanup();
-}
 
 test('a Slurm job that fails is handed over again as a new batch job after its retryDelay, and its success on the 2nd attempt is COMPLETED', T, async () => {
   const sb = slurmSandbox(YAML);
@@ -53,6 +46,6 @@ test('a Slurm job that fails is handed over again as a new batch job after its r
     assert.ok(first && second && first !== second, `a new batch job for the retry: ${first} then ${second}`);
     assert.equal(job.slurmJobId, second, 'the record names the last attempt\'s batch job');
   } finally {
-    cleanup(sb);
+    cleanupSlurmSandbox(sb);
   }
 });

@@ -7,30 +7,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FINAL, Sandbox, submitJob, waitFor } from '../helpers.js';
 import { alive } from '../procfs.js';
 import { state, stateOrEmpty } from '../runner-state.js';
-import { cluster, privateCluster, slurm, slurmEnv, slurmIdsOf, slurmJob, slurmSandbox } from '../slurm.js';
+import { cleanupSlurmSandbox, cluster, privateCluster, slurmIdsOf, slurmJob, slurmSandbox } from '../slurm.js';
 
 const T = { timeout: 240_000 };
-
-/** Cancels this sandbox's own Slurm jobs (by their names) and cleans the sandbox up. */
-function cleanup(sb: Sandbox, client: NodeJS.ProcessEnv = slurmEnv()): void {
-  const dir = join(sb.home, 'jobs');
-  const ids = existsSync(dir) ? readdirSync(dir) : [];
-  // Best effort: a failure here must not hide the test's own (a finally block's error would).
-  const own = ids.flatMap((id) => {
-    try {
-      return slurmIdsOf(id, client);
-    } catch {
-      return [];
-    }
-  });
-  if (own.length > 0) slurm('scancel', own, client);
-  sb.cleanup();
-}
 
 async function final(sb: Sandbox, id: string, ms = 60_000): Promise<any> {
   return waitFor(`job ${id} to end`, () => {
@@ -137,7 +121,7 @@ test('slurm jobs: exact exit code and signal, a shell-syntax parameter as one wo
     assert.match(log, new RegExp(`job ${exits}: ended ERROR \\(exit code 3; Slurm: FAILED\\)`));
     for (const id of [exits, signalled, shows]) assert.equal(slurmIdsOf(id).length, 1, `job ${id} was handed over once`);
   } finally {
-    cleanup(sb);
+    cleanupSlurmSandbox(sb);
   }
 });
 
@@ -153,7 +137,7 @@ test('a refused handover (unknown partition) is ERROR with sbatch\'s message', T
     assert.equal(j.startTime, null);
     assert.match(runnerLog(sb), new RegExp(`job ${id}: ended ERROR \\(sbatch refused it: `));
   } finally {
-    cleanup(sb);
+    cleanupSlurmSandbox(sb);
   }
 });
 
@@ -190,7 +174,7 @@ test('abort: a job pending (and HELD) in Slurm is cancelled and ABORTED at once;
     const again = sb.run(['abort', traps]);
     assert.equal(again.code, 4, 'an ABORTED job cannot be aborted again');
   } finally {
-    cleanup(sb);
+    cleanupSlurmSandbox(sb);
   }
 });
 
@@ -210,7 +194,7 @@ test('abort of a Slurm job ignoring INT and TERM: plain scancel after killGrace;
     assert.ok(!f || f.JobState === 'CANCELLED', `Slurm cancelled it: ${f?.JobState}`);
     assert.match(runnerLog(sb), new RegExp(`job ${id}: still running 1 s after the abort: scancel ${j.slurmJobId}`));
   } finally {
-    cleanup(sb);
+    cleanupSlurmSandbox(sb);
   }
 });
 
@@ -224,7 +208,7 @@ test('executionDuration is enforced by uwsrun to the second (Slurm\'s --time is 
     const ran = (Date.parse(j.endTime) - Date.parse(j.startTime)) / 1000;
     assert.ok(ran >= 2 && ran < 30, `ran ${ran} s`);
   } finally {
-    cleanup(sb);
+    cleanupSlurmSandbox(sb);
   }
 });
 
@@ -255,7 +239,7 @@ test('maxRunning caps a slurm definition\'s jobs handed over at once; limit 0 st
     assert.equal(sb.run(['limit', '2']).code, 0);
     assert.equal((await final(sb, paused)).phase, 'COMPLETED');
   } finally {
-    cleanup(sb);
+    cleanupSlurmSandbox(sb);
   }
 });
 
@@ -292,7 +276,7 @@ test('the runner killed -9 again and again during handovers: every job handed ov
     }
     for (const id of ids) assert.equal(slurmIdsOf(id).length, 1, `job ${id} was handed over exactly once`);
   } finally {
-    cleanup(sb);
+    cleanupSlurmSandbox(sb);
   }
 });
 
@@ -331,7 +315,7 @@ test('the controller stopped and started again: the job waits QUEUED, doctor rep
     assert.equal(sb.run(['doctor']).code, 0);
   } finally {
     // Before the private cluster's own clean-up stops it.
-    cleanup(sb, own.client);
+    cleanupSlurmSandbox(sb, own.client);
   }
 });
 
@@ -362,6 +346,6 @@ process.on('exit', () => require('fs').writeFileSync(process.env.PROBE_OUT, [...
     assert.deepEqual(loaded(['abort', held]).filter((m) => EXECA_ONLY.includes(m)).sort(), EXECA_ONLY, 'abort of a Slurm job loads execa');
     assert.equal(sb.job(held).phase, 'ABORTED');
   } finally {
-    cleanup(sb);
+    cleanupSlurmSandbox(sb);
   }
 });

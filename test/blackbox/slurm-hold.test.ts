@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { FINAL, Sandbox, release, submitJob, waitFor } from '../helpers.js';
 import { alive } from '../procfs.js';
 import { phaseOf, runnerLog, state } from '../runner-state.js';
-import { freePortPair, slurm, slurmEnv, slurmIdsOf, slurmJob, slurmSandbox } from '../slurm.js';
+import { cleanupSlurmSandbox, freePortPair, slurm, slurmEnv, slurmIdsOf, slurmJob, slurmSandbox } from '../slurm.js';
 
 const T = { timeout: 240_000 };
 
@@ -42,18 +42,6 @@ jobs:
     command: [sh, -c, 'while [ ! -e "$UWS_JOB_DIR/release" ]; do sleep 0.1; done']
     slurm: { options: [--hold] }
 `;
-
-function cleanup(sb: Sandbox, ids: string[]): void {
-  const own = ids.flatMap((id) => {
-    try {
-      return slurmIdsOf(id);
-    } catch {
-      return [];
-    }
-  });
-  if (own.length > 0) slurm('scancel', own);
-  sb.cleanup();
-}
 
 async function handedOver(sb: Sandbox, id: string): Promise<string> {
   return waitFor(`job ${id} handed over`, () => sb.job(id).slurmJobId ?? undefined, 60_000);
@@ -117,7 +105,7 @@ test('hold of a job pending in Slurm: HELD, held in Slurm, not watched (tick, do
     assert.deepEqual(slurmIdsOf(id), [s], 'handed over once');
     assert.equal(existsSync(join(sb.jobDir(id), 'results', 'ran')), false, 'its command never ran');
   } finally {
-    cleanup(sb, ids);
+    cleanupSlurmSandbox(sb, slurmEnv(), ids);
   }
 });
 
@@ -138,7 +126,7 @@ test('release of a job held in Slurm since its handover: it runs once and comple
     assert.ok(existsSync(join(sb.jobDir(id), 'results', 'ran')));
     assert.deepEqual(slurmIdsOf(id), [s], 'handed over once');
   } finally {
-    cleanup(sb, ids);
+    cleanupSlurmSandbox(sb, slurmEnv(), ids);
   }
 });
 
@@ -177,7 +165,7 @@ test('a hold that comes too late (Slurm started the job, the runner has not seen
     assert.deepEqual(slurmIdsOf(id), [s], 'handed over once');
   } finally {
     if (runner !== undefined && alive(runner)) process.kill(runner, 'SIGCONT');
-    cleanup(sb, ids);
+    cleanupSlurmSandbox(sb, slurmEnv(), ids);
   }
 });
 
@@ -213,6 +201,6 @@ test('a controller that does not answer: hold and release exit 1 naming the call
     assert.equal(slurmJob(s)?.Reason, 'JobHeldUser', 'still held in Slurm');
     assert.equal(sb.run(['abort', id]).code, 0);
   } finally {
-    cleanup(sb, ids);
+    cleanupSlurmSandbox(sb, slurmEnv(), ids);
   }
 });

@@ -15,10 +15,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FINAL, Sandbox, submitJob, waitFor } from '../helpers.js';
-import { slurm, slurmSandbox } from '../slurm.js';
+import { cleanupSlurmSandbox, slurm, slurmSandbox } from '../slurm.js';
 
 const T = { timeout: 240_000 };
 
@@ -40,16 +40,6 @@ jobs:
     command: [sleep, "30"]
     executionDuration: 2
 `;
-
-function cleanup(sb: Sandbox): void {
-  const dir = join(sb.home, 'jobs');
-  const own = (existsSync(dir) ? readdirSync(dir) : []).flatMap((id) => {
-    const r = slurm('squeue', ['-h', '-t', 'all', `--name=uwsrun-${id}`, '-o', '%i']);
-    return r.code === 0 ? r.stdout.split('\n').filter((l) => /^\d+$/.test(l.trim())) : [];
-  });
-  if (own.length > 0) slurm('scancel', own);
-  sb.cleanup();
-}
 
 async function final(sb: Sandbox, id: string, ms = 90_000): Promise<any> {
   return waitFor(`job ${id} to end`, () => {
@@ -80,7 +70,7 @@ test('exit 0 unsignalled is COMPLETED from the exit file without asking Slurm; a
     assert.match(endLine(sb, killed), /ended ERROR \(signal SIGUSR1; Slurm: [A-Z_]+\)/);
     assert.ok(!existsSync(join(sb.home, 'records', fine, 'signalled')), 'nobody signalled the batch job');
   } finally {
-    cleanup(sb);
+    cleanupSlurmSandbox(sb);
   }
 });
 
@@ -101,7 +91,7 @@ test('a running job cancelled from outside that traps SIGTERM and exits 0 is ERR
     assert.match(readFileSync(join(sb.home, 'jobs', id, 'stdout.log'), 'utf8'), /got TERM/);
     assert.match(readFileSync(join(sb.home, 'records', id, 'signalled'), 'utf8'), /^TERM$/m);
   } finally {
-    cleanup(sb);
+    cleanupSlurmSandbox(sb);
   }
 });
 
@@ -119,7 +109,7 @@ test('a job Slurm cancels while pending (nothing written by it) ends ERROR throu
     assert.equal(job.startTime, null);
     assert.ok(!existsSync(join(sb.home, 'records', id, 'batch')), 'its batch script never ran');
   } finally {
-    cleanup(sb);
+    cleanupSlurmSandbox(sb);
   }
 });
 
@@ -138,6 +128,6 @@ test('with the backstop a minute away, inotify brings a job\'s start and up, and
     const ran = (Date.parse(job.endTime) - Date.parse(started)) / 1000;
     assert.ok(ran >= 2 && ran < 12, `ran ${ran} s (its deadline was 2 s; the backstop 60 s)`);
   } finally {
-    cleanup(sb);
+    cleanupSlurmSandbox(sb);
   }
 });

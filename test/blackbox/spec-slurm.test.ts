@@ -28,10 +28,10 @@
 import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FINAL, Sandbox, release, submitJob, waitFor } from '../helpers.js';
-import { SLURM_ENDED, cluster, privateCluster, slurm, slurmIdsOf, slurmJob, slurmSandbox } from '../slurm.js';
+import { SLURM_ENDED, cleanupSlurmSandbox, cluster, privateCluster, slurm, slurmIdsOf, slurmJob, slurmSandbox } from '../slurm.js';
 import { phaseOf, runnerLog, state, stateOrEmpty } from '../runner-state.js';
 import { alive } from '../procfs.js';
 
@@ -93,20 +93,6 @@ jobs:
     slurm: { options: [--time=1] }
 `;
 
-/** Cancels this sandbox's own Slurm jobs (by their names) and removes the sandbox. */
-function cleanup(sb: Sandbox): void {
-  const dir = join(sb.home, 'jobs');
-  const own = (existsSync(dir) ? readdirSync(dir) : []).flatMap((id) => {
-    try {
-      return slurmIdsOf(id);
-    } catch {
-      return [];
-    }
-  });
-  if (own.length > 0) slurm('scancel', own);
-  sb.cleanup();
-}
-
 async function final(sb: Sandbox, id: string, ms = 90_000): Promise<any> {
   return waitFor(`job ${id} to end`, () => {
     const job = sb.job(id);
@@ -150,7 +136,7 @@ test('the HOME-wide limit counts local jobs only; slurm.partition, account and o
     release(sb, inSlurm);
     assert.equal((await final(sb, inSlurm)).phase, 'COMPLETED');
   } finally {
-    cleanup(sb);
+    cleanupSlurmSandbox(sb);
   }
 });
 
@@ -180,7 +166,7 @@ test('hold of a slurm job not yet handed over: HELD, nothing in Slurm; release h
     assert.equal(f.slurmJobId, s.slurmJobId);
     assert.deepEqual(slurmIdsOf(id), [s.slurmJobId], 'handed over once');
   } finally {
-    cleanup(sb);
+    cleanupSlurmSandbox(sb);
   }
 });
 
@@ -201,7 +187,7 @@ test('Slurm\'s TIMEOUT is ABORTED with a transient errorSummary naming the limit
     assert.deepEqual(slurmIdsOf(id), [s.slurmJobId], 'one batch job, no second attempt');
     assert.ok(Date.parse(j.endTime) - Date.parse(j.startTime) >= 55_000, 'it ran until Slurm\'s limit');
   } finally {
-    cleanup(sb);
+    cleanupSlurmSandbox(sb);
   }
 });
 
@@ -232,7 +218,7 @@ test('delete of a job pending in Slurm and of a running one: both gone, and Slur
       }, 60_000);
     }
   } finally {
-    cleanup(sb);
+    cleanupSlurmSandbox(sb);
   }
 });
 
@@ -260,7 +246,7 @@ test('a Slurm job that ends while no runner is alive is recorded by tick', T, as
     assert.equal(j.phase, 'COMPLETED', JSON.stringify(j.errorSummary));
     assert.equal(j.exitCode, 0);
   } finally {
-    cleanup(sb);
+    cleanupSlurmSandbox(sb);
   }
 });
 
@@ -281,7 +267,7 @@ test('a handover sbatch refuses (no such partition, an unknown option) is ERROR 
     }
     assert.equal(sb.run(['doctor']).code, 0, 'a refusal is no outage');
   } finally {
-    cleanup(sb);
+    cleanupSlurmSandbox(sb);
   }
 });
 
@@ -409,6 +395,6 @@ test('a failed Slurm job is notified once, with its phase, exit code and errorSu
     assert.equal(sb.run(['tick']).code, 0);
     assert.equal(readFileSync(log, 'utf8').split('\n').filter((x) => x.startsWith(`note ${id} `)).length, 1);
   } finally {
-    cleanup(sb);
+    cleanupSlurmSandbox(sb);
   }
 });
