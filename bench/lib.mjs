@@ -69,6 +69,8 @@ export const median = (xs) => {
 };
 
 export const fmt = (ms) => `${ms.toFixed(1)} ms`;
+/** A peer's figure, or how to get the peer when it is not on this machine. */
+export const fmtPeer = (ms, pkg) => (Number.isNaN(ms) ? `not installed (apt-get install -y ${pkg})` : fmt(ms));
 
 export function have(cmd) {
   try {

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, fmt, have, median, row, tempHome, timeCommand } from './lib.mjs';
+import { BIN, fmt, fmtPeer, have, median, row, tempHome, timeCommand } from './lib.mjs';
 
 export function benchSubmit({ runs = 40, home } = {}) {
   const h = home ?? tempHome('p1');
@@ -34,5 +34,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const m = benchSubmit({ runs: Number(process.argv[2]) || 40 });
   console.log(row(['P1 submit (median)', 'uwsrun', 'node -e ""', 'ratio']));
   console.log(row(['uwsrun submit hello', fmt(m.uwsrun), fmt(m.node), (m.uwsrun / m.node).toFixed(2) + 'x (goal <= 1.3x)']));
-  console.log(row(['peers: tsp true / nq true', fmt(m.tsp), fmt(m.nq), '']));
+  console.log(row(['peers: tsp true / nq true', fmtPeer(m.tsp, 'task-spooler'), fmtPeer(m.nq, 'nq'), '']));
 }

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, fmt, have, median, row, tempHome } from './lib.mjs';
+import { BIN, fmt, fmtPeer, have, median, row, tempHome } from './lib.mjs';
 
 /** n trivial jobs, submitted PENDING into a fresh HOME in one process (--params-from). */
 export function pendingJobs(n, label) {
@@ -84,5 +84,5 @@ export function benchDrain({ n = 900, runs = 3 } = {}) {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const m = benchDrain({ n: Number(process.argv[2]) || 900, runs: Number(process.argv[3]) || 3 });
   console.log(row(['P2 drain (median)', 'uwsrun', 'task-spooler', 'ratio']));
-  console.log(row([`${m.n} queued trivial jobs, limit 2`, fmt(m.uwsrun), fmt(m.tsp), (m.uwsrun / m.tsp).toFixed(2) + 'x (goal <= 2x)']));
+  console.log(row([`${m.n} queued trivial jobs, limit 2`, fmt(m.uwsrun), fmtPeer(m.tsp, 'task-spooler'), Number.isNaN(m.tsp) ? 'no peer (goal <= 2x)' : (m.uwsrun / m.tsp).toFixed(2) + 'x (goal <= 2x)']));
 }
