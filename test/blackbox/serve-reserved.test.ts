@@ -49,6 +49,8 @@ async function serve(sb: Sandbox, env: NodeJS.ProcessEnv = {}): Promise<ServePro
 }
 
 const recordIds = (sb: Sandbox): string[] => (existsSync(join(sb.home, 'records')) ? readdirSync(join(sb.home, 'records')) : []);
+/** Records whose job.json is written (a record directory is made first, its job.json renamed into it after). */
+const writtenIds = (sb: Sandbox): string[] => recordIds(sb).filter((id) => existsSync(join(sb.recordDir(id), 'job.json')));
 const queueEntries = (sb: Sandbox): string[] => (existsSync(join(sb.home, 'queue')) ? readdirSync(join(sb.home, 'queue')) : []);
 const record = (sb: Sandbox, id: string): any => JSON.parse(readFileSync(join(sb.recordDir(id), 'job.json'), 'utf8'));
 /** A job's internal fields (seq, queuedAt): its final record in state.json, else its job.json. */
@@ -165,9 +167,9 @@ async function twoWavesWaiting(sb: Sandbox, sp: ServeProcess, before: number): P
     return r;
   }, (err: Error) => err));
   const first = wave('first');
-  await waitFor('the first wave\'s files, written before the lock', () => recordIds(sb).length === before + 4, 30_000);
+  await waitFor('the first wave\'s files, written before the lock', () => writtenIds(sb).length === before + 4, 30_000);
   const second = wave('second');
-  await waitFor('the second wave\'s files, written while the first waits for the lock', () => recordIds(sb).length === before + 8, 30_000);
+  await waitFor('the second wave\'s files, written while the first waits for the lock', () => writtenIds(sb).length === before + 8, 30_000);
   return { waves: [first, second], answered: () => answered };
 }
 
