@@ -64,7 +64,7 @@ function chownTree(path, user) {
   if (statSync(path).isDirectory()) for (const name of readdirSync(path)) chownTree(join(path, name), user);
 }
 
-function throughUwsrun(n, env, user) {
+export function throughUwsrun(n, env, user) {
   const h = tempHome('p7', '  strue:\n    executor: slurm\n    command: ["true"]\n    parameters: { i: { type: integer } }\n');
   const e = { ...h.env, ...env };
   const run = (cmd, args, opts) => { const [c, a] = as(user, cmd, args); return execFileSync(c, a, opts); };

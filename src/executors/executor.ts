@@ -9,7 +9,7 @@
 //            launcher.pl, wrapper.pl; LocalExecutor in executor.ts); liveness from /proc
 //            (pid + start time); signals to the process group (run/signal.ts, abort.ts here).
 //            The HOME-wide limit counts its jobs.
-//   slurm/   sbatch/squeue/scancel/sacct through execa (commands.ts); the same wrapper Perl
+//   slurm/   sbatch/squeue/scancel/sacct, one process each (commands.ts); the same wrapper Perl
 //            runs as the batch script (batch.pl); liveness is what Slurm says (one squeue per
 //            poll for all jobs); signals are scancel. The HOME-wide limit does not count it.
 //
@@ -17,7 +17,7 @@
 // data) and the synchronous parts of abort, hold and retry (they run inside a command's
 // state transaction). Its heavy
 // parts are loaded on first use only (`runner()`, and Slurm's commands inside its abort), so
-// a command of a local-only HOME never loads execa.
+// a command of a local-only HOME never loads Slurm's commands.
 //
 // Executor is the runner's side (one object per executor and runner, made by
 // ExecutorKind.runner() the first time a job of it is about). The runner drives it in two

@@ -3,7 +3,7 @@
 // queue) are in facts.ts. Everything outside src/executors/ that depends on where a job
 // runs asks through here, so a third executor is one new folder plus a line below and one
 // in facts.ts. The kinds are cheap to load; each one's heavy parts (the runner's side,
-// Slurm's commands and execa) are imported only when used.
+// Slurm's commands and node:child_process) are imported only when used.
 
 import type { ExecutorName } from '../definitions/schema.js';
 import type { ExecutorKind } from './executor.js';

@@ -85,7 +85,7 @@ export class Runner {
   private migrated: Map<string, string | null> | undefined;
   /** It left (idle, or told to go) and exits once its notifications are spawned. */
   private leaving = false;
-  /** The executors loaded so far (each on first need: Slurm's brings execa), and those loading. */
+  /** The executors loaded so far (each on first need: Slurm's brings child_process), and those loading. */
   private readonly executors = new Map<ExecutorName, Executor>();
   private readonly loading = new Set<ExecutorName>();
   /** What the executors may ask of this runner. */
@@ -423,7 +423,7 @@ export class Runner {
 
   /**
    * An executor, or undefined while it loads: its module is imported the first time a job
-   * of it is about (Slurm's brings execa), then the runner is woken to use it.
+   * of it is about (Slurm's brings its commands), then the runner is woken to use it.
    */
   private executorFor(name: ExecutorName): Executor | undefined {
     const loaded = this.executors.get(name);

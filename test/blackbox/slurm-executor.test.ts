@@ -319,11 +319,12 @@ test('the controller stopped and started again: the job waits QUEUED, doctor rep
   }
 });
 
-test('execa (Slurm\'s commands) is loaded only where Slurm is used: not by a local submit, list or show; by the abort of a Slurm job', T, async () => {
+test('Slurm\'s commands (node:child_process) are loaded only where Slurm is used: not by a local submit, list or show; by the abort of a Slurm job', T, async () => {
   const sb = slurmSandbox(`${YAML}\n  here:\n    executor: local\n    command: ["true"]\n`);
   try {
-    // Which built-in modules a command requires: execa alone uses node:stream/promises and
-    // node:timers/promises (nothing in src/ does).
+    // Which built-in modules a command requires. Slurm's client commands run through
+    // node:child_process (executors/slurm/commands.ts); a command that starts no runner
+    // and no Slurm command never loads it (~3 ms of every cron call).
     const probe = join(sb.dir, 'probe.cjs');
     writeFileSync(probe, `const M = require('module'); const orig = M.prototype.require; const seen = new Set();
 M.prototype.require = function (id) { seen.add(id); return orig.apply(this, arguments); };
@@ -334,16 +335,16 @@ process.on('exit', () => require('fs').writeFileSync(process.env.PROBE_OUT, [...
       assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
       return readFileSync(out, 'utf8').split('\n');
     };
-    const EXECA_ONLY = ['node:stream/promises', 'node:timers/promises'];
+    const SLURM_ONLY = ['node:child_process'];
     const local = loaded(['submit', 'here']);
     assert.ok(local.includes('node:fs'), 'the probe sees what the bundle requires');
     const shown = sb.ok(['submit', 'here']);
     for (const args of [['submit', 'here'], ['list'], ['show', shown]]) {
-      assert.deepEqual(loaded(args).filter((m) => EXECA_ONLY.includes(m)), [], `uwsrun ${args.join(' ')} loads no execa`);
+      assert.deepEqual(loaded(args).filter((m) => SLURM_ONLY.includes(m)), [], `uwsrun ${args.join(' ')} loads no node:child_process`);
     }
     const held = submitJob(sb, ['held', '--run']);
     await waitFor('the held job handed over', () => sb.job(held).slurmJobId);
-    assert.deepEqual(loaded(['abort', held]).filter((m) => EXECA_ONLY.includes(m)).sort(), EXECA_ONLY, 'abort of a Slurm job loads execa');
+    assert.deepEqual(loaded(['abort', held]).filter((m) => SLURM_ONLY.includes(m)), SLURM_ONLY, 'abort of a Slurm job loads node:child_process');
     assert.equal(sb.job(held).phase, 'ABORTED');
   } finally {
     cleanupSlurmSandbox(sb);

@@ -4,7 +4,7 @@
 // started one gets `scancel --signal=INT --full` (without --full the signal never reaches
 // the batch shell), a plain scancel after killGrace, and ABORTED once Slurm says the batch
 // job ended (recorded by whoever sees it first, this command or the runner). Loaded only
-// when a Slurm job is aborted: it brings execa (commands.ts).
+// when a Slurm job is aborted: it brings Slurm's commands (commands.ts).
 
 import { type JobRecord, isoNow } from '../../core/job.js';
 import { EXIT, UserError } from '../../errors.js';

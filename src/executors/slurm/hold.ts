@@ -15,7 +15,7 @@
 // A HELD job has no hot entry: neither the runner nor `tick` looks at it (it is not lost;
 // Slurm keeps it PENDING, reason JobHeldUser, for as long as it is held). A controller
 // that does not answer changes nothing (SPEC §11): exit 1 with Slurm's words.
-// Loaded only for Slurm jobs' hold and release: it brings execa (commands.ts).
+// Loaded only for Slurm jobs' hold and release: it brings Slurm's commands (commands.ts).
 
 import type { JobRecord } from '../../core/job.js';
 import { applyTransition } from '../../core/phases.js';

@@ -2,7 +2,7 @@
 // facts (facts.ts); abort of a job not started (ABORTED here, its cancel owned by the state)
 // or started (abortRequested; scancel follows); `hold` and `release` of a job in Slurm's
 // hands, told to Slurm first (hold.ts: scontrol uhold / release).
-// Nothing here loads execa: the runner's side (executor.ts), abort's scancel calls
+// Nothing here loads child_process: the runner's side (executor.ts), abort's scancel calls
 // (abort.ts) and hold's scontrol calls (hold.ts) are imported on first use.
 
 import { writeFileSync } from 'node:fs';
