@@ -21,6 +21,7 @@ import { readEntries } from '../store/queue-dir.js';
 import { PERL } from '../executors/local/launcher.js';
 import { runnerAlive } from './ensure-runner.js';
 import { findHalfCreated, recordEndsFromExitFiles, removeHalfCreated, superviseActiveJobs } from './housekeeping.js';
+import { describeTemps, findLeftoverTemps, removeLeftoverTemps } from '../store/leftover-temps.js';
 import { describeStall, killStalledRunner, runnerStall } from './runner-stall.js';
 import { isFinal } from '../core/phases.js';
 import type { JobRecord } from '../core/job.js';
@@ -163,6 +164,24 @@ export async function doctor(store: Store, repair: boolean): Promise<DoctorRepor
   if (half.length > 0) {
     problem(`${count(half.length, 'job directory was', 'job directories were')} left half-created by a submit that did not finish: ${half.join(', ')}`,
       () => removeHalfCreated(store).join('; ') || (half.length === 1 ? 'it was removed' : 'they were removed'));
+  }
+
+  // Temp files of writers that were killed, everywhere uwsrun writes through them (tick
+  // covers HOME and its cache every minute; the record directories only here).
+  const temps = findLeftoverTemps(layout, true);
+  if (temps.length > 0) {
+    const bytes = temps.reduce((sum, t) => sum + t.bytes, 0);
+    let failed = 0;
+    problem(`${describeTemps(temps.length, bytes)} left by writers that were killed (their processes are gone)`, () => {
+      const done = removeLeftoverTemps(temps);
+      failed = done.failed.length;
+      if (done.count === temps.length) return temps.length === 1 ? 'it was removed' : 'they were removed';
+      const gone = temps.length - done.count - done.failed.length;
+      return [`${done.count} removed`,
+        ...(done.failed.length > 0 ? [`${done.failed.length} could not be (${[...new Set(done.failed)].join(', ')})`] : []),
+        ...(gone > 0 ? [`${gone} gone or changed meanwhile`] : [])].join(', ');
+    });
+    if (failed > 0) unrepaired++; // what could not be removed is still a problem (exit 1)
   }
   if (unrepaired === 0 && lines.every((l) => l.startsWith('ok'))) lines.push('ok: no problems found.');
   return { lines, unrepaired, problems, repaired };

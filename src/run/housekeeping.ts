@@ -13,7 +13,10 @@
 //     that is gone already (another tick, a user's delete) is done, not an error;
 //   - queued jobs get a runner; EXECUTING jobs without a live runner get one to adopt them;
 //   - the jobs of a submit that died half-way are removed with its reservation, and other
-//     directories no job owns (older than a minute) too.
+//     directories no job owns (older than a minute) too;
+//   - temp files that killed writers left in HOME and HOME/cache/ (older than a minute, their
+//     process gone) are removed; those in each job's record directory are doctor's, since
+//     tick must not list 100,000 directories every minute (store/leftover-temps.ts).
 // Each returns one line per thing it did; nothing when it did nothing.
 
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
@@ -33,6 +36,7 @@ import { describeStall, killStalledRunner, runnerStall } from './runner-stall.js
 import { type RunnerWake, jobsNeedingRunner, runnerAlive, runnerWakeFor, wakeRunner } from './ensure-runner.js';
 import { deleteJob } from '../core/actions.js';
 import { markDeleting } from '../core/deleting.js';
+import { describeTemps, findLeftoverTemps, removeLeftoverTemps } from '../store/leftover-temps.js';
 
 const HALF_CREATED_AGE_MS = 60_000;
 
@@ -319,6 +323,22 @@ export async function replaceStalledRunner(store: Store): Promise<string[]> {
   return [`${describeStall(stall)}: ${did}; replaced by a new runner, which adopts its jobs`];
 }
 
+/**
+ * Temp files of writers that were killed, in the directories tick looks at (HOME and its
+ * cache), removed without the lock (store/leftover-temps.ts says why that is safe).
+ */
+export function removeKilledWritersTemps(store: Store, now = Date.now()): string[] {
+  const found = findLeftoverTemps(store.layout, false, now);
+  if (found.length === 0) return [];
+  const done = removeLeftoverTemps(found, now);
+  const lines: string[] = [];
+  if (done.count > 0) lines.push(`removed ${describeTemps(done.count, done.bytes)} left by writers that were killed`);
+  if (done.failed.length > 0) {
+    lines.push(`could not remove ${done.failed.length} temp file${done.failed.length === 1 ? '' : 's'} left by killed writers (${[...new Set(done.failed)].join(', ')})`);
+  }
+  return lines;
+}
+
 export async function tick(store: Store): Promise<string[]> {
   if (!store.layout.exists()) return [];
   return [
@@ -326,5 +346,6 @@ export async function tick(store: Store): Promise<string[]> {
     ...(await superviseActiveJobs(store)),
     ...(await destroyExpiredJobs(store)),
     ...removeHalfCreated(store),
+    ...removeKilledWritersTemps(store),
   ];
 }
