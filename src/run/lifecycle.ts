@@ -108,6 +108,11 @@ export interface EndOptions {
   say?: Say;
   /** A /proc snapshot shared by the jobs of one cycle. */
   table?: ProcessTable;
+  /**
+   * The job's escapees as looked for after its leader ended, outside the lock (the local
+   * executor's lookForEscapees): used, once checked still alive, instead of that look here.
+   */
+  escapees?: ProcStat[];
   now?: number;
 }
 
@@ -131,7 +136,8 @@ export function recordEnd(tx: Transaction, jobId: string, observed: ExitStatus |
   // (A job of another executor is that executor's to end: Slurm ends its job's steps.)
   const table = opts.table ?? new ProcessTable();
   const local = (job.definitionSnapshot?.executor ?? 'local') === 'local';
-  const left = job.abortRequested || !own ? jobProcesses(job, table) : local ? liveOnly(table.escapeesSince(jobId, job.pid, job.pidStart, job.startTime)) : [];
+  const left = job.abortRequested || !own ? jobProcesses(job, table)
+    : local ? liveOnly(opts.escapees ?? table.escapeesSince(jobId, job.pid, job.pidStart, job.startTime)) : [];
   if (left.length > 0) {
     if (!job.abortRequested) terminateLeftovers(tx, job, left, say, { ...opts, table });
     return false;

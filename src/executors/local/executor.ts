@@ -25,7 +25,7 @@ import {
   type ExitStatus, readExitFile, recordEnd, recordStart, recordUp, removeStartMarker, startMarkerAge, startMarkerTime,
 } from '../../run/lifecycle.js';
 import { type EndFacts, gatherEndFacts, gatherEndFactsAsync, gatherEndFactsAtOnce } from '../../run/job-files.js';
-import { isProcessAlive } from '../../run/proc.js';
+import { type ProcStat, isProcessAlive } from '../../run/proc.js';
 import { ProcessTable } from '../../run/signal.js';
 import { type LaunchAnswer, type WrapperExit, Launcher, LaunchError } from './launcher.js';
 import { enforceTimeLimits } from './abort.js';
@@ -37,14 +37,17 @@ const START_RETRY_MS = 5_000;
 
 export class LocalExecutor implements Executor {
   readonly name = 'local' as const;
-  /** Jobs whose wrappers our launcher forked and has not yet reported ended: id -> pid. */
-  private readonly children = new Map<string, number>();
+  /**
+   * Jobs whose wrappers our launcher forked and has not yet reported ended: id -> the
+   * wrapper (the job's leader) and when its start was asked for (Date.now(), before the fork).
+   */
+  private readonly children = new Map<string, { pid: number; pidStart: string; at: number }>();
   private launcher: Launcher | undefined;
   /**
    * Jobs the launcher was asked to start whose answer has not come, with the transaction
    * that asked (the one kept open until the answer is recorded) and the record it read.
    */
-  private readonly launching = new Map<string, { tx: Transaction; job: JobRecord }>();
+  private readonly launching = new Map<string, { tx: Transaction; job: JobRecord; at: number }>();
   /** The launcher's answers, recorded by the next cycle (recordAnswers). */
   private readonly answers = new Map<string, LaunchAnswer>();
   /** Jobs whose start marker was found empty: not asked for again before this time. */
@@ -55,6 +58,12 @@ export class LocalExecutor implements Executor {
   /** What the files of those jobs said (gatherFacts), and whose are being read. */
   private readonly facts = new Map<string, EndFacts>();
   private readonly gathering = new Set<string>();
+  /**
+   * The escapees of those jobs (SPEC §5: processes with their UWS_JOB_ID outside the
+   * wrapper's tree), looked for in /proc when their files were read, after the leader ended:
+   * that look is not made under the lock (see lookForEscapees).
+   */
+  private readonly escapees = new Map<string, ProcStat[]>();
   /** After a launch the launcher refused (no inode, no fork): no start before this time. */
   startsPausedUntil = 0;
   /** One /proc snapshot per cycle, taken when first needed (see ProcessTable). */
@@ -98,7 +107,7 @@ export class LocalExecutor implements Executor {
       this.dropLauncher(`job ${id}: ${err.message}; it stays QUEUED`);
       return 'stop';
     }
-    this.launching.set(id, { tx, job });
+    this.launching.set(id, { tx, job, at: Date.now() });
     return 'started';
   }
 
@@ -122,8 +131,10 @@ export class LocalExecutor implements Executor {
       // Not recorded yet (aborted or leaving processes, which recordEnd terminates on
       // schedule): its files are read again by the next supervise, and it comes back here.
       this.facts.delete(id);
+      const escapees = this.escapees.get(id);
+      this.escapees.delete(id);
       this.perJob(id, () => {
-        if (recordEnd(tx, id, status, facts, { say: this.ctx.sayFor(id), table: this.procTable() })) this.exits.delete(id);
+        if (recordEnd(tx, id, status, facts, { say: this.ctx.sayFor(id), table: this.procTable(), escapees })) this.exits.delete(id);
       });
     }
     if (now - this.lastSupervised >= SUPERVISE_MS) {
@@ -229,9 +240,10 @@ export class LocalExecutor implements Executor {
   }
 
   private onExit(id: string, status: WrapperExit): void {
+    const leader = this.children.get(id);
     this.children.delete(id);
     this.exits.set(id, status);
-    this.gatherFacts(id);
+    this.gatherFacts(id, leader);
     this.ctx.wake();
   }
 
@@ -259,9 +271,10 @@ export class LocalExecutor implements Executor {
    * when that is bounded (no results: see job-files.ts), else off its thread (the lock is
    * never held waiting on a walk of them); a cycle follows.
    */
-  private gatherFacts(id: string): void {
+  private gatherFacts(id: string, leader?: { pid: number; pidStart: string; at: number }): void {
     if (!this.ctx.holdsLock()) {
       this.facts.set(id, gatherEndFacts(this.ctx.layout, id));
+      if (leader) this.lookForEscapees(id, leader);
       return;
     }
     if (this.gathering.has(id)) return;
@@ -280,6 +293,22 @@ export class LocalExecutor implements Executor {
       });
   }
 
+  /**
+   * Outside the lock, once a wrapper of our launcher has ended: the job's escapees, for
+   * recordEnd, which else looks for them itself inside the transaction (on a busy machine
+   * that look reads the environ of every process started since the leader: most of a
+   * runner's hold). A look made now is as good as one made later: once the leader has
+   * ended, a new process of the job can only come from one that lives now, and is found
+   * with it. The start asked for here is before the job's startTime, so the look covers at
+   * least what recordEnd's would (a job taken to be older is looked at in full sooner). (An aborted job gets recordEnd's full
+   * look of every process of it whatever is found here.)
+   */
+  private lookForEscapees(id: string, leader: { pid: number; pidStart: string; at: number }): void {
+    try {
+      this.escapees.set(id, new ProcessTable().escapeesSince(id, leader.pid, leader.pidStart, new Date(leader.at).toISOString()));
+    } catch { /* recordEnd looks itself */ }
+  }
+
   /** Records the launcher's answers that came in: starts, adoptions, refusals. */
   private recordAnswers(tx: Transaction): void {
     for (const [id, answer] of this.answers) {
@@ -287,7 +316,7 @@ export class LocalExecutor implements Executor {
       const asked = this.launching.get(id);
       if (!asked) continue;
       this.launching.delete(id);
-      this.perJob(id, () => this.recordAnswer(tx, id, answer, asked.tx === tx ? asked.job : undefined));
+      this.perJob(id, () => this.recordAnswer(tx, id, answer, asked.tx === tx ? asked.job : undefined, asked.at));
     }
   }
 
@@ -295,7 +324,7 @@ export class LocalExecutor implements Executor {
    * One answer. `asked` is the job's record as read by the transaction that asked for the
    * start, if that is this one (else the record is read again: it may have changed).
    */
-  private recordAnswer(tx: Transaction, id: string, answer: LaunchAnswer, asked: JobRecord | undefined): void {
+  private recordAnswer(tx: Transaction, id: string, answer: LaunchAnswer, asked: JobRecord | undefined, askedAt: number): void {
     if ('refused' in answer) {
       // An answer, not a hang: this start failed (no inode or space for the job's files,
       // no fork). The launcher stays; the job stays QUEUED and starts are tried again
@@ -321,7 +350,7 @@ export class LocalExecutor implements Executor {
     }
     const job = asked ?? tx.getJob(id);
     // Its "exit" may be in already (reported after the answer, taken at once: onExit).
-    if (!answer.before && !this.exits.has(id)) this.children.set(id, answer.pid);
+    if (!answer.before && !this.exits.has(id)) this.children.set(id, { pid: answer.pid, pidStart: answer.pidStart, at: askedAt });
     // Not QUEUED any more (another process found it from its marker meanwhile, possible only
     // when the transaction that asked was given up): that process recorded the start.
     if (job?.phase !== 'QUEUED') return;
