@@ -99,6 +99,13 @@ export interface Executor {
    * absent: its facts' cycleMs.
    */
   readonly cycleMs?: number;
+  /**
+   * Asked outside the lock before a cycle that only a timer asked for: true when that cycle
+   * would record nothing (no news in hand, no job file changed, nothing due by `now`), so
+   * the runner may leave the lock and state.json alone (run/runner.ts quietCycle). Absent
+   * or false: the cycle runs.
+   */
+  quiet?(now: number): boolean;
 }
 
 /**

@@ -48,6 +48,8 @@ const WAITING_SLEEP_MS = 10_000;
 const LEASE_MS = 10;
 /** Longer than a lock waiter's longest pause (MAX_BACKOFF_MS times 1.5). */
 const LOCK_YIELD_MS = 2 * MAX_BACKOFF_MS;
+/** The longest the runner goes without a cycle under the lock, however quiet (see quietCycle). */
+const QUIET_MAX_MS = 5_000;
 
 export class Runner {
   private readonly store: Store;
@@ -68,6 +70,9 @@ export class Runner {
   private cycleQueued = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private superviseTimer: NodeJS.Timeout | undefined;
+  /** A cycle was asked for by news (a wake, a signal, an answer), not only by the supervise timer. */
+  private news = true;
+  private lastLockedCycle = 0;
   private upTimer: NodeJS.Timeout | undefined;
   private failures = 0;
   /** Lines already logged per active job (see logOnce). */
@@ -186,6 +191,12 @@ export class Runner {
   }
 
   schedule(): void {
+    this.news = true;
+    this.queueCycle();
+  }
+
+  /** A cycle for the supervise timer: skipped when nothing would change (quietCycle). */
+  private queueCycle(): void {
     if (this.cycleQueued) return;
     this.cycleQueued = true;
     setImmediate(() => {
@@ -203,6 +214,13 @@ export class Runner {
    */
   private cycle(): void {
     if (this.leaving) return;
+    const news = this.news;
+    this.news = false;
+    if (!news && !this.held && this.quietCycle()) {
+      clearTimeout(this.superviseTimer);
+      this.superviseTimer = setTimeout(() => this.queueCycle(), this.nextCycleIn());
+      return;
+    }
     let active: boolean;
     try {
       if (!this.held) {
@@ -213,6 +231,7 @@ export class Runner {
         }
         this.held = this.store.begin();
         this.heldSince = Date.now();
+        this.lastLockedCycle = this.heldSince;
       }
       active = this.apply(this.held.tx);
       // A start asked of the launcher is recorded in this transaction, once its answer is
@@ -234,10 +253,27 @@ export class Runner {
     clearTimeout(this.superviseTimer);
     clearTimeout(this.idleTimer);
     if (active) {
-      this.superviseTimer = setTimeout(() => this.schedule(), this.nextCycleIn());
+      this.superviseTimer = setTimeout(() => this.queueCycle(), this.nextCycleIn());
     } else {
       this.idleTimer = setTimeout(() => this.exitIfIdle(), IDLE_EXIT_MS);
     }
+  }
+
+  /**
+   * Whether a cycle the supervise timer asked for may be skipped, decided without the lock:
+   * no news came (a wake would have asked for it), every executor says its cycle would
+   * record nothing (Executor.quiet: no job file changed, no deadline due; the local
+   * executor only when it has no job), nothing waits for a time that has come, and nobody
+   * has committed since the runner's last cycle (state.json is the version it left: no
+   * abort, limit, delete or submit meanwhile). Then the lock is not taken and state.json not
+   * read: 30 Slurm jobs pending for hours cost a stat() of each a second, not a transaction.
+   * At least every QUIET_MAX_MS the cycle runs anyway, for whatever these checks miss.
+   */
+  private quietCycle(): boolean {
+    const now = Date.now();
+    if (now - this.lastLockedCycle >= QUIET_MAX_MS || this.loading.size > 0 || this.migrating || this.waiting.nextTime <= now) return false;
+    for (const executor of this.executors.values()) if (!executor.quiet?.(now)) return false;
+    return this.store.unchangedSinceRelease();
   }
 
   /**

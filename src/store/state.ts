@@ -553,6 +553,7 @@ export class Store {
    */
   commitHeld(held: HeldTransaction): void {
     let written = false;
+    let committed = false;
     let records: RecordFiles | undefined;
     let next: PreparedState | undefined;
     try {
@@ -576,6 +577,7 @@ export class Store {
         }
         // Before the lock is released: the next holder must not take it for a dead one's.
         if (tx.turnFileDone) removeTurnFile(this.layout);
+        committed = true;
       });
     } catch (err) {
       records?.discard();
@@ -583,6 +585,8 @@ export class Store {
       this.adapter.forget();
       throw err;
     } finally {
+      // Still under the lock: state.json is now the version this transaction read or wrote.
+      this.identityAtRelease = committed ? stateIdentity(this.layout.stateFile) : undefined;
       held.release();
       dropKeptVersions();
     }
@@ -608,8 +612,21 @@ export class Store {
 
   /** Releases the lock without writing; the state in hand may be half-changed: forgotten. */
   abandonHeld(held: HeldTransaction): void {
+    this.identityAtRelease = undefined;
     this.adapter.forget();
     held.release();
+  }
+
+  /** state.json as the last commitHeld left it (taken under the lock); undefined: unknown. */
+  private identityAtRelease: string | undefined;
+
+  /**
+   * Whether state.json is still the version the last commitHeld of this process read or
+   * wrote: nobody has committed since (every commit renames a new file into place). Read
+   * without the lock; false when unknown.
+   */
+  unchangedSinceRelease(): boolean {
+    return this.identityAtRelease !== undefined && stateIdentity(this.layout.stateFile) === this.identityAtRelease;
   }
 
   /**
@@ -847,6 +864,19 @@ function storeErrors<T>(home: string, body: () => T): T {
     if (err instanceof UserError) throw err;
     if ((err as NodeJS.ErrnoException).code) throw storeError(describeFsError(err, home));
     throw err;
+  }
+}
+
+/**
+ * Which version of state.json is in place: its inode with its size and times (an inode
+ * number alone may be given out again once the file it named is replaced and freed).
+ */
+function stateIdentity(file: string): string | undefined {
+  try {
+    const st = statSync(file, { bigint: true });
+    return `${st.ino} ${st.size} ${st.mtimeNs} ${st.ctimeNs}`;
+  } catch {
+    return undefined;
   }
 }
 

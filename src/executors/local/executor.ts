@@ -66,6 +66,8 @@ export class LocalExecutor implements Executor {
   private readonly escapees = new Map<string, ProcStat[]>();
   /** After a launch the launcher refused (no inode, no fork): no start before this time. */
   startsPausedUntil = 0;
+  /** Whether the last cycle's state had a job of this executor (see quiet). */
+  private hadJobs = true;
   /** One /proc snapshot per cycle, taken when first needed (see ProcessTable). */
   private table: ProcessTable | undefined;
   private lastSupervised = 0;
@@ -111,6 +113,14 @@ export class LocalExecutor implements Executor {
     return 'started';
   }
 
+  /**
+   * Outside the lock: a cycle would record nothing for local jobs only when there are none
+   * (their supervision from /proc, time limits and adoptions, is the cycle's own work).
+   */
+  quiet(now: number): boolean {
+    return !this.hadJobs && !this.busy && this.retryAt.size === 0 && this.answers.size === 0 && now >= this.startsPausedUntil;
+  }
+
   /** Its starts are recorded by a later transaction (recordAnswers reads their records afresh). */
   abandoned(): void {}
 
@@ -118,6 +128,7 @@ export class LocalExecutor implements Executor {
 
   watch(tx: Transaction, now: number): void {
     this.table = undefined;
+    this.hadJobs = Object.values(tx.state.jobs).some((hot) => executorOf(hot) === 'local');
     this.recordAnswers(tx);
     // A wrapper's "up" may come before the launcher's answer for it: kept until then.
     for (const [id, at] of this.ups) {

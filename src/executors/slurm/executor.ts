@@ -123,8 +123,13 @@ export class SlurmExecutor implements Executor {
   /** One watch of each active job's records directory (news sooner than the next cycle). */
   private readonly watchers = new Map<string, FSWatcher>();
   private newsTimer: NodeJS.Timeout | undefined;
-  /** The next deadline the last cycle saw (see cycleMs), in ms. */
+  /** The next deadline the last cycle saw (see cycleMs), in ms; and the same without the backstop poll's. */
   private nextDue = Infinity;
+  private deadlineDue = Infinity;
+  /** The jobs the last cycle watched, as its hot entries had them (see quiet). */
+  private watched: Array<{ id: string; phase: string; upKnown: boolean }> = [];
+  /** The last cycle saw Slurm's word wanted every second: an abort under way, a cancel to confirm. */
+  private wantsSlurm = false;
 
   constructor(
     private readonly layout: HomeLayout,
@@ -159,6 +164,8 @@ export class SlurmExecutor implements Executor {
     }
     const polled = this.polled;
     this.polled = undefined;
+    this.watched = [];
+    this.wantsSlurm = Object.keys(tx.state.slurmCancels ?? {}).length > 0;
     for (const [id, hot] of Object.entries(tx.state.jobs)) {
       if (hot.executor !== 'slurm') continue;
       if (!hot.slurmJobId) {
@@ -171,6 +178,9 @@ export class SlurmExecutor implements Executor {
       }
       this.watchFiles(id);
       this.perJob(id, () => this.watchJob(tx, id, hot, polled?.get(hot.slurmJobId!), now));
+      const after = tx.state.jobs[id];
+      if (after?.slurmJobId) this.watched.push({ id, phase: after.phase, upKnown: after.startTime !== null });
+      if (after?.abortRequested) this.wantsSlurm = true;
     }
     for (const id of this.limits.keys()) if (!tx.state.jobs[id]) this.limits.delete(id);
     for (const [id, w] of this.watchers) {
@@ -207,9 +217,38 @@ export class SlurmExecutor implements Executor {
       }
       if (!hot.slurmJobId) due = Math.min(due, this.retryAt.get(id) ?? Infinity);
     }
-    if (watched) due = Math.min(due, this.lastPoll + BACKSTOP_MS);
     for (const at of this.cancelAt.values()) due = Math.min(due, at);
+    this.deadlineDue = due;
+    if (watched) due = Math.min(due, this.lastPoll + BACKSTOP_MS);
     this.nextDue = due;
+  }
+
+  /**
+   * Outside the lock: whether the next cycle would record nothing. No news in hand
+   * (answers, ends, a poll's view), no deadline due, Slurm not asked every second
+   * (an outage, an abort, a cancel to confirm: see afterCommit), and no watched job's files
+   * tell news: a QUEUED job's `batch` (it runs), a running job's `up` or written `exit`.
+   * The same stat()s the cycle makes (jobNews), so on a shared filesystem other nodes'
+   * writes are seen as soon.
+   */
+  quiet(now: number): boolean {
+    // News in hand. (Calls under way are not: an sbatch's answer, a poll that learnt
+    // something, the end facts being read each wake a cycle when they come.)
+    if (this.outcomes.size > 0 || this.ended.size > 0 || this.verdict.size > 0 || this.cancelling.size > 0 || this.cancelled.size > 0
+      || this.toHandOver.size > 0 || this.polled !== undefined || this.toCancel.length > 0 || this.newsTimer !== undefined) return false;
+    if (this.wantsSlurm || this.outage !== undefined) return false;
+    // A deadline, or the backstop poll (counted from the last poll, which may have been
+    // made after the last cycle planned: afterCommit).
+    if (now >= this.deadlineDue || (this.watched.length > 0 && now >= this.lastPoll + BACKSTOP_MS)) return false;
+    try {
+      return this.watched.every(({ id, phase, upKnown }) => {
+        if (this.ending.has(id)) return true;
+        const news = jobNews(this.layout, id, phase, upKnown);
+        return phase === 'QUEUED' ? !news.ran : news.up === undefined && news.end === undefined;
+      });
+    } catch {
+      return false;
+    }
   }
 
   /**
