@@ -50,6 +50,8 @@ const LEASE_MS = 10;
 const LOCK_YIELD_MS = 2 * MAX_BACKOFF_MS;
 /** The longest the runner goes without a cycle under the lock, however quiet (see quietCycle). */
 const QUIET_MAX_MS = 5_000;
+/** The shortest pause between two looks that found nothing: never a spin. */
+const MIN_QUIET_LOOK_MS = 20;
 
 export class Runner {
   private readonly store: Store;
@@ -217,8 +219,12 @@ export class Runner {
     const news = this.news;
     this.news = false;
     if (!news && !this.held && this.quietCycle()) {
+      // When the executors want the next look now: what the last cycle planned may have
+      // moved since (a poll made after it), and a stale "in 1 ms" would spin.
+      let ms = Math.min(QUIET_MAX_MS, this.waiting.nextTime - Date.now());
+      for (const executor of this.executors.values()) if (executor.cycleMs !== undefined) ms = Math.min(ms, executor.cycleMs);
       clearTimeout(this.superviseTimer);
-      this.superviseTimer = setTimeout(() => this.queueCycle(), this.nextCycleIn());
+      this.superviseTimer = setTimeout(() => this.queueCycle(), Math.max(ms, MIN_QUIET_LOOK_MS));
       return;
     }
     let active: boolean;

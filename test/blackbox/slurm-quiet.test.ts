@@ -29,6 +29,13 @@ jobs:
     slurm: { options: [--hold] }
 `;
 
+/** utime + stime of `pid` in ms (/proc/PID/stat fields 14 and 15, in ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /** The lock acquisitions of process `pid` logged at or after `from` (ms since the epoch). */
 function lockTakes(log: string, pid: number, from: number, to: number): number {
   if (!existsSync(log)) return 0;
@@ -52,8 +59,14 @@ test('a runner with only pending Slurm jobs and no news takes the lock at most e
     // Settled: the last handover recorded, so whatever the runner does next is its quiet looks.
     const from = Date.now() + 1500;
     const window = 8000;
+    await waitFor('the window to start', () => Date.now() >= from || undefined);
+    const cpu0 = cpuMs(runner);
     await waitFor('the window to pass', () => Date.now() >= from + window || undefined, window + 5000);
+    const cpu = cpuMs(runner) - cpu0;
     const takes = lockTakes(log, runner, from, from + window);
+    // Its looks once a second (a stat() per job), the beat, a poll every 5 s: a few ms a
+    // second (2-3 measured). A look rescheduled on a stale deadline spun at ~120 ms a second.
+    assert.ok(cpu <= 400, `the runner used ${cpu} ms of CPU in ${window} ms with nothing to record`);
     // Before quiet looks: one a second and a second one after each backstop poll (10 in 8 s
     // measured). Now one full cycle per 5 s (1-2 in 8 s), 3 allowing for a poll with news.
     assert.ok(takes >= 1, `the runner made its full cycle at least every 5 s (${takes} lock takes in ${window} ms)`);

@@ -123,8 +123,7 @@ export class SlurmExecutor implements Executor {
   /** One watch of each active job's records directory (news sooner than the next cycle). */
   private readonly watchers = new Map<string, FSWatcher>();
   private newsTimer: NodeJS.Timeout | undefined;
-  /** The next deadline the last cycle saw (see cycleMs), in ms; and the same without the backstop poll's. */
-  private nextDue = Infinity;
+  /** The next deadline the last cycle saw, but the backstop poll's (see dueNow), in ms. */
   private deadlineDue = Infinity;
   /** The jobs the last cycle watched, as its hot entries had them (see quiet). */
   private watched: Array<{ id: string; phase: string; upKnown: boolean }> = [];
@@ -196,7 +195,8 @@ export class SlurmExecutor implements Executor {
 
   /**
    * When the next cycle is due: at the next deadline (a job's executionDuration, a retry, a
-   * cancel to send again) or the backstop poll, and at the latest in STAT_MS (cycleMs).
+   * cancel to send again) or the backstop poll (added by dueNow, from the last poll as it
+   * is then), and at the latest in STAT_MS (cycleMs).
    * Slurm's word awaited (a verdict, an abort, a cancel to confirm, an outage) needs no due
    * time of its own: afterCommit polls for it at most once a second, and cycles come at
    * least that often. Every deadline here is one that the cycle at it acts on (so a past one
@@ -206,10 +206,8 @@ export class SlurmExecutor implements Executor {
    */
   private planNextCycle(tx: Transaction): void {
     let due = Infinity;
-    let watched = false;
     for (const [id, hot] of Object.entries(tx.state.jobs)) {
       if (hot.executor !== 'slurm') continue;
-      if (hot.slurmJobId) watched = true;
       const limits = this.limits.get(id);
       // The checks in watchJob are "more than the limit": due 1 ms after it.
       if (limits && hot.phase === 'EXECUTING' && hot.startTime && !hot.abortRequested && limits.executionDuration > 0) {
@@ -219,8 +217,6 @@ export class SlurmExecutor implements Executor {
     }
     for (const at of this.cancelAt.values()) due = Math.min(due, at);
     this.deadlineDue = due;
-    if (watched) due = Math.min(due, this.lastPoll + BACKSTOP_MS);
-    this.nextDue = due;
   }
 
   /**
@@ -239,7 +235,7 @@ export class SlurmExecutor implements Executor {
     if (this.wantsSlurm || this.outage !== undefined) return false;
     // A deadline, or the backstop poll (counted from the last poll, which may have been
     // made after the last cycle planned: afterCommit).
-    if (now >= this.deadlineDue || (this.watched.length > 0 && now >= this.lastPoll + BACKSTOP_MS)) return false;
+    if (now >= this.dueNow()) return false;
     try {
       return this.watched.every(({ id, phase, upKnown }) => {
         if (this.ending.has(id)) return true;
@@ -253,11 +249,17 @@ export class SlurmExecutor implements Executor {
 
   /**
    * How soon the runner should cycle again for Slurm's jobs (see planNextCycle): at the latest
-   * in STAT_MS, whose stat()s are the news from other nodes.
+   * in STAT_MS, whose stat()s are the news from other nodes. The backstop counts from the
+   * last poll as it is now (the one afterCommit made after the cycle planned moves it).
    */
   get cycleMs(): number {
     if (this.busy) return POLL_MS;
-    return Math.max(1, Math.min(STAT_MS, this.nextDue - Date.now()));
+    return Math.max(1, Math.min(STAT_MS, this.dueNow() - Date.now()));
+  }
+
+  /** The next deadline or backstop poll, from the last cycle's plan and the last poll. */
+  private dueNow(): number {
+    return Math.min(this.deadlineDue, this.watched.length > 0 ? this.lastPoll + BACKSTOP_MS : Infinity);
   }
 
   /**
