@@ -35,13 +35,23 @@ import { SUPERVISE_MS } from './facts.js';
 const ABANDONED_MARKER_MS = 5_000;
 const START_RETRY_MS = 5_000;
 
+/** A wrapper our launcher forked: the job's leader, when its start was asked for, its limits. */
+interface Child {
+  pid: number;
+  pidStart: string;
+  /** Date.now() when the start was asked for (before the fork). */
+  at: number;
+  /** The record's executionDuration and killGrace (fixed once it runs); undefined: unknown. */
+  limits: { executionDuration: number; killGrace: number } | undefined;
+}
+
 export class LocalExecutor implements Executor {
   readonly name = 'local' as const;
   /**
    * Jobs whose wrappers our launcher forked and has not yet reported ended: id -> the
    * wrapper (the job's leader) and when its start was asked for (Date.now(), before the fork).
    */
-  private readonly children = new Map<string, { pid: number; pidStart: string; at: number }>();
+  private readonly children = new Map<string, Child>();
   private launcher: Launcher | undefined;
   /**
    * Jobs the launcher was asked to start whose answer has not come, with the transaction
@@ -66,8 +76,8 @@ export class LocalExecutor implements Executor {
   private readonly escapees = new Map<string, ProcStat[]>();
   /** After a launch the launcher refused (no inode, no fork): no start before this time. */
   startsPausedUntil = 0;
-  /** Whether the last cycle's state had a job of this executor (see quiet). */
-  private hadJobs = true;
+  /** Until when (ms) a look may find nothing to do for local jobs, as the last cycle saw them (see quiet). */
+  private quietUntil = 0;
   /** One /proc snapshot per cycle, taken when first needed (see ProcessTable). */
   private table: ProcessTable | undefined;
   private lastSupervised = 0;
@@ -114,11 +124,39 @@ export class LocalExecutor implements Executor {
   }
 
   /**
-   * Outside the lock: a cycle would record nothing for local jobs only when there are none
-   * (their supervision from /proc, time limits and adoptions, is the cycle's own work).
+   * Outside the lock: whether a cycle would record nothing for local jobs. Their news comes
+   * on the launcher's stream (answers, "up", ends), each of which wakes a cycle; so a look
+   * finds nothing while no such news waits, and every job the last cycle saw is a wrapper
+   * of this runner's launcher with no deadline before quietUntil (its executionDuration, or
+   * the SIGKILL killGrace after an abort or after its leader ended). A job adopted from
+   * another runner, or one whose start is not recorded yet, is watched from /proc: every
+   * cycle runs then. The periodic look in /proc for wrappers whose end report went missing
+   * runs with the full cycles (at least every 5 s).
    */
   quiet(now: number): boolean {
-    return !this.hadJobs && !this.busy && this.retryAt.size === 0 && this.answers.size === 0 && now >= this.startsPausedUntil;
+    return now < this.quietUntil && this.launching.size === 0 && this.answers.size === 0 && this.exits.size === 0 && this.ups.size === 0
+      && this.gathering.size === 0 && this.retryAt.size === 0 && now >= this.startsPausedUntil;
+  }
+
+  /** While local jobs run, the supervise interval; else the facts' (see Executor.cycleMs). */
+  get cycleMs(): number | undefined {
+    return this.children.size > 0 || this.quietUntil !== Infinity ? SUPERVISE_MS : undefined;
+  }
+
+  /** See quiet: the first deadline of the local jobs in the state; 0 when one is not ours to skip. */
+  private quietHorizon(tx: Transaction): number {
+    let until = Infinity;
+    for (const [id, hot] of Object.entries(tx.state.jobs)) {
+      if (executorOf(hot) !== 'local') continue;
+      const child = this.children.get(id);
+      if (hot.phase !== 'EXECUTING' || !child?.limits) return 0;
+      const since = hot.abortRequested ?? hot.leftoverSince ?? null;
+      if (since) until = Math.min(until, Date.parse(since) + child.limits.killGrace * 1000);
+      else if (hot.startTime && child.limits.executionDuration > 0) {
+        until = Math.min(until, Date.parse(hot.startTime) + child.limits.executionDuration * 1000);
+      }
+    }
+    return Number.isNaN(until) ? 0 : until;
   }
 
   /** Its starts are recorded by a later transaction (recordAnswers reads their records afresh). */
@@ -128,7 +166,6 @@ export class LocalExecutor implements Executor {
 
   watch(tx: Transaction, now: number): void {
     this.table = undefined;
-    this.hadJobs = Object.values(tx.state.jobs).some((hot) => executorOf(hot) === 'local');
     this.recordAnswers(tx);
     // A wrapper's "up" may come before the launcher's answer for it: kept until then.
     for (const [id, at] of this.ups) {
@@ -153,6 +190,7 @@ export class LocalExecutor implements Executor {
       this.supervise(tx, now);
     }
     this.table = undefined;
+    this.quietUntil = this.quietHorizon(tx);
   }
 
   /**
@@ -282,7 +320,7 @@ export class LocalExecutor implements Executor {
    * when that is bounded (no results: see job-files.ts), else off its thread (the lock is
    * never held waiting on a walk of them); a cycle follows.
    */
-  private gatherFacts(id: string, leader?: { pid: number; pidStart: string; at: number }): void {
+  private gatherFacts(id: string, leader?: Child): void {
     if (!this.ctx.holdsLock()) {
       this.facts.set(id, gatherEndFacts(this.ctx.layout, id));
       if (leader) this.lookForEscapees(id, leader);
@@ -314,7 +352,7 @@ export class LocalExecutor implements Executor {
    * least what recordEnd's would (a job taken to be older is looked at in full sooner). (An aborted job gets recordEnd's full
    * look of every process of it whatever is found here.)
    */
-  private lookForEscapees(id: string, leader: { pid: number; pidStart: string; at: number }): void {
+  private lookForEscapees(id: string, leader: Child): void {
     try {
       this.escapees.set(id, new ProcessTable().escapeesSince(id, leader.pid, leader.pidStart, new Date(leader.at).toISOString()));
     } catch { /* recordEnd looks itself */ }
@@ -361,7 +399,10 @@ export class LocalExecutor implements Executor {
     }
     const job = asked ?? tx.getJob(id);
     // Its "exit" may be in already (reported after the answer, taken at once: onExit).
-    if (!answer.before && !this.exits.has(id)) this.children.set(id, { pid: answer.pid, pidStart: answer.pidStart, at: askedAt });
+    if (!answer.before && !this.exits.has(id)) {
+      const limits = job ? { executionDuration: job.executionDuration, killGrace: job.killGrace } : undefined;
+      this.children.set(id, { pid: answer.pid, pidStart: answer.pidStart, at: askedAt, limits });
+    }
     // Not QUEUED any more (another process found it from its marker meanwhile, possible only
     // when the transaction that asked was given up): that process recorded the start.
     if (job?.phase !== 'QUEUED') return;
