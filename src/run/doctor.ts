@@ -24,6 +24,7 @@ import { findHalfCreated, recordEndsFromExitFiles, removeHalfCreated, superviseA
 import { describeTemps, findLeftoverTemps, removeLeftoverTemps } from '../store/leftover-temps.js';
 import { describeStall, killStalledRunner, runnerStall } from './runner-stall.js';
 import { isFinal } from '../core/phases.js';
+import { clientMissing } from '../executors/slurm/facts.js';
 import type { JobRecord } from '../core/job.js';
 import type { StateData } from '../store/state.js';
 import type { DamagedRecordError } from '../errors.js';
@@ -128,7 +129,11 @@ export async function doctor(store: Store, repair: boolean): Promise<DoctorRepor
   // Slurm's controller not answering (SPEC §11): recorded by the runner, which retries on its own.
   if (state.slurmOutage) {
     const slurmJobs = Object.values(state.jobs).filter((h) => h.executor === 'slurm').length;
-    problem(`Slurm's controller has not answered since ${state.slurmOutage.since} (${state.slurmOutage.message}); ${count(slurmJobs, 'Slurm job waits', 'Slurm jobs wait')} (handovers are retried; check slurmctld with \`scontrol ping\`)`);
+    const { since, message } = state.slurmOutage;
+    const waits = count(slurmJobs, 'Slurm job waits', 'Slurm jobs wait');
+    problem(clientMissing(message)
+      ? `Slurm's client commands could not be run since ${since} (${message}); ${waits} (handovers are retried; install Slurm's client commands, or put them on the PATH of the command that starts the runner)`
+      : `Slurm's controller has not answered since ${since} (${message}); ${waits} (handovers are retried; check slurmctld with \`scontrol ping\`)`);
   }
 
   // Jobs whose processes are gone while nobody supervises them.

@@ -13,3 +13,10 @@ export const slurmFacts: ExecutorFacts = {
   watchesQueued: true,
   pendingWork: (state) => (state.slurmCancels ? Object.keys(state.slurmCancels).length : 0),
 };
+
+/**
+ * An outage message (state.slurmOutage) that says Slurm's client commands could not even be
+ * run (commands.ts: "cannot run sbatch: spawn sbatch ENOENT"): no Slurm client on the PATH
+ * the runner inherited, not a controller that does not answer.
+ */
+export const clientMissing = (message: string): boolean => /^cannot run \S+: /.test(message);
