@@ -241,3 +241,20 @@ export async function holdLock(sb: Sandbox): Promise<() => void> {
     holder.kill('SIGKILL');
   };
 }
+
+/**
+ * The lock acquisitions of process `pid` logged between `from` and `to` (ms since the epoch)
+ * in a UWSRUN_LOCK_WAIT_LOG file (store/lock.ts: one line "WAITED_MS NOW_MS PID" each).
+ */
+export function lockTakes(log: string, pid: number, from: number, to: number): number {
+  let text: string;
+  try {
+    text = readFileSync(log, 'utf8');
+  } catch {
+    return 0;
+  }
+  return text.split('\n').filter((line) => {
+    const [, at, who] = line.split(' ').map(Number);
+    return who === pid && at! >= from && at! <= to;
+  }).length;
+}

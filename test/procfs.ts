@@ -107,3 +107,10 @@ export function killQuietly(pid: number | undefined, signal: NodeJS.Signals = 'S
     process.kill(pid, signal);
   } catch { /* gone */ }
 }
+
+/** utime + stime of `pid` in ms (/proc/PID/stat fields 14 and 15, in ticks of 10 ms). */
+export function cpuMs(pid: number): number {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}

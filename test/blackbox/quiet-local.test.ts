@@ -10,9 +10,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FINAL, Sandbox, release, submitJob, waitFor } from '../helpers.js';
+import { FINAL, Sandbox, lockTakes, release, submitJob, waitFor } from '../helpers.js';
+import { cpuMs } from '../procfs.js';
 import { state } from '../runner-state.js';
 
 const T = { timeout: 120_000 };
@@ -29,22 +29,6 @@ jobs:
     executionDuration: 3
     killGrace: 1
 `;
-
-/** utime + stime of `pid` in ms (/proc/PID/stat fields 14 and 15, in ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-/** The lock acquisitions of process `pid` logged between `from` and `to` (ms since the epoch). */
-function lockTakes(log: string, pid: number, from: number, to: number): number {
-  if (!existsSync(log)) return 0;
-  return readFileSync(log, 'utf8').split('\n').filter((line) => {
-    const [, at, who] = line.split(' ').map(Number);
-    return who === pid && at! >= from && at! <= to;
-  }).length;
-}
 
 const executing = (sb: Sandbox, id: string): boolean => sb.job(id).phase === 'EXECUTING' && sb.job(id).startTime !== null;
 

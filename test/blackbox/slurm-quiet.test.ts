@@ -10,9 +10,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FINAL, submitJob, waitFor } from '../helpers.js';
+import { FINAL, lockTakes, submitJob, waitFor } from '../helpers.js';
+import { cpuMs } from '../procfs.js';
 import { state } from '../runner-state.js';
 import { cleanupSlurmSandbox, slurm, slurmSandbox } from '../slurm.js';
 
@@ -28,22 +28,6 @@ jobs:
     command: ["true"]
     slurm: { options: [--hold] }
 `;
-
-/** utime + stime of `pid` in ms (/proc/PID/stat fields 14 and 15, in ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-/** The lock acquisitions of process `pid` logged at or after `from` (ms since the epoch). */
-function lockTakes(log: string, pid: number, from: number, to: number): number {
-  if (!existsSync(log)) return 0;
-  return readFileSync(log, 'utf8').split('\n').filter((line) => {
-    const [, at, who] = line.split(' ').map(Number);
-    return who === pid && at! >= from && at! <= to;
-  }).length;
-}
 
 test('a runner with only pending Slurm jobs and no news takes the lock at most every 5 s, not every second; news still comes at once', T, async () => {
   const sb = slurmSandbox(YAML);
