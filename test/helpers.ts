@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuMs } from './procfs.js';
 
 // build/test/helpers.js -> project root
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -257,4 +258,16 @@ export function lockTakes(log: string, pid: number, from: number, to: number): n
     const [, at, who] = line.split(' ').map(Number);
     return who === pid && at! >= from && at! <= to;
   }).length;
+}
+
+/**
+ * Watches a runner while nothing should happen: its lock takes (from the UWSRUN_LOCK_WAIT_LOG
+ * file `log`) and its CPU over `window` ms, starting `settleMs` from now.
+ */
+export async function quietWindow(log: string, runner: number, settleMs: number, window = 8000): Promise<{ takes: number; cpu: number; window: number }> {
+  const from = Date.now() + settleMs;
+  await waitFor('the window to start', () => Date.now() >= from || undefined, settleMs + 5000);
+  const cpu0 = cpuMs(runner);
+  await waitFor('the window to pass', () => Date.now() >= from + window || undefined, window + 5000);
+  return { takes: lockTakes(log, runner, from, from + window), cpu: cpuMs(runner) - cpu0, window };
 }

@@ -11,8 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { FINAL, Sandbox, lockTakes, release, submitJob, waitFor } from '../helpers.js';
-import { cpuMs } from '../procfs.js';
+import { FINAL, Sandbox, quietWindow, release, submitJob, waitFor } from '../helpers.js';
 import { state } from '../runner-state.js';
 
 const T = { timeout: 120_000 };
@@ -41,13 +40,7 @@ test('a runner with local jobs running and no news takes the lock at most every 
     const gates = [0, 1, 2].map(() => submitJob(sb, ['gate', '--run'], env));
     await waitFor('the gates running', () => gates.every((id) => executing(sb, id)) || undefined);
     const runner: number = state(sb).runner.pid;
-    const from = Date.now() + 1000;
-    const window = 8000;
-    await waitFor('the window to start', () => Date.now() >= from || undefined);
-    const cpu0 = cpuMs(runner);
-    await waitFor('the window to pass', () => Date.now() >= from + window || undefined, window + 5000);
-    const cpu = cpuMs(runner) - cpu0;
-    const takes = lockTakes(log, runner, from, from + window);
+    const { takes, cpu, window } = await quietWindow(log, runner, 1000);
     // Before quiet looks: one cycle under the lock every 250 ms (31 measured in 8 s). Now
     // one per 5 s (1-2 in 8 s), 3 allowing for one that news brought.
     assert.ok(takes >= 1, `the runner made its full cycle at least every 5 s (${takes} lock takes in ${window} ms)`);

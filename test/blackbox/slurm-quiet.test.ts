@@ -11,8 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { FINAL, lockTakes, submitJob, waitFor } from '../helpers.js';
-import { cpuMs } from '../procfs.js';
+import { FINAL, quietWindow, submitJob, waitFor } from '../helpers.js';
 import { state } from '../runner-state.js';
 import { cleanupSlurmSandbox, slurm, slurmSandbox } from '../slurm.js';
 
@@ -41,13 +40,7 @@ test('a runner with only pending Slurm jobs and no news takes the lock at most e
     }, 60_000);
     const runner: number = state(sb).runner.pid;
     // Settled: the last handover recorded, so whatever the runner does next is its quiet looks.
-    const from = Date.now() + 1500;
-    const window = 8000;
-    await waitFor('the window to start', () => Date.now() >= from || undefined);
-    const cpu0 = cpuMs(runner);
-    await waitFor('the window to pass', () => Date.now() >= from + window || undefined, window + 5000);
-    const cpu = cpuMs(runner) - cpu0;
-    const takes = lockTakes(log, runner, from, from + window);
+    const { takes, cpu, window } = await quietWindow(log, runner, 1500);
     // Its looks once a second (a stat() per job), the beat, a poll every 5 s: a few ms a
     // second (2-3 measured). A look rescheduled on a stale deadline spun at ~120 ms a second.
     assert.ok(cpu <= 400, `the runner used ${cpu} ms of CPU in ${window} ms with nothing to record`);
