@@ -268,11 +268,11 @@ export class Runner {
   /**
    * Whether a cycle the supervise timer asked for may be skipped, decided without the lock:
    * no news came (a wake would have asked for it), every executor says its cycle would
-   * record nothing (Executor.quiet: no job file changed, no deadline due; the local
-   * executor only when it has no job), nothing waits for a time that has come, and nobody
+   * record nothing (Executor.quiet: no news unrecorded, no job file changed, no deadline
+   * due), nothing waits for a time that has come, and nobody
    * has committed since the runner's last cycle (state.json is the version it left: no
    * abort, limit, delete or submit meanwhile). Then the lock is not taken and state.json not
-   * read: 30 Slurm jobs pending for hours cost a stat() of each a second, not a transaction.
+   * parsed: 30 Slurm jobs pending for hours cost a stat() of each a second, not a transaction.
    * At least every QUIET_MAX_MS the cycle runs anyway, for whatever these checks miss.
    */
   private quietCycle(): boolean {

@@ -585,8 +585,9 @@ export class Store {
       this.adapter.forget();
       throw err;
     } finally {
-      // Still under the lock: state.json is now the version this transaction read or wrote.
-      this.identityAtRelease = committed ? stateIdentity(this.layout.stateFile) : undefined;
+      // Still under the lock: state.json is now the version this transaction read or wrote
+      // (the adapter's text; a reader without the lock may replace that later, hence a copy).
+      this.textAtRelease = committed ? this.adapter.text : '';
       held.release();
       dropKeptVersions();
     }
@@ -612,21 +613,27 @@ export class Store {
 
   /** Releases the lock without writing; the state in hand may be half-changed: forgotten. */
   abandonHeld(held: HeldTransaction): void {
-    this.identityAtRelease = undefined;
+    this.textAtRelease = '';
     this.adapter.forget();
     held.release();
   }
 
-  /** state.json as the last commitHeld left it (taken under the lock); undefined: unknown. */
-  private identityAtRelease: string | undefined;
+  /** The text of state.json as the last commitHeld left it (taken under the lock); '': unknown. */
+  private textAtRelease = '';
 
   /**
    * Whether state.json is still the version the last commitHeld of this process read or
-   * wrote: nobody has committed since (every commit renames a new file into place). Read
-   * without the lock; false when unknown.
+   * wrote: nobody has committed since. Judged by the text, as DurableJsonAdapter judges
+   * "unchanged" (inode, size and times can look alike for two versions written in a burst);
+   * read without the lock, one read of the file and no parse. False when unknown or unreadable.
    */
   unchangedSinceRelease(): boolean {
-    return this.identityAtRelease !== undefined && stateIdentity(this.layout.stateFile) === this.identityAtRelease;
+    if (this.textAtRelease === '') return false;
+    try {
+      return readOwnFile(this.layout.stateFile) === this.textAtRelease;
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -864,19 +871,6 @@ function storeErrors<T>(home: string, body: () => T): T {
     if (err instanceof UserError) throw err;
     if ((err as NodeJS.ErrnoException).code) throw storeError(describeFsError(err, home));
     throw err;
-  }
-}
-
-/**
- * Which version of state.json is in place: its inode with its size and times (an inode
- * number alone may be given out again once the file it named is replaced and freed).
- */
-function stateIdentity(file: string): string | undefined {
-  try {
-    const st = statSync(file, { bigint: true });
-    return `${st.ino} ${st.size} ${st.mtimeNs} ${st.ctimeNs}`;
-  } catch {
-    return undefined;
   }
 }
 
