@@ -21,7 +21,7 @@ import { readEntries } from '../store/queue-dir.js';
 import { PERL } from '../executors/local/launcher.js';
 import { runnerAlive } from './ensure-runner.js';
 import { findHalfCreated, recordEndsFromExitFiles, removeHalfCreated, superviseActiveJobs } from './housekeeping.js';
-import { describeTemps, findLeftoverTemps, removeLeftoverTemps } from '../store/leftover-temps.js';
+import { describeFailures, describeTemps, findLeftoverTemps, removeLeftoverTemps } from '../store/leftover-temps.js';
 import { describeStall, killStalledRunner, runnerStall } from './runner-stall.js';
 import { isFinal } from '../core/phases.js';
 import { clientMissing } from '../executors/slurm/facts.js';
@@ -183,7 +183,7 @@ export async function doctor(store: Store, repair: boolean): Promise<DoctorRepor
       if (done.count === temps.length) return temps.length === 1 ? 'it was removed' : 'they were removed';
       const gone = temps.length - done.count - done.failed.length;
       return [`${done.count} removed`,
-        ...(done.failed.length > 0 ? [`${done.failed.length} could not be (${[...new Set(done.failed)].join(', ')})`] : []),
+        ...(done.failed.length > 0 ? [`${done.failed.length} could not be (${describeFailures(done.failed)})`] : []),
         ...(gone > 0 ? [`${gone} gone or changed meanwhile`] : [])].join(', ');
     });
     if (failed > 0) unrepaired++; // what could not be removed is still a problem (exit 1)

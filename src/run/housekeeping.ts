@@ -36,7 +36,7 @@ import { describeStall, killStalledRunner, runnerStall } from './runner-stall.js
 import { type RunnerWake, jobsNeedingRunner, runnerAlive, runnerWakeFor, wakeRunner } from './ensure-runner.js';
 import { deleteJob } from '../core/actions.js';
 import { markDeleting } from '../core/deleting.js';
-import { describeTemps, findLeftoverTemps, removeLeftoverTemps } from '../store/leftover-temps.js';
+import { describeFailures, describeTemps, findLeftoverTemps, removeLeftoverTemps } from '../store/leftover-temps.js';
 
 const HALF_CREATED_AGE_MS = 60_000;
 
@@ -334,7 +334,7 @@ export function removeKilledWritersTemps(store: Store, now = Date.now()): string
   const lines: string[] = [];
   if (done.count > 0) lines.push(`removed ${describeTemps(done.count, done.bytes)} left by writers that were killed`);
   if (done.failed.length > 0) {
-    lines.push(`could not remove ${done.failed.length} temp file${done.failed.length === 1 ? '' : 's'} left by killed writers (${[...new Set(done.failed)].join(', ')})`);
+    lines.push(`could not remove ${done.failed.length} temp file${done.failed.length === 1 ? '' : 's'} left by killed writers (${describeFailures(done.failed)})`);
   }
   return lines;
 }

@@ -169,6 +169,9 @@ export function formatBytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
+/** What kept some from being removed (RemovedTemps.failed): `EACCES, EROFS`, each errno once. */
+export const describeFailures = (failed: readonly string[]): string => [...new Set(failed)].join(', ');
+
 /** `2 temp files (3.5 KiB)`. */
 export function describeTemps(count: number, bytes: number): string {
   return `${count} temp file${count === 1 ? '' : 's'} (${formatBytes(bytes)})`;

@@ -349,8 +349,8 @@ export class LocalExecutor implements Executor {
    * runner's hold). A look made now is as good as one made later: once the leader has
    * ended, a new process of the job can only come from one that lives now, and is found
    * with it. The start asked for here is before the job's startTime, so the look covers at
-   * least what recordEnd's would (a job taken to be older is looked at in full sooner). (An aborted job gets recordEnd's full
-   * look of every process of it whatever is found here.)
+   * least what recordEnd's would (a job taken to be older is looked at in full sooner). An
+   * aborted job gets recordEnd's full look of every process of it whatever is found here.
    */
   private lookForEscapees(id: string, leader: Child): void {
     try {
