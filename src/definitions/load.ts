@@ -90,10 +90,13 @@ class YamlSource {
     // yaml's own duplicate-key check compares each key with every earlier one (quadratic:
     // minutes for a file of many definitions); refuseDuplicateKeys does it with a Set.
     this.doc = parseDocument(text, { lineCounter: this.lineCounter, prettyErrors: true, uniqueKeys: false });
-    if (this.doc.errors.length > 0) {
+    const [first, ...cascade] = this.doc.errors;
+    if (first) {
       // yaml's message ends in " at line L, column C:" and a multi-line excerpt; keep one line.
-      throw usageErrors(this.doc.errors.map((error) =>
-        `${this.where(error.pos[0])}: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`));
+      // One mistake often makes yaml report several (the tokens after it no longer fit): the
+      // first names the culprit, the rest are counted on the same line.
+      const more = cascade.length > 0 ? ` (and ${cascade.length} more YAML error${cascade.length === 1 ? '' : 's'} after it)` : '';
+      throw usageError(`${this.where(first.pos[0])}: ${first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}${more}`);
     }
     this.refuseDuplicateKeys();
   }

@@ -138,6 +138,15 @@ test('exit 2 for a YAML syntax error (file:line:column) and a schema error (file
     assert.match(line, new RegExp(`${syntax.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:4:\\d+`), `file:line:column of the error: ${line}`);
     assert.equal(existsSync(sb.home), false);
 
+    // One mistake that yaml reports as three errors: still one line, for submit and validate.
+    const cascade = join(sb.dir, 'cascade.yaml');
+    writeFileSync(cascade, '- a\nb: 1\n');
+    for (const args of [['submit', '-f', cascade, 'x'], ['validate', '-f', cascade]]) {
+      line = assertError(sb.run(args), 2, `${args[0]} of a YAML error that cascades`);
+      assert.match(line, /cascade\.yaml:2:1: .*\(and 2 more YAML errors after it\)$/, line);
+    }
+    assert.equal(existsSync(sb.home), false);
+
     const schema = join(sb.dir, 'schema.yaml');
     writeFileSync(schema, [
       'jobs:',

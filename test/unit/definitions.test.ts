@@ -67,6 +67,10 @@ describe('definitions file: YAML and schema errors name file:line:column and the
       'jobs.yaml:3:3: Flow sequence in block collection must be sufficiently indented and end with a ]');
   });
 
+  test('one YAML mistake that yaml reports as several errors: the first, with the rest counted, on one line', () => {
+    assert.equal(loadError('- a\nb: 1\n'), 'jobs.yaml:2:1: Unexpected scalar at node end (and 2 more YAML errors after it)');
+  });
+
   test('a duplicate key is a YAML error', () => {
     assert.equal(loadError('jobs:\n  a:\n    command: [x]\n  a:\n    command: [y]\n'), 'jobs.yaml:4:3: Map keys must be unique');
   });
