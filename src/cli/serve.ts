@@ -124,9 +124,14 @@ export function registerServe(program: Command): void {
         throw listenError(err, flags.listen);
       });
       process.stderr.write(`listening on ${originOf(running.address)}\n`);
+      const { Housekeeping } = await import('../serve/housekeeping.js');
+      const housekeeping = new Housekeeping(store.home, log, !ctx.quiet);
       await new Promise<void>((resolve) => {
         // The block of places reserved for creations goes back (serve/places.ts), briefly.
-        const stop = () => void running.stop().then(() => creations.close(STOP_RELEASE_MS)).then(resolve, resolve);
+        const stop = () => {
+          housekeeping.stop();
+          void running.stop().then(() => creations.close(STOP_RELEASE_MS)).then(resolve, resolve);
+        };
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
       });

@@ -60,7 +60,7 @@ export function nudgeRunner(state: StateData): void {
  * uses V8's code cache as every command does (its own cache file: see bin/uwsrun); without
  * it the bundle itself; unbundled (tests of build/), the entry script.
  */
-function entryScript(): string {
+export function entryScript(): string {
   if (typeof __filename === 'undefined') return process.argv[1] ?? '';
   const loader = join(dirname(__filename), '..', 'bin', 'uwsrun');
   return existsSync(loader) ? loader : __filename;
