@@ -49,6 +49,17 @@ export class Form {
     return this.fields.has(name.toLowerCase());
   }
 
+  /**
+   * 400 for a field that `resource` does not take: a request is never half applied with the
+   * rest silently dropped (as an option a command does not take is exit 2, SPEC §9).
+   */
+  only(resource: string, ...names: string[]): void {
+    const taken = new Set(names.map((n) => n.toLowerCase()));
+    for (const [key, field] of this.fields) {
+      if (!taken.has(key)) throw badRequest(`${field.name}: not taken by POST ${resource} (it takes ${names.join(' or ')})`);
+    }
+  }
+
   /** Every field, with its name as sent. */
   entries(): Field[] {
     return [...this.fields.values()];

@@ -34,6 +34,8 @@ import type { Request, Service } from './service.js';
 const WAITING_PHASES: readonly Phase[] = ['PENDING', 'QUEUED', 'HELD', 'EXECUTING'];
 /** Form fields of job creation that are not parameters. */
 const CONTROL_FIELDS = new Set(['phase', 'runid', 'executionduration', 'destruction']);
+/** The one form field a POST to each of these job properties takes (parameters: the job's own). */
+const SINGLE_FIELD: Partial<Record<Property, string>> = { phase: 'PHASE', executionduration: 'EXECUTIONDURATION', destruction: 'DESTRUCTION' };
 /** Lines of stderr under the message of /error. */
 const ERROR_TAIL_LINES = 100;
 
@@ -130,6 +132,7 @@ async function jobResource(svc: Service, rq: Request, definition: string, jobId:
   if (method === 'DELETE') return removeJob(svc, rq, job);
   if (method === 'POST') {
     const form = await readForm(rq.req, rq.search);
+    form.only('{job}', 'PHASE', 'ACTION');
     const action = form.one('ACTION');
     const phase = form.one('PHASE');
     if (action !== undefined) {
@@ -216,6 +219,8 @@ async function property(svc: Service, rq: Request, job: JobRecord, name: Propert
 
 async function setProperty(svc: Service, rq: Request, job: JobRecord, name: Property): Promise<void> {
   const form = await readForm(rq.req, rq.search);
+  const field = SINGLE_FIELD[name];
+  if (field) form.only(`{job}/${name}`, field);
   if (name === 'phase') {
     const phase = form.one('PHASE');
     if (phase === undefined) throw badRequest('PHASE missing: POST PHASE=RUN or PHASE=ABORT');

@@ -249,6 +249,30 @@ describe('uwsrun serve over HTTP', () => {
     assert.match(await r.text(), /^PHASE: "SUSPEND" is not a phase a job can be sent to/);
   });
 
+  test('a POST to a job or its phase, executionduration or destruction with a field it does not take is 400 naming it, and changes nothing', async () => {
+    const jobUrl = await createJob(sp, 'hello', { DESTRUCTION: '30d' });
+    const before = sb.job(jobIdOf(jobUrl));
+    for (const [path, fields, culprit] of [
+      ['', { PHASE: 'RUN', name: 'changed' }, 'name'],
+      ['', { ACTION: 'DELETE', Bogus: '1' }, 'Bogus'],
+      ['/phase', { PHASE: 'RUN', FOO: '1' }, 'FOO'],
+      ['/executionduration', { EXECUTIONDURATION: '30', DESTRUCTION: '1h' }, 'DESTRUCTION'],
+      ['/destruction', { DESTRUCTION: '2031-01-01T00:00:00Z', executionDuration: '77' }, 'executionDuration'],
+    ] as const) {
+      const r = await postForm(`${jobUrl}${path}`, fields);
+      assert.equal(r.status, 400, `${path} ${JSON.stringify(fields)}`);
+      const body = await r.text();
+      assert.match(body, new RegExp(`^${culprit}: not taken by POST \\{job\\}${path.replace('/', '\\/')} \\(it takes `), body);
+      assert.equal(body.trim().split('\n').length, 1, body);
+    }
+    const after = sb.job(jobIdOf(jobUrl));
+    assert.deepEqual(
+      [after.phase, after.parameters, after.executionDuration, after.destruction],
+      [before.phase, before.parameters, before.executionDuration, before.destruction],
+    );
+    assert.equal(after.phase, 'PENDING');
+  });
+
   test('a failed job: /error has the message and the end of stderr (404 before), hasDetail is true', async () => {
     const jobUrl = await createJob(sp, 'gate', { PHASE: 'RUN' });
     await waitFor('gate to start', () => sb.job(jobIdOf(jobUrl)).startTime);
