@@ -68,6 +68,9 @@ async function definitionOf(svc: Service, name: string): Promise<Definition> {
 async function listJobs(svc: Service, rq: Request, name: string): Promise<void> {
   await definitionOf(svc, name);
   const form = Form.fromSearch(rq.search);
+  // Values are taken as given (SPEC §12): `pending` is no phase here, as for WAIT's PHASE.
+  // (The CLI's --phase takes any case: a shell user types it.)
+  for (const p of form.all('PHASE')) if (!isPhase(p)) throw badRequest(`PHASE: unknown phase ${JSON.stringify(p)}; phases: ${PHASES.join(' ')}`);
   const filter = parseListFilter({ phase: form.all('PHASE'), after: form.one('AFTER'), last: form.one('LAST'), definition: [name] });
   const store = svc.config.store;
   const visible = (j: JobRecord) => mayAccess(rq.caller, j);

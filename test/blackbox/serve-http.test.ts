@@ -167,7 +167,7 @@ describe('uwsrun serve over HTTP', () => {
     const afterA = await (await request(sp.url(`/hello?AFTER=${encodeURIComponent(created)}`))).text();
     assert.doesNotMatch(afterA, new RegExp(jobIdOf(a)));
     assert.match(afterA, new RegExp(jobIdOf(b)));
-    for (const [query, message] of [['PHASE=FINISHED', /^PHASE: unknown phase "FINISHED"/], ['LAST=0', /^LAST: "0" is not a positive whole number/], ['AFTER=yesterday', /^AFTER: "yesterday"/]] as const) {
+    for (const [query, message] of [['PHASE=FINISHED', /^PHASE: unknown phase "FINISHED"/], ['PHASE=pending', /^PHASE: unknown phase "pending"/], ['LAST=0', /^LAST: "0" is not a positive whole number/], ['AFTER=yesterday', /^AFTER: "yesterday"/]] as const) {
       const r = await request(sp.url(`/hello?${query}`));
       assert.equal(r.status, 400, query);
       assert.match(await r.text(), message);
