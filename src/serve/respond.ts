@@ -25,9 +25,9 @@ export function sendUnended(res: ServerResponse, status: number, type: string, b
   return true;
 }
 
-/** A text/plain answer: one line (with its newline). */
+/** One line of text/plain, newline-terminated; an empty value (a null quote, no destruction) is an empty body. */
 export const sendText = (res: ServerResponse, status: number, line: string, headers: Record<string, string | string[]> = {}): void =>
-  send(res, status, TEXT, line.endsWith('\n') ? line : `${line}\n`, headers);
+  send(res, status, TEXT, line === '' || line.endsWith('\n') ? line : `${line}\n`, headers);
 
 /** 303 See Other to an absolute URL (SPEC §12: after every successful POST or DELETE). */
 export const redirect = (res: ServerResponse, location: string): void =>

@@ -197,7 +197,12 @@ describe('uwsrun serve over HTTP', () => {
     assert.equal(dr.headers.get('content-type'), 'text/plain; charset=utf-8');
     assert.equal((await dr.text()).trim(), '2031-02-03T04:05:06.500Z');
     assert.equal(sb.job(jobIdOf(jobUrl)).destruction, '2031-02-03T04:05:06.500Z');
-    assert.equal((await (await request(`${jobUrl}/quote`)).text()).trim(), '');
+    // Null is an empty body (SPEC §12: "empty when null"), not an empty line.
+    const quote = await request(`${jobUrl}/quote`);
+    assert.equal(quote.headers.get('content-type'), 'text/plain; charset=utf-8');
+    assert.equal(await quote.text(), '');
+    const never = await createJob(sp, 'hello', { DESTRUCTION: '0' });
+    assert.equal(await (await request(`${never}/destruction`)).text(), '');
     assert.equal((await (await request(`${jobUrl}/owner`)).text()).trim(), sb.env.USER);
     r = await postForm(`${jobUrl}/destruction`, { DESTRUCTION: 'tomorrow' });
     assert.equal(r.status, 400);
