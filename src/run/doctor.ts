@@ -11,7 +11,7 @@
 // processes are listed first and the state read after, so a job that started in between
 // is in the state that judges it.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Store } from '../store/state.js';
 import { parseState } from '../store/state.js';
 import { readOwnFile, writeFileDurable } from '../store/durable.js';
@@ -64,7 +64,11 @@ export async function doctor(store: Store, repair: boolean): Promise<DoctorRepor
   }
   try {
     layout.checkOwnership();
-    lines.push(`ok: the HOME ${layout.dir} is yours and private.`);
+    // Writable by others is refused (checkOwnership); readable is allowed, but then not private.
+    const mode = statSync(layout.dir).mode & 0o777;
+    lines.push((mode & 0o077) === 0
+      ? `ok: the HOME ${layout.dir} is yours and private.`
+      : `ok: the HOME ${layout.dir} is yours, but others may read it (mode ${mode.toString(8)}): its jobs' parameters, logs and results too; chmod 700 ${layout.dir} keeps them private.`);
   } catch (err) {
     problem((err as Error).message);
   }

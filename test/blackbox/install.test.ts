@@ -196,8 +196,11 @@ test("the README's cron recipe works as written under cron's environment (env -i
   const submit = cronCommand(submitLine);
   const first = shell(submit.command, vars, submit.input);
   assert.equal(first.status, 0, `the submit line: ${first.stderr}`);
-  assert.equal(first.stderr, '', 'cron would mail nothing but the id');
-  const id = first.stdout.trim();
+  assert.equal(first.stdout + first.stderr, '', 'cron would mail nothing: the id goes to the log');
+  const submitted = join(srv, 'pipeline', 'submitted.log');
+  const ids = () => readFileSync(submitted, 'utf8').split('\n').filter((l) => l !== '');
+  assert.equal(ids().length, 1, 'one id in submitted.log');
+  const id = ids()[0]!;
   assert.match(id, ID_RE);
 
   const yesterday = run('date', ['-d', 'yesterday', '+%F']).stdout.trim();
@@ -212,7 +215,7 @@ test("the README's cron recipe works as written under cron's environment (env -i
 
   const retry = shell(submit.command, vars, submit.input);
   assert.equal(retry.status, 0, retry.stderr);
-  assert.equal(retry.stdout.trim(), id, 'a retry of the same night creates nothing');
+  assert.deepEqual(ids(), [id, id], 'a retry of the same night creates nothing: the same id again');
 
   const tick = cronCommand(tickLine);
   const ticked = shell(tick.command, vars, tick.input);

@@ -149,7 +149,13 @@ test('a HOME writable by others (777, or group-writable) or owned by another use
       }
       assert.equal(octal(mode(sb.home)), octal(m), 'uwsrun does not silently chmod the HOME');
     }
+    // Readable by others (a HOME made 0755 by hand): used, and doctor says it is not private.
+    chmodSync(sb.home, 0o755);
+    const doctor = sb.run(['doctor']);
+    assert.equal(doctor.code, 0, doctor.stderr);
+    assert.match(doctor.stdout + doctor.stderr, new RegExp(`the HOME ${sb.home.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is yours, but others may read it \\(mode 755\\).*chmod 700`));
     chmodSync(sb.home, 0o700);
+    assert.match(sb.run(['doctor']).stdout, /is yours and private/);
     chownSync(sb.home, 65534, 65534);
     const r = sb.run(['submit', 'hello']);
     assert.equal(r.code, 5, r.stderr);
