@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Context } from './context.js';
 import { resolveJobId } from './ids.js';
 import { toPublic } from '../core/job.js';
-import { setJob } from '../core/set.js';
+import { changeJob, setJob } from '../core/set.js';
 import { parseDestruction, parseDuration } from '../core/duration.js';
 import { parseParamAssignment } from '../definitions/params.js';
 import { usageError } from '../errors.js';
@@ -17,7 +17,7 @@ export function registerSet(program: Command): void {
     .option('--execution-duration <duration>', 'time limit: 90s, 30m, 12h, 7d or whole seconds (0 = unlimited)')
     .option('--destruction <when>', 'ISO 8601 instant, duration (90s 30m 12h 7d) or 0 = never')
     .option('-p, --param <NAME=VALUE>', 'a parameter (repeatable), checked as by submit', collect, [])
-    .action((id: string, flags: { executionDuration?: string; destruction?: string; param: string[] }, cmd: Command) => {
+    .action(async (id: string, flags: { executionDuration?: string; destruction?: string; param: string[] }, cmd: Command) => {
       const ctx = Context.of(cmd, { json: true });
       const changes = {
         executionDuration: flags.executionDuration === undefined ? undefined : parseDuration(flags.executionDuration, '--execution-duration'),
@@ -27,7 +27,8 @@ export function registerSet(program: Command): void {
       if (changes.executionDuration === undefined && changes.destruction === undefined && changes.params.length === 0) {
         throw usageError('set: nothing to change (give --execution-duration, --destruction or -p)');
       }
-      const job = setJob(ctx.store, resolveJobId(ctx.store, id), changes);
+      const jobId = resolveJobId(ctx.store, id);
+      const job = await changeJob(ctx.store, jobId, changes, (outside) => setJob(ctx.store, jobId, changes, outside));
       if (ctx.json) ctx.outJson([toPublic(job)]);
       else ctx.info(`job ${job.jobId} changed`);
     });

@@ -170,11 +170,21 @@ export interface ExecutorKind extends ExecutorFacts {
    * now (exit 4). Undefined: queued like any job.
    */
   releaseStep?(tx: Transaction, job: JobRecord, outside?: OutsideStep): { hot: Partial<HotEntry> } | { refused: string } | undefined;
+  /**
+   * `set --execution-duration` of a job in a scheduler's hands (a handed-over QUEUED Slurm
+   * job, whose --time was fixed at its handover): told to the scheduler first, outside the
+   * lock (`scontrol update`); then the transaction checks that the job is still that one
+   * (limitRefusal), and what the scheduler did is undone when the change is not made after
+   * all. Absent, or undefined: nothing outside uwsrun knows the job's limit.
+   */
+  limitOutside?(store: Store, job: JobRecord, seconds: number): Promise<OutsideStep | undefined>;
+  /** `set --execution-duration` in the transaction: why not now (exit 4), or undefined. */
+  limitRefusal?(tx: Transaction, job: JobRecord, outside?: OutsideStep): string | undefined;
   /** A retry queues the job again: what of the last attempt this executor forgets (record, hot entry). */
   readonly retryReset?: { record: Partial<JobRecord>; hot: Partial<HotEntry> };
 }
 
-/** What a scheduler did for `hold` or `release` (ExecutorKind.holdOutside): its job's id there, and how to undo it. */
+/** What a scheduler did for `hold`, `release` or `set` (ExecutorKind.holdOutside, limitOutside): its job's id there, and how to undo it. */
 export interface OutsideStep {
   readonly ref: string;
   undo(): Promise<void>;

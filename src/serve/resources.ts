@@ -12,7 +12,7 @@ import { type Phase, PHASES, isFinal, isPhase } from '../core/phases.js';
 import { parseDestruction, parseDuration } from '../core/duration.js';
 import { filterJobs, parseListFilter } from '../core/query.js';
 import { deleteJob, runJobs } from '../core/actions.js';
-import { type JobChanges, setJob } from '../core/set.js';
+import { type JobChanges, changeJob, setJob } from '../core/set.js';
 import { requestJobAbort } from '../run/abort.js';
 import { openJobFile } from '../run/job-files.js';
 import { tailOffset } from '../cli/tail.js';
@@ -244,7 +244,8 @@ async function setProperty(svc: Service, rq: Request, job: JobRecord, name: Prop
     for (const field of form.entries()) for (const value of field.values) changes.params.push([parameterName(def, field.name), value]);
     if (changes.params.length === 0) throw badRequest('no parameters given: POST NAME=VALUE for the parameters to change');
   }
-  await withLock(svc, () => setJob(svc.config.store, job.jobId, changes));
+  const store = svc.config.store;
+  await changeJob(store, job.jobId, changes, (outside) => withLock(svc, () => setJob(store, job.jobId, changes, outside)));
   redirect(rq.res, jobUrl(svc.config.baseUrl, job));
 }
 

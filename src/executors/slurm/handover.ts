@@ -26,6 +26,9 @@ import BATCH from './batch.pl';
 
 export const slurmJobName = (jobId: string): string => `uwsrun-${jobId}`;
 
+/** Slurm's time limit for an executionDuration (> 0): whole minutes, rounded up. */
+export const slurmMinutes = (seconds: number): number => Math.ceil(seconds / 60);
+
 /** The sbatch options for a job (the script and its argument follow them). */
 export function sbatchArgs(layout: HomeLayout, job: JobRecord): string[] {
   const slurm = job.definitionSnapshot?.slurm ?? null;
@@ -40,7 +43,7 @@ export function sbatchArgs(layout: HomeLayout, job: JobRecord): string[] {
     '--export=NONE',
   ];
   // Slurm's limit only backs uwsrun's own, which is enforced to the second.
-  if (job.executionDuration > 0) args.push(`--time=${Math.ceil(job.executionDuration / 60)}`);
+  if (job.executionDuration > 0) args.push(`--time=${slurmMinutes(job.executionDuration)}`);
   if (slurm?.partition) args.push(`--partition=${slurm.partition}`);
   if (slurm?.account) args.push(`--account=${slurm.account}`);
   args.push(...(slurm?.options ?? []));

@@ -28,11 +28,11 @@ import { parseSqueue, slurmEnded } from './states.js';
 import { recordSlurmStart } from './records.js';
 
 /** Slurm's words for a job it no longer has pending or running. */
-const GONE = /already finished|Invalid job id|already completing or completed/i;
+export const GONE = /already finished|Invalid job id|already completing or completed/i;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const outage = (jobId: string, call: string, message: string): UserError =>
+export const outage = (jobId: string, call: string, message: string): UserError =>
   new UserError(`job ${jobId}: ${call} failed: Slurm's controller does not answer (${message}); nothing changed, try again`, EXIT.failed);
 
 /** Holds a handed-over QUEUED job in Slurm; undefined when it is not in Slurm's hands. */
@@ -76,7 +76,7 @@ export async function holdInSlurm(store: Store, job: JobRecord): Promise<Outside
  * not answered yet) is waited for, up to Slurm's own timeout: then the job is in Slurm or
  * back in the queue, and either can be held.
  */
-async function handedOver(store: Store, jobId: string): Promise<string | undefined> {
+export async function handedOver(store: Store, jobId: string): Promise<string | undefined> {
   const deadline = Date.now() + SLURM_TIMEOUT_MS;
   for (;;) {
     const hot = store.readState().jobs[jobId];

@@ -1,7 +1,8 @@
 // The slurm executor as every process sees it (ExecutorKind, executors/executor.ts): its
 // facts (facts.ts); abort of a job not started (ABORTED here, its cancel owned by the state)
 // or started (abortRequested; scancel follows); `hold` and `release` of a job in Slurm's
-// hands, told to Slurm first (hold.ts: scontrol uhold / release).
+// hands, told to Slurm first (hold.ts: scontrol uhold / release), and so is a new
+// executionDuration (limit.ts: scontrol update TimeLimit).
 // Nothing here loads child_process: the runner's side (executor.ts), abort's scancel calls
 // (abort.ts) and hold's scontrol calls (hold.ts) are imported on first use.
 
@@ -66,6 +67,15 @@ export const slurmKind: ExecutorKind = {
     // Released in Slurm (hold.ts): in Slurm's hands again, watched by the runner, never handed over twice.
     if (outside?.ref === job.slurmJobId) return { hot: { handoverAt: isoNow() } };
     return { refused: `job ${job.jobId} is HELD in Slurm (Slurm job ${job.slurmJobId}), and was held while release ran: try again` };
+  },
+  limitOutside: async (store, job, seconds) => (await import('./limit.js')).limitInSlurm(store, job, seconds),
+  limitRefusal(tx, job, outside) {
+    const hot = tx.state.jobs[job.jobId];
+    // Not in Slurm's hands yet (PENDING, or QUEUED before the queue chose it): its handover takes the new limit.
+    if (job.phase !== 'QUEUED' || !hot) return undefined;
+    // Changed in Slurm first (limit.ts), and still the Slurm job that was changed.
+    if (hot.slurmJobId && outside?.ref === hot.slurmJobId) return undefined;
+    return `job ${job.jobId} is QUEUED in Slurm (${hot.slurmJobId ? `Slurm job ${hot.slurmJobId}, handed over while set ran` : 'being handed over'}): its executionDuration cannot be changed now; try again`;
   },
   // A retried Slurm job is handed over afresh: a new batch job.
   retryReset: { record: { slurmJobId: null }, hot: { handoverAt: null } },
