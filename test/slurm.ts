@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { ROOT, Sandbox } from './helpers.js';
+import { ROOT, Sandbox, waitFor } from './helpers.js';
 
 export const CLUSTER_SCRIPT = join(ROOT, 'scripts', 'slurm-cluster.sh');
 
@@ -129,6 +129,10 @@ export function slurmSandbox(yaml: string, client: NodeJS.ProcessEnv = slurmEnv(
   sb.env = { ...sb.env, SLURM_CONF: client.SLURM_CONF };
   return sb;
 }
+
+/** The Slurm id of job `id` once its runner has handed it over. */
+export const handedOver = (sb: Sandbox, id: string): Promise<string> =>
+  waitFor(`job ${id} handed over`, () => sb.job(id).slurmJobId ?? undefined, 60_000);
 
 /** The Slurm jobs named uwsrun-ID (any state Slurm still remembers): their ids. */
 export function slurmIdsOf(jobId: string, client: NodeJS.ProcessEnv = slurmEnv()): string[] {

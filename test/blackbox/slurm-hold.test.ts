@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { FINAL, Sandbox, release, submitJob, waitFor } from '../helpers.js';
 import { alive } from '../procfs.js';
 import { phaseOf, runnerLog, state } from '../runner-state.js';
-import { cleanupSlurmSandbox, freePortPair, slurm, slurmEnv, slurmIdsOf, slurmJob, slurmSandbox } from '../slurm.js';
+import { cleanupSlurmSandbox, handedOver, freePortPair, slurm, slurmEnv, slurmIdsOf, slurmJob, slurmSandbox } from '../slurm.js';
 
 const T = { timeout: 240_000 };
 
@@ -42,10 +42,6 @@ jobs:
     command: [sh, -c, 'while [ ! -e "$UWS_JOB_DIR/release" ]; do sleep 0.1; done']
     slurm: { options: [--hold] }
 `;
-
-async function handedOver(sb: Sandbox, id: string): Promise<string> {
-  return waitFor(`job ${id} handed over`, () => sb.job(id).slurmJobId ?? undefined, 60_000);
-}
 
 async function final(sb: Sandbox, id: string, ms = 90_000): Promise<any> {
   return waitFor(`job ${id} to end`, () => {

@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FINAL, type Sandbox, submitJob, waitFor } from '../helpers.js';
-import { cleanupSlurmSandbox, freePortPair, slurm, slurmEnv, slurmJob, slurmSandbox } from '../slurm.js';
+import { FINAL, submitJob, waitFor } from '../helpers.js';
+import { cleanupSlurmSandbox, freePortPair, handedOver, slurm, slurmEnv, slurmJob, slurmSandbox } from '../slurm.js';
 import { form, http, startServer } from '../serve-process.js';
 
 const T = { timeout: 240_000 };
@@ -25,10 +25,6 @@ jobs:
     executionDuration: 30
     slurm: { options: [--hold] }
 `;
-
-async function handedOver(sb: Sandbox, id: string): Promise<string> {
-  return waitFor(`job ${id} handed over`, () => sb.job(id).slurmJobId ?? undefined, 60_000);
-}
 
 const timeLimit = (s: string): string | undefined => slurmJob(s)?.TimeLimit;
 
