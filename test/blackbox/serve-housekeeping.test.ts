@@ -13,6 +13,17 @@ const JOBS = 'jobs:\n  t:\n    command: ["true"]\n    parameters: { i: { type: i
 
 const jobIdOf = (location: string): string => location.slice(location.lastIndexOf('/') + 1);
 
+/** Polls an HTTP answer until it is `status` (the delete's commit follows its record's move by a moment). */
+async function untilStatus(url: string, status: number, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const got = (await http(url)).status;
+    if (got === status) return;
+    if (Date.now() > deadline) throw new Error(`${url}: ${got} after ${ms} ms, not ${status}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 test('serve destroys a job whose DESTRUCTION passed, by its own tick, and says so in its log; a job without one stays', T, async () => {
   const sb = new Sandbox(JOBS);
   const server = await startServer(sb, ['--no-auth'], { UWSRUN_SERVE_TICK_MS: '300' });
@@ -25,9 +36,12 @@ test('serve destroys a job whose DESTRUCTION passed, by its own tick, and says s
     const doomedUrl = String(doomed.headers.location);
     const id = jobIdOf(doomedUrl);
     assert.equal(phaseIn((await http(doomedUrl)).body), 'PENDING');
-    assert.ok(existsSync(join(sb.home, 'jobs', id)));
-    await waitFor(`job ${id}'s directory gone`, () => !existsSync(join(sb.home, 'jobs', id)), 30_000);
-    assert.equal((await http(doomedUrl)).status, 404);
+    // Its record is on disk before the 303 (SPEC §8); a delete removes it last but one.
+    const record = join(sb.home, 'records', id);
+    assert.ok(existsSync(record));
+    await waitFor(`job ${id}'s record gone`, () => !existsSync(record), 30_000);
+    await untilStatus(doomedUrl, 404);
+    assert.equal(existsSync(join(sb.home, 'jobs', id)), false, 'its directory is still there');
     await waitFor('the tick\'s line in the server\'s log', () => server.stderr().includes(`tick: job ${id}: destruction time passed: deleted`), 10_000);
     const other = await http(String(kept.headers.location));
     assert.equal(other.status, 200);
@@ -47,9 +61,10 @@ test('serve -q keeps its log quiet about ticks that did something, and UWSRUN_SE
     const created = await http(`${quiet.url}/t`, { method: 'POST', ...form({ DESTRUCTION: new Date(Date.now() + 1_500).toISOString() }) });
     assert.equal(created.status, 303, created.body);
     const url = String(created.headers.location);
-    const id = jobIdOf(url);
-    await waitFor('the job\'s directory gone', () => !existsSync(join(sb.home, 'jobs', id)), 30_000);
-    assert.equal((await http(url)).status, 404);
+    const record = join(sb.home, 'records', jobIdOf(url));
+    assert.ok(existsSync(record));
+    await waitFor('the job\'s record gone', () => !existsSync(record), 30_000);
+    await untilStatus(url, 404);
     assert.doesNotMatch(quiet.stderr(), /tick:/);
   } finally {
     await quiet.stop();
