@@ -11,7 +11,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -128,6 +128,20 @@ export function slurmSandbox(yaml: string, client: NodeJS.ProcessEnv = slurmEnv(
   const sb = new Sandbox(yaml);
   sb.env = { ...sb.env, SLURM_CONF: client.SLURM_CONF };
   return sb;
+}
+
+/**
+ * A copy of the test cluster's slurm.conf in `dir` whose controller port nobody listens on:
+ * Slurm's clients given it fail as with a stopped controller ("Unexpected message received"
+ * after ~9 s), while the cluster itself runs on. Its path.
+ */
+export async function controllerDownConf(dir: string): Promise<string> {
+  const port = await freePortPair();
+  const conf = readFileSync(slurmEnv().SLURM_CONF, 'utf8');
+  assert.match(conf, /^SlurmctldPort=\d+$/m);
+  const down = join(dir, 'slurm-down.conf');
+  writeFileSync(down, conf.replace(/^SlurmctldPort=\d+$/m, `SlurmctldPort=${port}`));
+  return down;
 }
 
 /** The Slurm id of job `id` once its runner has handed it over. */

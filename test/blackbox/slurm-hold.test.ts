@@ -15,12 +15,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { FINAL, Sandbox, release, submitJob, waitFor } from '../helpers.js';
 import { alive } from '../procfs.js';
 import { phaseOf, runnerLog, state } from '../runner-state.js';
-import { cleanupSlurmSandbox, handedOver, freePortPair, slurm, slurmEnv, slurmIdsOf, slurmJob, slurmSandbox } from '../slurm.js';
+import { cleanupSlurmSandbox, controllerDownConf, handedOver, slurm, slurmEnv, slurmIdsOf, slurmJob, slurmSandbox } from '../slurm.js';
 
 const T = { timeout: 240_000 };
 
@@ -169,13 +169,7 @@ test('a controller that does not answer: hold and release exit 1 naming the call
   const sb = slurmSandbox(YAML);
   const ids: string[] = [];
   try {
-    // The cluster's own configuration with a controller port nobody listens on: Slurm's
-    // client fails as with a stopped controller ("Unexpected message received" after ~9 s).
-    const port = await freePortPair();
-    const down = join(sb.dir, 'slurm-down.conf');
-    const conf = readFileSync(slurmEnv().SLURM_CONF, 'utf8');
-    assert.match(conf, /^SlurmctldPort=\d+$/m);
-    writeFileSync(down, conf.replace(/^SlurmctldPort=\d+$/m, `SlurmctldPort=${port}`));
+    const down = await controllerDownConf(sb.dir);
 
     const id = submitJob(sb, ['pending', '--run']);
     ids.push(id);

@@ -6,10 +6,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { FINAL, submitJob, waitFor } from '../helpers.js';
-import { cleanupSlurmSandbox, freePortPair, handedOver, slurm, slurmEnv, slurmJob, slurmSandbox } from '../slurm.js';
+import { cleanupSlurmSandbox, controllerDownConf, handedOver, slurm, slurmEnv, slurmJob, slurmSandbox } from '../slurm.js';
 import { form, http, startServer } from '../serve-process.js';
 
 const T = { timeout: 240_000 };
@@ -73,10 +71,7 @@ test('POST {job}/executionduration of a job pending in Slurm changes its TimeLim
     assert.equal(sb.job(id).executionDuration, 3600);
     assert.equal(timeLimit(s), '01:00:00');
 
-    // The cluster's configuration with a controller port nobody listens on.
-    const port = await freePortPair();
-    const down = join(sb.dir, 'slurm-down.conf');
-    writeFileSync(down, readFileSync(slurmEnv().SLURM_CONF, 'utf8').replace(/^SlurmctldPort=\d+$/m, `SlurmctldPort=${port}`));
+    const down = await controllerDownConf(sb.dir);
     const before = sb.job(id);
     const r = sb.run(['set', id, '--execution-duration', '120'], { SLURM_CONF: down });
     assert.equal(r.code, 1, r.stderr);
