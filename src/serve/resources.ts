@@ -65,12 +65,17 @@ async function definitionOf(svc: Service, name: string): Promise<Definition> {
   return def;
 }
 
+/** A PHASE field's value, taken as given (upper case, SPEC §12): 400 when it names no phase. */
+function checkPhaseName(text: string): void {
+  if (!isPhase(text)) throw badRequest(`PHASE: unknown phase ${JSON.stringify(text)}; phases: ${PHASES.join(' ')}`);
+}
+
 async function listJobs(svc: Service, rq: Request, name: string): Promise<void> {
   await definitionOf(svc, name);
   const form = Form.fromSearch(rq.search);
   // Values are taken as given (SPEC §12): `pending` is no phase here, as for WAIT's PHASE.
   // (The CLI's --phase takes any case: a shell user types it.)
-  for (const p of form.all('PHASE')) if (!isPhase(p)) throw badRequest(`PHASE: unknown phase ${JSON.stringify(p)}; phases: ${PHASES.join(' ')}`);
+  for (const p of form.all('PHASE')) checkPhaseName(p);
   const filter = parseListFilter({ phase: form.all('PHASE'), after: form.one('AFTER'), last: form.one('LAST'), definition: [name] });
   const store = svc.config.store;
   const visible = (j: JobRecord) => mayAccess(rq.caller, j);
@@ -178,7 +183,7 @@ async function getJob(svc: Service, rq: Request, seen: JobRecord): Promise<void>
   const form = Form.fromSearch(rq.search);
   const waitText = form.one('WAIT');
   const phaseText = form.one('PHASE');
-  if (phaseText !== undefined && !isPhase(phaseText)) throw badRequest(`PHASE: unknown phase ${JSON.stringify(phaseText)}; phases: ${PHASES.join(' ')}`);
+  if (phaseText !== undefined) checkPhaseName(phaseText);
   let job = seen;
   if (waitText !== undefined) {
     const seconds = waitSeconds(waitText, svc.config.maxWait);

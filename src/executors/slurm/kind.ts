@@ -7,8 +7,9 @@
 // (abort.ts) and hold's scontrol calls (hold.ts) are imported on first use.
 
 import { writeFileSync } from 'node:fs';
-import { isoNow } from '../../core/job.js';
-import type { ExecutorKind } from '../executor.js';
+import { type JobRecord, isoNow } from '../../core/job.js';
+import type { Transaction } from '../../store/state.js';
+import type { ExecutorKind, OutsideStep } from '../executor.js';
 import { NEWS_DELAY_MS, abortAtOnce } from '../executor.js';
 import { slurmFacts } from './facts.js';
 
@@ -54,14 +55,8 @@ export const slurmKind: ExecutorKind = {
   },
   holdOutside: async (store, job) => (await import('./hold.js')).holdInSlurm(store, job),
   releaseOutside: async (store, job) => (await import('./hold.js')).releaseInSlurm(store, job),
-  holdRefusal(tx, job, outside) {
-    const hot = tx.state.jobs[job.jobId];
-    if (job.phase !== 'QUEUED' || !hot) return undefined;
-    // Held in Slurm first (hold.ts), and still the Slurm job that was held: HELD here too.
-    if (hot.slurmJobId && outside?.ref === hot.slurmJobId) return undefined;
-    // In Slurm's hands and not held there: a hold here alone would leave it to start in Slurm.
-    return `job ${job.jobId} is QUEUED in Slurm (${hot.slurmJobId ? `Slurm job ${hot.slurmJobId}, handed over while hold ran` : 'being handed over'}): hold is not allowed now; try again`;
-  },
+  // In Slurm's hands and not held there: a hold here alone would leave it to start in Slurm.
+  holdRefusal: (tx, job, outside) => notToldToSlurm(tx, job, outside, 'hold', 'hold is not allowed now'),
   releaseStep(_tx, job, outside) {
     if (!job.slurmJobId) return undefined;
     // Released in Slurm (hold.ts): in Slurm's hands again, watched by the runner, never handed over twice.
@@ -69,14 +64,21 @@ export const slurmKind: ExecutorKind = {
     return { refused: `job ${job.jobId} is HELD in Slurm (Slurm job ${job.slurmJobId}), and was held while release ran: try again` };
   },
   limitOutside: async (store, job, seconds) => (await import('./limit.js')).limitInSlurm(store, job, seconds),
-  limitRefusal(tx, job, outside) {
-    const hot = tx.state.jobs[job.jobId];
-    // Not in Slurm's hands yet (PENDING, or QUEUED before the queue chose it): its handover takes the new limit.
-    if (job.phase !== 'QUEUED' || !hot) return undefined;
-    // Changed in Slurm first (limit.ts), and still the Slurm job that was changed.
-    if (hot.slurmJobId && outside?.ref === hot.slurmJobId) return undefined;
-    return `job ${job.jobId} is QUEUED in Slurm (${hot.slurmJobId ? `Slurm job ${hot.slurmJobId}, handed over while set ran` : 'being handed over'}): its executionDuration cannot be changed now; try again`;
-  },
+  // Not in Slurm's hands yet (PENDING, or QUEUED before the queue chose it): its handover takes the new limit.
+  limitRefusal: (tx, job, outside) => notToldToSlurm(tx, job, outside, 'set', 'its executionDuration cannot be changed now'),
   // A retried Slurm job is handed over afresh: a new batch job.
   retryReset: { record: { slurmJobId: null }, hot: { handoverAt: null } },
 };
+
+/**
+ * For `hold` and `set --execution-duration` in the transaction: a QUEUED job in Slurm's hands
+ * (a hot entry: handed over, or being handed over) must be the Slurm job its command told
+ * first (hold.ts, limit.ts: `outside`); otherwise why not (exit 4). A job not in Slurm's
+ * hands needs nothing of Slurm: undefined.
+ */
+function notToldToSlurm(tx: Transaction, job: JobRecord, outside: OutsideStep | undefined, command: string, refusal: string): string | undefined {
+  const hot = tx.state.jobs[job.jobId];
+  if (job.phase !== 'QUEUED' || !hot) return undefined;
+  if (hot.slurmJobId && outside?.ref === hot.slurmJobId) return undefined;
+  return `job ${job.jobId} is QUEUED in Slurm (${hot.slurmJobId ? `Slurm job ${hot.slurmJobId}, handed over while ${command} ran` : 'being handed over'}): ${refusal}; try again`;
+}
