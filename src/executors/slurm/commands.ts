@@ -12,8 +12,8 @@
 //   ok        the command did what it was asked (stdout in hand);
 //   refused   Slurm answered no (a bad partition or option, an unknown job): its message;
 //   outage    the controller did not answer: a communication error, or over 10 s, or the
-//             command could not be run at all. Nothing about any job may be decided from
-//             that (SPEC §11): the caller retries later.
+//             command could not be run at all, or found no configuration. Nothing about
+//             any job may be decided from that (SPEC §11): the caller retries later.
 // SLURM_CONF and PATH come from the caller's environment (the runner inherits the
 // submitter's PATH and UWSRUN_* only, see ensure-runner.ts; SLURM_CONF is passed on too).
 
@@ -36,6 +36,15 @@ export type SlurmResult =
  * controller stopped), where squeue says "Unable to contact slurm controller".
  */
 const COMMUNICATION = /Unable to contact slurm controller|Socket timed out|Communication connection failure|Connection refused|connect failure|Zero Bytes were transmitted|Transport endpoint|Slurm backup controller in standby|Insane message length|Connection timed out|Network is unreachable|Unexpected message received/i;
+
+/**
+ * What Slurm's clients print when they find no configuration to use: no slurm.conf where
+ * SLURM_CONF (or the default path) says, an unreadable or broken one, and no configless
+ * DNS record either ("fatal: Could not establish a configuration source"). No job is at
+ * fault, and sbatch's refusal must not end every job ERROR: an outage, retried, which
+ * `doctor` names (typically a runner started from cron without SLURM_CONF).
+ */
+const NO_CONFIG = /Could not establish a configuration source|Unable to process configuration file/i;
 
 /** The Slurm commands this process ran, by name: the runner says them when it goes idle. */
 export const slurmCalls = new Map<string, number>();
@@ -94,19 +103,28 @@ export async function runSlurm(command: string, args: string[]): Promise<SlurmRe
   slurmCalls.set(command, (slurmCalls.get(command) ?? 0) + 1);
   const r = await runProcess(command, args);
   const said = oneLine(r.stderr || r.stdout);
+  // A slurm.conf that is not there: the client retries for a minute before it says so.
+  if (r.timedOut && /cannot stat file \S*slurm\.conf/.test(r.stderr)) return noConfig(command, said);
   if (r.timedOut) return { kind: 'outage', message: `${command} got no answer within ${SLURM_TIMEOUT_MS / 1000} s${said ? `: ${said}` : ''}` };
   // Not even started (ENOENT): no Slurm client here; nothing about the job is known.
   if (r.notStarted !== undefined) return { kind: 'outage', message: `cannot run ${command}: ${oneLine(r.notStarted)}` };
   // Killed by someone else (or for flooding us): no answer either.
   if (r.exitCode === null) return { kind: 'outage', message: `${command} was killed by ${r.signal ?? 'a signal'}${said ? `: ${said}` : ''}` };
   if (COMMUNICATION.test(r.stderr)) return { kind: 'outage', message: `${command}: ${said}` };
+  if (NO_CONFIG.test(r.stderr)) return noConfig(command, said);
   if (r.exitCode !== 0) return { kind: 'refused', message: said || `${command} exited with status ${r.exitCode}` };
   return { kind: 'ok', stdout: r.stdout };
 }
 
-/** Slurm's words on one line: its last meaningful line, without the "sbatch: error: " prefix noise doubled. */
+/** The outage of a client that found no configuration (see NO_CONFIG): where it looked, and its words. */
+const noConfig = (command: string, said: string): SlurmResult => ({
+  kind: 'outage',
+  message: `${command} found no usable Slurm configuration (SLURM_CONF ${process.env.SLURM_CONF ? `is ${process.env.SLURM_CONF}` : 'is not set'}): ${said}`,
+});
+
+/** Slurm's words on one line: its error and fatal lines (else all it said), joined. */
 function oneLine(text: string): string {
   const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
-  const errors = lines.filter((l) => /error/i.test(l));
+  const errors = lines.filter((l) => /error|fatal/i.test(l));
   return (errors.length > 0 ? errors : lines).join('; ').slice(0, 500);
 }

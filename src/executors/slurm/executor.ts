@@ -39,7 +39,7 @@ import { describeSlurmCalls, runSlurm } from './commands.js';
 import { type SlurmJobState, parseSacct, parseSqueue, slurmEnded } from './states.js';
 import { type SlurmJobNews, jobNews, recordHandover, recordRefused, recordSlurmEnd, recordSlurmStart, recordSlurmUp } from './records.js';
 import type { Executor } from '../executor.js';
-import { clientMissing } from './facts.js';
+import { outageKind } from './facts.js';
 
 const POLL_MS = 1_000;
 /** The longest a cycle without news waits for the next (its stat()s see other nodes' writes). */
@@ -591,17 +591,15 @@ export class SlurmExecutor implements Executor {
     if (!this.outage) this.outage = { since: isoNow(), message };
     if (this.outageSaid !== true) {
       this.outageSaid = true;
-      this.log(clientMissing(message)
-        ? `Slurm's client commands cannot be run (${message}): handovers wait and are retried; no job changes meanwhile`
-        : `Slurm's controller does not answer (${message}): handovers wait and are retried; no job changes meanwhile`);
+      const what = { client: "Slurm's client commands cannot be run", config: "Slurm's configuration cannot be read", controller: "Slurm's controller does not answer" };
+      this.log(`${what[outageKind(message)]} (${message}): handovers wait and are retried; no job changes meanwhile`);
     }
   }
 
   private noteAnswer(): void {
     if (this.outage && this.outageSaid) {
-      this.log(clientMissing(this.outage.message)
-        ? `Slurm's client commands run again (they could not since ${this.outage.since})`
-        : `Slurm's controller answers again (it did not since ${this.outage.since})`);
+      const again = { client: "Slurm's client commands run again (they could not", config: "Slurm's configuration is read again (it could not be", controller: "Slurm's controller answers again (it did not" };
+      this.log(`${again[outageKind(this.outage.message)]} since ${this.outage.since})`);
     }
     this.outage = undefined;
     this.outageSaid = false;

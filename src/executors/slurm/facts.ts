@@ -15,8 +15,19 @@ export const slurmFacts: ExecutorFacts = {
 };
 
 /**
- * An outage message (state.slurmOutage) that says Slurm's client commands could not even be
- * run (commands.ts: "cannot run sbatch: spawn sbatch ENOENT"): no Slurm client on the PATH
- * the runner inherited, not a controller that does not answer.
+ * What an outage message (state.slurmOutage, from commands.ts) says is wrong, for the words
+ * runner.log and `doctor` use:
+ *   client      Slurm's client commands could not even be run ("cannot run sbatch: spawn
+ *               sbatch ENOENT"): no Slurm client on the PATH the runner inherited;
+ *   config      they ran but found no configuration to use ("sbatch found no usable Slurm
+ *               configuration: ..."): typically a runner started from cron without the
+ *               SLURM_CONF of the shell the definitions were tried in;
+ *   controller  the controller does not answer.
  */
-export const clientMissing = (message: string): boolean => /^cannot run \S+: /.test(message);
+export type OutageKind = 'client' | 'config' | 'controller';
+
+export function outageKind(message: string): OutageKind {
+  if (/^cannot run \S+: /.test(message)) return 'client';
+  if (/^\S+ found no usable Slurm configuration/.test(message)) return 'config';
+  return 'controller';
+}
