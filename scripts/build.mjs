@@ -34,8 +34,9 @@ await build({
   loader: { '.bash': 'text', '.zsh': 'text', '.pl': 'text' },
   logLevel: 'warning',
   // Half the source to read and hash at every start: ~2 ms of a ~61 ms submit. (keepNames,
-  // for readable internal-error stacks, cost ~1 ms of it back: debug with a plain build.)
-  minify: true,
+  // for readable internal-error stacks, cost ~1 ms of it back: debug with a plain build,
+  // UWSRUN_PLAIN_BUILD=1 npm run build, whose CPU profiles and perf samples name functions.)
+  minify: !process.env.UWSRUN_PLAIN_BUILD,
 });
 
 // V8's code cache (dist/uwsrun.cjs.cache, see bin/uwsrun) holds what the run that wrote it
