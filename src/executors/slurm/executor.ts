@@ -39,7 +39,7 @@ import { describeSlurmCalls, runSlurm } from './commands.js';
 import { type SlurmJobState, parseSacct, parseSqueue, slurmEnded } from './states.js';
 import { type SlurmJobNews, jobNews, recordHandover, recordRefused, recordSlurmEnd, recordSlurmStart, recordSlurmUp } from './records.js';
 import type { Executor } from '../executor.js';
-import { outageKind } from './facts.js';
+import { OUTAGE_WORDS, outageKind } from './facts.js';
 
 const POLL_MS = 1_000;
 /** The longest a cycle without news waits for the next (its stat()s see other nodes' writes). */
@@ -591,8 +591,7 @@ export class SlurmExecutor implements Executor {
     if (!this.outage) this.outage = { since: isoNow(), message };
     if (this.outageSaid !== true) {
       this.outageSaid = true;
-      const what = { client: "Slurm's client commands cannot be run", config: "Slurm's configuration cannot be read", controller: "Slurm's controller does not answer" };
-      this.log(`${what[outageKind(message)]} (${message}): handovers wait and are retried; no job changes meanwhile`);
+      this.log(`${OUTAGE_WORDS[outageKind(message)]} (${message}): handovers wait and are retried; no job changes meanwhile`);
     }
   }
 

@@ -31,3 +31,10 @@ export function outageKind(message: string): OutageKind {
   if (/^\S+ found no usable Slurm configuration/.test(message)) return 'config';
   return 'controller';
 }
+
+/** The outage in words, as runner.log and the commands that met it say it. */
+export const OUTAGE_WORDS: Record<OutageKind, string> = {
+  client: "Slurm's client commands cannot be run",
+  config: "Slurm's configuration cannot be read",
+  controller: "Slurm's controller does not answer",
+};

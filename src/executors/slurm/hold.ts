@@ -26,6 +26,7 @@ import type { OutsideStep } from '../executor.js';
 import { SLURM_TIMEOUT_MS, runSlurm } from './commands.js';
 import { parseSqueue, slurmEnded } from './states.js';
 import { recordSlurmStart } from './records.js';
+import { OUTAGE_WORDS, outageKind } from './facts.js';
 
 /** Slurm's words for a job it no longer has pending or running. */
 export const GONE = /already finished|Invalid job id|already completing or completed/i;
@@ -33,7 +34,7 @@ export const GONE = /already finished|Invalid job id|already completing or compl
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export const outage = (jobId: string, call: string, message: string): UserError =>
-  new UserError(`job ${jobId}: ${call} failed: Slurm's controller does not answer (${message}); nothing changed, try again`, EXIT.failed);
+  new UserError(`job ${jobId}: ${call} failed: ${OUTAGE_WORDS[outageKind(message)]} (${message}); nothing changed, try again`, EXIT.failed);
 
 /** Holds a handed-over QUEUED job in Slurm; undefined when it is not in Slurm's hands. */
 export async function holdInSlurm(store: Store, job: JobRecord): Promise<OutsideStep | undefined> {
