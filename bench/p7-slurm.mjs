@@ -3,7 +3,8 @@
 // SLURM_CONF names (else the test cluster of scripts/slurm-cluster.sh, brought up).
 // Reports both wall times (submit to all ended) and their ratio (goal <= 1.2x), the runner's
 // CPU per Slurm job (goal <= 5 ms; utime + stime from /proc/PID/stat of the runner, counted
-// from its first handover to the last end, so its start-up is not in it), and the Slurm
+// from when it has recorded itself in state.json, just before its first cycle and handover,
+// to the last end: node's and the bundle's start-up are not in it), and the Slurm
 // commands per second the runner ran during the drain (from the line it writes to runner.log
 // when it goes idle), and the runner's CPU per second of waiting: N jobs handed over with
 // `--hold` (pending in Slurm for good), measured over 15 s once all are handed over (the
