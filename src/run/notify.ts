@@ -30,6 +30,7 @@ import type { JobRecord } from '../core/job.js';
 import { substituteCommand } from '../definitions/substitute.js';
 import type { HomeLayout } from '../store/home.js';
 import { type Transaction, setNotifier } from '../store/state.js';
+import { beingDeleted } from '../core/deleting.js';
 import { isProcessAlive } from './proc.js';
 import { appendRunnerLog } from './runner-log.js';
 import NOTIFY_PL from './notify.pl';
@@ -67,6 +68,19 @@ export function notifierEnv(job: JobRecord): Record<string, string> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The job's cwd, or HOME when it is gone or on its way out: a job deleted while active is
+ * notified as ABORTED once its abort is committed, a moment before the delete removes its
+ * directory (its `deleting` marker is there from the start, core/deleting.ts). A notifier
+ * started in it would lose its working directory under it (sh: getcwd() failed).
+ */
+function notifierCwd(layout: HomeLayout, job: JobRecord): string {
+  const jobDir = layout.jobDir(job.jobId);
+  const inJobDir = job.cwd === jobDir || job.cwd.startsWith(`${jobDir}/`);
+  if (inJobDir && beingDeleted(layout, job.jobId)) return layout.dir;
+  return existsSync(job.cwd) ? job.cwd : layout.dir;
+}
+
 async function send(layout: HomeLayout, job: JobRecord): Promise<void> {
   // Tests only: a pause between claim and spawn, so a test can kill the sender there.
   const hold = Number(process.env.UWSRUN_TEST_NOTIFY_HOLD_MS) || 0;
@@ -93,7 +107,7 @@ async function send(layout: HomeLayout, job: JobRecord): Promise<void> {
       detached: true,
       stdio: ['ignore', out, out],
       env: notifierEnv(job),
-      cwd: existsSync(job.cwd) ? job.cwd : layout.dir,
+      cwd: notifierCwd(layout, job),
     });
     child.on('error', (err) => appendRunnerLog(layout, `job ${job.jobId}: notification (${job.phase}) failed: cannot start perl: ${err.message}`));
     child.unref();

@@ -62,6 +62,9 @@ jobs:
   gated:
     command: [sh, -c, 'while [ ! -e "$UWS_JOB_DIR/release" ]; do sleep 0.05; done; exit 3']
     notify: { command: ${NOTE} }
+  sleeps-where:
+    command: [sleep, "60"]
+    notify: { command: [sh, -c, 'echo "where $1 $(pwd)"', where, "{jobId}"] }
 `;
 
 const T = { timeout: 120_000 };
@@ -284,6 +287,26 @@ test('a job aborted over HTTP (uwsrun serve, PHASE=ABORT) is notified once, by t
     assert.deepEqual(notesOf(sb, id), [`note ${id} ABORTED`]);
   } finally {
     await sp?.stop();
+    sb.cleanup();
+  }
+});
+
+test('a job deleted while it runs is notified as ABORTED from the HOME, not from the job directory the delete removes', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const ids = [1, 2, 3].map(() => submitJob(sb, ['sleeps-where', '--run']));
+    for (const id of ids) {
+      await waitFor(`job ${id} running`, () => sb.job(id).startTime !== null);
+      const d = sb.run(['delete', id]);
+      assert.equal(d.code, 0, d.stderr);
+    }
+    for (const id of ids) {
+      const line = await waitFor(`the notification of ${id}`, () => notifyLog(sb).split('\n').find((l) => l.startsWith(`where ${id} `)));
+      assert.equal(line, `where ${id} ${sb.home}`, `run in the HOME:\n${notifyLog(sb)}`);
+      assert.ok(!existsSync(join(sb.home, 'jobs', id)), 'the job directory is gone');
+    }
+    assert.doesNotMatch(notifyLog(sb), /getcwd/);
+  } finally {
     sb.cleanup();
   }
 });
