@@ -437,6 +437,13 @@ function resolveNotify(raw: RawDefinition['notify'] | null, at: PathKey[], param
   problems.check(() => {
     if (command[0] === '') throw source.error([...at, 'command', 0], 'the program name is empty');
   });
+  // In the notifier's argv {phase} is the job's phase (SPEC §13): a parameter of that name
+  // would be silently shadowed there.
+  problems.check(() => {
+    if (Object.hasOwn(parameters, 'phase')) {
+      throw source.error([...at.slice(0, -1), 'parameters', 'phase'], 'the name phase is reserved for the notifier\'s built-in placeholder {phase} (this definition has a notify block)', 'key');
+    }
+  });
   command.forEach((arg, i) => {
     problems.check(() => refuseNul(arg, [...at, 'command', i], source));
     problems.check(() => checkPlaceholders(arg, [...at, 'command', i], parameters, broken, [...BUILTIN_PLACEHOLDERS, 'phase'], source));

@@ -200,6 +200,11 @@ describe('definitions file: YAML and schema errors name file:line:column and the
     assert.equal(loadError('jobs:\n  constructor:\n    command: [x]\n'), 'jobs.yaml:2:3: jobs.constructor: the name constructor is reserved');
     assert.equal(loadError(withParams('      jobId: {type: string}\n')),
       'jobs.yaml:5:7: jobs.a.parameters.jobId: the name jobId is reserved for the built-in placeholder {jobId}');
+    // {phase} is the notifier's own placeholder: a parameter so named is refused where a
+    // notify block would shadow it, and allowed where there is none.
+    assert.equal(loadError('jobs:\n  a:\n    command: [x]\n    parameters:\n      phase: {type: string}\n    notify: {command: [mail, "{phase}"]}\n'),
+      'jobs.yaml:5:7: jobs.a.parameters.phase: the name phase is reserved for the notifier\'s built-in placeholder {phase} (this definition has a notify block)');
+    assert.doesNotThrow(() => load(withParams('      phase: {type: string}\n')));
     assert.equal(loadError(withParams('      night: {}\n      NIGHT: {}\n')),
       'jobs.yaml:6:7: jobs.a.parameters.NIGHT: parameters night and NIGHT would both be UWS_PARAM_NIGHT');
   });
