@@ -49,6 +49,24 @@ function readAttemptExit(layout: HomeLayout, job: JobRecord): ExitStatus | undef
 }
 
 /**
+ * When the job's current attempt ended: its exit file's mtime (written as the command
+ * ended), no earlier than its startTime and no later than `now` (a clock that moved, a
+ * shared filesystem's server); `now` when there is none.
+ */
+export function exitFileTime(layout: HomeLayout, job: JobRecord, now: number): string {
+  let at: number | undefined;
+  for (const file of [layout.exitFile(job.jobId), layout.attemptFile(job.jobId, 'exit', job.attempt ?? 1)]) {
+    try {
+      at = statSync(file).mtimeMs;
+      break;
+    } catch { /* the next, or none */ }
+  }
+  if (at === undefined || !Number.isFinite(at)) return new Date(now).toISOString();
+  const from = job.startTime ? Date.parse(job.startTime) : -Infinity;
+  return new Date(Math.round(Math.min(now, Math.max(from, at)))).toISOString();
+}
+
+/**
  * The job's "started" marker, created exclusively by the launcher before it forks the
  * wrapper and holding "PID STARTTIME": a job is started at most once, even when its runner
  * dies before recording the start. Undefined when the job was never started (or the marker
@@ -144,7 +162,10 @@ export function recordEnd(tx: Transaction, jobId: string, observed: ExitStatus |
   }
   if (own?.left) say(`job ${jobId}: its command ended, leaving ${own.left}: terminated (SIGTERM, SIGKILL after ${job.killGrace} s)`);
   const status = own ?? observed;
-  const endTime = isoNow();
+  // When the command ended, by its own exit file, unless processes of it were left and
+  // terminated since (then now): a successor runner, `tick` or a late look must not date
+  // the end by when it noticed it.
+  const endTime = own && !tx.state.jobs[jobId]?.leftoverSince ? exitFileTime(tx.layout, job, opts.now ?? Date.now()) : isoNow();
   // An exit status (not an exec failure) of a job nobody aborted means the command ran, so
   // it was up even when its "up" report was not recorded before its end (the end was found
   // by a successor): startTime is the start marker's time, at the latest the end. (A job

@@ -393,6 +393,30 @@ test('kill -9 of the runner: its launcher exits too, the jobs live on, and a suc
   }
 });
 
+test('a job that ended while no runner lived: its endTime is when it ended (its exit file), not when a successor noticed', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    const id = submitJob(sb, ['gated', '--run', '-p', 'code=0']);
+    await waitStarted(sb, id);
+    await waitFor('its startTime', () => sb.job(id).startTime !== null, 10_000);
+    await killRunner(sb);
+    release(sb, id);
+    const exitFile = join(sb.home, 'records', id, 'exit');
+    const endedAt = await waitFor('the exit status written', () => (existsSync(exitFile) && /^exit 0$/m.test(readFileSync(exitFile, 'utf8')) ? statSync(exitFile).mtimeMs : undefined), 10_000);
+    // Nobody looks for 3 s: then a successor (started by `wait`) records the end.
+    await waitFor('3 s after the end', () => Date.now() > endedAt + 3000, 10_000);
+    const w = sb.run(['wait', id, '--timeout', '60']);
+    assert.equal(w.code, 0, w.stderr);
+    const job = sb.job(id);
+    assert.equal(job.phase, 'COMPLETED');
+    const end = Date.parse(job.endTime!);
+    assert.ok(Math.abs(end - endedAt) < 50, `endTime ${job.endTime} is the exit file's mtime ${new Date(endedAt).toISOString()}, not the successor's look`);
+    assert.ok(end >= Date.parse(job.startTime!), 'and not before its startTime');
+  } finally {
+    sb.cleanup();
+  }
+});
+
 /** `bytes` bytes (give or take 3) of varied UTF-8 text: ASCII, multibyte, quotes, spaces, braces, tabs. */
 function bigText(seed: number, bytes: number): string {
   const alphabet = ['a', 'Z', '0', ' ', '"', "'", '$', '{', '}', '\\', '\t', '\n', 'é', '€', 'ß', '漢', '𝄞', '-', '=', '*'];

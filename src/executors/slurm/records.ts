@@ -15,7 +15,7 @@ import { applyTransition } from '../../core/phases.js';
 import type { Transaction } from '../../store/state.js';
 import type { HomeLayout } from '../../store/home.js';
 import type { EndFacts } from '../../run/job-files.js';
-import { readExitFile } from '../../run/lifecycle.js';
+import { exitFileTime, readExitFile } from '../../run/lifecycle.js';
 import { type SlurmJobState, slurmOnlyVerdict, slurmVerdict } from './states.js';
 import { recordRetry, retriesLeft } from '../../run/retry.js';
 
@@ -111,7 +111,8 @@ export function recordSlurmEnd(tx: Transaction, jobId: string, slurm: SlurmJobSt
     job = tx.getJob(jobId) ?? job;
   }
   const own = readExitFile(tx.layout, jobId);
-  const base = { ...job, endTime: isoNow(), exitCode: own?.exitCode ?? null, signal: own?.signal ?? null, results: facts.results };
+  // When the command ended (its exit file's mtime), not when a poll or a successor saw it.
+  const base = { ...job, endTime: own ? exitFileTime(tx.layout, job, Date.now()) : isoNow(), exitCode: own?.exitCode ?? null, signal: own?.signal ?? null, results: facts.results };
   let retried: string | undefined;
   const finish = (event: 'aborted' | 'lost' | 'exit-ok' | 'exit-failed', errorSummary: JobRecord['errorSummary'], extra: Partial<JobRecord> = {}) => {
     // A failed attempt with retries left is run again (SPEC §13), as for a local job
