@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { Context } from './context.js';
 import { definitionsPath } from './definitions-file.js';
+import { reportEveryProblem } from './ids.js';
 import { table } from './format.js';
 import { usageError } from '../errors.js';
 import type { ParamSpec } from '../definitions/schema.js';
@@ -29,6 +30,7 @@ export function registerDefinitions(program: Command): void {
     .option('-f, --file <file>', 'definitions file (as for submit and defs)')
     .action(async (file: string | undefined, flags: { file?: string }, cmd: Command) => {
       const ctx = Context.of(cmd, { json: true });
+      reportEveryProblem();
       // SPEC §9 gives validate both spellings: `validate [FILE]` and `-f FILE` as for submit
       // and defs. Two different files at once are a mistake, not a choice to guess at.
       if (file !== undefined && flags.file !== undefined && file !== flags.file) {

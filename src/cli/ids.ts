@@ -56,10 +56,23 @@ function isJob(store: Store, jobId: string): boolean {
   }
 }
 
+/**
+ * Whether every problem of an error is printed, one line each: for `validate`, whose job it
+ * is to list them. Every other command prints the first and counts the rest (SPEC §3: one
+ * clear message; a cron mail of fourteen lines for one edit of the file helps nobody).
+ */
+let everyProblem = false;
+export const reportEveryProblem = (): void => {
+  everyProblem = true;
+};
+
 export function reportError(err: unknown): number {
   if (err instanceof UserError) {
+    const more = err.problems.length - 1;
+    const lines = everyProblem || more === 0 ? err.problems
+      : [`${err.problems[0]} (and ${more} more problem${more === 1 ? '' : 's'} in the file: \`uwsrun validate\` lists them all)`];
     // A message may echo user input: printable() keeps its control characters off the terminal.
-    for (const problem of err.problems) process.stderr.write(`uwsrun: ${printable(problem.replace(/\s*\n\s*/g, ' '))}\n`);
+    for (const problem of lines) process.stderr.write(`uwsrun: ${printable(problem.replace(/\s*\n\s*/g, ' '))}\n`);
     return err.exitCode;
   }
   process.stderr.write(`uwsrun: internal error: ${printableLines((err as Error)?.stack ?? String(err))}\n`);

@@ -47,6 +47,13 @@ test('validate reports every error of a file, one line each in file order, with 
       `uwsrun: ${f}:11:24: jobs.wrap.executionDuration: expected a duration (90s, 30m, 12h, 7d, or whole seconds; 0 to 2147483647 seconds), got "1 hour"`,
       `uwsrun: ${f}:12:37: jobs.wrap.notify.on[0]: expected one of COMPLETED, ERROR, ABORTED, got "FAILED"`,
     ]);
+    // Every other command that reads the file says the first problem on one line (SPEC §3:
+    // one clear message), and how many more there are, exit 2.
+    for (const args of [['submit', 'reduce', '--run'], ['defs']]) {
+      const one = sb.run(args);
+      assert.equal(one.code, 2, one.stderr);
+      assert.equal(one.stderr, `uwsrun: ${f}:2:3: defaults.kilGrace: unknown key "kilGrace" (did you mean "killGrace"?) (and 6 more problems in the file: \`uwsrun validate\` lists them all)\n`);
+    }
   } finally {
     sb.cleanup();
   }
@@ -75,7 +82,11 @@ test('cwd ~/... (and cwd: ~) is refused at submit with a message, creating nothi
   try {
     const r = sb.run(['submit', 'home', '--run']);
     assert.equal(r.code, 2);
+    // submit: one line, the first problem, and the rest counted; validate lists them all.
     assert.deepEqual(r.stderr.trimEnd().split('\n'), [
+      `uwsrun: ${sb.jobsFile}:4:10: jobs.home.cwd: "~/data": ~ is not expanded (no shell reads cwd); write the full path, or a path relative to the directory of this file (and 1 more problem in the file: \`uwsrun validate\` lists them all)`,
+    ]);
+    assert.deepEqual(sb.run(['validate']).stderr.trimEnd().split('\n'), [
       `uwsrun: ${sb.jobsFile}:4:10: jobs.home.cwd: "~/data": ~ is not expanded (no shell reads cwd); write the full path, or a path relative to the directory of this file`,
       `uwsrun: ${sb.jobsFile}:7:10: jobs.bare.cwd: "~": ~ is not expanded (no shell reads cwd); write the full path, or a path relative to the directory of this file`,
     ]);
