@@ -1,6 +1,6 @@
 // Shared helpers for the benchmarks: timing whole commands, medians, temporary HOMEs.
 import { spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,9 @@ export function tempHome(label, extraJobs = '') {
   writeFileSync(jobs, BENCH_JOBS + extraJobs);
   const env = { ...process.env, UWSRUN_HOME: join(dir, 'home'), UWSRUN_JOBS: jobs, NO_COLOR: '1' };
   const cleanup = () => {
-    killHomeProcesses(env.UWSRUN_HOME);
+    // Swept again while a sweep found something: a job killed by one sweep may have its
+    // wrapper start a runner again (launcher.pl respawnRunner) before the files are gone.
+    for (let sweep = 0; sweep < 5 && killHomeProcesses(env.UWSRUN_HOME) > 0; sweep++);
     // A wrapper forked while the line above walked /proc may still make its job's directory
     // (made when a job starts): a directory found not empty is removed again.
     rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
@@ -37,20 +39,34 @@ export function tempHome(label, extraJobs = '') {
   return { dir, env, cleanup };
 }
 
-/** Kills the runner and jobs of a HOME, found by their environment in /proc. */
+/**
+ * Kills the runner and jobs of a HOME, found by their environment in /proc, or by their
+ * command line (`__runner --home HOME`) or working directory (a wrapper: Perl's $0 hides
+ * its environment); returns how many it killed.
+ */
 export function killHomeProcesses(home) {
+  let killed = 0;
   for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
     let env;
+    let argv;
+    let cwd = '';
     try {
       env = readFileSync(`/proc/${name}/environ`, 'latin1').split('\0');
+      argv = readFileSync(`/proc/${name}/cmdline`, 'latin1').split('\0');
+      cwd = readlinkSync(`/proc/${name}/cwd`);
     } catch {
       continue;
     }
-    if (env.includes(`UWSRUN_HOME=${home}`) || env.some((e) => e.startsWith(`UWS_JOB_DIR=${home}/`))) {
-      try { process.kill(Number(name), 'SIGKILL'); } catch { /* gone */ }
+    if (env.includes(`UWSRUN_HOME=${home}`) || env.some((e) => e.startsWith(`UWS_JOB_DIR=${home}/`)) || argv.includes(home)
+      || cwd === home || cwd.startsWith(`${home}/`)) {
+      try {
+        process.kill(Number(name), 'SIGKILL');
+        killed++;
+      } catch { /* gone */ }
     }
   }
+  return killed;
 }
 
 /** Wall time of one command in milliseconds. */

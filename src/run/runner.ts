@@ -178,7 +178,10 @@ export class Runner {
     });
     if (!claimed) process.exit(0);
     this.letWaitersIn();
-    this.log('runner started');
+    // Started by the wrapper of a job that ended after its runner died (launcher.pl respawnRunner).
+    const by = process.env.UWSRUN_RESPAWNED_BY;
+    delete process.env.UWSRUN_RESPAWNED_BY;
+    this.log(by ? `runner started (by the wrapper of job ${by}, which ended after the runner before had died)` : 'runner started');
     // Local jobs are the common case: their executor is there for the first cycle.
     this.executorFor('local');
     this.schedule();

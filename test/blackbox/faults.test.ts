@@ -417,6 +417,37 @@ test('a job that ended while no runner lived: its endTime is when it ended (its 
   }
 });
 
+test('kill -9 of the runner: when a job ends, its wrapper starts a runner again (no uwsrun command, no tick), which records the end and starts the queued job', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    assert.equal(sb.run(['limit', '1']).code, 0);
+    const first = submitJob(sb, ['gated', '--run', '-p', 'code=0']);
+    const second = submitJob(sb, ['gated', '--run', '-p', 'code=4']);
+    await waitStarted(sb, first);
+    const runner = liveRunner(sb);
+    const launcher = launcherOf(runner.pid);
+    assert.ok(launcher, 'the runner has a launcher');
+    await killRunner(sb);
+    await waitFor(`launcher ${launcher.pid} to exit after its runner died`, () => !alive(launcher.pid, launcher.start), 10_000);
+    // From here on no uwsrun command runs (each would start a runner itself) until the
+    // second job has run: only the files are read.
+    release(sb, first);
+    await waitFor('the second job to run, started by a runner the first job\'s wrapper started', () => ranLines(sb).includes(second), 20_000);
+    const successor = stateOrEmpty(sb).runner;
+    assert.ok(successor && successor.pid !== runner.pid && alive(successor.pid, successor.startTime), `a new runner: ${JSON.stringify(successor)}`);
+    assert.equal(runnerLog(sb).match(/runner started/g)?.length, 2, runnerLog(sb));
+    assert.match(runnerLog(sb), new RegExp(`runner started \\(by the wrapper of job ${first}, which ended after the runner before had died\\)`));
+    release(sb, second);
+    const w = sb.run(['wait', first, second, '--timeout', '60']);
+    assert.equal(w.code, 1, `the second exits 4: ${w.stderr}`);
+    assert.equal(sb.job(first).phase, 'COMPLETED');
+    assert.equal(sb.job(second).exitCode, 4);
+    assert.deepEqual(ranLines(sb), [first, second], 'each ran once, in order');
+  } finally {
+    sb.cleanup();
+  }
+});
+
 /** `bytes` bytes (give or take 3) of varied UTF-8 text: ASCII, multibyte, quotes, spaces, braces, tabs. */
 function bigText(seed: number, bytes: number): string {
   const alphabet = ['a', 'Z', '0', ' ', '"', "'", '$', '{', '}', '\\', '\t', '\n', 'é', '€', 'ß', '漢', '𝄞', '-', '=', '*'];

@@ -53,6 +53,39 @@ while (1) {
 }
 exit 0;
 
+# A job ends whose launcher is gone: its runner died (kill -9, the OOM killer), and nothing
+# would record this end or start the next queued job until some uwsrun command or `tick`
+# (SPEC §6: the next job starts promptly, without cron). So the wrapper starts a runner as a
+# command would, with the command line and environment of the runner that started this
+# launcher (UWSRUN_RUNNER_ARGV and UWSRUN_RUNNER_ENV, hex: launcher.ts), unless runner.beat
+# names a live runner. Two wrappers that both start one are harmless: the runner that
+# records itself first wins, the other exits. Called once the exit status is written.
+sub respawnRunner {
+  my ($launcher, $records, $id) = @_;
+  return if getppid() == $launcher;
+  my @argv = map { pack('H*', $_) } split /,/, ($ENV{UWSRUN_RUNNER_ARGV} // '');
+  return unless @argv;
+  my $home = $records =~ s{/records/[^/]+/?$}{}r;
+  # A job deleted meanwhile, or a HOME removed under its jobs: nothing to start a runner for
+  # (one would make the HOME again).
+  return unless -d $records && -f "$home/state.json";
+  my ($pid, $start) = split ' ', (slurp("$home/runner.beat") // '');
+  if (defined $pid && $pid =~ /^\d+$/) {
+    # Alive: the same process (its start time), and not a zombie nobody reaped yet.
+    my @stat = split / /, (slurp("/proc/$pid/stat") // '') =~ s/.*\) //sr;
+    return if @stat > 19 && $stat[0] ne 'Z' && $stat[19] eq ($start // '');
+  }
+  my %env = map { split /=/, pack('H*', $_), 2 } split /,/, ($ENV{UWSRUN_RUNNER_ENV} // '');
+  my $child = fork;
+  return unless defined $child && $child == 0;
+  POSIX::setsid();
+  %ENV = (%env, UWSRUN_RESPAWNED_BY => $id);
+  open(STDIN, '<', '/dev/null'); open(STDOUT, '>', '/dev/null'); open(STDERR, '>', '/dev/null');
+  chdir '/';
+  { no warnings 'exec'; exec { $argv[0] } @argv; }
+  POSIX::_exit(127);
+}
+
 # One request: returns the answer line (with its job id).
 sub launch {
   my ($id, $dir, $records, $cwd, $hold, $grace, $argc, @rest) = @_;
@@ -72,6 +105,7 @@ sub launch {
   my $blank = (' ' x (EXIT_ROOM - 1)) . "\n";
   my $w = syswrite $exit, $blank;
   return $undo->("cannot write $records/exit: " . (defined $w ? 'short write' : $!)) unless defined $w && $w == EXIT_ROOM;
+  my $launcher = $$;
   my $pid = fork;
   return $undo->("cannot fork: $!") unless defined $pid;
   if ($pid == 0) {
@@ -79,7 +113,7 @@ sub launch {
     my $said = syswrite $mark, "$$ " . startTimeOf($$);
     close $mark; close $req; close $rep;
     wrapper($id, $dir, $exit, defined $said && $said > 0 ? '' : "cannot write the start marker: $!", $cwd, $hold, $grace, \@cmd, \@rest,
-      sub { syswrite STDOUT, "up $id\n" });
+      sub { syswrite STDOUT, "up $id\n" }, sub { respawnRunner($launcher, $records, $id) });
   }
   close $mark; close $exit;
   $job{$pid} = $id;

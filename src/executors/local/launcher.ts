@@ -105,6 +105,20 @@ const ANSWER_TIMEOUT_MS = 5_000;
 /** The launcher is gone or hangs: it is given up. */
 export class LaunchError extends Error {}
 
+const hexList = (items: string[]): string => items.map((t) => Buffer.from(t).toString('hex')).join(',');
+
+/**
+ * How a wrapper whose launcher died can start a runner again (respawnRunner in launcher.pl):
+ * this runner's own command line and environment (PATH, UWSRUN_*, SLURM_CONF: what the
+ * command that started it passed on, ensure-runner.ts), hex-encoded, so any byte of a path
+ * gets through the environment.
+ */
+function respawnEnv(): Record<string, string> {
+  const argv = [process.execPath, ...process.execArgv, ...process.argv.slice(1)];
+  const env = Object.entries(process.env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
+  return { UWSRUN_RUNNER_ARGV: hexList(argv), UWSRUN_RUNNER_ENV: hexList(env) };
+}
+
 export class Launcher {
   private readonly proc: ChildProcess;
   private reqFd = -1;
@@ -121,7 +135,7 @@ export class Launcher {
     const req = `${fifoBase}.req`;
     const rep = `${fifoBase}.rep`;
     this.proc = spawn(PERL, ['-e', LAUNCHER, '--', req, rep], {
-      stdio: ['ignore', 'pipe', stderrFd], env: { LC_ALL: 'C' },
+      stdio: ['ignore', 'pipe', stderrFd], env: { LC_ALL: 'C', ...respawnEnv() },
     });
     let pending = '';
     this.proc.stdout!.setEncoding('utf8');

@@ -17,8 +17,9 @@ sub startTimeOf { my ($pid) = @_; return (split / /, (slurp("/proc/$pid/stat") /
 
 # $up is called once the command runs (exec succeeded): the "child is up" report, on the
 # launcher's pipe for a local job, a file in the job's records for a Slurm job.
+# $atEnd, if given, is called once the status is written, right before the wrapper exits.
 sub wrapper {
-  my ($id, $d, $exit, $broken, $cwd, $hold, $grace, $cmd, $env, $up) = @_;
+  my ($id, $d, $exit, $broken, $cwd, $hold, $grace, $cmd, $env, $up, $atEnd) = @_;
   # What ps shows. In a Slurm batch job without a space: Slurm reads /proc/PID/stat with
   # scanf's %s, and a space in the command name hides the process from its kill tree.
   $0 = $main::inSlurm ? "uwsrun-wrapper:$id" : "uwsrun-wrapper $id";
@@ -32,7 +33,8 @@ sub wrapper {
     $text = substr($text, 0, EXIT_ROOM - 2);
     sysseek $exit, 0, 0; syswrite $exit, "$text\n"; truncate $exit, length($text) + 1; close $exit;
   };
-  my $fail = sub { $status->("error $_[0]"); POSIX::_exit($_[1] // 126) };
+  my $end = sub { $atEnd->() if $atEnd; POSIX::_exit($_[0]) };
+  my $fail = sub { $status->("error $_[0]"); $end->($_[1] // 126) };
   $fail->($broken) if $broken ne '';
   select(undef, undef, undef, $hold) if $hold > 0;
   # The job's directory is made when the job starts, not at submit (core/submit.ts); a
@@ -62,9 +64,9 @@ sub wrapper {
   do { $got = waitpid($pid, 0) } until $got == $pid || $got == -1;
   my $st = $?;
   my $left = endLeftovers($grace);
-  if ($st & 127) { $status->("signal " . ($st & 127), $left); POSIX::_exit(128 + ($st & 127)); }
+  if ($st & 127) { $status->("signal " . ($st & 127), $left); $end->(128 + ($st & 127)); }
   $status->("exit " . ($st >> 8), $left);
-  POSIX::_exit($st >> 8);
+  $end->($st >> 8);
 }
 
 # The wrapper becomes a child subreaper (prctl PR_SET_CHILD_SUBREAPER): whatever the command
