@@ -10,7 +10,7 @@ import { dependencyList } from '../core/gate.js';
 import { resolveJobId } from './ids.js';
 import { type ResolvedParameters, submitJobs } from '../core/submit.js';
 import { checkRunId, toPublic } from '../core/job.js';
-import { fsProblem, usageError } from '../errors.js';
+import { UserError, fsProblem, usageError } from '../errors.js';
 import { waitForJobs } from './wait.js';
 
 interface SubmitFlags {
@@ -89,7 +89,7 @@ export function registerSubmit(program: Command): void {
       const timeout = flags.timeout === undefined ? undefined : parseDuration(flags.timeout, '--timeout');
       const notBefore = flags.notBefore === undefined ? null : parseNotBefore(flags.notBefore, new Date());
       // Ids as everywhere (a unique prefix will do); an unknown one exits 3, before anything is written.
-      const after = dependencyList(flags.after.map((id) => resolveJobId(ctx.store, id)), flags.afterAny.map((id) => resolveJobId(ctx.store, id)));
+      const after = dependencyList(flags.after.map(dependency(ctx, '--after')), flags.afterAny.map(dependency(ctx, '--after-any')));
       const { file: defs, remember } = await readDefinitionsCached(definitionsPath(ctx, flags.file), ctx.store.layout.exists() ? ctx.store.layout.cacheDir : null);
       const def = getDefinition(defs, name);
       const paramSets = flags.paramsFrom !== undefined
@@ -118,3 +118,13 @@ export function registerSubmit(program: Command): void {
       }
     });
 }
+
+/** Resolves a dependency's id; a bad or unknown one says which option gave it (exit 2 or 3). */
+const dependency = (ctx: Context, option: string) => (id: string): string => {
+  try {
+    return resolveJobId(ctx.store, id);
+  } catch (err) {
+    if (err instanceof UserError) throw new UserError(`${err.message} (given to ${option})`, err.exitCode);
+    throw err;
+  }
+};

@@ -146,13 +146,13 @@ test('unknown or bad dependencies and start times are refused at submit (exit 3 
     // An empty HOME: not even created.
     const r = sb.run(['submit', 'ok', '--after', 'NoSuchJob1234567', '--run']);
     assert.equal(r.code, 3, r.stderr);
-    assert.match(r.stderr, /^uwsrun: no such job: NoSuchJob1234567\n$/);
+    assert.match(r.stderr, /^uwsrun: no such job: NoSuchJob1234567 \(given to --after\)\n$/);
     assert.equal(r.stdout, '');
     assert.equal(existsSync(sb.home), false, 'nothing written');
     const a = submitJob(sb, ['ok']);
     for (const [args, code, message] of [
-      [['--after', a, '--after-any', 'Zz9Zz9Zz9Zz9'], 3, /no such job: Zz9Zz9Zz9Zz9/],
-      [['--after', 'a!'], 2, /invalid job id "a!"/],
+      [['--after', a, '--after-any', 'Zz9Zz9Zz9Zz9'], 3, /no such job: Zz9Zz9Zz9Zz9 \(given to --after-any\)$/m],
+      [['--after', 'a!'], 2, /invalid job id "a!".* \(given to --after\)$/m],
       [['--not-before', 'tomorrow'], 2, /--not-before: "tomorrow" is not an ISO 8601 instant or a duration/],
       [['--not-before', '2026-12-01T03:00:00'], 2, /needs Z or an offset/],
       [['--not-before', '-5m'], 2, /--not-before/],
