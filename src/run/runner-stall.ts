@@ -19,6 +19,12 @@ export const BEAT_MS = 1_000;
 /** A beat older than this means the runner stopped making progress. */
 export const STALL_MS = Number(process.env.UWSRUN_RUNNER_STALL_MS) || 15_000;
 
+/** Writes the beat's contents anew (a runner that lost the race restores the winner's). */
+export function rewriteBeat(layout: HomeLayout, identity: string): void {
+  beating.delete(layout.runnerBeat);
+  writeBeat(layout, identity);
+}
+
 /** The beat files this process wrote (their first beat; later ones only touch them). */
 const beating = new Set<string>();
 

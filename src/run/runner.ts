@@ -29,7 +29,7 @@ import {
 import { type QueueEntry, QueueListing, removeEntry } from '../store/queue-dir.js';
 import { selectJobsToStart } from './queue.js';
 import { WaitingJobs } from './waiting.js';
-import { BEAT_MS, writeBeat } from './runner-stall.js';
+import { BEAT_MS, rewriteBeat, writeBeat } from './runner-stall.js';
 import { isProcessAlive, processStartTime } from './proc.js';
 import { jobsNeedingRunner } from './ensure-runner.js';
 import { notificationsInFlight, resumeNotifications } from './notify.js';
@@ -166,17 +166,30 @@ export class Runner {
       process.exit(70);
     });
     const me = { pid: process.pid, startTime: processStartTime(process.pid) ?? '' };
+    // A live runner is recorded already (a command, or the wrappers of jobs that ended
+    // together, started several): this one leaves without touching runner.beat, which
+    // names the live one (wrappers read it: launcher.pl respawnRunner).
+    const seen = this.store.readState().runner;
+    if (seen && seen.pid !== me.pid && isProcessAlive(seen.pid, seen.startTime)) process.exit(0);
     // The beat exists before the runner is recorded, so a recorded runner always has one.
     const identity = `${me.pid} ${me.startTime}`;
     writeBeat(this.store.layout, identity);
     setInterval(() => writeBeat(this.store.layout, identity), BEAT_MS).unref();
+    let winner: { pid: number; startTime: string } | undefined;
     const claimed = this.store.update((tx) => {
       const other = tx.state.runner;
-      if (other && other.pid !== me.pid && isProcessAlive(other.pid, other.startTime)) return false;
+      if (other && other.pid !== me.pid && isProcessAlive(other.pid, other.startTime)) {
+        winner = other;
+        return false;
+      }
       tx.state.runner = me;
       return true;
     });
-    if (!claimed) process.exit(0);
+    if (!claimed) {
+      // Lost the race after all: the beat names the winner again.
+      if (winner) rewriteBeat(this.store.layout, `${winner.pid} ${winner.startTime}`);
+      process.exit(0);
+    }
     this.letWaitersIn();
     // Started by the wrapper of a job that ended after its runner died (launcher.pl respawnRunner).
     const by = process.env.UWSRUN_RESPAWNED_BY;

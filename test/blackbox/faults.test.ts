@@ -448,6 +448,38 @@ test('kill -9 of the runner: when a job ends, its wrapper starts a runner again 
   }
 });
 
+test('the runner again: a respawned runner makes no HOME that was removed, a runner that loses the race leaves runner.beat naming the winner, and a 70 KB variable of the runner does not stop its launcher', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    // What a wrapper starts (launcher.pl respawnRunner) for a HOME removed meanwhile: it
+    // leaves at once and makes nothing.
+    const gone = join(sb.dir, 'removed-home');
+    const r = spawnSync(process.execPath, [BIN, '__runner', '--home', gone], { env: { ...sb.env, UWSRUN_RESPAWNED_BY: 'AbCdEf123456' }, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(existsSync(gone), false, 'no HOME made');
+
+    // A second runner for a HOME whose runner lives: it leaves, and the beat still names the live one.
+    const id = submitJob(sb, ['gated', '--run', '-p', 'code=0'], { UWSRUN_BIG: 'x'.repeat(70_000) });
+    await waitStarted(sb, id);
+    const live = liveRunner(sb);
+    const beat = () => readFileSync(join(sb.home, 'runner.beat'), 'utf8').trim();
+    assert.equal(beat(), `${live.pid} ${live.startTime}`);
+    const second = spawnSync(process.execPath, [BIN, '__runner', '--home', sb.home], { env: sb.env, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(second.status, 0, second.stderr);
+    assert.equal(beat(), `${live.pid} ${live.startTime}`, 'the beat names the live runner');
+    assert.equal(stateOrEmpty(sb).runner?.pid, live.pid);
+
+    // The job started above ran although the runner's environment held a 70 KB variable
+    // (passed on to the launcher as it is: one variable of twice that would be E2BIG).
+    release(sb, id);
+    const w = sb.run(['wait', id, '--timeout', '60']);
+    assert.equal(w.code, 0, w.stderr);
+    assert.doesNotMatch(runnerLog(sb), /E2BIG/);
+  } finally {
+    sb.cleanup();
+  }
+});
+
 /** `bytes` bytes (give or take 3) of varied UTF-8 text: ASCII, multibyte, quotes, spaces, braces, tabs. */
 function bigText(seed: number, bytes: number): string {
   const alphabet = ['a', 'Z', '0', ' ', '"', "'", '$', '{', '}', '\\', '\t', '\n', 'é', '€', 'ß', '漢', '𝄞', '-', '=', '*'];

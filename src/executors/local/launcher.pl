@@ -57,7 +57,8 @@ exit 0;
 # would record this end or start the next queued job until some uwsrun command or `tick`
 # (SPEC §6: the next job starts promptly, without cron). So the wrapper starts a runner as a
 # command would, with the command line and environment of the runner that started this
-# launcher (UWSRUN_RUNNER_ARGV and UWSRUN_RUNNER_ENV, hex: launcher.ts), unless runner.beat
+# launcher (UWSRUN_RUNNER_ARGV, hex, and the variables UWSRUN_RUNNER_ENV_KEYS names:
+# launcher.ts), unless runner.beat
 # names a live runner. Two wrappers that both start one are harmless: the runner that
 # records itself first wins, the other exits. Called once the exit status is written.
 sub respawnRunner {
@@ -75,7 +76,7 @@ sub respawnRunner {
     my @stat = split / /, (slurp("/proc/$pid/stat") // '') =~ s/.*\) //sr;
     return if @stat > 19 && $stat[0] ne 'Z' && $stat[19] eq ($start // '');
   }
-  my %env = map { split /=/, pack('H*', $_), 2 } split /,/, ($ENV{UWSRUN_RUNNER_ENV} // '');
+  my %env = map { ($_ => $ENV{$_}) } grep { defined $ENV{$_} } split /,/, ($ENV{UWSRUN_RUNNER_ENV_KEYS} // '');
   my $child = fork;
   return unless defined $child && $child == 0;
   POSIX::setsid();

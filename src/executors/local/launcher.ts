@@ -105,18 +105,19 @@ const ANSWER_TIMEOUT_MS = 5_000;
 /** The launcher is gone or hangs: it is given up. */
 export class LaunchError extends Error {}
 
-const hexList = (items: string[]): string => items.map((t) => Buffer.from(t).toString('hex')).join(',');
-
 /**
  * How a wrapper whose launcher died can start a runner again (respawnRunner in launcher.pl):
- * this runner's own command line and environment (PATH, UWSRUN_*, SLURM_CONF: what the
- * command that started it passed on, ensure-runner.ts), hex-encoded, so any byte of a path
- * gets through the environment.
+ * this runner's own command line, hex-encoded (any byte of a path gets through), and its
+ * environment (PATH, UWSRUN_*, SLURM_CONF: what the command that started it passed on,
+ * ensure-runner.ts) as the launcher's own variables, with their names in
+ * UWSRUN_RUNNER_ENV_KEYS. Not one variable holding them all: Linux limits each variable to
+ * 128 KiB, and a large PATH would then stop every launcher from starting (E2BIG).
  */
 function respawnEnv(): Record<string, string> {
   const argv = [process.execPath, ...process.execArgv, ...process.argv.slice(1)];
-  const env = Object.entries(process.env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
-  return { UWSRUN_RUNNER_ARGV: hexList(argv), UWSRUN_RUNNER_ENV: hexList(env) };
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'LC_ALL') env[k] = v;
+  return { ...env, UWSRUN_RUNNER_ARGV: argv.map((a) => Buffer.from(a).toString('hex')).join(','), UWSRUN_RUNNER_ENV_KEYS: Object.keys(env).join(',') };
 }
 
 export class Launcher {
@@ -135,7 +136,7 @@ export class Launcher {
     const req = `${fifoBase}.req`;
     const rep = `${fifoBase}.rep`;
     this.proc = spawn(PERL, ['-e', LAUNCHER, '--', req, rep], {
-      stdio: ['ignore', 'pipe', stderrFd], env: { LC_ALL: 'C', ...respawnEnv() },
+      stdio: ['ignore', 'pipe', stderrFd], env: { ...respawnEnv(), LC_ALL: 'C' },
     });
     let pending = '';
     this.proc.stdout!.setEncoding('utf8');
