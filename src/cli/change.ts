@@ -9,6 +9,7 @@ import { DamagedRecordError, EXIT, UserError } from '../errors.js';
 import { abortJob } from '../run/abort.js';
 import { PAUSED_NOTICE } from './wait.js';
 import { isFinal } from '../core/phases.js';
+import { superviseIfOrphaned } from '../run/ensure-runner.js';
 
 function printChanged(ctx: Context, jobs: JobRecord[]): void {
   if (ctx.json) ctx.outJson(jobs.map(toPublic));
@@ -73,6 +74,9 @@ export function registerChange(program: Command): void {
         announceAbort(ctx, id, false);
         return abortJob(ctx.store, id);
       });
+      // An abort that ended a job while no runner lived (it was killed during the grace
+      // period, say) freed a slot nobody would fill: queued jobs get a runner.
+      if (done.length > 0) await superviseIfOrphaned(ctx.store.home, ctx.store.readState());
       printChanged(ctx, done);
       for (const j of done) ctx.info(`job ${j.jobId} ${j.phase}`);
       process.exitCode = code;
@@ -98,6 +102,8 @@ export function registerChange(program: Command): void {
         }
       });
       const deleted = done.filter((j) => j !== undefined);
+      // As after abort: a job ended while no runner lived leaves its slot to nobody.
+      if (done.length > 0) await superviseIfOrphaned(ctx.store.home, ctx.store.readState());
       printChanged(ctx, deleted);
       for (const j of deleted) ctx.info(`job ${j.jobId} deleted`);
       process.exitCode = code;

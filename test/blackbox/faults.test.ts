@@ -65,6 +65,9 @@ jobs:
   long:
     command: [sleep, "30"]
     killGrace: 1
+  stubborn:
+    command: [sh, -c, 'trap "" INT TERM; echo "$UWS_JOB_ID" >> "$HOME/ran"; while :; do sleep 0.05; done']
+    killGrace: 3
   sleep300:
     # Long enough that every abort of the race finds it still running, however long the
     # abort command takes to start on a loaded machine (5 s was not, at load 40-70).
@@ -475,6 +478,31 @@ test('the runner again: a respawned runner makes no HOME that was removed, a run
     const w = sb.run(['wait', id, '--timeout', '60']);
     assert.equal(w.code, 0, w.stderr);
     assert.doesNotMatch(runnerLog(sb), /E2BIG/);
+  } finally {
+    sb.cleanup();
+  }
+});
+
+test('an abort that ends a job while no runner lives (the runner killed during its grace period) starts a runner for the queued jobs', T, async () => {
+  const sb = new Sandbox(YAML);
+  try {
+    assert.equal(sb.run(['limit', '1']).code, 0);
+    const a = submitJob(sb, ['stubborn', '--run']);
+    await waitStarted(sb, a);
+    await waitFor('the stubborn job to run', () => ranLines(sb).includes(a), 10_000);
+    const b = submitJob(sb, ['gated', '--run', '-p', 'code=0']);
+    const abort = spawn(BIN, ['abort', a], { env: sb.env, stdio: 'ignore' });
+    const done = new Promise<number | null>((resolve) => abort.on('exit', resolve));
+    await waitFor('the abort to be recorded', () => stateOrEmpty(sb).jobs[a]?.abortRequested, 10_000);
+    await killRunner(sb);
+    // The job ignores INT and TERM: the abort itself sends SIGKILL after killGrace, and
+    // the wrapper, killed too, starts no runner.
+    assert.equal(await done, 0, 'abort exits 0');
+    await waitFor('the queued job to run', () => ranLines(sb).includes(b), 20_000);
+    release(sb, b);
+    const w = sb.run(['wait', b, '--timeout', '60']);
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(sb.job(a).phase, 'ABORTED');
   } finally {
     sb.cleanup();
   }
