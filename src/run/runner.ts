@@ -19,7 +19,8 @@
 // The runner shows it makes progress by rewriting `runner.beat` every second from its event
 // loop (runner-stall.ts); `doctor` and `tick` judge a runner whose beat stopped.
 
-import { watch } from 'node:fs';
+import { unlinkSync, watch } from 'node:fs';
+import { join } from 'node:path';
 import { type HotEntry, executorOf } from '../core/job.js';
 import { DamagedRecordError } from '../errors.js';
 import { MAX_BACKOFF_MS, lockContended, lockWanted } from '../store/lock.js';
@@ -191,9 +192,11 @@ export class Runner {
       process.exit(0);
     }
     this.letWaitersIn();
-    // Started by the wrapper of a job that ended after its runner died (launcher.pl respawnRunner).
+    // Started by the wrapper of a job that ended after its runner died (launcher.pl
+    // respawnRunner): its claim to do so is done with.
     const by = process.env.UWSRUN_RESPAWNED_BY;
     delete process.env.UWSRUN_RESPAWNED_BY;
+    if (by) try { unlinkSync(join(this.store.home, 'runner.respawn')); } catch { /* gone */ }
     this.log(by ? `runner started (by the wrapper of job ${by}, which ended after the runner before had died)` : 'runner started');
     // Local jobs are the common case: their executor is there for the first cycle.
     this.executorFor('local');

@@ -440,6 +440,7 @@ test('kill -9 of the runner: when a job ends, its wrapper starts a runner again 
     assert.ok(successor && successor.pid !== runner.pid && alive(successor.pid, successor.startTime), `a new runner: ${JSON.stringify(successor)}`);
     assert.equal(runnerLog(sb).match(/runner started/g)?.length, 2, runnerLog(sb));
     assert.match(runnerLog(sb), new RegExp(`runner started \\(by the wrapper of job ${first}, which ended after the runner before had died\\)`));
+    await waitFor('the wrapper\'s claim (runner.respawn) removed by the runner it started', () => !existsSync(join(sb.home, 'runner.respawn')), 10_000);
     release(sb, second);
     const w = sb.run(['wait', first, second, '--timeout', '60']);
     assert.equal(w.code, 1, `the second exits 4: ${w.stderr}`);
