@@ -24,7 +24,7 @@ import { findHalfCreated, recordEndsFromExitFiles, removeHalfCreated, superviseA
 import { describeFailures, describeTemps, findLeftoverTemps, removeLeftoverTemps } from '../store/leftover-temps.js';
 import { describeStall, killStalledRunner, runnerStall } from './runner-stall.js';
 import { isFinal } from '../core/phases.js';
-import { outageKind } from '../executors/slurm/facts.js';
+import { type OutageKind, outageKind } from '../executors/slurm/facts.js';
 import type { JobRecord } from '../core/job.js';
 import type { StateData } from '../store/state.js';
 import type { DamagedRecordError } from '../errors.js';
@@ -135,15 +135,16 @@ export async function doctor(store: Store, repair: boolean): Promise<DoctorRepor
     const slurmJobs = Object.values(state.jobs).filter((h) => h.executor === 'slurm').length;
     const { since, message } = state.slurmOutage;
     const waits = count(slurmJobs, 'Slurm job waits', 'Slurm jobs wait');
-    const kind = outageKind(message);
     // PATH and SLURM_CONF are the runner's from when it started: a fixed crontab line helps
     // only a runner started after it.
     const restart = runnerUp ? `; the runner, process ${state.runner!.pid}, keeps the environment it was started with: stop it (\`kill ${state.runner!.pid}\`) and the next uwsrun command starts one with its own` : '';
-    problem(kind === 'client'
-      ? `Slurm's client commands could not be run since ${since} (${message}); ${waits} (handovers are retried; install Slurm's client commands, or put them on the PATH of the command that starts the runner${restart})`
-      : kind === 'config'
-        ? `Slurm's configuration could not be read since ${since} (${message}); ${waits} (handovers are retried; give the command that starts the runner the SLURM_CONF the cluster needs, e.g. in the crontab, or install the cluster's slurm.conf${restart})`
-        : `Slurm's controller has not answered since ${since} (${message}); ${waits} (handovers are retried; check slurmctld with \`scontrol ping\`)`);
+    const said: Record<OutageKind, [string, string]> = {
+      client: ["Slurm's client commands could not be run", `install Slurm's client commands, or put them on the PATH of the command that starts the runner${restart}`],
+      config: ["Slurm's configuration could not be read", `give the command that starts the runner the SLURM_CONF the cluster needs, e.g. in the crontab, or install the cluster's slurm.conf${restart}`],
+      controller: ["Slurm's controller has not answered", 'check slurmctld with `scontrol ping`'],
+    };
+    const [what, todo] = said[outageKind(message)];
+    problem(`${what} since ${since} (${message}); ${waits} (handovers are retried; ${todo})`);
   }
 
   // Jobs whose processes are gone while nobody supervises them.

@@ -58,9 +58,9 @@ exit 0;
 # (SPEC §6: the next job starts promptly, without cron). So the wrapper starts a runner as a
 # command would, with the command line and environment of the runner that started this
 # launcher (UWSRUN_RUNNER_ARGV, hex, and the variables UWSRUN_RUNNER_ENV_KEYS names:
-# launcher.ts), unless runner.beat
-# names a live runner. Two wrappers that both start one are harmless: the runner that
-# records itself first wins, the other exits. Called once the exit status is written.
+# launcher.ts), unless runner.beat names a live runner. Two wrappers that both start one
+# are harmless: the runner that records itself first wins, the other exits. Called once
+# the exit status is written.
 sub respawnRunner {
   my ($launcher, $records, $id) = @_;
   return if getppid() == $launcher;
@@ -73,7 +73,7 @@ sub respawnRunner {
   my ($pid, $start) = split ' ', (slurp("$home/runner.beat") // '');
   if (defined $pid && $pid =~ /^\d+$/) {
     # Alive: the same process (its start time), and not a zombie nobody reaped yet.
-    my @stat = split / /, (slurp("/proc/$pid/stat") // '') =~ s/.*\) //sr;
+    my @stat = procStat($pid);
     return if @stat > 19 && $stat[0] ne 'Z' && $stat[19] eq ($start // '');
   }
   # Many jobs that end together: one of their wrappers starts the runner. HOME/runner.respawn

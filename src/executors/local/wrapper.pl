@@ -13,7 +13,10 @@ our $inSlurm = 0;
 
 sub slurp { my ($f) = @_; open(my $h, '<', $f) or return undef; local $/; my $t = <$h>; close $h; return $t; }
 
-sub startTimeOf { my ($pid) = @_; return (split / /, (slurp("/proc/$pid/stat") // '') =~ s/.*\) //sr)[19] // ''; }
+# The fields of /proc/PID/stat after the command name: [0] the state, [19] the start time.
+sub procStat { my ($pid) = @_; return split / /, (slurp("/proc/$pid/stat") // '') =~ s/.*\) //sr; }
+
+sub startTimeOf { return (procStat($_[0]))[19] // ''; }
 
 # $up is called once the command runs (exec succeeded): the "child is up" report, on the
 # launcher's pipe for a local job, a file in the job's records for a Slurm job.

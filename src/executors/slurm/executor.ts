@@ -39,7 +39,7 @@ import { describeSlurmCalls, runSlurm } from './commands.js';
 import { type SlurmJobState, parseSacct, parseSqueue, slurmEnded } from './states.js';
 import { type SlurmJobNews, jobNews, recordHandover, recordRefused, recordSlurmEnd, recordSlurmStart, recordSlurmUp } from './records.js';
 import type { Executor } from '../executor.js';
-import { OUTAGE_WORDS, outageKind } from './facts.js';
+import { OUTAGE_ENDED_WORDS, OUTAGE_WORDS, outageKind } from './facts.js';
 
 const POLL_MS = 1_000;
 /** The longest a cycle without news waits for the next (its stat()s see other nodes' writes). */
@@ -597,8 +597,7 @@ export class SlurmExecutor implements Executor {
 
   private noteAnswer(): void {
     if (this.outage && this.outageSaid) {
-      const again = { client: "Slurm's client commands run again (they could not", config: "Slurm's configuration is read again (it could not be", controller: "Slurm's controller answers again (it did not" };
-      this.log(`${again[outageKind(this.outage.message)]} since ${this.outage.since})`);
+      this.log(`${OUTAGE_ENDED_WORDS[outageKind(this.outage.message)]} since ${this.outage.since})`);
     }
     this.outage = undefined;
     this.outageSaid = false;

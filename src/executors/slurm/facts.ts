@@ -38,3 +38,10 @@ export const OUTAGE_WORDS: Record<OutageKind, string> = {
   config: "Slurm's configuration cannot be read",
   controller: "Slurm's controller does not answer",
 };
+
+/** Its end in words (runner.log, once), up to "since WHEN)". */
+export const OUTAGE_ENDED_WORDS: Record<OutageKind, string> = {
+  client: "Slurm's client commands run again (they could not",
+  config: "Slurm's configuration is read again (it could not be",
+  controller: "Slurm's controller answers again (it did not",
+};
