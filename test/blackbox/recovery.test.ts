@@ -288,8 +288,12 @@ test('abort of a QUEUED job whose marker shows it started: SIGTERM to its group,
     // The job's wrapper may start one as it ends (its launcher died with the runner:
     // launcher.pl respawnRunner); then runner.log says so, and that runner finds the job
     // ABORTED: nothing starts it again (ranLines below).
+    // A runner records itself in the state before its runner.log line is written (the log is
+    // flushed a turn later), so the line is waited for, not read once.
     if ((st.runner?.pid ?? runnerPid) !== runnerPid) {
-      assert.match(runnerLog(sb), new RegExp(`runner started \\(by the wrapper of job ${id},`), `a new runner is the wrapper's, never abort's: ${runnerLog(sb)}`);
+      const started = new RegExp(`runner started \\(by the wrapper of job ${id},`);
+      await waitFor("runner.log to say the wrapper started the new runner", () => started.test(runnerLog(sb)), 10_000)
+        .catch(() => assert.fail(`a new runner is the wrapper's, never abort's: ${runnerLog(sb)}`));
     }
     // The job is final now: `show` starts no runner either.
     const job = sb.job(id);
