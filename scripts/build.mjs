@@ -21,6 +21,27 @@ const lazyChildProcess = {
   },
 };
 
+// execa (Slurm's commands only, src/executors/slurm/commands.ts) is a bundle of its own,
+// dist/uwsrun-execa.cjs, required at run time from beside dist/uwsrun.cjs: inside the main
+// bundle its ~115 KB would be read and hashed by every command's start, Slurm or not.
+const execaApart = {
+  name: 'execa-in-a-bundle-of-its-own',
+  setup(b) {
+    b.onResolve({ filter: /^execa$/ }, () => ({ path: './uwsrun-execa.cjs', external: true }));
+  },
+};
+
+await build({
+  stdin: { contents: "export { execa } from 'execa';", resolveDir: process.cwd(), loader: 'js' },
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  outfile: 'dist/uwsrun-execa.cjs',
+  logLevel: 'warning',
+  minify: !process.env.UWSRUN_PLAIN_BUILD,
+});
+
 await build({
   entryPoints: ['src/main.ts'],
   bundle: true,
@@ -29,7 +50,7 @@ await build({
   target: 'node20',
   outfile: 'dist/uwsrun.cjs',
   supported: { 'dynamic-import': false },
-  plugins: [lazyChildProcess],
+  plugins: [lazyChildProcess, execaApart],
   // The completion scripts and the launcher's Perl (src/executors/*/*.pl), as strings.
   loader: { '.bash': 'text', '.zsh': 'text', '.pl': 'text' },
   logLevel: 'warning',

@@ -87,12 +87,18 @@ test('npm pack ships the bundle and what runs, nothing for development', () => {
   assert.equal(list.status, 0, list.stderr);
   const files = list.stdout.trim().split('\n').map((f) => f.replace(/^package\//, '')).sort();
   assert.deepEqual(files, [
-    'LICENSE', 'README.md', 'bin/package.json', 'bin/uwsrun', 'dist/uwsrun.cjs', 'dist/uwsrun.cjs.cache', 'dist/uwsrun.cjs.runner.cache', 'jobs.example.yaml', 'package.json',
+    'LICENSE', 'README.md', 'bin/package.json', 'bin/uwsrun', 'dist/uwsrun-execa.cjs', 'dist/uwsrun.cjs', 'dist/uwsrun.cjs.cache', 'dist/uwsrun.cjs.runner.cache', 'jobs.example.yaml', 'package.json',
   ]);
   assert.match(readFileSync(join(installed, 'LICENSE'), 'utf8'), /^MIT License\n\nCopyright \(c\) \d{4} uwsrun developers\n/);
   assert.equal(existsSync(join(installed, 'node_modules')), false, 'no dependency was installed: the bundle holds them');
   const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
   assert.equal(manifest.dependencies, undefined, 'the installed package declares no runtime dependency');
+  // execa, for Slurm's commands, is a bundle of its own beside the main one: it loads from there.
+  const execa = run(process.execPath, ['-e', `process.stdout.write(typeof require(${JSON.stringify(join(installed, 'dist', 'uwsrun-execa.cjs'))}).execa)`]);
+  assert.equal(execa.stdout, 'function', execa.stderr);
+  const main = readFileSync(join(installed, 'dist', 'uwsrun.cjs'), 'utf8');
+  assert.ok(main.includes('require("./uwsrun-execa.cjs")'), 'the main bundle requires execa from beside it');
+  assert.ok(!main.includes('Command failed with'), 'execa itself is not in the main bundle (every command would parse it)');
 });
 
 test('the installed uwsrun runs a job from another directory with a fresh HOME, no clone in reach', () => {
@@ -136,7 +142,7 @@ test('a stale code cache is replaced, and a read-only install runs without one',
   assert.equal(ro.status, 0, `read-only install: ${ro.stdout}${ro.stderr}`);
   const [id, ...listing] = ro.stdout.trim().split('\n');
   assert.match(id!, ID_RE);
-  assert.deepEqual(listing, ['uwsrun.cjs'], 'no cache (nor temp file) could be written');
+  assert.deepEqual(listing, ['uwsrun-execa.cjs', 'uwsrun.cjs'], 'no cache (nor temp file) could be written');
   assert.equal(ro.stderr, '', 'no complaint about the cache');
   assert.equal(readFileSync(join(dir, 'ro-home', 'jobs', id!, 'stdout.log'), 'utf8'), 'Hello, RO!\n');
 });

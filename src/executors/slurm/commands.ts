@@ -1,12 +1,12 @@
-// Slurm's client commands (sbatch, squeue, scontrol, scancel, sacct), each one process: argv
-// arrays (no shell ever sees a parameter), a 10 s timeout, and Slurm's own stderr in every
-// message. They are run with node:child_process's spawn, not execa: the runner makes one
-// sbatch per job, and an execa call cost it 4.2-4.5 ms of CPU where spawn costs 1.3-1.6 ms
-// (a warm Node process, 100 calls of `sh -c 'echo 123'` each way, 2026-12-02), most of
-// SPEC §11's budget of 5 ms per Slurm job. What execa would add here (an exit handler,
-// stream helpers, rich errors) is not used: a call is started, its output collected, its
-// end classified below. This module is loaded only where Slurm is used (a dynamic import
-// from the runner and from abort), so no local-only command pays for child_process.
+// Slurm's client commands (sbatch, squeue, scontrol, scancel, sacct), each one process run
+// through execa: argv arrays (no shell ever sees a parameter), a 10 s timeout, and Slurm's
+// own stderr in every message. execa is loaded only where Slurm is used: this module is
+// reached by dynamic imports only (from the runner and from abort), and the build keeps
+// execa out of the main bundle (dist/uwsrun-execa.cjs, scripts/build.mjs), so no local-only
+// command parses it. Its options are the lean ones: the runner makes one sbatch per job, and
+// each helper left on (an exit handler, final-newline stripping, verbose logging) is CPU of
+// SPEC §11's 5 ms budget per Slurm job; a call is started, its output collected, its end
+// classified below.
 //
 // Every call ends in one of three ways:
 //   ok        the command did what it was asked (stdout in hand);
@@ -17,7 +17,7 @@
 // SLURM_CONF and PATH come from the caller's environment (the runner inherits the
 // submitter's PATH and UWSRUN_* only, see ensure-runner.ts; SLURM_CONF is passed on too).
 
-import { spawn } from 'node:child_process';
+import { execa } from 'execa';
 
 /** Longer than this, and the controller counts as not answering (SPEC §11). */
 export const SLURM_TIMEOUT_MS = 10_000;
@@ -57,7 +57,7 @@ interface Finished {
   stdout: string;
   stderr: string;
   exitCode: number | null;
-  signal: NodeJS.Signals | null;
+  signal: string | null;
   timedOut: boolean;
   /** It could not be started (ENOENT, EACCES): the reason. */
   notStarted?: string;
@@ -65,38 +65,34 @@ interface Finished {
 
 /**
  * Runs `command args` with stdin from /dev/null and LC_ALL=C (Slurm's messages untranslated),
- * collecting stdout and stderr; SIGKILL after SLURM_TIMEOUT_MS. Never rejects. No exit
- * handler kills it with this process: an sbatch that outlives a runner is waited for by its
- * successor (handover.ts).
+ * collecting stdout and stderr; SIGKILL after SLURM_TIMEOUT_MS, or past MAX_OUTPUT_BYTES.
+ * Never rejects. No exit handler kills it with this process (`cleanup: false`): an sbatch
+ * that outlives a runner is waited for by its successor (handover.ts).
  */
-function runProcess(command: string, args: string[]): Promise<Finished> {
-  return new Promise((resolve) => {
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let size = 0;
-    let timedOut = false;
-    let settled = false;
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, SLURM_TIMEOUT_MS);
-    const collect = (into: Buffer[]) => (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > MAX_OUTPUT_BYTES) child.kill('SIGKILL');
-      else into.push(chunk);
-    };
-    child.stdout.on('data', collect(out));
-    child.stderr.on('data', collect(err));
-    const settle = (f: Omit<Finished, 'stdout' | 'stderr' | 'timedOut'>): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut, ...f });
-    };
-    child.on('error', (e) => settle({ exitCode: null, signal: null, notStarted: e.message }));
-    child.on('close', (exitCode, signal) => settle({ exitCode, signal }));
+async function runProcess(command: string, args: string[]): Promise<Finished> {
+  const r = await execa(command, args, {
+    stdin: 'ignore',
+    env: { LC_ALL: 'C' },
+    timeout: SLURM_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
+    maxBuffer: MAX_OUTPUT_BYTES,
+    reject: false,
+    cleanup: false,
+    stripFinalNewline: false,
   });
+  const stdout = typeof r.stdout === 'string' ? r.stdout : '';
+  const stderr = typeof r.stderr === 'string' ? r.stderr : '';
+  // Flooding us: execa killed it, whatever status it may still have exited with.
+  if (r.isMaxBuffer) return { stdout, stderr, exitCode: null, signal: r.signal ?? 'SIGKILL', timedOut: false };
+  const started = !r.failed || r.exitCode !== undefined || r.signal !== undefined || r.timedOut;
+  return {
+    stdout,
+    stderr,
+    exitCode: r.exitCode ?? null,
+    signal: r.signal ?? null,
+    timedOut: r.timedOut,
+    ...(started ? {} : { notStarted: r.cause instanceof Error ? r.cause.message : r.shortMessage }),
+  };
 }
 
 export async function runSlurm(command: string, args: string[]): Promise<SlurmResult> {
