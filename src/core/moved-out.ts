@@ -18,6 +18,7 @@
 // sees in state.json (core/watch.ts), since that job's own move out is one of those explained.
 
 import { existsSync } from 'node:fs';
+import type { JobRecord } from './job.js';
 import type { StateData, Store } from '../store/state.js';
 import { isFinal } from './phases.js';
 
@@ -31,6 +32,8 @@ interface Look {
 export class MovedOut {
   private last: Look | undefined;
   private gen = 0;
+  /** The final records read at the latest look (finalOnDisk): the watcher takes them from here instead of reading them again. */
+  private readonly finalAtLook = new Map<string, JobRecord>();
 
   constructor(private readonly store: Store) {}
 
@@ -40,6 +43,7 @@ export class MovedOut {
    * changed, a new one otherwise.
    */
   generation(state: StateData): number {
+    this.finalAtLook.clear();
     const look: Look = { queueSeq: state.queueSeq, moved: state.moved, hot: Object.keys(state.jobs), finished: Object.keys(state.finished) };
     const last = this.last;
     this.last = look;
@@ -65,10 +69,17 @@ export class MovedOut {
     return unexplained === 0;
   }
 
+  /** The record of job `id` if this look read it from its job.json and found it final. */
+  finalReadAtLook(id: string): JobRecord | undefined {
+    return this.finalAtLook.get(id);
+  }
+
   private finalOnDisk(id: string): boolean {
     try {
       const file = this.store.readJobFile(id);
-      return file !== undefined && isFinal(file.phase);
+      if (file === undefined || !isFinal(file.phase)) return false;
+      this.finalAtLook.set(id, file);
+      return true;
     } catch {
       return false; // damaged: not counted, so the copies are read again
     }

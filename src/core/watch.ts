@@ -163,7 +163,8 @@ export async function watchUntilFinal(
         // PENDING and QUEUED jobs, and final ones whose record has moved out: job.json, read
         // again only when a write may have changed what it says (see MovedOut).
         const seen = records.get(id);
-        const job = seen && seen.gen === gen ? seen.job : store.jobFrom(state, id);
+        // (A final one that MovedOut read at this very look to explain a move: taken from it.)
+        const job = seen && seen.gen === gen ? seen.job : movedOut.finalReadAtLook(id) ?? store.jobFrom(state, id);
         if (job && !isFinal(job.phase)) records.set(id, { gen, job });
         if (job) first?.set(id, job.phase);
         if (!job) vanished.push(id);
