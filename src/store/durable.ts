@@ -46,7 +46,7 @@ export interface PendingFile {
   fd: number;
 }
 
-export const tempName = (path: string): string =>
+const tempName = (path: string): string =>
   join(dirname(path), `.${basename(path)}.${process.pid}.${(tmpCounter++).toString(36)}.tmp`);
 
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;

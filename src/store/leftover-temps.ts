@@ -73,9 +73,7 @@ interface LeftoverDir {
   onlyBeside?: string;
 }
 
-// state.lock and tokens.lock: each process's own lock file (lock.ts ownLockFile), linked as
-// the lock at every take, is named like a temp file of the lock; a killed process leaves it.
-const HOME_TARGETS: ReadonlySet<string> = new Set(['state.json', 'state.good.json', 'tokens.json', 'state.lock', 'tokens.lock']);
+const HOME_TARGETS: ReadonlySet<string> = new Set(['state.json', 'state.good.json', 'tokens.json']);
 const RECORD_TARGETS: ReadonlySet<string> = new Set(['job.json', 'request']);
 
 /** The directories `tick` looks at (cheap: a few entries each); `everywhere` adds runids/ and each records/ID/ (doctor). */

@@ -8,17 +8,6 @@
 // it works. A lock file without a readable owner (its creator died between creating and
 // writing it) is stale after STALE_MS by its mtime.
 //
-// The lock is taken by link(2), not by creating it: each process writes its identity once
-// into a file of its own beside the lock (ownLockFile, named like a temp file of the lock, so
-// `tick` removes one a killed process left) and links that file as the lock at every take;
-// release unlinks the link. Exclusive all the same (link fails with EEXIST), but neither
-// takes nor frees an inode. An exclusive create and an unlink per transaction did, and ext4
-// makes every file creation skip the inodes freed in the last 30 s one by one
-// (recently_deleted): after a few thousand transactions, half the CPU of a busy HOME went
-// into that search (perf, 2026-12-04: 35 % of all samples while `uwsrun serve` created
-// jobs), and every open(O_CREAT), mkdir and exclusive create waited for it. Where the file
-// system has no hard links (EPERM, ENOTSUP), the lock is created exclusively as before.
-//
 // Taking over is itself guarded by a second lock (`.takeover`, created exclusively), so two
 // processes that both find the lock stale cannot both remove it and then both hold a fresh
 // one. Critical sections are synchronous and short; the deadline gives exit 5, not a hang.
@@ -36,9 +25,9 @@
 // operations. Without flock(1), waiting is fair by age (pauseAfter): the longer a command
 // has waited, the more often it tries, so the oldest waiters are the likeliest to get it.
 
-import { type FSWatcher, closeSync, constants, existsSync, linkSync, openSync, readFileSync, statSync, unlinkSync, watch } from 'node:fs';
+import { type FSWatcher, closeSync, constants, existsSync, openSync, readFileSync, statSync, unlinkSync, watch } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { describeFsError, tempName, writeAll } from './durable.js';
+import { describeFsError, writeAll } from './durable.js';
 import { EXIT, UserError, storeError } from '../errors.js';
 import { isProcessAlive, processStartTime, readProcStat } from '../run/proc.js';
 import { describeLockHolder } from './lock-holder.js';
@@ -76,49 +65,6 @@ function createExclusive(path: string, content: string): boolean {
   }
   closeSync(fd);
   return true;
-}
-
-/** Per lock file: this process's own file holding its identity (see the top), once made. */
-const ownLockFiles = new Map<string, string>();
-/** The file system of the HOME has no hard links: locks are created exclusively. */
-let noHardLinks = false;
-
-/** This process's identity file for `lockFile`, made (exclusively) on first use and removed at exit. */
-function ownLockFile(lockFile: string): string {
-  let mine = ownLockFiles.get(lockFile);
-  if (mine) return mine;
-  if (ownLockFiles.size === 0) {
-    process.once('exit', () => {
-      for (const file of ownLockFiles.values()) try { unlinkSync(file); } catch { /* gone */ }
-    });
-  }
-  do mine = tempName(lockFile); while (!createExclusive(mine, identity()));
-  ownLockFiles.set(lockFile, mine);
-  return mine;
-}
-
-/** Takes `lockFile` (see the top): false when someone holds it. */
-function takeLockFile(lockFile: string): boolean {
-  if (noHardLinks) return createExclusive(lockFile, identity());
-  for (let attempt = 0; ; attempt++) {
-    try {
-      linkSync(ownLockFile(lockFile), lockFile);
-      return true;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') return false;
-      // Our own file was removed (by hand): made again, once.
-      if (code === 'ENOENT' && attempt === 0 && ownLockFiles.has(lockFile) && existsSync(dirname(lockFile))) {
-        ownLockFiles.delete(lockFile);
-        continue;
-      }
-      if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EMLINK') {
-        noHardLinks = true;
-        return createExclusive(lockFile, identity());
-      }
-      throw err;
-    }
-  }
 }
 
 /**
@@ -289,7 +235,7 @@ class LockAttempts {
     if (!existsSync(lockFile)) {
       let got: boolean;
       try {
-        got = takeLockFile(lockFile);
+        got = createExclusive(lockFile, identity());
       } catch (err) {
         throw storeError(`cannot create lock ${lockFile}: ${describeFsError(err, dirname(lockFile))}`);
       }

@@ -107,13 +107,11 @@ test('disk full at every moment of a submit (4 MB tmpfs, 0-200 KB left free): ev
       done
       rm -f "$H/fill"
       "$B" list --json > "$O/list" 2> "$O/elist"; echo $? > "$O/clist"
+      ls -a "$H" "$H/jobs" | grep '\\.tmp$' > "$O/temps"
       # The garbage is written without the lock: first let the runner idle out (up to 60 s),
       # or its next write, from its memory, would replace the garbage before doctor looks.
       i=0; while pgrep -f "__runner --home $H" > /dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
       pgrep -f "__runner --home $H" > /dev/null && exit 97
-      # Every process has ended: none left a temp file (a live one has its own lock file,
-      # store/lock.ts, removed as it exits).
-      ls -a "$H" "$H/jobs" | grep '\\.tmp$' > "$O/temps"
       printf 'garbage' > "$H/state.json"
       "$B" doctor --repair > "$O/doctor" 2>&1; echo $? > "$O/cdoctor"
       "$B" list --json > "$O/list2" 2> "$O/elist2"; echo $? > "$O/clist2"

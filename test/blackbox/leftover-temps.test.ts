@@ -51,18 +51,12 @@ test('tick removes the temp files of a SIGKILLed writer once a minute old, keeps
     // A real writer killed mid-write: its temp files of state.json and of the good copy.
     const killed = sb.run(['submit', 'hello'], { UWSRUN_TEST_KILL_BEFORE_COMMIT: '1' });
     assert.equal(killed.code, 128, `the submit was killed: ${killed.code} ${killed.stderr}`);
-    // Every process that took the lock has its own lock file (`.state.lock.PID.N.tmp`, linked
-    // as the lock at each take, store/lock.ts): the killed submit's stays too, the runner's
-    // is there while it lives.
-    const all = readdirSync(sb.home).filter((n) => TEMP.test(n));
-    const real = all.filter((n) => !n.startsWith('.state.lock.'));
+    const real = readdirSync(sb.home).filter((n) => TEMP.test(n));
     const stateTemp = real.find((n) => n.startsWith('.state.json.'));
     const goodTemp = real.find((n) => n.startsWith('.state.good.json.'));
-    assert.ok(stateTemp && goodTemp && real.length === 2, `the killed submit left the state's and the good copy's temp files: ${all}`);
+    assert.ok(stateTemp && goodTemp && real.length === 2, `the killed submit left the state's and the good copy's temp files: ${real}`);
     const deadPid = Number(TEMP.exec(stateTemp)![2]);
     assert.equal(Number(TEMP.exec(goodTemp)![2]), deadPid);
-    const deadLock = all.find((n) => n.startsWith(`.state.lock.${deadPid}.`));
-    assert.ok(deadLock, `the killed submit left its own lock file: ${all}`);
     assert.equal(alive(deadPid), false, 'the killed writer is gone');
     assert.ok(lstatSync(join(sb.home, stateTemp)).size > 0, 'it had written the state into it');
 
@@ -88,7 +82,7 @@ test('tick removes the temp files of a SIGKILLed writer once a minute old, keeps
     symlinkSync(secret, link);
     const others = [h(`.notes.${deadPid}.1.tmp`), h(`.state.json.${deadPid}.tmp`), h(`.state.json.0${deadPid}.1.tmp`), h(`state.json.${deadPid}.1.tmp`), h(`.state.json.${deadPid}.1.TMP`)];
     for (const f of others) writeFileSync(f, 'not a leftover');
-    for (const f of [h(stateTemp), h(deadLock), liveTemp, cacheTemp, recordTemp, link, ...others]) age(f);
+    for (const f of [h(stateTemp), liveTemp, cacheTemp, recordTemp, link, ...others]) age(f);
     const secretMtime = lstatSync(secret).mtimeMs;
     // goodTemp stays young: its writer is gone, but less than a minute ago.
 
@@ -96,9 +90,8 @@ test('tick removes the temp files of a SIGKILLed writer once a minute old, keeps
     assert.equal(tk.code, 0, tk.stderr);
     const tempLines = tk.stdout.split('\n').filter((l) => /temp file/.test(l));
     assert.equal(tempLines.length, 1, tk.stdout);
-    assert.match(tempLines[0]!, /^removed 3 temp files \(\d+(\.\d)? (bytes|KiB)\) left by writers that were killed$/);
+    assert.match(tempLines[0]!, /^removed 2 temp files \(\d+(\.\d)? (bytes|KiB)\) left by writers that were killed$/);
     assert.equal(existsSync(h(stateTemp)), false, 'the killed writer\'s old temp file is removed');
-    assert.equal(existsSync(h(deadLock)), false, 'and its own lock file');
     assert.equal(existsSync(cacheTemp), false, 'and the one in the cache');
     for (const f of [h(goodTemp), liveTemp, recordTemp, ...others]) assert.ok(lstatSync(f).isFile(), `${f} kept`);
     assert.ok(lstatSync(link).isSymbolicLink(), 'the link is kept');
