@@ -173,7 +173,16 @@ const removeJobDirectories = (store: Store, ids: string[]): void => {
  * process.env goes through the C library's environ, and walking it again for each of
  * 100,000 jobs of a --params-from cost more than all their JSON.
  */
-const submitterEnvOf = (opts: SubmitOptions): NodeJS.ProcessEnv => ({ ...(opts.from?.env ?? process.env) });
+/**
+ * This process's environment as a plain object, copied once: no uwsrun process changes its
+ * environment once it may submit (the runner's one deletion comes before), and a copy at
+ * every creation cost `uwsrun serve` a spread of process.env twice per request and, for the
+ * fresh object, baseJobEnv again (baseEnvs below is keyed by it). Read only, like a
+ * resubmitted job's env.
+ */
+let processEnvCopy: NodeJS.ProcessEnv | undefined;
+
+const submitterEnvOf = (opts: SubmitOptions): NodeJS.ProcessEnv => opts.from?.env ?? (processEnvCopy ??= { ...process.env });
 
 /**
  * A new job gets its places: its seq number and, when queued (`run`), its queue place,
