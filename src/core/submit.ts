@@ -169,16 +169,13 @@ const removeJobDirectories = (store: Store, ids: string[]): void => {
 };
 
 /**
- * The submitter's environment as a plain object, taken once per submit: every read of
- * process.env goes through the C library's environ, and walking it again for each of
- * 100,000 jobs of a --params-from cost more than all their JSON.
- */
-/**
- * This process's environment as a plain object, copied once: no uwsrun process changes its
- * environment once it may submit (the runner's one deletion comes before), and a copy at
- * every creation cost `uwsrun serve` a spread of process.env twice per request and, for the
- * fresh object, baseJobEnv again (baseEnvs below is keyed by it). Read only, like a
- * resubmitted job's env.
+ * The submitter's environment as a plain object: a resubmitted job's own, else this
+ * process's, copied once per process. Every read of process.env goes through the C
+ * library's environ, and walking it again for each of 100,000 jobs of a --params-from cost
+ * more than all their JSON; `uwsrun serve` copied it twice per request and, for each fresh
+ * object, computed baseJobEnv again (baseEnvs below is keyed by it). No uwsrun process
+ * changes its environment once it may submit (the runner's one deletion comes before).
+ * Read only.
  */
 let processEnvCopy: NodeJS.ProcessEnv | undefined;
 
