@@ -5,6 +5,9 @@
 // with keep-alive agents, as a UWS client library would. Figures, not assertions:
 //   - create (POST {jobs} with PHASE=RUN until the 303): median of sequential requests
 //     (goal <= 5 ms), and jobs created per second by 8 concurrent clients (goal >= 300/s);
+//     printed with what a new file in TMPDIR cost just before (~20 us on a quiet disk, up
+//     to 1 ms within minutes of mass deletions on ext4 without a journal: lib.mjs
+//     removeAtExit, which is why HOMEs are removed only when the bench exits);
 //   - a trivial job end to end: create with PHASE=RUN, then GET {job}?WAIT=-1 until it is
 //     COMPLETED: median (goal <= 50 ms); 50 created at once until all COMPLETED: jobs/s
 //     (goal >= 100/s);
@@ -18,7 +21,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, watch } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { BIN, fmt, median, row, tempHome } from './lib.mjs';
+import { BIN, fileCreateMicros, fmt, median, row, tempHome } from './lib.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.now();
@@ -107,6 +110,8 @@ export async function benchCreate({ runs = 200, concurrent = 8, perClient = 100 
     agent.destroy();
     return median(ms);
   })();
+  // The disk's state: what a new file costs in TMPDIR right now (lib.mjs removeAtExit).
+  const fileCreate = fileCreateMicros();
   const latency = await withServer('p6-create', sequential);
   // The same with the HOME paused (limit 0): no runner starts the jobs meanwhile, so this is
   // the server's and the store's own cost, without the runner's lock holds and CPU.
@@ -126,7 +131,7 @@ export async function benchCreate({ runs = 200, concurrent = 8, perClient = 100 
     // loaded machine, and what bounds the rate on 2 cores beside the runner's share.
     return { rate: (concurrent * perClient) / s, cpu: (ticks * 10) / (concurrent * perClient) };
   });
-  return { latency, paused, rate, cpu };
+  return { latency, paused, rate, cpu, fileCreate };
 }
 
 export async function benchEndToEnd({ runs = 20, burst = 50 } = {}) {
@@ -250,6 +255,7 @@ const W = [46, 16, 20, 22];
 export function printServe(r) {
   if (r.create) {
     console.log(row(['P6 serve: create PHASE=RUN (median)', fmt(r.create.latency), 'DaCHS 3.8 ms', 'goal <= 5 ms'], W));
+    console.log(row(['   a new file in TMPDIR just before', `${r.create.fileCreate.toFixed(0)} us`, '', ''], W));
     console.log(row(['   the same, HOME paused (no runner)', fmt(r.create.paused), '', ''], W));
     console.log(row(['P6 serve: create, 8 concurrent clients', `${r.create.rate.toFixed(0)} jobs/s`, '', 'goal >= 300/s'], W));
     console.log(row(['   server CPU per creation (8 clients)', fmt(r.create.cpu), '', ''], W));
