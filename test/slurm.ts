@@ -76,21 +76,40 @@ export function cluster(command: string, env: NodeJS.ProcessEnv, ...args: string
   return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** A port P with P and P + 1 free just now (the controller's and slurmd's). */
+/**
+ * The first port of the kernel's ephemeral range (ip_local_port_range), from which every
+ * outgoing connection takes its local port.
+ */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 0 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/**
+ * A port P with P and P + 1 free just now (the controller's and slurmd's), on every address.
+ * It is drawn below the ephemeral range: a port from listen(0) lies inside it, where any
+ * outgoing connection may take it as its local port before slurmd binds it (CI saw
+ * "Unable to bind listen port (46080): Address already in use").
+ */
 export async function freePortPair(): Promise<number> {
-  const listen = (port: number): Promise<number | undefined> =>
+  const listen = (port: number): Promise<boolean> =>
     new Promise((resolve) => {
       const server = createServer();
-      server.once('error', () => resolve(undefined));
-      server.listen(port, '127.0.0.1', () => {
-        const got = (server.address() as { port: number }).port;
-        server.close(() => resolve(got));
-      });
+      server.once('error', () => resolve(false));
+      server.listen(port, () => server.close(() => resolve(true)));
     });
-  for (;;) {
-    const port = await listen(0);
-    if (port !== undefined && port < 65535 && (await listen(port + 1)) !== undefined) return port;
+  const high = ephemeralLow() - 2;
+  const low = Math.min(10_000, high - 1_000);
+  assert.ok(low > 1024, `no room below the ephemeral range (it starts at ${high + 2})`);
+  for (let tries = 0; tries < 200; tries++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if ((await listen(port)) && (await listen(port + 1))) return port;
   }
+  throw new Error(`no free port pair in ${low}-${high + 1} after 200 tries`);
 }
 
 export interface PrivateCluster {
