@@ -5,7 +5,7 @@
 import type { JobRecord } from './job.js';
 import { noSuchJob } from '../errors.js';
 import type { Store, Transaction } from '../store/state.js';
-import { type RunnerWake, runnerWakeFor, wakeRunner } from '../run/ensure-runner.js';
+import { type RunnerWake, runnerWakeForQueued, wakeRunner } from '../run/ensure-runner.js';
 
 /** `change` applied to each job of `ids` in `tx`; per id, what it returned or threw. */
 export function eachJob(tx: Transaction, ids: string[], change: (job: JobRecord) => JobRecord): (JobRecord | Error)[] {
@@ -22,13 +22,14 @@ export function eachJob(tx: Transaction, ids: string[], change: (job: JobRecord)
 
 /**
  * eachJob for changes that put jobs into the queue (run, release), in a transaction of its
- * own; once it is committed the runner is woken (or started) if any job was queued.
+ * own; once it is committed the runner is woken (or started) if any job was queued (and
+ * the HOME is not paused: runnerWakeForQueued).
  */
 export async function queueEach(store: Store, ids: string[], queue: (tx: Transaction, job: JobRecord) => JobRecord): Promise<(JobRecord | Error)[]> {
   let wake: RunnerWake | undefined;
   const outcome = store.update((tx) => {
     const results = eachJob(tx, ids, (job) => queue(tx, job));
-    if (results.some((r) => !(r instanceof Error))) wake = runnerWakeFor(tx);
+    if (results.some((r) => !(r instanceof Error))) wake = runnerWakeForQueued(tx);
     return results;
   });
   if (wake) await wakeRunner(store.home, wake);

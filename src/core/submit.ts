@@ -44,7 +44,7 @@ import { checkExecBounds } from './exec-bounds.js';
 import { fileKey } from '../store/home.js';
 import { UserError, noSuchJob } from '../errors.js';
 import { resolveParameters } from '../definitions/params.js';
-import { type RunnerWake, runnerWakeFor, wakeRunner } from '../run/ensure-runner.js';
+import { type RunnerWake, runnerWakeForQueued, wakeRunner } from '../run/ensure-runner.js';
 
 export interface ResolvedParameters {
   values: Record<string, ParamValue>;
@@ -448,7 +448,7 @@ function uniqueMatch(tx: Transaction, def: Definition, opts: SubmitOptions): { j
   if (!opts.run || found.phase !== 'PENDING') return { job: found };
   const queued = { ...found, phase: applyTransition(found, 'run').to };
   tx.putHot(queued, { queuedAt: ++tx.state.queueSeq });
-  return { job: queued, wake: runnerWakeFor(tx) };
+  return { job: queued, wake: runnerWakeForQueued(tx) };
 }
 
 /** The runId's entry in HOME/runids, naming the newest job created with it. */
@@ -500,7 +500,7 @@ function submitInOneTurn(store: Store, def: Definition, paramSets: ResolvedParam
     }
     tx.addNewJobs(created, turn.temps);
     recordRunId(tx, def, opts, created.at(-1)!.jobId);
-    if (opts.run) turn.wake = runnerWakeFor(tx);
+    if (opts.run) turn.wake = runnerWakeForQueued(tx);
     return created;
   }, true);
 }
@@ -581,7 +581,7 @@ async function submitInSteps(
       }
       recordRunId(tx, def, opts, created.at(-1)!.jobId);
       delete tx.state.batches[token];
-      if (opts.run) wake = runnerWakeFor(tx);
+      if (opts.run) wake = runnerWakeForQueued(tx);
       return undefined;
     });
     if (existing) {

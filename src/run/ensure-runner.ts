@@ -44,6 +44,18 @@ export function runnerWakeFor(tx: Transaction): RunnerWake {
 }
 
 /**
+ * The wake for jobs this transaction queued (submit --run, run, release): none in a paused
+ * HOME (limit 0) with nothing active, where they would not start. A runner started for them
+ * found nothing to do and lived out its idle seconds, one per `submit --run` (a cron script
+ * submitting into a maintenance pause); a live one ran a cycle per creation of `uwsrun
+ * serve`. `limit N` wakes or starts one for them. A job released back into Slurm's hands is
+ * active (its hot entry): the runner watches it, paused or not.
+ */
+export function runnerWakeForQueued(tx: Transaction): RunnerWake | undefined {
+  return tx.state.limit > 0 || executingJobs(tx.state) > 0 ? runnerWakeFor(tx) : undefined;
+}
+
+/**
  * Wakes a live runner (SIGUSR2) after a job ended or vanished outside it (an abort of a
  * job that was not executing, a delete): queued jobs may wait on that job (run/waiting.ts),
  * and a runner whose queue only waits sleeps until it is woken.

@@ -41,7 +41,7 @@ import type { Definition } from '../definitions/schema.js';
 import { type Store, type Transaction, dieForTest, syncDirsAsync } from '../store/state.js';
 import { EXIT, UserError } from '../errors.js';
 import { LockTimeoutError } from '../store/lock.js';
-import { type RunnerWake, runnerWakeFor, wakeRunner } from '../run/ensure-runner.js';
+import { type RunnerWake, runnerWakeForQueued, wakeRunner } from '../run/ensure-runner.js';
 import { withStateLock } from './writes.js';
 import { ReservedPlaces } from './places.js';
 
@@ -270,7 +270,7 @@ export class Creations {
         const adopted = this.places.commit(tx, last.seqEnd, last.queueEnd);
         const written = taken.flatMap((f) => f.written!);
         for (const { group, jobs } of written) commitReservedJobs(tx, group[0]!.def, group[0]!.opts, jobs);
-        if (written.some(({ group }) => group[0]!.opts.run)) wake = runnerWakeFor(tx);
+        if (written.some(({ group }) => group[0]!.opts.run)) wake = runnerWakeForQueued(tx);
         return adopted;
       }, true));
       adopt();

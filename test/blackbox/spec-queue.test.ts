@@ -3,14 +3,16 @@
 // changing a byte of it; FIFO skipping only jobs that may not start yet (a start time, a
 // retry delay, a definition at its maxRunning), none of which holds a slot; HELD, PENDING
 // and waiting jobs not counted against the HOME-wide limit; lowering the limit below the
-// number running stops none of them; `tick` silent when it did
-// nothing and idempotent when it did something. Jobs that must stay EXECUTING wait for a
-// `release` file the test creates; times come from the records, never from sleeps.
+// number running stops none of them; a paused HOME starting no runner for what is queued
+// into it; `tick` silent when it did nothing and idempotent when it did something. Jobs that
+// must stay EXECUTING wait for a `release` file the test creates; times come from the
+// records, never from sleeps.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sandbox, release, submitJob, waitFor } from '../helpers.js';
 import { homeSnapshot, quietHome } from '../home-snapshot.js';
+import { allProcs, readProc } from '../procfs.js';
 
 const T = { timeout: 120_000 };
 const DEADLINE = 30_000;
@@ -143,6 +145,31 @@ test('the HOME-wide limit counts EXECUTING jobs only: PENDING, HELD and waiting 
     await waitPhase(sb, held, 'EXECUTING');
     release(sb, held);
     await waitPhase(sb, held, 'COMPLETED');
+  } finally {
+    sb.cleanup();
+  }
+});
+
+/** Runners of this sandbox's HOME alive now (their command line names it). */
+const runnersOf = (sb: Sandbox): number[] => allProcs()
+  .filter((p) => (readProc(p.pid, 'cmdline') ?? '').split('\0').join(' ').includes(`__runner --home ${sb.home}`))
+  .map((p) => p.pid);
+
+test('a paused HOME starts no runner for the jobs queued into it; `limit 1` starts one and they run', T, async () => {
+  const sb = new Sandbox(JOBS);
+  try {
+    assert.equal(sb.ok(['limit', '0']), '0');
+    // A runner is spawned (and so in /proc) before the command that wants it exits: looked
+    // for right after each command, one would be found.
+    const ids = [submitJob(sb, ['ok', '--run']), submitJob(sb, ['ok', '--run'])];
+    assert.deepEqual(runnersOf(sb), [], 'submit --run into a paused HOME started no runner');
+    const pending = submitJob(sb, ['ok']);
+    sb.ok(['run', pending]);
+    assert.deepEqual(runnersOf(sb), [], 'run of a PENDING job in a paused HOME started no runner');
+    ids.push(pending);
+    for (const id of ids) assert.equal(sb.job(id).phase, 'QUEUED');
+    assert.equal(sb.ok(['limit', '1']), '1');
+    for (const id of ids) await waitPhase(sb, id, 'COMPLETED');
   } finally {
     sb.cleanup();
   }
