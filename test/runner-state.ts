@@ -2,6 +2,7 @@
 // every version is a whole file), runner.log, the `ran` file gated jobs append to, and the
 // runner's launcher found in /proc.
 
+import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Sandbox, waitFor } from './helpers.js';
@@ -41,6 +42,19 @@ export function queueEntryFile(sb: Sandbox, id: string): string {
 export function runnerLog(sb: Sandbox): string {
   const file = join(sb.home, 'runner.log');
   return existsSync(file) ? readFileSync(file, 'utf8') : '';
+}
+
+/**
+ * Asserts that runner.log gets a line matching `re` within `ms`. The runner writes its lines
+ * for runner.log together at the end of its event-loop turn, after the state commit that
+ * made the news visible: a test that saw the news may read the log a moment too early.
+ */
+export async function assertLogged(sb: Sandbox, re: RegExp, message?: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!re.test(runnerLog(sb))) {
+    if (Date.now() > deadline) assert.match(runnerLog(sb), re, message ?? `runner.log within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** Lines of $HOME/ran: one per start of a job command that appends its id there. */

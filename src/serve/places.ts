@@ -28,8 +28,12 @@ import { withStateLock } from './writes.js';
 
 /** Places reserved at a time (seq numbers, and as many queue places). */
 const BLOCK = 64;
-/** A server that created nothing for this long gives its reservation back. */
-const IDLE_MS = 2_000;
+/**
+ * A server that created nothing for this long gives its reservation back
+ * (UWSRUN_SERVE_BLOCK_IDLE_MS, for tests that hold the lock after a pause: a block given
+ * back meanwhile would make their next creation wait for that lock to reserve another).
+ */
+const IDLE_MS = Number(process.env.UWSRUN_SERVE_BLOCK_IDLE_MS) || 2_000;
 
 /** The reservation as this process last committed it: its name in state.batches, and its range. */
 interface Held {

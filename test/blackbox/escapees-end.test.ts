@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { Sandbox, submitJob, waitFor } from '../helpers.js';
 import { type Proc, alive, killQuietly, procStat, stillAlive } from '../procfs.js';
-import { launcherOf, runnerLog, stateOrEmpty } from '../runner-state.js';
+import { assertLogged, launcherOf, runnerLog, stateOrEmpty } from '../runner-state.js';
 
 const YAML = `
 defaults:
@@ -119,7 +119,7 @@ test('a process with the job\'s UWS_JOB_ID outside its tree is terminated when t
     assert.equal(job.exitCode, 0);
     // Our own child: once killed it is a zombie until we reap it, which stillAlive counts as gone.
     assert.equal(stillAlive(helper), false, `the helper ${helper.pid} carrying UWS_JOB_ID=${id} must be gone once the job is final`);
-    assert.match(runnerLog(sb), new RegExp(`job ${id}: its leader ended, leaving ${helper.pid} \\(sleep\\): SIGTERM`));
+    await assertLogged(sb, new RegExp(`job ${id}: its leader ended, leaving ${helper.pid} \\(sleep\\): SIGTERM`));
   } finally {
     spawner.close();
     killQuietly(helper?.pid);
@@ -142,7 +142,7 @@ test('a time-limit abort (executionDuration) kills a process with the job\'s UWS
     assert.equal(job.phase, 'ABORTED');
     assert.match(job.errorSummary?.message ?? '', /executionDuration/);
     assert.equal(stillAlive(helper), false, `the helper ${helper.pid} carrying UWS_JOB_ID=${id} must be gone once the job is final`);
-    assert.match(runnerLog(sb), new RegExp(`job ${id}: executionDuration of 5 s exceeded`));
+    await assertLogged(sb, new RegExp(`job ${id}: executionDuration of 5 s exceeded`));
   } finally {
     spawner.close();
     killQuietly(helper?.pid);

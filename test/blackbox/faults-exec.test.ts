@@ -15,7 +15,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync,
 import { join } from 'node:path';
 import { BIN, Sandbox, canUnshare, release, submitJob, waitFor } from '../helpers.js';
 import { type Proc, alive, describeProcs, groupMembers, jobEnvProcs, killQuietly, procStat, stillAlive } from '../procfs.js';
-import { jobFileOf, launcherOf, queueEntryFile, ranLines, runnerLog, state, stateOrEmpty, waitStarted } from '../runner-state.js';
+import { assertLogged, jobFileOf, launcherOf, queueEntryFile, ranLines, runnerLog, state, stateOrEmpty, waitStarted } from '../runner-state.js';
 
 const YAML = `
 defaults:
@@ -158,7 +158,7 @@ test("sh -c 'sleep 300 & exit 0': COMPLETED, the sleep is terminated, runner.log
     assert.equal(job.phase, 'COMPLETED', 'the phase comes from the leader');
     assert.equal(job.exitCode, 0);
     assert.equal(stillAlive(child), false, `the background sleep ${child.pid} must be gone once the job is final`);
-    assert.match(runnerLog(sb), new RegExp(`job ${id}: its command ended, leaving ${child.pid} \\(sleep\\)`));
+    await assertLogged(sb, new RegExp(`job ${id}: its command ended, leaving ${child.pid} \\(sleep\\)`));
     const d = sb.run(['doctor']);
     assert.equal(d.code, 0, d.stdout + d.stderr);
     assert.doesNotMatch(d.stdout, /^problem/m);
@@ -203,7 +203,7 @@ test('a time-limit abort kills a setsid escapee too', T, async () => {
     assert.match(job.errorSummary?.message ?? '', /executionDuration/);
     assert.equal(stillAlive(escapee), false, `escapee ${escapee.pid} must be gone once the job is final`);
     assert.deepEqual(jobProcs(id).map((p) => p.pid), []);
-    assert.match(runnerLog(sb), new RegExp(`job ${id}: executionDuration of 1 s exceeded`));
+    await assertLogged(sb, new RegExp(`job ${id}: executionDuration of 1 s exceeded`));
   } finally {
     sb.cleanup();
   }
@@ -232,7 +232,7 @@ test('abort killed during its grace period: the runner sends the SIGKILL (job ig
     const took = Date.now() - t0;
     await waitFor('the job ABORTED', () => sb.job(id).phase === 'ABORTED', 10_000);
     assert.ok(took >= 1_500, `not before the grace period (${took} ms)`);
-    assert.match(runnerLog(sb), new RegExp(`job ${id}: still alive 2 s after the abort: SIGKILL`));
+    await assertLogged(sb, new RegExp(`job ${id}: still alive 2 s after the abort: SIGKILL`));
   } finally {
     sb.cleanup();
   }
@@ -323,7 +323,7 @@ test('abort in the starting window killed during its grace period: the runner se
     const { id, procs } = await stoppedInStartingWindow(sb);
     const t0 = Date.now();
     await abortKilledInGrace(sb, id);
-    assert.match(runnerLog(sb), new RegExp(`job ${id}: abort requested \\(pid \\d+, starting: SIGTERM\\)`));
+    await assertLogged(sb, new RegExp(`job ${id}: abort requested \\(pid \\d+, starting: SIGTERM\\)`));
     await waitFor(`every process of the job gone (${describeProcs(procs)})`, () => procs.every((p) => !stillAlive(p)), 2_000 + 8_000);
     const took = Date.now() - t0;
     assert.ok(took >= 1_500, `not before the grace period (${took} ms)`);

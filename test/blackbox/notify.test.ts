@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Sandbox, release, submitJob, waitFor } from '../helpers.js';
 import { alive, allProcs, readProc } from '../procfs.js';
-import { runnerLog, state, stateOrEmpty } from '../runner-state.js';
+import { assertLogged, runnerLog, state, stateOrEmpty } from '../runner-state.js';
 import { ServeProcess, createJob, jobIdOf, postForm } from '../serve-helpers.js';
 
 const NOTE = `[sh, -c, 'echo "note $1 $2"', note, "{jobId}", "{phase}"]`;
@@ -119,7 +119,7 @@ test('a notification runs once per job, for the listed final phases only (not fo
     // Notifications change no job.
     assert.equal(sb.job(fails).phase, 'ERROR');
     assert.equal(sb.job(fails).exitCode, 3);
-    assert.match(runnerLog(sb), new RegExp(`job ${fails}: notification \\(ERROR\\) sent: sh`));
+    await assertLogged(sb, new RegExp(`job ${fails}: notification \\(ERROR\\) sent: sh`));
   } finally {
     sb.cleanup();
   }
@@ -282,7 +282,7 @@ test('a job aborted over HTTP (uwsrun serve, PHASE=ABORT) is notified once, by t
     assert.equal(r.status, 303, await r.text());
     assert.equal(sb.job(id).phase, 'ABORTED');
     await waitFor('the notification', () => notesOf(sb, id).length > 0);
-    assert.match(runnerLog(sb), new RegExp(`job ${id}: notification \\(ABORTED\\) sent: sh`));
+    await assertLogged(sb, new RegExp(`job ${id}: notification \\(ABORTED\\) sent: sh`));
     assert.equal(sb.run(['tick']).code, 0);
     assert.deepEqual(notesOf(sb, id), [`note ${id} ABORTED`]);
   } finally {

@@ -236,9 +236,12 @@ test('SIGTERM with waiters blocked: they get 200 with the job, the server exits 
     const running = submitJob(sb, ['nap', '--run']);
     await waitFor('the job to start', () => sb.job(running).startTime);
     const pending = submitJob(sb, ['quick']);
-    const waiters = [running, running, pending, pending].map((id) =>
-      http(`${server.url}/${id === running ? 'nap' : 'quick'}/${id}?WAIT=60`, { timeoutMs: 30_000 }));
-    await sleep(500);
+    // Six on each job from one caller: the two oldest of each are answered at once (at most
+    // four block per job and caller), which shows that all twelve reached the server; eight
+    // stay blocked for the SIGTERM.
+    const waiters = [running, pending].flatMap((id) => Array.from({ length: 6 }, () =>
+      http(`${server.url}/${id === running ? 'nap' : 'quick'}/${id}?WAIT=60`, { timeoutMs: 30_000 })));
+    await waitFor('four waiters pushed out', () => server.stderr().split('\n').filter((l) => l.includes('?WAIT=60 200')).length >= 4);
     const t0 = Date.now();
     server.child.kill('SIGTERM');
     const replies = await Promise.all(waiters);

@@ -28,7 +28,9 @@ test('serve destroys a job whose DESTRUCTION passed, by its own tick, and says s
   const sb = new Sandbox(JOBS);
   const server = await startServer(sb, ['--no-auth'], { UWSRUN_SERVE_TICK_MS: '300' });
   try {
-    const soon = new Date(Date.now() + 2_000).toISOString();
+    // Far enough ahead for both creations and the first look to come before it (a server
+    // refuses a destruction already past: 400), on a loaded machine too.
+    const soon = new Date(Date.now() + 5_000).toISOString();
     const doomed = await http(`${server.url}/t`, { method: 'POST', ...form({ DESTRUCTION: soon }) });
     assert.equal(doomed.status, 303, doomed.body);
     const kept = await http(`${server.url}/t`, { method: 'POST', ...form({ PHASE: 'RUN' }) });
@@ -58,7 +60,7 @@ test('serve -q keeps its log quiet about ticks that did something, and UWSRUN_SE
   const sb = new Sandbox(JOBS);
   const quiet = await startServer(sb, ['--no-auth', '-q'], { UWSRUN_SERVE_TICK_MS: '300' });
   try {
-    const created = await http(`${quiet.url}/t`, { method: 'POST', ...form({ DESTRUCTION: new Date(Date.now() + 1_500).toISOString() }) });
+    const created = await http(`${quiet.url}/t`, { method: 'POST', ...form({ DESTRUCTION: new Date(Date.now() + 5_000).toISOString() }) });
     assert.equal(created.status, 303, created.body);
     const url = String(created.headers.location);
     const record = join(sb.home, 'records', jobIdOf(url));
@@ -71,11 +73,12 @@ test('serve -q keeps its log quiet about ticks that did something, and UWSRUN_SE
   }
   const off = await startServer(sb, ['--no-auth'], { UWSRUN_SERVE_TICK_MS: '0' });
   try {
-    const created = await http(`${off.url}/t`, { method: 'POST', ...form({ DESTRUCTION: new Date(Date.now() + 1_000).toISOString() }) });
+    const when = Date.now() + 3_000;
+    const created = await http(`${off.url}/t`, { method: 'POST', ...form({ DESTRUCTION: new Date(when).toISOString() }) });
     assert.equal(created.status, 303, created.body);
     const url = String(created.headers.location);
     // Past its destruction by 3 s, with no tick anywhere: still there until one comes.
-    await new Promise((r) => setTimeout(r, 4_000));
+    await new Promise((r) => setTimeout(r, when + 3_000 - Date.now()));
     assert.equal((await http(url)).status, 200);
     const tick = sb.run(['tick']);
     assert.equal(tick.code, 0, tick.stderr);

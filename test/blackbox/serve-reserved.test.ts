@@ -176,7 +176,9 @@ async function twoWavesWaiting(sb: Sandbox, sp: ServeProcess, before: number): P
 test('creations that come while a commit waits for the lock are written meanwhile and committed with it: all 303, in the order they came, no gap', T, async () => {
   const sb = sandbox();
   sb.ok(['limit', '0']);
-  const sp = await serve(sb, { UWSRUN_LOCK_TIMEOUT_MS: '60000' });
+  // The block outlives the pause before the lock is held (else the waves would wait for
+  // the held lock to reserve a new one, and write nothing).
+  const sp = await serve(sb, { UWSRUN_LOCK_TIMEOUT_MS: '60000', UWSRUN_SERVE_BLOCK_IDLE_MS: '600000' });
   const one = jobIdOf(await createJob(sp, 'hello', { PHASE: 'RUN', name: 'one' }));
   const letGo = await holdLock(sb);
   let waves: Promise<Response | Error>[][];
@@ -213,9 +215,11 @@ test('creations that come while a commit waits for the lock are written meanwhil
 
 test('a server killed -9 with creations written and waiting for the lock: none answered or visible, tick removes them all, their places are not given again', T, async () => {
   const sb = sandbox();
-  const sp = await serve(sb, { UWSRUN_LOCK_TIMEOUT_MS: '60000' });
+  // The block outlives the wait for the first job (see the test before).
+  const sp = await serve(sb, { UWSRUN_LOCK_TIMEOUT_MS: '60000', UWSRUN_SERVE_BLOCK_IDLE_MS: '600000' });
   const one = jobIdOf(await createJob(sp, 'hello', { PHASE: 'RUN', name: 'one' }));
   await waitFor('the first job to complete', () => sb.job(one).phase === 'COMPLETED');
+  assert.equal(serverBlocks(sb, sp.child.pid!).length, 1, 'the server still holds its block');
   const letGo = await holdLock(sb);
   let leftovers: string[];
   try {

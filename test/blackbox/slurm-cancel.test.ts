@@ -6,10 +6,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Sandbox, submitJob, waitFor } from '../helpers.js';
-import { state } from '../runner-state.js';
+import { assertLogged, state } from '../runner-state.js';
 import { cluster, privateCluster, slurmJob } from '../slurm.js';
 
 const YAML = `
@@ -22,7 +22,6 @@ jobs:
     slurm: { options: [--begin=now+20] }
 `;
 
-const runnerLog = (sb: Sandbox): string => (existsSync(join(sb.home, 'runner.log')) ? readFileSync(join(sb.home, 'runner.log'), 'utf8') : '');
 
 test('abort while the controller is down: ABORTED at once; the state keeps the cancel and the runner sends scancel until Slurm confirms the job gone; the command never runs', { timeout: 300_000 }, async (t) => {
   const own = await privateCluster(t);
@@ -42,7 +41,7 @@ test('abort while the controller is down: ABORTED at once; the state keeps the c
     assert.equal(j.phase, 'ABORTED');
     assert.equal(j.startTime, null);
     assert.deepEqual(state(sb).slurmCancels?.[id]?.slurmJobId, s, 'the state owns the cancel');
-    assert.match(runnerLog(sb), new RegExp(`job ${id}: aborted before it started in Slurm: scancel ${s} failed: .*the runner retries it`));
+    await assertLogged(sb, new RegExp(`job ${id}: aborted before it started in Slurm: scancel ${s} failed: .*the runner retries it`));
 
     // Past its begin time Slurm may start it the moment the controller is back, before the
     // runner's scancel: it must run nothing then.
@@ -54,7 +53,7 @@ test('abort while the controller is down: ABORTED at once; the state keeps the c
     assert.ok(!f || /^(CANCELLED|COMPLETED)$/.test(f.JobState ?? ''), `Slurm no longer runs or holds it: ${f?.JobState}`);
     assert.equal(existsSync(join(sb.jobDir(id), 'ran')), false, 'the command of the aborted job never ran');
     assert.equal(sb.job(id).phase, 'ABORTED');
-    assert.match(runnerLog(sb), new RegExp(`job ${id}: Slurm no longer runs or holds job ${s}: its cancel is done`));
+    await assertLogged(sb, new RegExp(`job ${id}: Slurm no longer runs or holds job ${s}: its cancel is done`));
     assert.equal(sb.run(['doctor']).code, 0, 'nothing left to report');
   } finally {
     // The private cluster's own clean-up (`down`) cancels whatever is left of it.

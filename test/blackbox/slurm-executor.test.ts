@@ -11,7 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FINAL, Sandbox, submitJob, waitFor } from '../helpers.js';
 import { alive } from '../procfs.js';
-import { state, stateOrEmpty } from '../runner-state.js';
+import { assertLogged, state, stateOrEmpty } from '../runner-state.js';
 import { cleanupSlurmSandbox, cluster, privateCluster, slurmIdsOf, slurmJob, slurmSandbox } from '../slurm.js';
 
 const T = { timeout: 240_000 };
@@ -135,7 +135,7 @@ test('a refused handover (unknown partition) is ERROR with sbatch\'s message', T
     assert.equal(j.errorSummary.type, 'fatal');
     assert.match(j.errorSummary.message, /^sbatch refused the job: .*[Ii]nvalid partition/);
     assert.equal(j.startTime, null);
-    assert.match(runnerLog(sb), new RegExp(`job ${id}: ended ERROR \\(sbatch refused it: `));
+    await assertLogged(sb, new RegExp(`job ${id}: ended ERROR \\(sbatch refused it: `));
   } finally {
     cleanupSlurmSandbox(sb);
   }
@@ -192,7 +192,7 @@ test('abort of a Slurm job ignoring INT and TERM: plain scancel after killGrace;
     assert.equal(j.phase, 'ABORTED');
     const f = slurmJob(j.slurmJobId);
     assert.ok(!f || f.JobState === 'CANCELLED', `Slurm cancelled it: ${f?.JobState}`);
-    assert.match(runnerLog(sb), new RegExp(`job ${id}: still running 1 s after the abort: scancel ${j.slurmJobId}`));
+    await assertLogged(sb, new RegExp(`job ${id}: still running 1 s after the abort: scancel ${j.slurmJobId}`));
   } finally {
     cleanupSlurmSandbox(sb);
   }
@@ -264,7 +264,12 @@ test('the runner killed -9 again and again during handovers: every job handed ov
     // tick would) and start a successor, which must look before it hands anything over.
     for (let round = 0; round < 5; round++) {
       for (let i = 0; i < 3; i++) ids.push(submitJob(sb, ['quick', '--run']));
-      await waitFor('a runner', () => stateOrEmpty(sb).runner, 10_000);
+      // Not the record of the one killed in the round before, which stays until its successor
+      // records itself.
+      await waitFor('a live runner not killed yet', () => {
+        const r = stateOrEmpty(sb).runner;
+        return r && !kills.has(r.pid) && alive(r.pid, r.startTime) ? r : undefined;
+      }, 10_000);
       await new Promise((r) => setTimeout(r, Math.random() * 150));
       killRunner();
       sb.run(['tick']);

@@ -19,7 +19,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { FINAL, Sandbox, release, submitJob, waitFor } from '../helpers.js';
 import { alive } from '../procfs.js';
-import { phaseOf, runnerLog, state } from '../runner-state.js';
+import { assertLogged, phaseOf, state } from '../runner-state.js';
 import { cleanupSlurmSandbox, controllerDownConf, handedOver, slurm, slurmEnv, slurmIdsOf, slurmJob, slurmSandbox } from '../slurm.js';
 
 const T = { timeout: 240_000 };
@@ -149,7 +149,7 @@ test('a hold that comes too late (Slurm started the job, the runner has not seen
     const inSlurm = slurmJob(s)!;
     assert.equal(inSlurm.JobState, 'RUNNING');
     assert.notEqual(inSlurm.Priority, '0', 'the hold was taken back');
-    assert.match(runnerLog(sb), new RegExp(`job ${id}: running in Slurm \\(job ${s}, RUNNING\\): seen by a hold that came too late`));
+    await assertLogged(sb, new RegExp(`job ${id}: running in Slurm \\(job ${s}, RUNNING\\): seen by a hold that came too late`));
 
     // The stopped runner may have been killed by a command that met it holding the lock.
     if (alive(runner)) process.kill(runner, 'SIGCONT');

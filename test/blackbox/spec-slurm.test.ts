@@ -32,7 +32,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FINAL, Sandbox, release, submitJob, waitFor } from '../helpers.js';
 import { SLURM_ENDED, cleanupSlurmSandbox, cluster, privateCluster, slurm, slurmIdsOf, slurmJob, slurmSandbox } from '../slurm.js';
-import { phaseOf, runnerLog, state, stateOrEmpty } from '../runner-state.js';
+import { assertLogged, phaseOf, state, stateOrEmpty } from '../runner-state.js';
 import { alive } from '../procfs.js';
 
 const T = { timeout: 300_000 };
@@ -304,7 +304,7 @@ test('an abort while sbatch is under way: ABORTED at once; whatever batch job sb
     }, 60_000);
     assert.equal(existsSync(join(sb.jobDir(id), 'ran')), false, 'the command never ran');
     assert.equal(sb.job(id).phase, 'ABORTED');
-    assert.match(runnerLog(sb), new RegExp(`job ${id}: Slurm no longer runs or holds .*: its cancel is done`));
+    await assertLogged(sb, new RegExp(`job ${id}: Slurm no longer runs or holds .*: its cancel is done`));
   } finally {
     resume();
     sb.cleanup();
