@@ -31,7 +31,7 @@ export function homeSnapshot(sb: Sandbox): Map<string, string> {
 }
 
 /** Whether a runner process of this HOME is alive (`... __runner --home HOME` in /proc). */
-function runnerProcessAlive(sb: Sandbox): boolean {
+export function runnerProcessAlive(sb: Sandbox): boolean {
   const wanted = `\0__runner\0--home\0${sb.home}\0`;
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;

@@ -11,8 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sandbox, release, submitJob, waitFor } from '../helpers.js';
-import { homeSnapshot, quietHome } from '../home-snapshot.js';
-import { allProcs, readProc } from '../procfs.js';
+import { homeSnapshot, quietHome, runnerProcessAlive } from '../home-snapshot.js';
 
 const T = { timeout: 120_000 };
 const DEADLINE = 30_000;
@@ -150,11 +149,6 @@ test('the HOME-wide limit counts EXECUTING jobs only: PENDING, HELD and waiting 
   }
 });
 
-/** Runners of this sandbox's HOME alive now (their command line names it). */
-const runnersOf = (sb: Sandbox): number[] => allProcs()
-  .filter((p) => (readProc(p.pid, 'cmdline') ?? '').split('\0').join(' ').includes(`__runner --home ${sb.home}`))
-  .map((p) => p.pid);
-
 test('a paused HOME starts no runner for the jobs queued into it; `limit 1` starts one and they run', T, async () => {
   const sb = new Sandbox(JOBS);
   try {
@@ -162,10 +156,10 @@ test('a paused HOME starts no runner for the jobs queued into it; `limit 1` star
     // A runner is spawned (and so in /proc) before the command that wants it exits: looked
     // for right after each command, one would be found.
     const ids = [submitJob(sb, ['ok', '--run']), submitJob(sb, ['ok', '--run'])];
-    assert.deepEqual(runnersOf(sb), [], 'submit --run into a paused HOME started no runner');
+    assert.equal(runnerProcessAlive(sb), false, 'submit --run into a paused HOME started no runner');
     const pending = submitJob(sb, ['ok']);
     sb.ok(['run', pending]);
-    assert.deepEqual(runnersOf(sb), [], 'run of a PENDING job in a paused HOME started no runner');
+    assert.equal(runnerProcessAlive(sb), false, 'run of a PENDING job in a paused HOME started no runner');
     ids.push(pending);
     for (const id of ids) assert.equal(sb.job(id).phase, 'QUEUED');
     assert.equal(sb.ok(['limit', '1']), '1');
