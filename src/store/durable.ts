@@ -193,6 +193,8 @@ const writeAsync = (fd: number, data: Buffer, offset: number, length: number): P
   new Promise((resolve, reject) => write(fd, data, offset, length, null, (err, n) => (err ? reject(err) : resolve(n))));
 const fdatasyncAsync = (fd: number): Promise<void> =>
   new Promise((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+const fsyncAsync = (fd: number): Promise<void> =>
+  new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
 const closeAsync = (fd: number): Promise<void> =>
   new Promise((resolve, reject) => close(fd, (err) => (err ? reject(err) : resolve())));
 
@@ -200,7 +202,7 @@ const closeAsync = (fd: number): Promise<void> =>
 export async function fsyncDirAsync(dir: string): Promise<void> {
   const fd = await openAsync(dir, 'r');
   try {
-    await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+    await fsyncAsync(fd);
   } finally {
     await closeAsync(fd);
   }
